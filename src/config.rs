@@ -1,0 +1,314 @@
+//! Settings, in layers: built-in defaults, then `config.toml` (or `--config PATH`),
+//! then the original deployment's environment names, then `FISCAL_SECTION__KEY`
+//! environment variables. Every key is documented with its default in the
+//! repository's `config.toml`; a test keeps that file and [`Settings::default`] equal.
+//!
+//! Durations carry their unit in the key name (`lease_seconds`) and are read through
+//! methods that return [`Duration`], so no other module converts units.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub worker: WorkerSettings,
+    pub limits: LimitSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Where the worker connects. `SUPABASE_DB_URL` or `DATABASE_URL` set it too.
+    pub url: String,
+    /// A more privileged URL for `fiscal migrate`; empty means `url`.
+    pub migrate_url: String,
+    /// Connections opened at start-up and kept (`SUPABASE_MIN_CONNECTIONS`).
+    pub min_connections: usize,
+    /// Upper bound of the pool (`SUPABASE_MAX_CONNECTIONS`). The LISTEN connection
+    /// comes on top of it.
+    pub max_connections: usize,
+    pub connect_timeout_seconds: u64,
+    /// Client-side limit on one queue statement; a statement that takes longer is
+    /// treated as a lost connection and retried.
+    pub statement_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// Investigations run at once by one process.
+    pub concurrency: usize,
+    /// How often an idle worker looks for work when no NOTIFY arrives.
+    pub poll_interval_ms: u64,
+    /// Use LISTEN/NOTIFY for wake-ups and cancellations. Turn off behind a
+    /// transaction-mode pooler, where LISTEN does not work; the poll then does all.
+    pub listen: bool,
+    /// How long a claim stays valid without a progress write or heartbeat.
+    pub lease_seconds: u64,
+    /// How often leases of silent jobs are renewed; well below the lease.
+    pub heartbeat_seconds: u64,
+    /// Minimum time between two progress writes of one investigation.
+    pub progress_interval_ms: u64,
+    /// How often running jobs are checked for cancellation when no NOTIFY came.
+    pub cancel_check_ms: u64,
+    /// How often expired leases are swept back to the queue.
+    pub sweep_interval_seconds: u64,
+    /// After SIGTERM, how long running jobs may finish before they are released.
+    pub shutdown_grace_seconds: u64,
+    /// Attempts before an investigation fails for good (the default of the
+    /// `max_attempts` column, written to the database by `fiscal migrate`).
+    pub max_attempts: i32,
+    /// Retry delay: base·2^(attempt-1), capped, with ± jitter (a fraction).
+    pub backoff_base_seconds: f64,
+    pub backoff_max_seconds: f64,
+    pub backoff_jitter: f64,
+    /// Apply pending migrations when `fiscal work` starts, instead of refusing to
+    /// start on an outdated schema.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Pending + processing investigations one citizen may have at once.
+    pub max_active_per_user: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON otherwise.
+    Auto,
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `fiscal=debug`); `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
+            migrate_url: String::new(),
+            min_connections: 1,
+            max_connections: 10,
+            connect_timeout_seconds: 10,
+            statement_timeout_seconds: 30,
+        }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            poll_interval_ms: 5_000,
+            listen: true,
+            lease_seconds: 60,
+            heartbeat_seconds: 15,
+            progress_interval_ms: 250,
+            cancel_check_ms: 1_000,
+            sweep_interval_seconds: 15,
+            shutdown_grace_seconds: 30,
+            max_attempts: 5,
+            backoff_base_seconds: 5.0,
+            backoff_max_seconds: 600.0,
+            backoff_jitter: 0.2,
+            migrate_on_start: false,
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_active_per_user: 5,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            level: "info".into(),
+        }
+    }
+}
+
+/// The original deployment's variable names, lowest precedence first: when both
+/// are set, `SUPABASE_DB_URL` wins over `DATABASE_URL`.
+const LEGACY_ENV: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("SUPABASE_DB_URL", "database.url"),
+    ("SUPABASE_MIN_CONNECTIONS", "database.min_connections"),
+    ("SUPABASE_MAX_CONNECTIONS", "database.max_connections"),
+];
+
+impl Settings {
+    /// Defaults, then the file (`path`, or `config.toml` in the working directory if
+    /// present), then the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match path {
+            Some(path) => {
+                if !path.is_file() {
+                    bail!("configuration file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("config.toml")),
+        }
+        for (name, key) in LEGACY_ENV {
+            figment = figment.merge(Env::raw().only(&[name]).map(move |_| (*key).into()));
+        }
+        // Only FISCAL_SECTION__KEY: variables such as FISCAL_TEST_DATABASE_URL are
+        // not settings and must not trip the unknown-key check.
+        figment = figment.merge(
+            Env::prefixed("FISCAL_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Rules between keys that the types alone cannot state. Each error names the key.
+    pub fn validate(&self) -> Result<()> {
+        let w = &self.worker;
+        let d = &self.database;
+        if d.url.trim().is_empty() {
+            bail!("database.url is empty: set it, or SUPABASE_DB_URL / DATABASE_URL");
+        }
+        if w.concurrency == 0 {
+            bail!("worker.concurrency must be at least 1");
+        }
+        if d.max_connections < 2 {
+            bail!("database.max_connections must be at least 2 (jobs and maintenance share the pool)");
+        }
+        if d.min_connections > d.max_connections {
+            bail!("database.min_connections ({}) exceeds database.max_connections ({})", d.min_connections, d.max_connections);
+        }
+        if w.heartbeat_seconds == 0 || w.heartbeat_seconds * 2 > w.lease_seconds {
+            bail!(
+                "worker.heartbeat_seconds ({}) must be positive and at most half of worker.lease_seconds ({}), or leases expire under live jobs",
+                w.heartbeat_seconds, w.lease_seconds
+            );
+        }
+        if w.progress_interval_ms == 0 || w.progress_interval_ms >= w.heartbeat_seconds * 1000 {
+            bail!("worker.progress_interval_ms ({}) must be positive and below worker.heartbeat_seconds", w.progress_interval_ms);
+        }
+        if w.poll_interval_ms == 0 || w.cancel_check_ms == 0 || w.sweep_interval_seconds == 0 {
+            bail!("worker.poll_interval_ms, worker.cancel_check_ms and worker.sweep_interval_seconds must be positive");
+        }
+        if w.max_attempts < 1 {
+            bail!("worker.max_attempts must be at least 1");
+        }
+        if !(w.backoff_base_seconds > 0.0 && w.backoff_max_seconds >= w.backoff_base_seconds) {
+            bail!("worker.backoff_base_seconds must be positive and not above worker.backoff_max_seconds");
+        }
+        if !(0.0..1.0).contains(&w.backoff_jitter) {
+            bail!("worker.backoff_jitter must be in [0, 1), got {}", w.backoff_jitter);
+        }
+        if self.limits.max_active_per_user < 1 {
+            bail!("limits.max_active_per_user must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The URL migrations run with.
+    pub fn migrate_url(&self) -> &str {
+        if self.database.migrate_url.trim().is_empty() {
+            &self.database.url
+        } else {
+            &self.database.migrate_url
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_seconds)
+    }
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_secs(self.statement_timeout_seconds)
+    }
+}
+
+impl WorkerSettings {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_seconds)
+    }
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_seconds)
+    }
+    pub fn progress_interval(&self) -> Duration {
+        Duration::from_millis(self.progress_interval_ms)
+    }
+    pub fn cancel_check(&self) -> Duration {
+        Duration::from_millis(self.cancel_check_ms)
+    }
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.sweep_interval_seconds)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+    pub fn backoff(&self) -> crate::queue::Backoff {
+        crate::queue::Backoff {
+            base_seconds: self.backoff_base_seconds,
+            max_seconds: self.backoff_max_seconds,
+            jitter: self.backoff_jitter,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_toml_documents_exactly_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let documented: Settings = Figment::from(Toml::file(&path))
+            .extract()
+            .expect("config.toml parses");
+        assert_eq!(documented, Settings::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = Figment::from(Toml::string("[worker]\nconcurency = 3\n"))
+            .extract::<Settings>()
+            .expect_err("a misspelt key must not pass");
+        assert!(err.to_string().contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn heartbeat_must_stay_well_below_the_lease() {
+        let mut settings = Settings::default();
+        settings.worker.heartbeat_seconds = 40;
+        let err = settings.validate().expect_err("heartbeat above half the lease");
+        assert!(err.to_string().contains("worker.heartbeat_seconds"), "{err}");
+    }
+}

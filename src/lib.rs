@@ -1,0 +1,13 @@
+//! fiscal: a PostgreSQL-queue worker that runs anomaly investigations over
+//! Brazilian federal procurement data. See DESIGN.md for the contract with the
+//! frontend (table, states, result JSON) and README.md for running it.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod db;
+pub mod pipeline;
+pub mod queue;
+pub mod signals;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,523 @@
+//! Every SQL statement of the queue protocol, and the only way to run them.
+//!
+//! Invariants:
+//! * A row is worked on only between a claim and the write that ends the attempt.
+//!   The claim draws a fresh `claim_token`; every later write of the worker names it
+//!   in its WHERE together with `status = 'processing'` (the fence). Zero rows
+//!   affected means the citizen cancelled or another worker re-claimed the row after
+//!   our lease expired: the caller stops the job and writes nothing more.
+//! * Row locks are held only for the length of one statement, never through a phase.
+//!   The lease (`lease_expires_at`) is what keeps other workers away; it is renewed by
+//!   progress writes and heartbeats, and any worker sweeps expired ones.
+//! * The claim and the sweep read only partial indexes over pending / processing
+//!   rows. Progress writes change no indexed column, so they stay HOT updates.
+//! * Time comes from the database (`now()`), never from the worker's clock, so
+//!   workers on machines with skewed clocks agree on leases and back-offs.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Client;
+use serde_json::Value;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// Identifies one attempt at one investigation: what every fenced write checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fence {
+    pub id: Uuid,
+    pub token: Uuid,
+}
+
+/// A row as the claim hands it to the worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedRow {
+    pub fence: Fence,
+    pub user_id: Uuid,
+    pub query: String,
+    pub data_source: String,
+    pub filters: Value,
+    pub anomaly_types: Value,
+    /// This attempt's number, starting at 1.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a fenced write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Fenced {
+    Written,
+    /// The row was cancelled or re-claimed: the attempt is over for this worker.
+    Lost,
+}
+
+/// Retry delay policy, applied in SQL so the sweep and the worker agree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub base_seconds: f64,
+    pub max_seconds: f64,
+    pub jitter: f64,
+}
+
+/// What one finished attempt writes on the row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub results: Value,
+    pub anomalies_found: i32,
+    pub total_records_analyzed: i32,
+    pub confidence_score: Option<f64>,
+    pub summary: String,
+    pub metadata: Value,
+}
+
+/// A progress write: phase, fraction (clamped below 1.0, which only completion
+/// writes) and optionally the records analysed so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressWrite<'a> {
+    pub phase: &'a str,
+    pub fraction: f64,
+    pub records_analyzed: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub requeued: u64,
+    pub failed: u64,
+}
+
+impl SweepReport {
+    pub fn is_empty(&self) -> bool {
+        self.requeued == 0 && self.failed == 0
+    }
+}
+
+/// Claims up to `limit` runnable rows for `worker_id`.
+///
+/// One statement: the CTE picks the oldest runnable rows through the partial index
+/// `idx_investigations_claimable` and locks them with SKIP LOCKED, so concurrent
+/// claimers take disjoint rows without waiting on each other; the UPDATE turns them
+/// into this worker's attempt. `run_after <= now()` keeps backed-off retries out
+/// until their time. The row lock ends with the statement; the lease takes over.
+const CLAIM: &str = "
+with candidates as (
+    select id
+    from public.investigations
+    where status = 'pending' and run_after <= now()
+    order by run_after, created_at
+    limit $2
+    for update skip locked
+)
+update public.investigations i
+set status = 'processing',
+    attempts = i.attempts + 1,
+    claim_token = gen_random_uuid(),
+    locked_by = $1,
+    lease_expires_at = now() + $3 * interval '1 millisecond',
+    started_at = now(),
+    completed_at = null,
+    current_phase = 'initializing',
+    progress = 0,
+    error_message = null
+from candidates
+where i.id = candidates.id
+returning i.id, i.claim_token, i.user_id, i.query, i.data_source,
+          coalesce(i.filters, '{}'::jsonb), coalesce(i.anomaly_types, '[]'::jsonb),
+          i.attempts, i.max_attempts, i.created_at";
+
+/// Records progress and renews the lease in the same write, so a job that reports
+/// progress needs no separate heartbeat. `greatest` keeps progress from going
+/// backwards even if two writes of one attempt arrive out of order. Touches only
+/// unindexed columns: a HOT update.
+const REPORT_PROGRESS: &str = "
+update public.investigations
+set current_phase = $3,
+    progress = greatest(coalesce(progress, 0), $4),
+    total_records_analyzed = coalesce($5, total_records_analyzed),
+    lease_expires_at = now() + $6 * interval '1 millisecond'
+where id = $1 and status = 'processing' and claim_token = $2";
+
+/// Renews the leases of several running attempts at once. Returns the ids still
+/// held: a fence missing from the answer has been lost and its job must stop.
+const HEARTBEAT: &str = "
+update public.investigations i
+set lease_expires_at = now() + $3 * interval '1 millisecond'
+from unnest($1::uuid[], $2::uuid[]) as held(id, token)
+where i.id = held.id and i.status = 'processing' and i.claim_token = held.token
+returning i.id";
+
+/// Which of these attempts are no longer ours (cancelled, re-claimed, finished).
+/// Primary-key lookups only: cheap enough to run every second.
+const LOST_FENCES: &str = "
+select held.id
+from unnest($1::uuid[], $2::uuid[]) as held(id, token)
+where not exists (
+    select 1 from public.investigations i
+    where i.id = held.id and i.status = 'processing' and i.claim_token = held.token
+)";
+
+/// Ends an attempt successfully. `processing_time_ms` measures this attempt,
+/// from the claim that started it. Metadata is merged, so what earlier attempts
+/// recorded (`last_error`) stays visible.
+const COMPLETE: &str = "
+update public.investigations
+set status = 'completed',
+    current_phase = 'completed',
+    progress = 1,
+    results = $3,
+    anomalies_found = $4,
+    total_records_analyzed = $5,
+    confidence_score = $6,
+    summary = $7,
+    investigation_metadata = coalesce(investigation_metadata, '{}'::jsonb) || $8,
+    completed_at = now(),
+    processing_time_ms = (extract(epoch from (now() - started_at)) * 1000)::integer,
+    lease_expires_at = null
+where id = $1 and status = 'processing' and claim_token = $2";
+
+/// Ends an attempt and the investigation for good: `error_message` is written
+/// here and only here, in words the citizen can act on.
+const FAIL: &str = "
+update public.investigations
+set status = 'failed',
+    current_phase = 'failed',
+    error_message = $3,
+    investigation_metadata = coalesce(investigation_metadata, '{}'::jsonb)
+        || jsonb_build_object('last_error', $4::text, 'last_error_at', now(),
+                              'last_error_attempt', attempts),
+    completed_at = now(),
+    processing_time_ms = (extract(epoch from (now() - started_at)) * 1000)::integer,
+    lease_expires_at = null
+where id = $1 and status = 'processing' and claim_token = $2";
+
+/// Gives a failed attempt back to the queue after a back-off: base·2^(attempt-1),
+/// capped, ± jitter, computed here so every worker and the sweep use one formula.
+/// The row looks pending again (progress 0, no phase) and keeps the error in its
+/// metadata, not in `error_message`, which is only for rows that failed.
+const RETRY: &str = "
+update public.investigations
+set status = 'pending',
+    current_phase = null,
+    progress = 0,
+    run_after = now() + make_interval(secs =>
+        least($4 * power(2, greatest(attempts - 1, 0)), $5) * (1 + $6 * (2 * random() - 1))),
+    investigation_metadata = coalesce(investigation_metadata, '{}'::jsonb)
+        || jsonb_build_object('last_error', $3::text, 'last_error_at', now(),
+                              'last_error_attempt', attempts),
+    locked_by = null,
+    lease_expires_at = null
+where id = $1 and status = 'processing' and claim_token = $2
+returning run_after";
+
+/// Hands unfinished attempts back at shutdown, runnable at once, without counting
+/// the attempt: the job did not fail, the worker left.
+const RELEASE: &str = "
+update public.investigations i
+set status = 'pending',
+    attempts = greatest(i.attempts - 1, 0),
+    current_phase = null,
+    progress = 0,
+    run_after = now(),
+    started_at = null,
+    locked_by = null,
+    lease_expires_at = null
+from unnest($1::uuid[], $2::uuid[]) as held(id, token)
+where i.id = held.id and i.status = 'processing' and i.claim_token = held.token";
+
+/// Rescues attempts whose worker vanished: expired leases go back to pending with
+/// the same back-off as a retry, or to failed once attempts are exhausted. Reads
+/// the processing rows through `idx_investigations_processing`; SKIP LOCKED lets
+/// every worker sweep at once without blocking on rows a live worker is writing.
+/// Batched, so one statement stays short however many rows expired together.
+const SWEEP_EXPIRED: &str = "
+with expired as (
+    select id
+    from public.investigations
+    where status = 'processing' and lease_expires_at < now()
+    limit $1
+    for update skip locked
+)
+update public.investigations i
+set status = case when i.attempts >= i.max_attempts then 'failed' else 'pending' end,
+    current_phase = case when i.attempts >= i.max_attempts then 'failed' end,
+    progress = case when i.attempts >= i.max_attempts then i.progress else 0 end,
+    error_message = case when i.attempts >= i.max_attempts then format(
+        'A investigação foi interrompida %s vezes sem terminar: o processo que a executava '
+        'parou de responder. Desistimos depois de %s tentativas. Tente criar a investigação '
+        'de novo mais tarde; se o problema continuar, avise a equipe do fiscal.',
+        i.attempts, i.max_attempts) end,
+    completed_at = case when i.attempts >= i.max_attempts then now() end,
+    run_after = case when i.attempts >= i.max_attempts then i.run_after
+        else now() + make_interval(secs =>
+            least($2 * power(2, greatest(i.attempts - 1, 0)), $3) * (1 + $4 * (2 * random() - 1)))
+        end,
+    investigation_metadata = coalesce(i.investigation_metadata, '{}'::jsonb)
+        || jsonb_build_object('last_error',
+               format('lease held by %s expired on attempt %s', i.locked_by, i.attempts),
+               'last_error_at', now(), 'last_error_attempt', i.attempts),
+    locked_by = null,
+    lease_expires_at = null
+from expired
+where i.id = expired.id
+returning i.status";
+
+/// Whether anything is left for `fiscal work --drain` to wait for: a pending row
+/// (whatever its run_after) or one being processed anywhere.
+const HAS_UNFINISHED: &str = "
+select exists (select 1 from public.investigations where status = 'pending')
+    or exists (select 1 from public.investigations where status = 'processing')";
+
+/// Announces a worker process, or refreshes it, for `fiscal status`.
+const TOUCH_WORKER: &str = "
+insert into fiscal.workers (worker_id, hostname, pid, version, concurrency, running)
+values ($1, $2, $3, $4, $5, $6)
+on conflict (worker_id) do update
+set running = excluded.running, last_seen_at = now()";
+
+/// A worker leaving cleanly removes its row; crashed ones are pruned by age.
+const REMOVE_WORKER: &str = "delete from fiscal.workers where worker_id = $1";
+
+/// Forgets workers silent for longer than the given number of milliseconds.
+const PRUNE_WORKERS: &str = "
+delete from fiscal.workers where last_seen_at < now() - $1 * interval '1 millisecond'";
+
+async fn query(
+    client: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let statement = client.prepare_cached(sql).await?;
+    client.query(&statement, params).await
+}
+
+async fn execute(
+    client: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let statement = client.prepare_cached(sql).await?;
+    client.execute(&statement, params).await
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn fenced(rows: u64) -> Fenced {
+    if rows == 0 {
+        Fenced::Lost
+    } else {
+        Fenced::Written
+    }
+}
+
+fn split(fences: &[Fence]) -> (Vec<Uuid>, Vec<Uuid>) {
+    fences.iter().map(|f| (f.id, f.token)).unzip()
+}
+
+pub async fn claim(
+    client: &Client,
+    worker_id: &str,
+    limit: usize,
+    lease: Duration,
+) -> Result<Vec<ClaimedRow>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = query(client, CLAIM, &[&worker_id, &limit, &millis(lease)])
+        .await
+        .context("claiming investigations")?;
+    Ok(rows
+        .iter()
+        .map(|r| ClaimedRow {
+            fence: Fence {
+                id: r.get(0),
+                token: r.get(1),
+            },
+            user_id: r.get(2),
+            query: r.get(3),
+            data_source: r.get(4),
+            filters: r.get(5),
+            anomaly_types: r.get(6),
+            attempt: r.get(7),
+            max_attempts: r.get(8),
+            created_at: r.get(9),
+        })
+        .collect())
+}
+
+pub async fn report_progress(
+    client: &Client,
+    fence: Fence,
+    progress: &ProgressWrite<'_>,
+    lease: Duration,
+) -> Result<Fenced> {
+    // 1.0 means "completed"; only COMPLETE may write it.
+    let fraction = progress.fraction.clamp(0.0, 0.99);
+    let rows = execute(
+        client,
+        REPORT_PROGRESS,
+        &[
+            &fence.id,
+            &fence.token,
+            &progress.phase,
+            &fraction,
+            &progress.records_analyzed,
+            &millis(lease),
+        ],
+    )
+    .await
+    .context("writing progress")?;
+    Ok(fenced(rows))
+}
+
+/// Renews leases; returns the fences that are no longer held.
+pub async fn heartbeat(client: &Client, fences: &[Fence], lease: Duration) -> Result<Vec<Fence>> {
+    let (ids, tokens) = split(fences);
+    let rows = query(client, HEARTBEAT, &[&ids, &tokens, &millis(lease)])
+        .await
+        .context("renewing leases")?;
+    let held: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+    Ok(fences
+        .iter()
+        .filter(|f| !held.contains(&f.id))
+        .copied()
+        .collect())
+}
+
+pub async fn lost_fences(client: &Client, fences: &[Fence]) -> Result<Vec<Uuid>> {
+    let (ids, tokens) = split(fences);
+    let rows = query(client, LOST_FENCES, &[&ids, &tokens])
+        .await
+        .context("checking for cancelled investigations")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub async fn complete(client: &Client, fence: Fence, completion: &Completion) -> Result<Fenced> {
+    let rows = execute(
+        client,
+        COMPLETE,
+        &[
+            &fence.id,
+            &fence.token,
+            &completion.results,
+            &completion.anomalies_found,
+            &completion.total_records_analyzed,
+            &completion.confidence_score,
+            &completion.summary,
+            &completion.metadata,
+        ],
+    )
+    .await
+    .context("writing the completed investigation")?;
+    Ok(fenced(rows))
+}
+
+/// `message` is the citizen's (pt-BR); `detail` is the operator's, kept in metadata.
+pub async fn fail(client: &Client, fence: Fence, message: &str, detail: &str) -> Result<Fenced> {
+    let rows = execute(client, FAIL, &[&fence.id, &fence.token, &message, &detail])
+        .await
+        .context("writing the failed investigation")?;
+    Ok(fenced(rows))
+}
+
+/// Returns when the row becomes runnable again, or `None` if the fence was lost.
+pub async fn retry(
+    client: &Client,
+    fence: Fence,
+    detail: &str,
+    backoff: Backoff,
+) -> Result<Option<DateTime<Utc>>> {
+    let rows = query(
+        client,
+        RETRY,
+        &[
+            &fence.id,
+            &fence.token,
+            &detail,
+            &backoff.base_seconds,
+            &backoff.max_seconds,
+            &backoff.jitter,
+        ],
+    )
+    .await
+    .context("rescheduling the investigation")?;
+    Ok(rows.first().map(|r| r.get(0)))
+}
+
+pub async fn release(client: &Client, fences: &[Fence]) -> Result<u64> {
+    let (ids, tokens) = split(fences);
+    execute(client, RELEASE, &[&ids, &tokens])
+        .await
+        .context("releasing investigations at shutdown")
+}
+
+pub async fn sweep_expired(client: &Client, batch: i64, backoff: Backoff) -> Result<SweepReport> {
+    let rows = query(
+        client,
+        SWEEP_EXPIRED,
+        &[
+            &batch,
+            &backoff.base_seconds,
+            &backoff.max_seconds,
+            &backoff.jitter,
+        ],
+    )
+    .await
+    .context("sweeping expired leases")?;
+    let failed = rows
+        .iter()
+        .filter(|r| r.get::<_, &str>(0) == "failed")
+        .count() as u64;
+    Ok(SweepReport {
+        requeued: rows.len() as u64 - failed,
+        failed,
+    })
+}
+
+pub async fn has_unfinished(client: &Client) -> Result<bool> {
+    let rows = query(client, HAS_UNFINISHED, &[])
+        .await
+        .context("checking for unfinished investigations")?;
+    Ok(rows.first().map(|r| r.get(0)).unwrap_or(false))
+}
+
+pub struct WorkerInfo<'a> {
+    pub worker_id: &'a str,
+    pub hostname: &'a str,
+    pub pid: i32,
+    pub version: &'a str,
+    pub concurrency: i32,
+}
+
+pub async fn touch_worker(client: &Client, info: &WorkerInfo<'_>, running: i32) -> Result<()> {
+    execute(
+        client,
+        TOUCH_WORKER,
+        &[
+            &info.worker_id,
+            &info.hostname,
+            &info.pid,
+            &info.version,
+            &info.concurrency,
+            &running,
+        ],
+    )
+    .await
+    .context("recording the worker heartbeat")?;
+    Ok(())
+}
+
+pub async fn remove_worker(client: &Client, worker_id: &str) -> Result<()> {
+    execute(client, REMOVE_WORKER, &[&worker_id])
+        .await
+        .context("removing the worker record")?;
+    Ok(())
+}
+
+pub async fn prune_workers(client: &Client, silent_for: Duration) -> Result<u64> {
+    execute(client, PRUNE_WORKERS, &[&millis(silent_for)])
+        .await
+        .context("pruning silent workers")
+}

@@ -1,0 +1,229 @@
+//! One attempt at one investigation: run its pipeline, stream its progress, and
+//! write how it ended. Failures are written on the row; nothing here can bring the
+//! worker down (a panicking pipeline included).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn, Instrument, Span};
+
+use super::{JobHandle, Shared, StopReason};
+use crate::pipeline::{Completion, Job, JobError, Progress, ProgressState};
+use crate::queue::{self, ClaimedRow, Fenced, ProgressWrite};
+
+/// What the row is to become when the attempt ends.
+enum Ending {
+    Complete(Completion),
+    Retry { message: String, detail: String },
+    Fail { message: String, detail: String },
+    Release,
+    /// The row is no longer ours: write nothing.
+    Abandon,
+}
+
+const INTERNAL_ERROR: &str = "Ocorreu um erro interno no fiscal ao analisar esta investigação. \
+    Nada foi publicado. A equipe pode encontrar os detalhes nos registros do serviço; tente \
+    criar a investigação de novo mais tarde.";
+
+pub(super) async fn run(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHandle>) {
+    let span = tracing::info_span!(
+        "investigation",
+        id = %row.fence.id,
+        attempt = row.attempt,
+        phase = tracing::field::Empty,
+    );
+    attempt(shared, row, handle).instrument(span).await
+}
+
+async fn attempt(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHandle>) {
+    let started = std::time::Instant::now();
+    info!(data_source = %row.data_source, "claimed");
+    let job = Job {
+        id: row.fence.id,
+        user_id: row.user_id,
+        query: row.query,
+        data_source: row.data_source,
+        filters: row.filters,
+        anomaly_types: row.anomaly_types,
+        attempt: row.attempt,
+        max_attempts: row.max_attempts,
+    };
+    let outcome = match shared.pipelines.get(&job.data_source) {
+        None => Err(JobError::permanent(
+            shared.pipelines.unsupported_message(&job.data_source),
+        )),
+        Some(pipeline) => {
+            let (progress, updates) = Progress::new();
+            let writer_stop = CancellationToken::new();
+            let writer = tokio::spawn(
+                write_progress(shared.clone(), handle.clone(), updates, writer_stop.clone())
+                    .instrument(Span::current()),
+            );
+            let run = AssertUnwindSafe(pipeline.run(&job, &progress, &handle.cancel));
+            let outcome = match run.catch_unwind().await {
+                Ok(outcome) => outcome,
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    error!(panic = %what, "pipeline panicked");
+                    Err(JobError::Permanent {
+                        message: INTERNAL_ERROR.into(),
+                        detail: Some(anyhow::anyhow!("pipeline panicked: {what}")),
+                    })
+                }
+            };
+            writer_stop.cancel();
+            let _ = writer.await;
+            outcome
+        }
+    };
+
+    let ending = decide(&job, outcome, handle.reason());
+    persist(&shared, &handle, ending).await;
+    info!(elapsed_ms = started.elapsed().as_millis() as u64, "attempt over");
+}
+
+fn decide(job: &Job, outcome: Result<Completion, JobError>, reason: Option<StopReason>) -> Ending {
+    match (reason, outcome) {
+        (Some(StopReason::Lost), _) => Ending::Abandon,
+        (_, Ok(completion)) => Ending::Complete(completion),
+        (Some(StopReason::Shutdown), Err(_)) => Ending::Release,
+        (None, Err(JobError::Cancelled)) => {
+            // A pipeline must only say so when its token fired; be safe anyway.
+            warn!("pipeline reported cancellation without a stop request; releasing");
+            Ending::Release
+        }
+        (None, Err(JobError::Permanent { message, detail })) => {
+            let detail = detail.map_or_else(|| message.clone(), |d| format!("{d:#}"));
+            Ending::Fail { message, detail }
+        }
+        (None, Err(JobError::Retryable { message, source })) => {
+            let detail = format!("{source:#}");
+            if job.attempt >= job.max_attempts {
+                Ending::Fail {
+                    message: format!(
+                        "{message} Desistimos depois de {} tentativas; tente criar a \
+                         investigação de novo mais tarde.",
+                        job.attempt
+                    ),
+                    detail,
+                }
+            } else {
+                Ending::Retry { message, detail }
+            }
+        }
+    }
+}
+
+/// Writes the ending, retrying through connection trouble while our lease still
+/// stands; after that the row is the sweep's to recover, and writing would only
+/// be refused by the fence.
+async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) {
+    let fence = handle.fence;
+    let lease = shared.settings.worker.lease();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let written = match &ending {
+            Ending::Abandon => {
+                info!("cancelled or claimed elsewhere; writing nothing more");
+                return;
+            }
+            Ending::Complete(completion) => shared
+                .with_client(|c| async move { queue::complete(&c, fence, completion).await })
+                .await
+                .map(|f| (f, "completed")),
+            Ending::Fail { message, detail } => shared
+                .with_client(|c| async move { queue::fail(&c, fence, message, detail).await })
+                .await
+                .map(|f| (f, "failed")),
+            Ending::Retry { detail, .. } => {
+                let backoff = shared.settings.worker.backoff();
+                shared
+                    .with_client(|c| async move { queue::retry(&c, fence, detail, backoff).await })
+                    .await
+                    .map(|at| {
+                        let fenced = if at.is_some() { Fenced::Written } else { Fenced::Lost };
+                        (fenced, "rescheduled")
+                    })
+            }
+            Ending::Release => shared
+                .with_client(|c| async move { queue::release(&c, &[fence]).await })
+                .await
+                .map(|n| (if n > 0 { Fenced::Written } else { Fenced::Lost }, "released")),
+        };
+        match written {
+            Ok((Fenced::Written, what)) => {
+                match &ending {
+                    Ending::Fail { detail, .. } => warn!(%detail, "{what}"),
+                    Ending::Retry { message, detail } => warn!(%message, %detail, "{what}"),
+                    _ => info!("{what}"),
+                }
+                shared.count(what);
+                return;
+            }
+            Ok((Fenced::Lost, what)) => {
+                info!("not {what}: the row was cancelled or claimed elsewhere meanwhile");
+                return;
+            }
+            Err(e) => {
+                if handle.lease_renewed_at().elapsed() >= lease {
+                    error!(error = %format!("{e:#}"), "could not record the outcome before the lease ran out; the sweep will retry the investigation");
+                    return;
+                }
+                shared.outage.failed("recording an outcome", &e);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Sends the newest reported state at most once per progress interval. Each write
+/// renews the lease; a refused write means the job was lost, and stops it.
+async fn write_progress(
+    shared: Arc<Shared>,
+    handle: Arc<JobHandle>,
+    mut updates: watch::Receiver<ProgressState>,
+    stop: CancellationToken,
+) {
+    let w = &shared.settings.worker;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            changed = updates.changed() => if changed.is_err() { return },
+        }
+        let state = updates.borrow_and_update().clone();
+        Span::current().record("phase", state.phase.as_str());
+        let fence = handle.fence;
+        let renewed_at = std::time::Instant::now();
+        let write = ProgressWrite {
+            phase: state.phase.as_str(),
+            fraction: state.fraction,
+            records_analyzed: state.records_analyzed,
+        };
+        let write = &write;
+        match shared
+            .with_client(|c| async move { queue::report_progress(&c, fence, write, w.lease()).await })
+            .await
+        {
+            Ok(Fenced::Written) => handle.lease_renewed(renewed_at),
+            Ok(Fenced::Lost) => {
+                handle.stop(StopReason::Lost);
+                return;
+            }
+            Err(e) => shared.outage.failed("writing progress", &e),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(w.progress_interval()) => {}
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! `fiscal work`: the loop that claims investigations and runs them.
+//!
+//! One process runs up to `worker.concurrency` jobs. It claims a batch sized to its
+//! free slots whenever it may have work: at start, on a NOTIFY from the table's
+//! triggers, when a job ends, and on the poll fallback. Background duties (lease
+//! renewal, cancellation checks, the lease sweep) live in `maintenance`, the
+//! LISTEN session in `listener`, one attempt in `job`.
+//!
+//! Shutdown is a future passed to [`Worker::run`]: when it resolves, the worker
+//! stops claiming, lets running jobs finish within the grace period, asks the rest
+//! to stop, hands them back to the queue without counting the attempt, and returns.
+
+mod job;
+pub mod listener;
+mod maintenance;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use deadpool_postgres::Pool;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::pipeline::Pipelines;
+use crate::queue::{self, Fence, WorkerInfo};
+
+/// Why the worker asked a job to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Cancelled by the citizen, re-claimed after our lease expired, or our lease
+    /// ran out while the database was unreachable: write nothing more.
+    Lost,
+    /// The process is shutting down: hand the row back.
+    Shutdown,
+}
+
+/// The worker's view of one running attempt, shared with the maintenance tasks.
+pub(crate) struct JobHandle {
+    fence: Fence,
+    cancel: CancellationToken,
+    reason: OnceLock<StopReason>,
+    lease_renewed: Mutex<Instant>,
+}
+
+impl JobHandle {
+    fn new(fence: Fence) -> Self {
+        Self {
+            fence,
+            cancel: CancellationToken::new(),
+            reason: OnceLock::new(),
+            lease_renewed: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The first reason given wins: a job lost during shutdown stays lost.
+    fn stop(&self, reason: StopReason) {
+        if self.reason.set(reason).is_ok() {
+            debug!(id = %self.fence.id, ?reason, "stopping job");
+        }
+        self.cancel.cancel();
+    }
+
+    fn reason(&self) -> Option<StopReason> {
+        self.reason.get().copied()
+    }
+
+    fn lease_renewed(&self, at: Instant) {
+        let mut renewed = self.lease_renewed.lock().unwrap_or_else(|e| e.into_inner());
+        *renewed = (*renewed).max(at);
+    }
+
+    fn lease_renewed_at(&self) -> Instant {
+        *self.lease_renewed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Logs a database outage once when it starts and once when it ends, instead of
+/// once per failed statement.
+#[derive(Default)]
+pub(crate) struct Outage {
+    down: AtomicBool,
+}
+
+impl Outage {
+    fn failed(&self, what: &str, error: &anyhow::Error) {
+        if self.down.swap(true, Ordering::Relaxed) {
+            debug!(error = %format!("{error:#}"), "{what} failed again");
+        } else {
+            warn!(error = %format!("{error:#}"), "{what} failed; retrying with back-off");
+        }
+    }
+
+    fn recovered(&self) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            info!("database reachable again");
+        }
+    }
+}
+
+/// Counts of what this process did, returned by [`Worker::run`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    pub claimed: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub rescheduled: u64,
+    pub released: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    claimed: AtomicU64,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    rescheduled: AtomicU64,
+    released: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    settings: Settings,
+    pool: Pool,
+    pipelines: Pipelines,
+    worker_id: String,
+    hostname: String,
+    running: Mutex<HashMap<Uuid, Arc<JobHandle>>>,
+    wake: Notify,
+    check_cancel: Notify,
+    listening: AtomicBool,
+    outage: Outage,
+    counters: Counters,
+}
+
+impl Shared {
+    /// Runs `f` on a pooled connection under the statement timeout.
+    async fn with_client<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(deadpool_postgres::Client) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let limit = self.settings.database.statement_timeout();
+        let work = async {
+            let client = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| anyhow!("getting a database connection: {e}"))?;
+            f(client).await
+        };
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| anyhow!("the database did not answer within {limit:?}"))?
+    }
+
+    fn running_fences(&self, mut keep: impl FnMut(&JobHandle) -> bool) -> Vec<Fence> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .values()
+            .filter(|j| keep(j))
+            .map(|j| j.fence)
+            .collect()
+    }
+
+    fn for_running(&self, mut f: impl FnMut(&JobHandle)) {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.values().for_each(|j| f(j));
+    }
+
+    fn running_count(&self) -> i32 {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).len() as i32
+    }
+
+    fn worker_info(&self) -> WorkerInfo<'_> {
+        WorkerInfo {
+            worker_id: &self.worker_id,
+            hostname: &self.hostname,
+            pid: std::process::id() as i32,
+            version: env!("CARGO_PKG_VERSION"),
+            concurrency: self.settings.worker.concurrency as i32,
+        }
+    }
+
+    fn count(&self, what: &str) {
+        let counter = match what {
+            "completed" => &self.counters.completed,
+            "failed" => &self.counters.failed,
+            "rescheduled" => &self.counters.rescheduled,
+            "released" => &self.counters.released,
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn report(&self) -> RunReport {
+        let c = &self.counters;
+        RunReport {
+            claimed: c.claimed.load(Ordering::Relaxed),
+            completed: c.completed.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            rescheduled: c.rescheduled.load(Ordering::Relaxed),
+            released: c.released.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How long jobs asked to stop at shutdown get to hand their rows back before the
+/// worker releases them itself.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+pub struct Worker {
+    settings: Settings,
+    pipelines: Pipelines,
+    drain: bool,
+}
+
+impl Worker {
+    pub fn new(settings: Settings, pipelines: Pipelines) -> Self {
+        Self {
+            settings,
+            pipelines,
+            drain: false,
+        }
+    }
+
+    /// Return once no row is pending (whatever its run_after) or processing.
+    pub fn drain(mut self, drain: bool) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<RunReport> {
+        let settings = self.settings;
+        settings.validate()?;
+        let pool = crate::db::pool(&settings.database)?;
+        let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+        let worker_id = format!(
+            "{hostname}:{}:{}",
+            std::process::id(),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        let shared = Arc::new(Shared {
+            settings,
+            pool,
+            pipelines: self.pipelines,
+            worker_id,
+            hostname,
+            running: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            check_cancel: Notify::new(),
+            listening: AtomicBool::new(false),
+            outage: Outage::default(),
+            counters: Counters::default(),
+        });
+
+        tokio::pin!(shutdown);
+        tokio::select! {
+            ready = prepare(&shared) => ready?,
+            _ = &mut shutdown => {
+                info!("shutdown requested before the worker started");
+                return Ok(shared.report());
+            }
+        }
+
+        let background = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        if shared.settings.worker.listen {
+            tasks.spawn(listener::run(shared.clone(), background.clone()));
+        }
+        tasks.spawn(maintenance::run(shared.clone(), background.clone()));
+
+        info!(
+            worker_id = %shared.worker_id,
+            concurrency = shared.settings.worker.concurrency,
+            pipelines = ?shared.pipelines.sources(),
+            drain = self.drain,
+            "worker started"
+        );
+        let mut jobs = JoinSet::new();
+        claim_loop(&shared, &mut jobs, self.drain, shutdown).await;
+        shut_down(&shared, &mut jobs).await;
+
+        background.cancel();
+        while tasks.join_next().await.is_some() {}
+        let worker_id = shared.worker_id.as_str();
+        if let Err(e) = shared
+            .with_client(|c| async move { queue::remove_worker(&c, worker_id).await })
+            .await
+        {
+            debug!(error = %format!("{e:#}"), "could not remove the worker record");
+        }
+        let report = shared.report();
+        info!(?report, "worker stopped");
+        Ok(report)
+    }
+}
+
+/// Waits for the database, checks (or applies) migrations and registers the
+/// worker. Connection failures are waited out; anything the database itself
+/// refuses (bad password, missing schema) is reported at once.
+async fn prepare(shared: &Shared) -> Result<()> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let attempt = async {
+            let client = shared.pool.get().await.map_err(|e| match e {
+                deadpool_postgres::PoolError::Backend(e) => anyhow::Error::new(e),
+                other => anyhow!("{other}"),
+            })?;
+            crate::db::migrate::pending(&client).await
+        };
+        match attempt.await {
+            Ok(pending) if pending.is_empty() => break,
+            Ok(pending) if shared.settings.worker.migrate_on_start => {
+                info!(?pending, "applying migrations at start-up");
+                crate::db::migrate::run(&shared.settings).await?;
+                break;
+            }
+            Ok(pending) => bail!(
+                "the database schema is not up to date (missing: {}); run `fiscal migrate`, \
+                 or set worker.migrate_on_start = true",
+                pending.join(", ")
+            ),
+            Err(e) if is_refusal(&e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "the database at {} refused the worker",
+                        crate::db::redacted(&shared.settings.database.url)
+                    )
+                })
+            }
+            Err(e) => {
+                shared.outage.failed("connecting to the database", &e);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+    crate::db::warm_up(&shared.pool, &shared.settings.database).await?;
+    shared.outage.recovered();
+    let running = 0;
+    let info = shared.worker_info();
+    shared
+        .with_client(|c| async move { queue::touch_worker(&c, &info, running).await })
+        .await
+}
+
+/// An error the database answered with (as opposed to not answering at all).
+fn is_refusal(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .is_some_and(|pg| pg.as_db_error().is_some())
+    })
+}
+
+async fn claim_loop(
+    shared: &Arc<Shared>,
+    jobs: &mut JoinSet<Uuid>,
+    drain: bool,
+    shutdown: impl Future<Output = ()>,
+) {
+    let w = &shared.settings.worker;
+    tokio::pin!(shutdown);
+    // Consecutive failed claims: while the database is away, wake-ups are ignored
+    // and the pause doubles from 250 ms up to 30 s.
+    let mut failures: u32 = 0;
+    loop {
+        let free = w.concurrency.saturating_sub(jobs.len());
+        let mut claimed = 0;
+        if free > 0 {
+            let worker_id = shared.worker_id.as_str();
+            match shared
+                .with_client(|c| async move { queue::claim(&c, worker_id, free, w.lease()).await })
+                .await
+            {
+                Ok(rows) => {
+                    shared.outage.recovered();
+                    failures = 0;
+                    claimed = rows.len();
+                    for row in rows {
+                        start(shared, jobs, row);
+                    }
+                }
+                Err(e) => {
+                    shared.outage.failed("claiming investigations", &e);
+                    failures = failures.saturating_add(1);
+                }
+            }
+        }
+        if drain && claimed == 0 && jobs.is_empty() && failures == 0 {
+            match shared
+                .with_client(|c| async move { queue::has_unfinished(&c).await })
+                .await
+            {
+                Ok(false) => {
+                    info!("drained: nothing pending or processing");
+                    return;
+                }
+                Ok(true) => {}
+                Err(e) => shared.outage.failed("checking for unfinished work", &e),
+            }
+        }
+        let pause = if failures > 0 {
+            (Duration::from_millis(250) * 2u32.saturating_pow(failures - 1)).min(Duration::from_secs(30))
+        } else {
+            w.poll_interval()
+        };
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = shared.wake.notified(), if failures == 0 => {}
+            _ = tokio::time::sleep(pause) => {}
+            Some(done) = jobs.join_next(), if !jobs.is_empty() => reap(done),
+        }
+    }
+}
+
+fn start(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>, row: queue::ClaimedRow) {
+    shared.counters.claimed.fetch_add(1, Ordering::Relaxed);
+    let handle = Arc::new(JobHandle::new(row.fence));
+    shared
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(row.fence.id, handle.clone());
+    let shared = shared.clone();
+    jobs.spawn(async move {
+        let id = handle.fence.id;
+        job::run(shared.clone(), row, handle).await;
+        shared
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        id
+    });
+}
+
+fn reap(done: Result<Uuid, tokio::task::JoinError>) {
+    if let Err(e) = done {
+        // job::run catches pipeline panics; this is a panic in the worker itself.
+        error!(error = %e, "job task ended abnormally");
+    }
+}
+
+async fn shut_down(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>) {
+    if jobs.is_empty() {
+        return;
+    }
+    let grace = shared.settings.worker.shutdown_grace();
+    info!(
+        running = jobs.len(),
+        grace_seconds = grace.as_secs(),
+        "shutting down: no new claims; letting running jobs finish"
+    );
+    if wait_for_jobs(jobs, grace).await {
+        return;
+    }
+    warn!(
+        running = jobs.len(),
+        "grace period over; handing unfinished investigations back to the queue"
+    );
+    shared.for_running(|job| job.stop(StopReason::Shutdown));
+    if wait_for_jobs(jobs, RELEASE_WAIT).await {
+        return;
+    }
+    // Pipelines that ignore their token: release their rows from here. If they
+    // ever write again, the fence refuses it.
+    let fences = shared.running_fences(|_| true);
+    match shared
+        .with_client(|c| async move { queue::release(&c, &fences).await })
+        .await
+    {
+        Ok(n) => {
+            shared.counters.released.fetch_add(n, Ordering::Relaxed);
+            warn!(released = n, "released investigations whose pipelines did not stop");
+        }
+        Err(e) => error!(error = %format!("{e:#}"), "could not release investigations; the lease sweep will recover them"),
+    }
+    jobs.abort_all();
+}
+
+/// True when every job ended within `limit`.
+async fn wait_for_jobs(jobs: &mut JoinSet<Uuid>, limit: Duration) -> bool {
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return jobs.is_empty(),
+            done = jobs.join_next() => match done {
+                Some(done) => reap(done),
+                None => return true,
+            },
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! The test harness: a real PostgreSQL for every test.
+//!
+//! One throwaway cluster per test process, made with the installed `initdb` /
+//! `pg_ctl` (as the `postgres` OS user when running as root, since PostgreSQL
+//! refuses root), with `wal_level=logical`; or the server named by
+//! `FISCAL_TEST_DATABASE_URL`. A template database is migrated once; each test gets
+//! its own database cloned from it, dropped when the test ends. A watchdog process
+//! stops the cluster and deletes its files when the test process exits, however
+//! it exits.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use fiscal::config::Settings;
+use tokio_postgres::{Client, NoTls};
+use uuid::Uuid;
+
+pub struct Cluster {
+    /// Superuser URL of the maintenance database (`postgres`).
+    admin_url: String,
+    template: String,
+    /// Present for clusters this harness started.
+    _local: Option<LocalCluster>,
+}
+
+pub struct LocalCluster {
+    pub root: PathBuf,
+    pub port: u16,
+    bin: PathBuf,
+}
+
+static SHARED: OnceLock<Cluster> = OnceLock::new();
+
+/// The cluster shared by every test of this process.
+pub fn cluster() -> &'static Cluster {
+    SHARED.get_or_init(|| {
+        let cluster = match std::env::var("FISCAL_TEST_DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => Cluster {
+                admin_url: url,
+                template: format!("fiscal_tpl_{}", Uuid::new_v4().simple()),
+                _local: None,
+            },
+            _ => {
+                let local = LocalCluster::start().expect("starting a throwaway PostgreSQL cluster");
+                Cluster {
+                    admin_url: local.url("postgres"),
+                    template: "fiscal_template".into(),
+                    _local: Some(local),
+                }
+            }
+        };
+        block_on(cluster.create_template());
+        cluster
+    })
+}
+
+/// Runs a future to completion on a runtime of its own, from sync code (the
+/// OnceLock initialiser, Drop).
+pub fn block_on<F: std::future::Future + Send>(f: F) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime")
+                .block_on(f)
+        })
+        .join()
+        .expect("harness thread panicked")
+    })
+}
+
+pub async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// Replaces the database name of a URL.
+fn with_dbname(url: &str, dbname: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{dbname}?{q}"),
+        None => format!("{base}/{dbname}"),
+    }
+}
+
+/// Test-only tables, created in the template after the real migrations:
+/// `test.runs` records every pipeline run (which worker, which attempt) and
+/// `test.completions` every transition to `completed`, so tests can prove that
+/// nothing ran or completed twice.
+const TEST_SCHEMA: &str = "
+create schema test;
+create table test.runs (
+    investigation_id uuid not null,
+    worker text not null,
+    attempt integer not null,
+    started_at timestamptz not null default clock_timestamp(),
+    stopped_at timestamptz,
+    outcome text
+);
+create table test.completions (
+    investigation_id uuid not null,
+    at timestamptz not null default clock_timestamp()
+);
+create function test.record_completion() returns trigger language plpgsql as $$
+begin
+    if new.status = 'completed' and old.status <> 'completed' then
+        insert into test.completions (investigation_id) values (new.id);
+    end if;
+    return new;
+end $$;
+create trigger record_completion after update on public.investigations
+    for each row execute function test.record_completion();
+";
+
+/// Adds the test-only tables to a migrated database.
+pub async fn prepare_test_schema(url: &str) {
+    let client = connect(url).await;
+    client.batch_execute(TEST_SCHEMA).await.expect("creating test tables");
+}
+
+impl Cluster {
+    pub fn url(&self, dbname: &str) -> String {
+        with_dbname(&self.admin_url, dbname)
+    }
+
+    async fn create_template(&self) {
+        let admin = connect(&self.admin_url).await;
+        for statement in [
+            format!("drop database if exists {}", self.template),
+            format!("create database {}", self.template),
+        ] {
+            admin.batch_execute(&statement).await.expect("creating the template database");
+        }
+        let mut settings = test_settings(&self.url(&self.template));
+        settings.worker.max_attempts = 3;
+        fiscal::db::migrate::run(&settings).await.expect("migrating the template");
+        prepare_test_schema(&self.url(&self.template)).await;
+    }
+
+    /// A fresh database cloned from the migrated template.
+    pub async fn database(&'static self) -> TestDb {
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let admin = connect(&self.admin_url).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match admin
+                .batch_execute(&format!("create database {name} template {}", self.template))
+                .await
+            {
+                Ok(()) => break,
+                // The template's last session may still be closing (55006).
+                Err(e) if Instant::now() < deadline
+                    && e.code().map(|c| c.code()) == Some("55006") =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("creating test database {name}: {e}"),
+            }
+        }
+        TestDb {
+            url: self.url(&name),
+            admin_url: self.admin_url.clone(),
+            name,
+        }
+    }
+}
+
+pub struct TestDb {
+    pub url: String,
+    pub name: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        cluster().database().await
+    }
+
+    pub fn settings(&self) -> Settings {
+        test_settings(&self.url)
+    }
+
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+
+    pub fn pool(&self) -> Pool {
+        fiscal::db::pool(&self.settings().database).expect("a pool")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        block_on(async move {
+            if let Ok((client, connection)) = tokio_postgres::connect(&admin_url, NoTls).await {
+                tokio::spawn(connection);
+                let _ = client
+                    .batch_execute(&format!("drop database if exists {name} with (force)"))
+                    .await;
+            }
+        });
+    }
+}
+
+/// Settings for tests: the defaults, with intervals short enough that tests wait
+/// for behaviour rather than timers.
+pub fn test_settings(url: &str) -> Settings {
+    let mut s = Settings::default();
+    s.database.url = url.to_string();
+    s.database.max_connections = 8;
+    s.database.statement_timeout_seconds = 10;
+    s.worker.poll_interval_ms = 500;
+    s.worker.progress_interval_ms = 50;
+    s.worker.sweep_interval_seconds = 1;
+    s.worker.shutdown_grace_seconds = 5;
+    s.worker.backoff_base_seconds = 1.0;
+    s.worker.max_attempts = 3;
+    s.log.format = fiscal::config::LogFormat::Human;
+    s
+}
+
+/// Polls `check` until it returns Some, failing the test after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn pg_bin_dir() -> PathBuf {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return dir;
+        }
+    }
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .rev()
+        .find(|d| d.join("initdb").exists())
+        .expect("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql, or set FISCAL_TEST_DATABASE_URL")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+impl LocalCluster {
+    /// initdb + pg_ctl start in a fresh folder under the system temp dir (reachable
+    /// by the postgres user, unlike the checkout's parents).
+    pub fn start() -> std::io::Result<LocalCluster> {
+        let root = std::env::temp_dir().join(format!("fiscal-test-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&root)?;
+        let cluster = LocalCluster {
+            root,
+            port: free_port(),
+            bin: pg_bin_dir(),
+        };
+        if is_root() {
+            run(Command::new("chown").arg("postgres:").arg(&cluster.root))?;
+        }
+        run(cluster
+            .pg_command("initdb")
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "-D"])
+            .arg(cluster.data()))?;
+        cluster.watchdog()?;
+        cluster.start_server()?;
+        Ok(cluster)
+    }
+
+    pub fn url(&self, dbname: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{dbname}", self.port)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    fn pg_command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    pub fn start_server(&self) -> std::io::Result<()> {
+        let options = format!(
+            "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
+             -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10 \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+             -c max_connections=400 -c shared_buffers=128MB",
+            self.port,
+            self.root.display()
+        );
+        run(self
+            .pg_command("pg_ctl")
+            .args(["-w", "-t", "60", "-o", &options, "-l"])
+            .arg(self.root.join("server.log"))
+            .arg("-D")
+            .arg(self.data())
+            .arg("start"))
+    }
+
+    /// Stops the server at once, like a crash or a failover would.
+    pub fn stop_server(&self) -> std::io::Result<()> {
+        run(self
+            .pg_command("pg_ctl")
+            .args(["-w", "-m", "immediate", "-D"])
+            .arg(self.data())
+            .arg("stop"))
+    }
+
+    /// A shell loop that outlives nothing: when this process is gone, it stops the
+    /// server and removes the folder. It ignores SIGINT so that Ctrl-C on the test
+    /// run still leads to cleanup.
+    fn watchdog(&self) -> std::io::Result<()> {
+        let ctl = self.bin.join("pg_ctl");
+        let as_postgres = if is_root() { "runuser -u postgres -- " } else { "" };
+        let script = format!(
+            "trap '' INT HUP; while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             {as_postgres}{ctl} -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{root}'",
+            pid = std::process::id(),
+            ctl = ctl.display(),
+            data = self.data().display(),
+            root = self.root.display(),
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(|_| ())
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        let _ = self.stop_server();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn run(command: &mut Command) -> std::io::Result<()> {
+    let out = command.stdin(Stdio::null()).output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "{:?} failed: {}{}",
+            command,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+
+/// A citizen in `auth.users`.
+pub async fn add_user(client: &Client) -> Uuid {
+    let id = Uuid::new_v4();
+    client
+        .execute("insert into auth.users (id, email) values ($1, $2)", &[&id, &format!("{id}@example.org")])
+        .await
+        .expect("adding a user");
+    id
+}
+
+/// Inserts a pending investigation as the back office would (owner role).
+pub async fn enqueue(client: &Client, user: Uuid, query: &str) -> Uuid {
+    client
+        .query_one(
+            "insert into investigations (user_id, query, data_source) values ($1, $2, 'contracts') returning id",
+            &[&user, &query],
+        )
+        .await
+        .expect("enqueueing")
+        .get(0)
+}
+
+/// The columns tests look at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Investigation {
+    pub status: String,
+    pub current_phase: Option<String>,
+    pub progress: Option<f64>,
+    pub attempts: i32,
+    pub error_message: Option<String>,
+    pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub processing_time_ms: Option<i32>,
+    pub run_after: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub metadata: serde_json::Value,
+    pub locked_by: Option<String>,
+    pub run_after_in_future: bool,
+}
+
+pub async fn fetch(client: &Client, id: Uuid) -> Investigation {
+    let r = client
+        .query_one(
+            "select status, current_phase, progress, attempts, error_message, completed_at,
+                    processing_time_ms, run_after, updated_at, investigation_metadata, locked_by,
+                    run_after > now()
+             from investigations where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("fetching an investigation");
+    Investigation {
+        status: r.get(0),
+        current_phase: r.get(1),
+        progress: r.get(2),
+        attempts: r.get(3),
+        error_message: r.get(4),
+        completed_at: r.get(5),
+        processing_time_ms: r.get(6),
+        run_after: r.get(7),
+        updated_at: r.get(8),
+        metadata: r.get(9),
+        locked_by: r.get(10),
+        run_after_in_future: r.get(11),
+    }
+}
+
+/// Waits until the investigation satisfies `done`, and returns it.
+pub async fn wait_for(
+    client: &Client,
+    id: Uuid,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&Investigation) -> bool,
+) -> Investigation {
+    eventually(limit, what, || async {
+        let row = fetch(client, id).await;
+        done(&row).then_some(row)
+    })
+    .await
+}
+
+/// Runs a worker in this process until the returned guard is dropped or stopped.
+pub struct RunningWorker {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<fiscal::worker::RunReport>>,
+}
+
+impl RunningWorker {
+    pub fn start(settings: Settings, pipelines: fiscal::pipeline::Pipelines) -> Self {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let signal = stop.clone();
+        let task = tokio::spawn(async move {
+            fiscal::worker::Worker::new(settings, pipelines)
+                .run(async move { signal.cancelled().await })
+                .await
+        });
+        Self { stop, task }
+    }
+
+    pub async fn stop(self) -> fiscal::worker::RunReport {
+        self.stop.cancel();
+        self.task
+            .await
+            .expect("worker task")
+            .expect("worker ran without error")
+    }
+}
+
+/// Runs a draining worker to the end.
+pub async fn drain(settings: Settings, pipelines: fiscal::pipeline::Pipelines) -> fiscal::worker::RunReport {
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        fiscal::worker::Worker::new(settings, pipelines)
+            .drain(true)
+            .run(std::future::pending()),
+    )
+    .await
+    .expect("draining worker finished in time")
+    .expect("draining worker ran without error")
+}

@@ -1,0 +1,208 @@
+//! The worker in this process, driven through the database as the frontend would.
+
+use std::time::{Duration, Instant};
+
+use fiscal::pipeline::Pipelines;
+
+use crate::harness::{add_user, drain, enqueue, eventually, fetch, wait_for, RunningWorker, TestDb};
+use crate::scripted;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn unsupported_data_source_fails_with_a_message_that_says_so() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = enqueue(&client, add_user(&client).await, "contratos acima de 1 milhão").await;
+    let report = drain(db.settings(), Pipelines::builtin()).await;
+    assert_eq!(report.failed, 1);
+    let row = fetch(&client, id).await;
+    assert_eq!(row.status, "failed", "never a fake completed");
+    assert_eq!(row.attempts, 1, "a permanent error is not retried");
+    let message = row.error_message.expect("error_message");
+    assert!(message.contains("\"contracts\" ainda não pode ser investigada"), "{message}");
+}
+
+#[tokio::test]
+async fn permanent_failure_fails_at_once_with_a_readable_message() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = enqueue(&client, add_user(&client).await, "fail permanent").await;
+    drain(db.settings(), scripted::pipelines(&db.url, "w")).await;
+    let row = fetch(&client, id).await;
+    assert_eq!((row.status.as_str(), row.attempts), ("failed", 1));
+    assert_eq!(row.current_phase.as_deref(), Some("failed"));
+    assert!(row.error_message.expect("message").contains("\"year\" deve ser um número inteiro"));
+    assert!(row.completed_at.is_some());
+}
+
+#[tokio::test]
+async fn retryable_failure_goes_back_to_pending_with_a_later_run_after() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = enqueue(&client, add_user(&client).await, "fail retryable").await;
+    let mut settings = db.settings();
+    settings.worker.backoff_base_seconds = 60.0;
+    let worker = RunningWorker::start(settings, scripted::pipelines(&db.url, "w"));
+    let row = wait_for(&client, id, DEADLINE, "a rescheduled attempt", |r| r.attempts == 1 && r.status == "pending").await;
+    worker.stop().await;
+    assert!(row.run_after_in_future, "backed off");
+    assert_eq!((row.progress, row.current_phase.as_deref()), (Some(0.0), None));
+    assert!(row.error_message.is_none(), "error_message is for failed rows only");
+    let last_error = row.metadata["last_error"].as_str().unwrap_or_default().to_string();
+    assert!(last_error.contains("timed out"), "{last_error}");
+}
+
+#[tokio::test]
+async fn exhausted_attempts_end_failed_with_the_last_error() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = enqueue(&client, add_user(&client).await, "fail retryable").await;
+    let mut settings = db.settings();
+    settings.worker.backoff_base_seconds = 0.05;
+    settings.worker.poll_interval_ms = 100;
+    let report = drain(settings, scripted::pipelines(&db.url, "w")).await;
+    assert_eq!((report.rescheduled, report.failed), (2, 1));
+    let row = fetch(&client, id).await;
+    assert_eq!((row.status.as_str(), row.attempts), ("failed", 3));
+    let message = row.error_message.expect("message");
+    assert!(message.contains("A fonte de dados não respondeu") && message.contains("3 tentativas"), "{message}");
+}
+
+#[tokio::test]
+async fn a_panicking_pipeline_fails_its_row_and_the_worker_goes_on() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let bad = enqueue(&client, user, "panic").await;
+    let good = enqueue(&client, user, "instant").await;
+    let report = drain(db.settings(), scripted::pipelines(&db.url, "w")).await;
+    assert_eq!((report.completed, report.failed), (1, 1));
+    let row = fetch(&client, bad).await;
+    assert_eq!(row.status, "failed");
+    assert!(row.error_message.expect("message").contains("erro interno"));
+    assert_eq!(fetch(&client, good).await.status, "completed");
+}
+
+#[tokio::test]
+async fn cancelled_job_stops_within_a_second_and_writes_nothing_more() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = enqueue(&client, add_user(&client).await, "steps 600 50").await;
+    let worker = RunningWorker::start(db.settings(), scripted::pipelines(&db.url, "w"));
+    wait_for(&client, id, DEADLINE, "progress", |r| r.progress.unwrap_or(0.0) > 0.0).await;
+
+    // As the citizen does it, through RLS.
+    let user: uuid::Uuid = client.query_one("select user_id from investigations where id = $1", &[&id]).await.expect("row").get(0);
+    client
+        .batch_execute(&format!(
+            "begin; select set_config('role', 'authenticated', true);
+             select set_config('request.jwt.claims', '{{\"sub\":\"{user}\",\"role\":\"authenticated\"}}', true);
+             update investigations set status = 'cancelled' where id = '{id}'; commit;"
+        ))
+        .await
+        .expect("the citizen cancels");
+    let stopped_after: f64 = eventually(Duration::from_secs(5), "the pipeline to stop", || async {
+        client
+            .query_opt(
+                "select extract(epoch from r.stopped_at - i.completed_at)::float8
+                 from test.runs r join investigations i on i.id = r.investigation_id
+                 where r.investigation_id = $1 and r.outcome = 'cancelled'",
+                &[&id],
+            )
+            .await
+            .expect("query")
+            .map(|r| r.get(0))
+    })
+    .await;
+    assert!(stopped_after < 1.0, "stopped {stopped_after:.3}s after the cancellation");
+
+    let after_cancel = fetch(&client, id).await;
+    assert_eq!(after_cancel.status, "cancelled");
+    assert_eq!(after_cancel.current_phase.as_deref(), Some("cancelled"));
+    // Three progress intervals and a heartbeat check later, nothing has changed.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(fetch(&client, id).await, after_cancel, "the worker wrote after the cancellation");
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_worker_picks_up_new_work_through_notify_not_the_poll() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let mut settings = db.settings();
+    settings.worker.poll_interval_ms = 60_000;
+    let worker = RunningWorker::start(settings, scripted::pipelines(&db.url, "w"));
+    eventually(DEADLINE, "the worker's LISTEN session", || async {
+        let listening: bool = client
+            .query_one(
+                "select exists (select 1 from pg_stat_activity where datname = current_database()
+                 and application_name = 'fiscal listener' and query ilike 'listen%')",
+                &[],
+            )
+            .await
+            .expect("query")
+            .get(0);
+        listening.then_some(())
+    })
+    .await;
+    // Give the start-up claim time to find nothing, so only a wake-up can claim.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let inserted = Instant::now();
+        let id = enqueue(&client, user, "instant").await;
+        wait_for(&client, id, DEADLINE, "completion", |r| r.status == "completed").await;
+        let picked_up = inserted.elapsed();
+        assert!(
+            picked_up < Duration::from_secs(10),
+            "took {picked_up:?}; the poll alone would take up to 60 s"
+        );
+    }
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_job_keeps_its_lease_through_heartbeats() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = enqueue(&client, add_user(&client).await, "silent 4000").await;
+    let mut settings = db.settings();
+    settings.worker.lease_seconds = 2;
+    settings.worker.heartbeat_seconds = 1;
+    let report = drain(settings, scripted::pipelines(&db.url, "w")).await;
+    assert_eq!(report.completed, 1);
+    let row = fetch(&client, id).await;
+    assert_eq!((row.status.as_str(), row.attempts), ("completed", 1), "never swept while alive");
+}
+
+#[tokio::test]
+async fn progress_is_written_throttled_and_reaches_one_only_on_completion() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    enqueue(&client, add_user(&client).await, "steps 40 25").await;
+    client
+        .batch_execute(
+            "create table test.progress_seen (progress float8, phase text, status text);
+             create function test.watch_progress() returns trigger language plpgsql as $$
+             begin insert into test.progress_seen values (new.progress, new.current_phase, new.status); return new; end $$;
+             create trigger watch_progress after update on investigations
+                 for each row execute function test.watch_progress();",
+        )
+        .await
+        .expect("a progress recorder");
+    drain(db.settings(), scripted::pipelines(&db.url, "w")).await;
+    let seen: Vec<(f64, String)> = client
+        .query("select progress, status from test.progress_seen", &[])
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "progress went backwards: {seen:?}");
+    let (last, status) = seen.last().expect("some writes");
+    assert_eq!((*last, status.as_str()), (1.0, "completed"));
+    assert!(seen[..seen.len() - 1].iter().all(|(p, _)| *p < 1.0));
+    // 40 steps of 25 ms reported, one write per 50 ms at most: about 20 + claim + end.
+    assert!(seen.len() < 30, "{} writes for 40 reports", seen.len());
+}
