@@ -201,10 +201,16 @@ impl Settings {
             bail!("worker.concurrency must be at least 1");
         }
         if d.max_connections < 2 {
-            bail!("database.max_connections must be at least 2 (jobs and maintenance share the pool)");
+            bail!(
+                "database.max_connections must be at least 2 (jobs and maintenance share the pool)"
+            );
         }
         if d.min_connections > d.max_connections {
-            bail!("database.min_connections ({}) exceeds database.max_connections ({})", d.min_connections, d.max_connections);
+            bail!(
+                "database.min_connections ({}) exceeds database.max_connections ({})",
+                d.min_connections,
+                d.max_connections
+            );
         }
         if w.heartbeat_seconds == 0 || w.heartbeat_seconds * 2 > w.lease_seconds {
             bail!(
@@ -225,7 +231,10 @@ impl Settings {
             bail!("worker.backoff_base_seconds must be positive and not above worker.backoff_max_seconds");
         }
         if !(0.0..1.0).contains(&w.backoff_jitter) {
-            bail!("worker.backoff_jitter must be in [0, 1), got {}", w.backoff_jitter);
+            bail!(
+                "worker.backoff_jitter must be in [0, 1), got {}",
+                w.backoff_jitter
+            );
         }
         if self.limits.max_active_per_user < 1 {
             bail!("limits.max_active_per_user must be at least 1");
@@ -308,7 +317,12 @@ mod tests {
     fn heartbeat_must_stay_well_below_the_lease() {
         let mut settings = Settings::default();
         settings.worker.heartbeat_seconds = 40;
-        let err = settings.validate().expect_err("heartbeat above half the lease");
-        assert!(err.to_string().contains("worker.heartbeat_seconds"), "{err}");
+        let err = settings
+            .validate()
+            .expect_err("heartbeat above half the lease");
+        assert!(
+            err.to_string().contains("worker.heartbeat_seconds"),
+            "{err}"
+        );
     }
 }

@@ -136,7 +136,10 @@ async fn apply_all(client: &mut Client, settings: &Settings) -> Result<Migration
 
 async fn applied_checksums(client: &Client) -> Result<Vec<(i32, String)>> {
     let rows = client
-        .query("select version, checksum from fiscal.schema_migrations", &[])
+        .query(
+            "select version, checksum from fiscal.schema_migrations",
+            &[],
+        )
         .await
         .context("reading fiscal.schema_migrations")?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -146,7 +149,10 @@ async fn applied_checksums(client: &Client) -> Result<Vec<(i32, String)>> {
 /// literals that the configuration should decide.
 async fn write_settings(client: &Client, settings: &Settings) -> Result<()> {
     let values = [
-        ("max_attempts", serde_json::json!(settings.worker.max_attempts)),
+        (
+            "max_attempts",
+            serde_json::json!(settings.worker.max_attempts),
+        ),
         (
             "max_active_per_user",
             serde_json::json!(settings.limits.max_active_per_user),
@@ -201,7 +207,10 @@ mod tests {
             .filter(|n| n.ends_with(".sql"))
             .collect();
         files.sort();
-        let compiled: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.name)).collect();
+        let compiled: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}.sql", m.name))
+            .collect();
         assert_eq!(files, compiled);
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version as usize, i + 1, "{} is out of sequence", m.name);

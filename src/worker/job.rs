@@ -18,8 +18,14 @@ use crate::queue::{self, ClaimedRow, Fenced, ProgressWrite};
 /// What the row is to become when the attempt ends.
 enum Ending {
     Complete(Completion),
-    Retry { message: String, detail: String },
-    Fail { message: String, detail: String },
+    Retry {
+        message: String,
+        detail: String,
+    },
+    Fail {
+        message: String,
+        detail: String,
+    },
     Release,
     /// The row is no longer ours: write nothing.
     Abandon,
@@ -87,7 +93,10 @@ async fn attempt(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHandle>) {
 
     let ending = decide(&job, outcome, handle.reason());
     persist(&shared, &handle, ending).await;
-    info!(elapsed_ms = started.elapsed().as_millis() as u64, "attempt over");
+    info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "attempt over"
+    );
 }
 
 fn decide(job: &Job, outcome: Result<Completion, JobError>, reason: Option<StopReason>) -> Ending {
@@ -149,14 +158,23 @@ async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) {
                     .with_client(|c| async move { queue::retry(&c, fence, detail, backoff).await })
                     .await
                     .map(|at| {
-                        let fenced = if at.is_some() { Fenced::Written } else { Fenced::Lost };
+                        let fenced = if at.is_some() {
+                            Fenced::Written
+                        } else {
+                            Fenced::Lost
+                        };
                         (fenced, "rescheduled")
                     })
             }
             Ending::Release => shared
                 .with_client(|c| async move { queue::release(&c, &[fence]).await })
                 .await
-                .map(|n| (if n > 0 { Fenced::Written } else { Fenced::Lost }, "released")),
+                .map(|n| {
+                    (
+                        if n > 0 { Fenced::Written } else { Fenced::Lost },
+                        "released",
+                    )
+                }),
         };
         match written {
             Ok((Fenced::Written, what)) => {
@@ -211,7 +229,9 @@ async fn write_progress(
         };
         let write = &write;
         match shared
-            .with_client(|c| async move { queue::report_progress(&c, fence, write, w.lease()).await })
+            .with_client(
+                |c| async move { queue::report_progress(&c, fence, write, w.lease()).await },
+            )
             .await
         {
             Ok(Fenced::Written) => handle.lease_renewed(renewed_at),

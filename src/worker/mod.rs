@@ -407,7 +407,8 @@ async fn claim_loop(
             }
         }
         let pause = if failures > 0 {
-            (Duration::from_millis(250) * 2u32.saturating_pow(failures - 1)).min(Duration::from_secs(30))
+            (Duration::from_millis(250) * 2u32.saturating_pow(failures - 1))
+                .min(Duration::from_secs(30))
         } else {
             w.poll_interval()
         };
@@ -478,9 +479,14 @@ async fn shut_down(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>) {
     {
         Ok(n) => {
             shared.counters.released.fetch_add(n, Ordering::Relaxed);
-            warn!(released = n, "released investigations whose pipelines did not stop");
+            warn!(
+                released = n,
+                "released investigations whose pipelines did not stop"
+            );
         }
-        Err(e) => error!(error = %format!("{e:#}"), "could not release investigations; the lease sweep will recover them"),
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "could not release investigations; the lease sweep will recover them")
+        }
     }
     jobs.abort_all();
 }

@@ -45,7 +45,10 @@ fn settings_env(settings: &Settings) -> Vec<(String, String)> {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            env.push((format!("FISCAL_{}__{}", section.to_uppercase(), key.to_uppercase()), text));
+            env.push((
+                format!("FISCAL_{}__{}", section.to_uppercase(), key.to_uppercase()),
+                text,
+            ));
         }
     }
     env
@@ -53,12 +56,22 @@ fn settings_env(settings: &Settings) -> Vec<(String, String)> {
 
 impl ChildWorker {
     pub fn spawn(settings: &Settings, drain: bool) -> ChildWorker {
-        let log = std::env::temp_dir().join(format!("fiscal-child-{}.log", uuid::Uuid::new_v4().simple()));
+        let log = std::env::temp_dir().join(format!(
+            "fiscal-child-{}.log",
+            uuid::Uuid::new_v4().simple()
+        ));
         let file = std::fs::File::create(&log).expect("child log");
         let file2 = file.try_clone().expect("child log handle");
-        let mut command = tokio::process::Command::new(std::env::current_exe().expect("test binary"));
+        let mut command =
+            tokio::process::Command::new(std::env::current_exe().expect("test binary"));
         command
-            .args(["child::worker_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "child::worker_process",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("FISCAL_TEST_CHILD", &settings.database.url)
             .env("RUST_LOG", "info,fiscal=debug")
             .envs(settings_env(settings))
@@ -82,7 +95,10 @@ impl ChildWorker {
     pub async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
         match tokio::time::timeout(limit, self.child.wait()).await {
             Ok(status) => status.expect("waiting for the worker").code(),
-            Err(_) => panic!("worker did not exit within {limit:?}; log:\n{}", self.log_text()),
+            Err(_) => panic!(
+                "worker did not exit within {limit:?}; log:\n{}",
+                self.log_text()
+            ),
         }
     }
 

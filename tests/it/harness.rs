@@ -135,7 +135,10 @@ create trigger record_completion after update on public.investigations
 /// Adds the test-only tables to a migrated database.
 pub async fn prepare_test_schema(url: &str) {
     let client = connect(url).await;
-    client.batch_execute(TEST_SCHEMA).await.expect("creating test tables");
+    client
+        .batch_execute(TEST_SCHEMA)
+        .await
+        .expect("creating test tables");
 }
 
 impl Cluster {
@@ -149,11 +152,16 @@ impl Cluster {
             format!("drop database if exists {}", self.template),
             format!("create database {}", self.template),
         ] {
-            admin.batch_execute(&statement).await.expect("creating the template database");
+            admin
+                .batch_execute(&statement)
+                .await
+                .expect("creating the template database");
         }
         let mut settings = test_settings(&self.url(&self.template));
         settings.worker.max_attempts = 3;
-        fiscal::db::migrate::run(&settings).await.expect("migrating the template");
+        fiscal::db::migrate::run(&settings)
+            .await
+            .expect("migrating the template");
         prepare_test_schema(&self.url(&self.template)).await;
     }
 
@@ -164,13 +172,16 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             match admin
-                .batch_execute(&format!("create database {name} template {}", self.template))
+                .batch_execute(&format!(
+                    "create database {name} template {}",
+                    self.template
+                ))
                 .await
             {
                 Ok(()) => break,
                 // The template's last session may still be closing (55006).
-                Err(e) if Instant::now() < deadline
-                    && e.code().map(|c| c.code()) == Some("55006") =>
+                Err(e)
+                    if Instant::now() < deadline && e.code().map(|c| c.code()) == Some("55006") =>
                 {
                     tokio::time::sleep(Duration::from_millis(50)).await
                 }
@@ -252,7 +263,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -273,7 +287,11 @@ fn pg_bin_dir() -> PathBuf {
         }
     }
     let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     candidates.sort();
     candidates
@@ -306,7 +324,17 @@ impl LocalCluster {
         }
         run(cluster
             .pg_command("initdb")
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "-D"])
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "-D",
+            ])
             .arg(cluster.data()))?;
         cluster.watchdog()?;
         cluster.start_server()?;
@@ -332,11 +360,14 @@ impl LocalCluster {
         }
     }
 
+    /// Durability is traded for speed where a crash cannot lose data: fsync=off
+    /// only matters if the machine goes down, but synchronous_commit stays on, since
+    /// the restart test stops the server as a crash would.
     pub fn start_server(&self) -> std::io::Result<()> {
         let options = format!(
             "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
              -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10 \
-             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+             -c fsync=off -c full_page_writes=off \
              -c max_connections=400 -c shared_buffers=128MB",
             self.port,
             self.root.display()
@@ -364,7 +395,11 @@ impl LocalCluster {
     /// run still leads to cleanup.
     fn watchdog(&self) -> std::io::Result<()> {
         let ctl = self.bin.join("pg_ctl");
-        let as_postgres = if is_root() { "runuser -u postgres -- " } else { "" };
+        let as_postgres = if is_root() {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
         let script = format!(
             "trap '' INT HUP; while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
              {as_postgres}{ctl} -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{root}'",
@@ -405,12 +440,14 @@ fn run(command: &mut Command) -> std::io::Result<()> {
     }
 }
 
-
 /// A citizen in `auth.users`.
 pub async fn add_user(client: &Client) -> Uuid {
     let id = Uuid::new_v4();
     client
-        .execute("insert into auth.users (id, email) values ($1, $2)", &[&id, &format!("{id}@example.org")])
+        .execute(
+            "insert into auth.users (id, email) values ($1, $2)",
+            &[&id, &format!("{id}@example.org")],
+        )
         .await
         .expect("adding a user");
     id
@@ -515,7 +552,10 @@ impl RunningWorker {
 }
 
 /// Runs a draining worker to the end.
-pub async fn drain(settings: Settings, pipelines: fiscal::pipeline::Pipelines) -> fiscal::worker::RunReport {
+pub async fn drain(
+    settings: Settings,
+    pipelines: fiscal::pipeline::Pipelines,
+) -> fiscal::worker::RunReport {
     tokio::time::timeout(
         Duration::from_secs(120),
         fiscal::worker::Worker::new(settings, pipelines)

@@ -22,7 +22,10 @@ impl EmptyDb {
             .batch_execute(&format!("create database {name} template template0"))
             .await
             .expect("creating an empty database");
-        Self { url: cluster.url(&name), name }
+        Self {
+            url: cluster.url(&name),
+            name,
+        }
     }
 }
 
@@ -32,7 +35,9 @@ impl Drop for EmptyDb {
         let name = self.name.clone();
         crate::harness::block_on(async move {
             let client = connect(&admin).await;
-            let _ = client.batch_execute(&format!("drop database if exists {name} with (force)")).await;
+            let _ = client
+                .batch_execute(&format!("drop database if exists {name} with (force)"))
+                .await;
         });
     }
 }
@@ -64,13 +69,24 @@ async fn migrations_apply_to_an_empty_database_and_again_with_no_change() {
 
     let first = migrate::run(&settings).await.expect("first migration");
     assert!(first.shim_applied, "plain PostgreSQL needs the shim");
-    assert_eq!(first.applied, vec!["0001_investigations", "0002_queue", "0003_security_and_realtime"]);
+    assert_eq!(
+        first.applied,
+        vec![
+            "0001_investigations",
+            "0002_queue",
+            "0003_security_and_realtime"
+        ]
+    );
 
     let client = connect(&db.url).await;
     let before = schema_fingerprint(&client).await;
     let second = migrate::run(&settings).await.expect("second migration");
     assert!(!second.shim_applied, "auth.uid() exists now");
-    assert!(second.applied.is_empty(), "nothing left to apply: {:?}", second.applied);
+    assert!(
+        second.applied.is_empty(),
+        "nothing left to apply: {:?}",
+        second.applied
+    );
     assert_eq!(schema_fingerprint(&client).await, before);
     assert!(migrate::pending(&client).await.expect("pending").is_empty());
 }
@@ -98,7 +114,9 @@ async fn shim_is_skipped_where_supabase_auth_already_exists() {
         .await
         .expect("a Supabase-like database");
 
-    let report = migrate::run(&test_settings(&db.url)).await.expect("migration");
+    let report = migrate::run(&test_settings(&db.url))
+        .await
+        .expect("migration");
     assert!(!report.shim_applied);
     assert_eq!(report.applied.len(), migrate::MIGRATIONS.len());
     let shim_only: bool = client
@@ -122,11 +140,18 @@ async fn ten_processes_migrating_at_once_apply_each_migration_once() {
     let mut applied = 0;
     let mut shims = 0;
     for run in runs {
-        let report = run.await.expect("task").expect("every concurrent migration succeeds");
+        let report = run
+            .await
+            .expect("task")
+            .expect("every concurrent migration succeeds");
         applied += report.applied.len();
         shims += usize::from(report.shim_applied);
     }
-    assert_eq!(applied, migrate::MIGRATIONS.len(), "each migration applied exactly once");
+    assert_eq!(
+        applied,
+        migrate::MIGRATIONS.len(),
+        "each migration applied exactly once"
+    );
     assert_eq!(shims, 1, "the shim applied exactly once");
     let client = connect(&db.url).await;
     let recorded: i64 = client
@@ -142,7 +167,10 @@ async fn schema_keeps_the_original_contract_and_adds_the_queue() {
     let db = crate::harness::TestDb::new().await;
     let client = db.client().await;
     let indexes: Vec<String> = client
-        .query("select indexname from pg_indexes where tablename = 'investigations'", &[])
+        .query(
+            "select indexname from pg_indexes where tablename = 'investigations'",
+            &[],
+        )
         .await
         .expect("indexes")
         .iter()
@@ -160,7 +188,10 @@ async fn schema_keeps_the_original_contract_and_adds_the_queue() {
         "idx_investigations_claimable",
         "idx_investigations_processing",
     ] {
-        assert!(indexes.iter().any(|i| i == name), "missing index {name}: {indexes:?}");
+        assert!(
+            indexes.iter().any(|i| i == name),
+            "missing index {name}: {indexes:?}"
+        );
     }
     // No index may cover what progress writes change, or they stop being HOT.
     let hot_breakers: Vec<String> = client
@@ -174,7 +205,10 @@ async fn schema_keeps_the_original_contract_and_adds_the_queue() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(hot_breakers.is_empty(), "indexes on progress-write columns: {hot_breakers:?}");
+    assert!(
+        hot_breakers.is_empty(),
+        "indexes on progress-write columns: {hot_breakers:?}"
+    );
 
     let row = client
         .query_one(
@@ -194,7 +228,11 @@ async fn schema_keeps_the_original_contract_and_adds_the_queue() {
         .expect("catalog");
     assert_eq!(row.get::<_, String>(0), "f", "REPLICA IDENTITY FULL");
     assert!(row.get::<_, bool>(1), "in publication supabase_realtime");
-    assert_eq!(row.get::<_, i64>(2), 4, "the four original check constraints");
+    assert_eq!(
+        row.get::<_, i64>(2),
+        4,
+        "the four original check constraints"
+    );
     assert!(row.get::<_, bool>(3) && row.get::<_, bool>(4) && row.get::<_, bool>(5));
     assert!(row.get::<_, bool>(6), "row level security enabled");
 }
@@ -205,28 +243,54 @@ async fn a_citizen_may_only_cancel_and_the_cap_holds() {
     let client = db.client().await;
     let user = crate::harness::add_user(&client).await;
     client
-        .execute("update fiscal.settings set value = '2' where key = 'max_active_per_user'", &[])
+        .execute(
+            "update fiscal.settings set value = '2' where key = 'max_active_per_user'",
+            &[],
+        )
         .await
         .expect("lower the cap");
-    let ok = "insert into investigations (query, data_source) values ('contratos de 2024', 'contracts')";
-    as_citizen(&client, user, ok).await.expect("a citizen creates a pending investigation");
-    as_citizen(&client, user, ok).await.expect("second one, under the cap");
-    let refused = as_citizen(&client, user, ok).await.expect_err("a third one is over the cap");
+    let ok =
+        "insert into investigations (query, data_source) values ('contratos de 2024', 'contracts')";
+    as_citizen(&client, user, ok)
+        .await
+        .expect("a citizen creates a pending investigation");
+    as_citizen(&client, user, ok)
+        .await
+        .expect("second one, under the cap");
+    let refused = as_citizen(&client, user, ok)
+        .await
+        .expect_err("a third one is over the cap");
     assert_eq!(refused.as_deref(), Some("PT429"));
 
-    let forged = as_citizen(&client, user, "update investigations set status = 'completed'").await;
+    let forged = as_citizen(
+        &client,
+        user,
+        "update investigations set status = 'completed'",
+    )
+    .await;
     assert!(forged.is_err(), "forging completion must be refused");
-    as_citizen(&client, user, "update investigations set status = 'cancelled'")
-        .await
-        .expect("cancelling is allowed");
+    as_citizen(
+        &client,
+        user,
+        "update investigations set status = 'cancelled'",
+    )
+    .await
+    .expect("cancelling is allowed");
     let phases: Vec<String> = client
-        .query("select current_phase from investigations where user_id = $1", &[&user])
+        .query(
+            "select current_phase from investigations where user_id = $1",
+            &[&user],
+        )
         .await
         .expect("rows")
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(phases, vec!["cancelled", "cancelled"], "the trigger completes cancelled rows");
+    assert_eq!(
+        phases,
+        vec!["cancelled", "cancelled"],
+        "the trigger completes cancelled rows"
+    );
 }
 
 /// Runs `sql` as PostgREST would for a signed-in citizen; the SQLSTATE on refusal.

@@ -26,9 +26,16 @@ async fn a_thousand_investigations_on_four_workers_in_two_processes_complete_exa
         .expect("seed");
     let mut settings = db.settings();
     settings.worker.concurrency = 2;
-    let mut workers: Vec<ChildWorker> = (0..2).map(|_| ChildWorker::spawn(&settings, true)).collect();
+    let mut workers: Vec<ChildWorker> = (0..2)
+        .map(|_| ChildWorker::spawn(&settings, true))
+        .collect();
     for worker in &mut workers {
-        assert_eq!(worker.exit_code(Duration::from_secs(300)).await, Some(0), "{}", worker.log_text());
+        assert_eq!(
+            worker.exit_code(Duration::from_secs(300)).await,
+            Some(0),
+            "{}",
+            worker.log_text()
+        );
     }
     let row = client
         .query_one(
@@ -46,7 +53,11 @@ async fn a_thousand_investigations_on_four_workers_in_two_processes_complete_exa
         .await
         .expect("tally");
     let counts: Vec<i64> = (0..7).map(|i| row.get(i)).collect();
-    assert_eq!(&counts[..6], &[1000, 1000, 1000, 1000, 1000, 1000], "completed / rows / completions / runs");
+    assert_eq!(
+        &counts[..6],
+        &[1000, 1000, 1000, 1000, 1000, 1000],
+        "completed / rows / completions / runs"
+    );
     assert_eq!(counts[6], 2, "both processes took work");
 }
 
@@ -59,15 +70,27 @@ async fn a_killed_workers_job_is_picked_up_after_its_lease_and_completes_once() 
     settings.worker.lease_seconds = 2;
     settings.worker.heartbeat_seconds = 1;
     let mut doomed = ChildWorker::spawn(&settings, false);
-    wait_for(&client, id, DEADLINE, "the first attempt to run", |r| r.progress.unwrap_or(0.0) > 0.0).await;
+    wait_for(&client, id, DEADLINE, "the first attempt to run", |r| {
+        r.progress.unwrap_or(0.0) > 0.0
+    })
+    .await;
     doomed.signal(Signal::SIGKILL);
     doomed.exit_code(DEADLINE).await;
 
     let mut rescuer = ChildWorker::spawn(&settings, true);
-    assert_eq!(rescuer.exit_code(DEADLINE).await, Some(0), "{}", rescuer.log_text());
+    assert_eq!(
+        rescuer.exit_code(DEADLINE).await,
+        Some(0),
+        "{}",
+        rescuer.log_text()
+    );
     let row = fetch(&client, id).await;
     assert_eq!((row.status.as_str(), row.attempts), ("completed", 2));
-    let completions: i64 = client.query_one("select count(*) from test.completions", &[]).await.expect("q").get(0);
+    let completions: i64 = client
+        .query_one("select count(*) from test.completions", &[])
+        .await
+        .expect("q")
+        .get(0);
     assert_eq!(completions, 1);
 }
 
@@ -80,7 +103,10 @@ async fn a_paused_worker_is_fenced_out_once_its_lease_expired() {
     settings.worker.lease_seconds = 2;
     settings.worker.heartbeat_seconds = 1;
     let mut paused = ChildWorker::spawn(&settings, false);
-    wait_for(&client, id, DEADLINE, "the first attempt to run", |r| r.progress.unwrap_or(0.0) > 0.0).await;
+    wait_for(&client, id, DEADLINE, "the first attempt to run", |r| {
+        r.progress.unwrap_or(0.0) > 0.0
+    })
+    .await;
     paused.signal(Signal::SIGSTOP);
 
     // Another worker sweeps the expired lease and finishes the job.
@@ -88,7 +114,10 @@ async fn a_paused_worker_is_fenced_out_once_its_lease_expired() {
     rescue.worker.backoff_base_seconds = 0.1;
     rescue.worker.poll_interval_ms = 100;
     let rescuer = RunningWorker::start(rescue, scripted::pipelines(&db.url, "rescuer"));
-    let done = wait_for(&client, id, DEADLINE, "the rescue to complete", |r| r.status == "completed").await;
+    let done = wait_for(&client, id, DEADLINE, "the rescue to complete", |r| {
+        r.status == "completed"
+    })
+    .await;
     rescuer.stop().await;
     assert_eq!(done.attempts, 2);
 
@@ -106,11 +135,24 @@ async fn a_paused_worker_is_fenced_out_once_its_lease_expired() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(fetch(&client, id).await, done, "the fenced-out worker changed the row");
-    let completions: i64 = client.query_one("select count(*) from test.completions", &[]).await.expect("q").get(0);
+    assert_eq!(
+        fetch(&client, id).await,
+        done,
+        "the fenced-out worker changed the row"
+    );
+    let completions: i64 = client
+        .query_one("select count(*) from test.completions", &[])
+        .await
+        .expect("q")
+        .get(0);
     assert_eq!(completions, 1);
     paused.signal(Signal::SIGTERM);
-    assert_eq!(paused.exit_code(DEADLINE).await, Some(0), "{}", paused.log_text());
+    assert_eq!(
+        paused.exit_code(DEADLINE).await,
+        Some(0),
+        "{}",
+        paused.log_text()
+    );
 }
 
 #[tokio::test]
@@ -125,18 +167,33 @@ async fn sigterm_lets_short_jobs_finish_releases_long_ones_and_exits_zero() {
     settings.worker.shutdown_grace_seconds = 3;
     let mut worker = ChildWorker::spawn(&settings, false);
     for id in [short, long] {
-        wait_for(&client, id, DEADLINE, "both jobs to run", |r| r.progress.unwrap_or(0.0) > 0.0).await;
+        wait_for(&client, id, DEADLINE, "both jobs to run", |r| {
+            r.progress.unwrap_or(0.0) > 0.0
+        })
+        .await;
     }
     worker.signal(Signal::SIGTERM);
     let started = std::time::Instant::now();
-    assert_eq!(worker.exit_code(Duration::from_secs(20)).await, Some(0), "{}", worker.log_text());
+    assert_eq!(
+        worker.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        worker.log_text()
+    );
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(3 + 5), "exit took {took:?}, grace is 3 s");
+    assert!(
+        took < Duration::from_secs(3 + 5),
+        "exit took {took:?}, grace is 3 s"
+    );
 
     assert_eq!(fetch(&client, short).await.status, "completed");
     let released = fetch(&client, long).await;
     assert_eq!(
-        (released.status.as_str(), released.attempts, released.progress),
+        (
+            released.status.as_str(),
+            released.attempts,
+            released.progress
+        ),
         ("pending", 0, Some(0.0)),
         "released without counting the attempt"
     );
@@ -155,7 +212,10 @@ async fn the_worker_reconnects_after_the_database_restarts_and_carries_on() {
     let spanning = enqueue(&client, user, "steps 80 50").await;
 
     let worker = RunningWorker::start(settings, scripted::pipelines(&url, "w"));
-    wait_for(&client, spanning, DEADLINE, "the job to run", |r| r.progress.unwrap_or(0.0) > 0.0).await;
+    wait_for(&client, spanning, DEADLINE, "the job to run", |r| {
+        r.progress.unwrap_or(0.0) > 0.0
+    })
+    .await;
     drop(client);
     cluster.stop_server().expect("stop");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -164,10 +224,17 @@ async fn the_worker_reconnects_after_the_database_restarts_and_carries_on() {
     let client = crate::harness::connect(&url).await;
     let after = enqueue(&client, user, "instant").await;
     for id in [spanning, after] {
-        let row = wait_for(&client, id, DEADLINE, "completion after the restart", |r| r.status == "completed").await;
+        let row = wait_for(&client, id, DEADLINE, "completion after the restart", |r| {
+            r.status == "completed"
+        })
+        .await;
         assert_eq!(row.progress, Some(1.0));
     }
-    let completions: i64 = client.query_one("select count(*) from test.completions", &[]).await.expect("q").get(0);
+    let completions: i64 = client
+        .query_one("select count(*) from test.completions", &[])
+        .await
+        .expect("q")
+        .get(0);
     assert_eq!(completions, 2, "each completed once");
     worker.stop().await;
 }

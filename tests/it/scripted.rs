@@ -29,23 +29,31 @@ pub fn pipelines(url: &str, worker: &str) -> Pipelines {
         pool: fiscal::db::pool(&settings.database).expect("a pool for test.runs"),
         worker: worker.to_string(),
     });
-    ["contracts", "expenses", "agreements", "biddings", "servants"]
-        .into_iter()
-        .fold(Pipelines::default(), |p, source| p.with(source, pipeline.clone()))
+    [
+        "contracts",
+        "expenses",
+        "agreements",
+        "biddings",
+        "servants",
+    ]
+    .into_iter()
+    .fold(Pipelines::default(), |p, source| {
+        p.with(source, pipeline.clone())
+    })
 }
 
 impl Scripted {
     async fn record(&self, job: &Job, stopped: Option<&str>) {
-        let Ok(client) = self.pool.get().await else { return };
+        let Ok(client) = self.pool.get().await else {
+            return;
+        };
         let _ = match stopped {
-            None => {
-                client
-                    .execute(
-                        "insert into test.runs (investigation_id, worker, attempt) values ($1, $2, $3)",
-                        &[&job.id, &self.worker, &job.attempt],
-                    )
-                    .await
-            }
+            None => client
+                .execute(
+                    "insert into test.runs (investigation_id, worker, attempt) values ($1, $2, $3)",
+                    &[&job.id, &self.worker, &job.attempt],
+                )
+                .await,
             Some(outcome) => {
                 client
                     .execute(
@@ -88,7 +96,12 @@ impl Pipeline for Scripted {
     ) -> Result<Completion, JobError> {
         self.record(job, None).await;
         let words: Vec<&str> = job.query.split_whitespace().collect();
-        let number = |i: usize| words.get(i).and_then(|w| w.parse::<u64>().ok()).unwrap_or(0);
+        let number = |i: usize| {
+            words
+                .get(i)
+                .and_then(|w| w.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         let outcome = match words.first().copied() {
             Some("instant") => Ok(completion(1)),
             Some("steps") => {
@@ -123,7 +136,10 @@ impl Pipeline for Scripted {
                 anyhow::anyhow!("upstream timed out after 30s"),
             )),
             Some("panic") => panic!("scripted panic"),
-            _ => Err(JobError::permanent(format!("unknown script {:?}", job.query))),
+            _ => Err(JobError::permanent(format!(
+                "unknown script {:?}",
+                job.query
+            ))),
         };
         let label = match &outcome {
             Ok(_) => "completed",

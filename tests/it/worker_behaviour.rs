@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use fiscal::pipeline::Pipelines;
 
-use crate::harness::{add_user, drain, enqueue, eventually, fetch, wait_for, RunningWorker, TestDb};
+use crate::harness::{
+    add_user, drain, enqueue, eventually, fetch, wait_for, RunningWorker, TestDb,
+};
 use crate::scripted;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -13,14 +15,22 @@ const DEADLINE: Duration = Duration::from_secs(30);
 async fn unsupported_data_source_fails_with_a_message_that_says_so() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    let id = enqueue(&client, add_user(&client).await, "contratos acima de 1 milhão").await;
+    let id = enqueue(
+        &client,
+        add_user(&client).await,
+        "contratos acima de 1 milhão",
+    )
+    .await;
     let report = drain(db.settings(), Pipelines::builtin()).await;
     assert_eq!(report.failed, 1);
     let row = fetch(&client, id).await;
     assert_eq!(row.status, "failed", "never a fake completed");
     assert_eq!(row.attempts, 1, "a permanent error is not retried");
     let message = row.error_message.expect("error_message");
-    assert!(message.contains("\"contracts\" ainda não pode ser investigada"), "{message}");
+    assert!(
+        message.contains("\"contracts\" ainda não pode ser investigada"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -32,7 +42,10 @@ async fn permanent_failure_fails_at_once_with_a_readable_message() {
     let row = fetch(&client, id).await;
     assert_eq!((row.status.as_str(), row.attempts), ("failed", 1));
     assert_eq!(row.current_phase.as_deref(), Some("failed"));
-    assert!(row.error_message.expect("message").contains("\"year\" deve ser um número inteiro"));
+    assert!(row
+        .error_message
+        .expect("message")
+        .contains("\"year\" deve ser um número inteiro"));
     assert!(row.completed_at.is_some());
 }
 
@@ -44,12 +57,24 @@ async fn retryable_failure_goes_back_to_pending_with_a_later_run_after() {
     let mut settings = db.settings();
     settings.worker.backoff_base_seconds = 60.0;
     let worker = RunningWorker::start(settings, scripted::pipelines(&db.url, "w"));
-    let row = wait_for(&client, id, DEADLINE, "a rescheduled attempt", |r| r.attempts == 1 && r.status == "pending").await;
+    let row = wait_for(&client, id, DEADLINE, "a rescheduled attempt", |r| {
+        r.attempts == 1 && r.status == "pending"
+    })
+    .await;
     worker.stop().await;
     assert!(row.run_after_in_future, "backed off");
-    assert_eq!((row.progress, row.current_phase.as_deref()), (Some(0.0), None));
-    assert!(row.error_message.is_none(), "error_message is for failed rows only");
-    let last_error = row.metadata["last_error"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        (row.progress, row.current_phase.as_deref()),
+        (Some(0.0), None)
+    );
+    assert!(
+        row.error_message.is_none(),
+        "error_message is for failed rows only"
+    );
+    let last_error = row.metadata["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(last_error.contains("timed out"), "{last_error}");
 }
 
@@ -66,7 +91,10 @@ async fn exhausted_attempts_end_failed_with_the_last_error() {
     let row = fetch(&client, id).await;
     assert_eq!((row.status.as_str(), row.attempts), ("failed", 3));
     let message = row.error_message.expect("message");
-    assert!(message.contains("A fonte de dados não respondeu") && message.contains("3 tentativas"), "{message}");
+    assert!(
+        message.contains("A fonte de dados não respondeu") && message.contains("3 tentativas"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -90,10 +118,17 @@ async fn cancelled_job_stops_within_a_second_and_writes_nothing_more() {
     let client = db.client().await;
     let id = enqueue(&client, add_user(&client).await, "steps 600 50").await;
     let worker = RunningWorker::start(db.settings(), scripted::pipelines(&db.url, "w"));
-    wait_for(&client, id, DEADLINE, "progress", |r| r.progress.unwrap_or(0.0) > 0.0).await;
+    wait_for(&client, id, DEADLINE, "progress", |r| {
+        r.progress.unwrap_or(0.0) > 0.0
+    })
+    .await;
 
     // As the citizen does it, through RLS.
-    let user: uuid::Uuid = client.query_one("select user_id from investigations where id = $1", &[&id]).await.expect("row").get(0);
+    let user: uuid::Uuid = client
+        .query_one("select user_id from investigations where id = $1", &[&id])
+        .await
+        .expect("row")
+        .get(0);
     client
         .batch_execute(&format!(
             "begin; select set_config('role', 'authenticated', true);
@@ -115,14 +150,21 @@ async fn cancelled_job_stops_within_a_second_and_writes_nothing_more() {
             .map(|r| r.get(0))
     })
     .await;
-    assert!(stopped_after < 1.0, "stopped {stopped_after:.3}s after the cancellation");
+    assert!(
+        stopped_after < 1.0,
+        "stopped {stopped_after:.3}s after the cancellation"
+    );
 
     let after_cancel = fetch(&client, id).await;
     assert_eq!(after_cancel.status, "cancelled");
     assert_eq!(after_cancel.current_phase.as_deref(), Some("cancelled"));
     // Three progress intervals and a heartbeat check later, nothing has changed.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(fetch(&client, id).await, after_cancel, "the worker wrote after the cancellation");
+    assert_eq!(
+        fetch(&client, id).await,
+        after_cancel,
+        "the worker wrote after the cancellation"
+    );
     worker.stop().await;
 }
 
@@ -152,7 +194,10 @@ async fn an_idle_worker_picks_up_new_work_through_notify_not_the_poll() {
     for _ in 0..3 {
         let inserted = Instant::now();
         let id = enqueue(&client, user, "instant").await;
-        wait_for(&client, id, DEADLINE, "completion", |r| r.status == "completed").await;
+        wait_for(&client, id, DEADLINE, "completion", |r| {
+            r.status == "completed"
+        })
+        .await;
         let picked_up = inserted.elapsed();
         assert!(
             picked_up < Duration::from_secs(10),
@@ -173,7 +218,11 @@ async fn a_silent_job_keeps_its_lease_through_heartbeats() {
     let report = drain(settings, scripted::pipelines(&db.url, "w")).await;
     assert_eq!(report.completed, 1);
     let row = fetch(&client, id).await;
-    assert_eq!((row.status.as_str(), row.attempts), ("completed", 1), "never swept while alive");
+    assert_eq!(
+        (row.status.as_str(), row.attempts),
+        ("completed", 1),
+        "never swept while alive"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +248,10 @@ async fn progress_is_written_throttled_and_reaches_one_only_on_completion() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "progress went backwards: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 <= w[1].0),
+        "progress went backwards: {seen:?}"
+    );
     let (last, status) = seen.last().expect("some writes");
     assert_eq!((*last, status.as_str()), (1.0, "completed"));
     assert!(seen[..seen.len() - 1].iter().all(|(p, _)| *p < 1.0));
