@@ -306,6 +306,42 @@ mod tests {
     }
 
     #[test]
+    fn environment_overrides_the_file_and_the_original_names_still_work() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "fiscal.toml",
+                "[worker]\nconcurrency = 2\npoll_interval_ms = 700\n",
+            )?;
+            jail.set_env("DATABASE_URL", "postgres://plain@127.0.0.1/a");
+            jail.set_env("SUPABASE_DB_URL", "postgres://supabase@127.0.0.1/b");
+            jail.set_env("SUPABASE_MAX_CONNECTIONS", "20");
+            jail.set_env("FISCAL_WORKER__CONCURRENCY", "9");
+            // Not a setting: must not trip the unknown-key check.
+            jail.set_env("FISCAL_TEST_DATABASE_URL", "postgres://elsewhere/");
+            let settings = Settings::load(Some(Path::new("fiscal.toml")))
+                .map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(settings.database.url, "postgres://supabase@127.0.0.1/b");
+            assert_eq!(settings.database.max_connections, 20);
+            assert_eq!(settings.worker.concurrency, 9, "environment beats the file");
+            assert_eq!(
+                settings.worker.poll_interval_ms, 700,
+                "the file beats the defaults"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelt_environment_key_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FISCAL_WORKER__CONCURENCY", "9");
+            let err = Settings::load(None).expect_err("unknown key");
+            assert!(err.to_string().contains("concurency"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_are_refused_by_name() {
         let err = Figment::from(Toml::string("[worker]\nconcurency = 3\n"))
             .extract::<Settings>()

@@ -60,6 +60,11 @@ pub async fn run(settings: &Settings) -> Result<MigrationReport> {
 }
 
 async fn migrate(client: &mut Client, settings: &Settings) -> Result<MigrationReport> {
+    // "already exists, skipping" notices of the idempotent DDL are noise in logs.
+    client
+        .batch_execute("set client_min_messages = warning")
+        .await
+        .context("configuring the migration session")?;
     client
         .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
