@@ -293,6 +293,8 @@ impl WorkerSettings {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment::Error, which is large by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
