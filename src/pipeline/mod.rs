@@ -5,6 +5,12 @@
 //! whether trying again could help. It never touches the queue's SQL: the worker
 //! throttles and fences its progress, and writes the outcome.
 
+pub mod detectors;
+pub mod format;
+pub mod model;
+pub mod stats;
+pub mod text;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
