@@ -20,6 +20,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub worker: WorkerSettings,
     pub limits: LimitSettings,
+    pub analysis: AnalysisSettings,
+    pub detectors: crate::pipeline::detectors::DetectorSettings,
     pub log: LogSettings,
 }
 
@@ -80,6 +82,26 @@ pub struct WorkerSettings {
 pub struct LimitSettings {
     /// Pending + processing investigations one citizen may have at once.
     pub max_active_per_user: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisSettings {
+    /// Anomalies kept in `results`, most serious first (`anomalies_found` counts
+    /// them all). Keeps a row well under Realtime's 1 MB payload limit.
+    pub results_cap: usize,
+    /// Contracts one investigation may retrieve; broader filters fail with a
+    /// message asking to narrow them.
+    pub max_records: usize,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self {
+            results_cap: 500,
+            max_records: 2_000_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +257,9 @@ impl Settings {
                 "worker.backoff_jitter must be in [0, 1), got {}",
                 w.backoff_jitter
             );
+        }
+        if self.analysis.results_cap == 0 || self.analysis.max_records == 0 {
+            bail!("analysis.results_cap and analysis.max_records must be positive");
         }
         if self.limits.max_active_per_user < 1 {
             bail!("limits.max_active_per_user must be at least 1");

@@ -9,5 +9,6 @@ pub mod db;
 pub mod pipeline;
 pub mod queue;
 pub mod signals;
+pub mod sources;
 pub mod telemetry;
 pub mod worker;

@@ -32,6 +32,14 @@ enum Command {
     },
     /// Apply sql/ to the database (and the Supabase shim where Supabase is absent).
     Migrate,
+    /// Load Portal da Transparência bulk downloads (monthly zip or csv) into
+    /// schema `transparency`. Re-importing a month changes nothing.
+    Import {
+        /// Files to load: `AAAAMM.zip` as downloaded, or `*_Compras.csv`,
+        /// `*_TermoAditivo.csv`, `*_ItemCompra.csv`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,7 +62,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(n) = concurrency {
                 settings.worker.concurrency = n;
             }
-            Worker::new(settings, Pipelines::builtin())
+            let pipelines = Pipelines::builtin(&settings)?;
+            Worker::new(settings, pipelines)
                 .drain(drain)
                 .run(fiscal::signals::shutdown())
                 .await?;
@@ -66,6 +75,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("applied: {}", report.applied.join(", "));
             }
+        }
+        Command::Import { paths } => {
+            let started = std::time::Instant::now();
+            let (mut client, connection) =
+                fiscal::db::connect(settings.migrate_url(), &settings.database).await?;
+            let driver = tokio::spawn(connection);
+            let reports = fiscal::sources::import::import_paths(&mut client, &paths).await;
+            drop(client);
+            let _ = driver.await;
+            print!("{}", fiscal::sources::import::render(&reports, started.elapsed()));
+            fiscal::sources::import::check(&reports)?;
         }
     }
     Ok(())

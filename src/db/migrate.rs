@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_investigations"),
     migration!(2, "0002_queue"),
     migration!(3, "0003_security_and_realtime"),
+    migration!(4, "0004_transparency"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

@@ -5,10 +5,13 @@
 //! whether trying again could help. It never touches the queue's SQL: the worker
 //! throttles and fences its progress, and writes the outcome.
 
+pub mod analysis;
+pub mod contracts;
 pub mod detectors;
 pub mod format;
 pub mod model;
 pub mod stats;
+pub mod summary;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -173,10 +176,20 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    /// The pipelines this build ships. The anomaly pipeline over contracts is not
-    /// part of it yet, so every data source ends `failed` with a message saying so.
-    pub fn builtin() -> Self {
-        Self::default()
+    /// The pipelines this build ships: the anomaly pipeline over contracts, reading
+    /// schema `transparency` through a pool of its own (one connection per job
+    /// slot, on top of the queue's pool). Other data sources end `failed` with a
+    /// message saying they cannot be investigated yet.
+    pub fn builtin(settings: &crate::config::Settings) -> anyhow::Result<Self> {
+        let mut database = settings.database.clone();
+        database.max_connections = settings.worker.concurrency.max(1);
+        let pool = crate::db::pool(&database)?;
+        let contracts = contracts::ContractsPipeline::new(
+            pool,
+            settings.analysis.clone(),
+            settings.detectors.clone(),
+        );
+        Ok(Self::default().with("contracts", Arc::new(contracts)))
     }
 
     pub fn with(mut self, data_source: &str, pipeline: Arc<dyn Pipeline>) -> Self {

@@ -1,10 +1,12 @@
 //! Integration tests: one binary, one harness, a real PostgreSQL.
 
 mod harness;
+mod import;
 mod scripted;
 
 mod child;
 mod migrations;
+mod pipeline_end_to_end;
 mod processes;
 mod queue_protocol;
 mod worker_behaviour;

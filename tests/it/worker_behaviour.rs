@@ -15,20 +15,24 @@ const DEADLINE: Duration = Duration::from_secs(30);
 async fn unsupported_data_source_fails_with_a_message_that_says_so() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    let id = enqueue(
-        &client,
-        add_user(&client).await,
-        "contratos acima de 1 milhão",
-    )
-    .await;
-    let report = drain(db.settings(), Pipelines::builtin()).await;
+    let user = add_user(&client).await;
+    let id: uuid::Uuid = client
+        .query_one(
+            "insert into investigations (user_id, query, data_source) values ($1, 'despesas de 2024', 'expenses') returning id",
+            &[&user],
+        )
+        .await
+        .expect("insert")
+        .get(0);
+    let settings = db.settings();
+    let report = drain(settings.clone(), Pipelines::builtin(&settings).expect("pipelines")).await;
     assert_eq!(report.failed, 1);
     let row = fetch(&client, id).await;
     assert_eq!(row.status, "failed", "never a fake completed");
     assert_eq!(row.attempts, 1, "a permanent error is not retried");
     let message = row.error_message.expect("error_message");
     assert!(
-        message.contains("\"contracts\" ainda não pode ser investigada"),
+        message.contains("\"expenses\" ainda não pode ser investigada") && message.contains("contracts"),
         "{message}"
     );
 }

@@ -1,0 +1,224 @@
+//! The anomaly pipeline over federal contracts (`data_source = 'contracts'`):
+//! `data_retrieval` → `anomaly_detection` (progress per detector family) →
+//! `analysis` (merge, rank, cap) → `summary_generation`.
+//!
+//! `confidence_score` says how much of the selected data the rules could examine:
+//! the mean, over the families run, of the share of records carrying the fields
+//! that family needs (values, dates, supplier, object), times a size factor
+//! 1 − e^(−n/200) — group statistics over a handful of contracts say little. It is
+//! about the investigation as a whole; each anomaly has its own `confidence`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::analysis;
+use super::detectors::{self, DetectorSettings};
+use super::model::{Dataset, Family};
+use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
+use crate::config::AnalysisSettings;
+use crate::sources::contracts::{retrieve, RetrievalError};
+use crate::sources::filters::ContractFilters;
+
+pub struct ContractsPipeline {
+    pool: Pool,
+    analysis: AnalysisSettings,
+    detectors: DetectorSettings,
+}
+
+impl ContractsPipeline {
+    pub fn new(pool: Pool, analysis: AnalysisSettings, detectors: DetectorSettings) -> Self {
+        Self {
+            pool,
+            analysis,
+            detectors,
+        }
+    }
+}
+
+/// `anomaly_types`: a JSON array of family names; empty means all.
+pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {
+    let known: Vec<&str> = Family::ALL.iter().map(|f| f.as_str()).collect();
+    let invalid = |shown: String| {
+        JobError::permanent(format!(
+            "O campo anomaly_types deve ser uma lista com alguns destes tipos: {}; \
+             recebido: {shown}.",
+            known.join(", ")
+        ))
+    };
+    let items = match anomaly_types {
+        Value::Null => return Ok(Family::ALL.to_vec()),
+        Value::Array(items) => items,
+        other => return Err(invalid(other.to_string())),
+    };
+    if items.is_empty() {
+        return Ok(Family::ALL.to_vec());
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let family = item
+            .as_str()
+            .and_then(|s| Family::parse(s.trim()))
+            .ok_or_else(|| invalid(item.to_string()))?;
+        if !out.contains(&family) {
+            out.push(family);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The share of records a family can examine.
+fn coverage(family: Family, data: &Dataset) -> f64 {
+    let n = data.contracts.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let usable = data
+        .contracts
+        .iter()
+        .filter(|c| match family {
+            Family::Price | Family::Pattern => c.final_value.or(c.initial_value).is_some(),
+            Family::Vendor => c.supplier_code.is_some() && c.final_value.or(c.initial_value).is_some(),
+            Family::Temporal => c.signed.is_some(),
+            Family::Payment => c.initial_value.is_some() && c.final_value.is_some(),
+            Family::Duplicate => c.ug.code.is_some() && !c.object.trim().is_empty(),
+        })
+        .count();
+    usable as f64 / n as f64
+}
+
+fn confidence_score(families: &[Family], data: &Dataset) -> f64 {
+    if families.is_empty() || data.contracts.is_empty() {
+        return 0.0;
+    }
+    let mean = families.iter().map(|f| coverage(*f, data)).sum::<f64>() / families.len() as f64;
+    let size = 1.0 - (-(data.contracts.len() as f64) / 200.0).exp();
+    ((mean * size) * 1000.0).round() / 1000.0
+}
+
+fn unavailable(e: impl Into<anyhow::Error>) -> JobError {
+    JobError::retryable(
+        "Não foi possível ler os dados de contratos agora; a investigação será tentada de novo.",
+        e.into(),
+    )
+}
+
+#[async_trait]
+impl Pipeline for ContractsPipeline {
+    async fn run(
+        &self,
+        job: &Job,
+        progress: &Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Completion, JobError> {
+        let started = Instant::now();
+        let filters = ContractFilters::parse(&job.filters).map_err(|e| JobError::Permanent {
+            message: e.message.clone(),
+            detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
+        })?;
+        let families = families(&job.anomaly_types)?;
+
+        progress.set(Phase::DataRetrieval, 0.05);
+        let client = self.pool.get().await.map_err(unavailable)?;
+        let (data, stats) = retrieve(&client, &filters, self.analysis.max_records, cancel, |n| {
+            progress.records_analyzed(n)
+        })
+        .await
+        .map_err(|e| match e {
+            RetrievalError::Cancelled => JobError::Cancelled,
+            RetrievalError::TooMany { limit } => JobError::permanent(format!(
+                "Os filtros selecionam mais de {} contratos, mais do que uma investigação \
+                 analisa de uma vez. Restrinja por ano, órgão ou valor.",
+                super::summary::thousands(limit)
+            )),
+            RetrievalError::Database(e) => unavailable(e),
+        })?;
+        drop(client);
+        progress.records_analyzed(data.contracts.len());
+        let retrieval_ms = started.elapsed().as_millis() as u64;
+
+        progress.set(Phase::AnomalyDetection, 0.40);
+        let detection_started = Instant::now();
+        let data = Arc::new(data);
+        let mut tasks = tokio::task::JoinSet::new();
+        for detector in detectors::build(&self.detectors, &families) {
+            let data = data.clone();
+            tasks.spawn_blocking(move || {
+                let t = Instant::now();
+                let found = detector.detect(&data);
+                (detector.family(), found, t.elapsed().as_millis() as u64)
+            });
+        }
+        let total = tasks.len().max(1);
+        let mut per_family = BTreeMap::new();
+        let mut done = 0;
+        loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => {
+                    tasks.abort_all();
+                    return Err(JobError::Cancelled);
+                }
+                next = tasks.join_next() => next,
+            };
+            let Some(joined) = next else { break };
+            let (family, found, ms) = match joined {
+                Ok(result) => result,
+                // A detector's panic is the pipeline's: let the worker record it.
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            per_family.insert(family, (found, ms));
+            done += 1;
+            progress.set(Phase::AnomalyDetection, 0.40 + 0.45 * done as f64 / total as f64);
+        }
+        let detection_ms = detection_started.elapsed().as_millis() as u64;
+
+        progress.set(Phase::Analysis, 0.86);
+        let analysis_started = Instant::now();
+        let mut detector_stats = serde_json::Map::new();
+        let mut findings = Vec::new();
+        for (family, (found, ms)) in per_family {
+            detector_stats.insert(
+                family.as_str().into(),
+                json!({"findings": found.len(), "ms": ms}),
+            );
+            findings.extend(found);
+        }
+        let ranked = analysis::rank(job.id, findings, &data);
+        let shown = ranked.len().min(self.analysis.results_cap);
+        let results: Vec<Value> = ranked[..shown]
+            .iter()
+            .map(|r| analysis::to_json(r, &data))
+            .collect();
+        let analysis_ms = analysis_started.elapsed().as_millis() as u64;
+
+        progress.set(Phase::SummaryGeneration, 0.95);
+        let summary = super::summary::write(data.contracts.len(), &filters.describe(), &ranked, shown);
+        let records = i32::try_from(data.contracts.len()).unwrap_or(i32::MAX);
+        Ok(Completion {
+            anomalies_found: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
+            total_records_analyzed: records,
+            confidence_score: Some(confidence_score(&families, &data)),
+            results: Value::Array(results),
+            summary,
+            metadata: json!({
+                "pipeline": "contracts",
+                "pipeline_version": env!("CARGO_PKG_VERSION"),
+                "anomaly_types": families.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
+                "phases_ms": {
+                    "data_retrieval": retrieval_ms,
+                    "anomaly_detection": detection_ms,
+                    "analysis": analysis_ms,
+                },
+                "detectors": detector_stats,
+                "results_cap": self.analysis.results_cap,
+            }),
+        })
+    }
+}

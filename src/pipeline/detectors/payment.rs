@@ -1,0 +1,1071 @@
+//! Payment anomalies: how a contract's value moves after signature.
+//!
+//! Rules (values are `initial_value` and `final_value`; amendments are the
+//! contract's termos aditivos, which the Portal links by UG and contract number):
+//!
+//! - `payment.amendment_over_legal_limit`: the final value exceeds the initial by
+//!   more than Lei 8.666/1993 art. 65 §1º allows for additions: 25%, or 50% for
+//!   the renovation ("reforma") of buildings or equipment. Additions beyond the
+//!   limit are illegal, and growth through amendments is where a low winning bid
+//!   gets its money back. Term extensions of continuous services are not
+//!   additions: each renews the value for a new period (art. 57, II). In the real
+//!   data 1,296 of 49,414 contracts end above 125% of their initial value, most of
+//!   them extended services, so the rule allows one initial value per 12-month
+//!   period of validity (beyond `period_slack_days`) whenever the contract shows
+//!   continuity: an amendment about prorrogação/vigência/prazo/renovação, an
+//!   object about "serviço contínuo/continuado", or no amendment that speaks of an
+//!   addition (acréscimo, quantitativo, aditamento de valor) at all — then the
+//!   validity period is the best evidence there is. Without such signs (explicit
+//!   additions, no extensions) one period is allowed. Reajuste, repactuação and
+//!   reequilíbrio are price updates, outside the limit by law; they lower the
+//!   confidence instead of excusing the growth. Contracts above
+//!   `discrepancy_high_ratio` are left to `payment.value_discrepancy`.
+//!   financial_impact = final − initial × periods × (1 + limit), and only excesses
+//!   of at least `min_excess_value` count. Severity adds points for the impact
+//!   (≥ R$ 100 thousand: 1, ≥ R$ 1 million: 2) and for the growth per period
+//!   beyond the limit (≥ 25 points: 1, ≥ 100 points: 2): 4 critical, 3 high, 1–2
+//!   medium, 0 low. Confidence 0.85 with explicit additions and no extension, 0.6
+//!   with both, 0.45 without amendments that explain anything, 0.35 when only
+//!   price updates are recorded.
+//! - `payment.value_discrepancy`: the final value is below `discrepancy_low_ratio`
+//!   or above `discrepancy_high_ratio` times the initial value, whatever the
+//!   amendments say, in contracts of at least `discrepancy_min_value`. A ratio
+//!   that is a power of ten, or 12, points at a mistyped record (decimal places,
+//!   a monthly value taken for the total): the published data itself is wrong,
+//!   which matters to anyone relying on it (confidence 0.9, financial_impact 0:
+//!   there is no telling which value is true). Otherwise growth is money paid far
+//!   beyond the contract (confidence 0.6, financial_impact = final − initial,
+//!   severity medium/high/critical at R$ 10 and 100 million of difference), and a
+//!   collapse is a cancelled or interrupted execution or a wrong record
+//!   (financial_impact 0, low, medium from R$ 10 million initial). A final value
+//!   of zero is left out: the source cannot tell a cancelled contract from an
+//!   unfilled field.
+//! - `payment.many_amendments`: a contract amended unusually often — at least
+//!   `many_min_amendments` distinct amendments and more than `many_min_per_year`
+//!   per year between signature and the last amendment — or with at least
+//!   `many_min_value_additions` amendments that add value. Serial amendments point
+//!   at poor planning or an object that changes after the tender. One finding per
+//!   (UG, contract number), listing every record with that number. Severity high
+//!   with the value additions and 25% growth, critical when those added R$ 10
+//!   million or more; financial_impact = final − initial when positive.
+//!
+//! Each rule keeps at most `max_findings_per_rule` findings, the strongest first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::pipeline::format;
+use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity, Unit};
+use crate::pipeline::text::fold;
+
+pub const AMENDMENT_OVER_LEGAL_LIMIT: &str = "payment.amendment_over_legal_limit";
+pub const VALUE_DISCREPANCY: &str = "payment.value_discrepancy";
+pub const MANY_AMENDMENTS: &str = "payment.many_amendments";
+
+/// Folded words that make an amendment a term extension, a value addition, or
+/// a price update. Substrings, so "prorrog" covers prorrogação and prorrogar.
+const EXTENSION_WORDS: &[&str] = &["prorrog", "vigencia", "prazo", "renovac", "renovar"];
+const ADDITION_WORDS: &[&str] = &[
+    "acresc",
+    "quantitativ",
+    "aditamento de valor",
+    "aditivo de valor",
+];
+const PRICE_UPDATE_WORDS: &[&str] = &["reajust", "repactu", "reequilibr"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentSettings {
+    /// Additions allowed over the initial value (Lei 8.666 art. 65 §1º), 0..1.
+    pub addition_limit: f64,
+    /// Additions allowed when the object is a renovation ("reforma"), 0..1.
+    pub renovation_limit: f64,
+    /// Days of validity beyond whole years that do not yet count as another
+    /// 12-month period of a continuous service.
+    pub period_slack_days: i64,
+    /// Minimum excess over the allowed value for a finding, in reais.
+    pub min_excess_value: f64,
+    /// Final values below this fraction of the initial are discrepancies.
+    pub discrepancy_low_ratio: f64,
+    /// Final values above this multiple of the initial are discrepancies (and are
+    /// left out of the legal-limit rule).
+    pub discrepancy_high_ratio: f64,
+    /// The larger of the two values must reach this, in reais.
+    pub discrepancy_min_value: f64,
+    /// Distinct amendments that make a contract "much amended".
+    pub many_min_amendments: usize,
+    /// …when they also come faster than this many per year.
+    pub many_min_per_year: f64,
+    /// Value-addition amendments that alone make a contract "much amended".
+    pub many_min_value_additions: usize,
+    /// Findings kept per rule and dataset, the strongest first.
+    pub max_findings_per_rule: usize,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        Self {
+            addition_limit: 0.25,
+            renovation_limit: 0.50,
+            period_slack_days: 31,
+            min_excess_value: 50_000.0,
+            discrepancy_low_ratio: 0.1,
+            discrepancy_high_ratio: 10.0,
+            discrepancy_min_value: 1_000_000.0,
+            many_min_amendments: 6,
+            many_min_per_year: 2.0,
+            many_min_value_additions: 3,
+            max_findings_per_rule: 200,
+        }
+    }
+}
+
+pub struct PaymentDetector {
+    pub settings: PaymentSettings,
+}
+
+impl Detector for PaymentDetector {
+    fn family(&self) -> Family {
+        Family::Payment
+    }
+
+    fn detect(&self, data: &Dataset) -> Vec<Finding> {
+        let s = &self.settings;
+        let c = &data.contracts;
+        let same = same_contract_groups(c);
+        let mut out = Vec::new();
+        out.extend(strongest(
+            over_legal_limit(c, &same, s),
+            c,
+            s.max_findings_per_rule,
+        ));
+        out.extend(strongest(
+            value_discrepancy(c, &same, s),
+            c,
+            s.max_findings_per_rule,
+        ));
+        out.extend(strongest(many_amendments(c, s), c, s.max_findings_per_rule));
+        out
+    }
+}
+
+/// Most serious first (severity, then reais at stake, then confidence), ties by
+/// the first record's key; at most `cap`.
+fn strongest(mut findings: Vec<Finding>, contracts: &[Contract], cap: usize) -> Vec<Finding> {
+    let first_key = |f: &Finding| f.records.first().map(|&i| contracts[i].key.as_str());
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.financial_impact.total_cmp(&a.financial_impact))
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then_with(|| first_key(a).cmp(&first_key(b)))
+    });
+    findings.truncate(cap);
+    findings
+}
+
+/// The same contract published more than once (republished with a new end date,
+/// or once per subsystem) has several keys but one value history: group records
+/// by UG, number, supplier and both values, and report each group once. Groups
+/// are in order of their first record.
+fn same_contract_groups(contracts: &[Contract]) -> Vec<Vec<usize>> {
+    type Identity<'a> = (Option<&'a str>, &'a str, Option<&'a str>, u64, u64);
+    let mut groups: BTreeMap<Identity, Vec<usize>> = BTreeMap::new();
+    for (i, c) in contracts.iter().enumerate() {
+        let (Some(initial), Some(fin)) = (c.initial_value, c.final_value) else {
+            continue;
+        };
+        groups
+            .entry((
+                c.ug.code.as_deref(),
+                c.number.as_str(),
+                c.supplier_code.as_deref(),
+                initial.to_bits(),
+                fin.to_bits(),
+            ))
+            .or_default()
+            .push(i);
+    }
+    let mut out: Vec<Vec<usize>> = groups.into_values().collect();
+    out.sort_by_key(|g| g[0]);
+    out
+}
+
+fn unit_label(unit: &Unit) -> String {
+    match (&unit.name, &unit.code) {
+        (Some(name), Some(code)) => format!("{name} ({code})"),
+        (Some(name), None) => name.clone(),
+        (None, Some(code)) => format!("código {code}"),
+        (None, None) => "unidade não identificada".to_string(),
+    }
+}
+
+fn contract_label(c: &Contract) -> String {
+    let supplier = c
+        .supplier_name
+        .as_deref()
+        .unwrap_or("fornecedor não identificado");
+    format!("Contrato {} de {supplier}, {}", c.number, unit_label(&c.ug))
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// What a contract's distinct amendments say.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct AmendmentSummary {
+    distinct: usize,
+    extensions: usize,
+    additions: usize,
+    price_updates: usize,
+    /// Neither extension, addition nor price update ("alteração contratual", a
+    /// change of address, the object repeated…).
+    other: usize,
+    last_published: Option<NaiveDate>,
+}
+
+/// Amendments repeat in the source (the same term in two monthly files): one
+/// per number, or per (date, text) when the number is missing.
+fn summarize_amendments(c: &Contract) -> AmendmentSummary {
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut sum = AmendmentSummary::default();
+    for a in &c.amendments {
+        let folded = fold(&a.object);
+        let id = match a.number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => format!("n{n}"),
+            None => format!("d{:?}|{folded}", a.published),
+        };
+        if !seen.insert(id) {
+            continue;
+        }
+        sum.distinct += 1;
+        let has = |words: &[&str]| words.iter().any(|w| folded.contains(w));
+        let (ext, add, price) = (
+            has(EXTENSION_WORDS),
+            has(ADDITION_WORDS),
+            has(PRICE_UPDATE_WORDS),
+        );
+        sum.extensions += usize::from(ext);
+        sum.additions += usize::from(add);
+        sum.price_updates += usize::from(price);
+        sum.other += usize::from(!ext && !add && !price);
+        sum.last_published = sum.last_published.max(a.published);
+    }
+    sum
+}
+
+fn amendments_text(a: &AmendmentSummary) -> String {
+    if a.distinct == 0 {
+        return "Não há termos aditivos deste contrato no conjunto analisado.".to_string();
+    }
+    format!(
+        "Termos aditivos registrados: {} ({} de prorrogação, {} de acréscimo de valor, {} \
+         de reajuste, repactuação ou reequilíbrio, {} de outros tipos; um aditivo pode \
+         tratar de mais de um assunto).",
+        a.distinct, a.extensions, a.additions, a.price_updates, a.other
+    )
+}
+
+/// Validity in days, when both ends are known and in order.
+fn validity_days(c: &Contract) -> Option<i64> {
+    match (c.valid_from, c.valid_until) {
+        (Some(from), Some(until)) if until > from => Some((until - from).num_days()),
+        _ => None,
+    }
+}
+
+/// `payment.amendment_over_legal_limit`.
+fn over_legal_limit(
+    contracts: &[Contract],
+    groups: &[Vec<usize>],
+    s: &PaymentSettings,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let smallest_limit = s.addition_limit.min(s.renovation_limit);
+    for group in groups {
+        let c = &contracts[group[0]];
+        let (Some(initial), Some(fin)) = (c.initial_value, c.final_value) else {
+            continue;
+        };
+        // Cheap numeric tests first: text is folded only for the few candidates.
+        if initial <= 0.0
+            || fin <= initial * (1.0 + smallest_limit)
+            || fin > initial * s.discrepancy_high_ratio
+        {
+            continue;
+        }
+        let object = fold(&c.object);
+        let renovation = object.contains("reforma");
+        let limit = if renovation {
+            s.renovation_limit
+        } else {
+            s.addition_limit
+        };
+        if fin <= initial * (1.0 + limit) {
+            continue;
+        }
+        let a = summarize_amendments(c);
+        let continuous_object = object.contains("continu");
+        let continuous = a.extensions > 0 || continuous_object || a.additions == 0;
+        let days = validity_days(c);
+        let periods = match (continuous, days) {
+            (false, _) => 1,
+            (true, Some(days)) => {
+                (((days - s.period_slack_days) as f64 / 365.25).ceil() as usize).max(1)
+            }
+            (true, None) => 1 + a.extensions,
+        };
+        let allowed = initial * periods as f64 * (1.0 + limit);
+        let excess = fin - allowed;
+        if excess < s.min_excess_value.max(f64::MIN_POSITIVE) {
+            continue;
+        }
+        let growth = fin / (initial * periods as f64) - 1.0;
+        let points = match excess {
+            e if e >= 1_000_000.0 => 2,
+            e if e >= 100_000.0 => 1,
+            _ => 0,
+        } + match growth - limit {
+            g if g >= 1.0 => 2,
+            g if g >= 0.25 => 1,
+            _ => 0,
+        };
+        let severity = match points {
+            4 => Severity::Critical,
+            3 => Severity::High,
+            1 | 2 => Severity::Medium,
+            _ => Severity::Low,
+        };
+        let confidence = match (a.additions > 0, a.extensions > 0) {
+            (true, false) => 0.85,
+            (true, true) => 0.6,
+            (false, _) if a.price_updates > 0 => 0.35,
+            (false, _) => 0.45,
+        };
+        let limit_text = if renovation {
+            format!(
+                "{} para reforma de edifício ou equipamento",
+                format::percent(limit)
+            )
+        } else {
+            format::percent(limit)
+        };
+        let period_text = if periods > 1 {
+            let why = if a.extensions > 0 {
+                "há termos de prorrogação"
+            } else if continuous_object {
+                "o objeto é um serviço contínuo"
+            } else {
+                "a vigência é longa e nenhum aditivo registrado fala em acréscimo"
+            };
+            let span = match (c.valid_from, c.valid_until) {
+                (Some(from), Some(until)) => format!(
+                    "a vigência de {} a {} ",
+                    format::date(from),
+                    format::date(until)
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "Como {why}, tratamos o contrato como serviço contínuo, em que cada prorrogação \
+                 renova o valor por um novo período e não conta para o limite: {span}equivale \
+                 a {periods} períodos de 12 meses, o que admite até {}.",
+                format::reais(allowed)
+            )
+        } else if a.additions > 0 {
+            format!(
+                "Há aditivos de acréscimo e nada indica prorrogações de serviço contínuo, que \
+                 renovariam o valor: o máximo permitido é {}.",
+                format::reais(allowed)
+            )
+        } else {
+            format!(
+                "Nada indica prorrogações de um serviço contínuo (que renovariam o valor por \
+                 um novo período): o máximo permitido é {}.",
+                format::reais(allowed)
+            )
+        };
+        let price_text = if a.price_updates > 0 {
+            " Reajustes, repactuações e reequilíbrios não se sujeitam ao limite e podem \
+             explicar parte do aumento."
+        } else {
+            ""
+        };
+        out.push(Finding {
+            family: Family::Payment,
+            rule: AMENDMENT_OVER_LEGAL_LIMIT,
+            severity,
+            confidence,
+            description: format!(
+                "{}: valor final {} ({} acima do inicial), além do limite legal de {}",
+                contract_label(c),
+                format::reais(fin),
+                format::percent(fin / initial - 1.0),
+                format::percent(limit)
+            ),
+            explanation: format!(
+                "O contrato começou com {} e chegou a {}, {} a mais. A Lei 8.666/1993 (art. \
+                 65, §1º) limita os acréscimos a {limit_text} do valor inicial. {period_text} \
+                 {}{price_text} O valor final supera o permitido em {}.",
+                format::reais(initial),
+                format::reais(fin),
+                format::percent(fin / initial - 1.0),
+                amendments_text(&a),
+                format::reais(excess),
+            ),
+            records: group.clone(),
+            suggested_actions: vec![
+                "Examinar os termos aditivos e as justificativas técnicas de cada acréscimo."
+                    .to_string(),
+                "Verificar se o objeto foi descaracterizado em relação ao que foi licitado."
+                    .to_string(),
+            ],
+            evidence: json!({
+                "initial_value": initial,
+                "final_value": fin,
+                "limit": limit,
+                "renovation": renovation,
+                "periods": periods,
+                "validity_days": days,
+                "continuous": continuous,
+                "allowed_value": allowed,
+                "growth_per_period": growth,
+                "amendments": a.distinct,
+                "extension_amendments": a.extensions,
+                "addition_amendments": a.additions,
+                "price_update_amendments": a.price_updates,
+            }),
+            financial_impact: excess,
+        });
+    }
+    out
+}
+
+/// A ratio that reads as a typing slip: a power of ten, or 12 (a monthly value
+/// against a yearly one), either way up.
+fn typing_pattern(ratio: f64) -> Option<&'static str> {
+    let r = if ratio < 1.0 { 1.0 / ratio } else { ratio };
+    let l = r.log10();
+    if l.round() >= 1.0 && (l - l.round()).abs() < 0.005 {
+        Some("power_of_ten")
+    } else if (r / 12.0 - 1.0).abs() < 0.01 {
+        Some("twelve")
+    } else {
+        None
+    }
+}
+
+/// `payment.value_discrepancy`.
+fn value_discrepancy(
+    contracts: &[Contract],
+    groups: &[Vec<usize>],
+    s: &PaymentSettings,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in groups {
+        let c = &contracts[group[0]];
+        let (Some(initial), Some(fin)) = (c.initial_value, c.final_value) else {
+            continue;
+        };
+        if initial <= 0.0 || fin <= 0.0 || initial.max(fin) < s.discrepancy_min_value {
+            continue;
+        }
+        let ratio = fin / initial;
+        let growth = ratio > s.discrepancy_high_ratio;
+        if !growth && ratio >= s.discrepancy_low_ratio {
+            continue;
+        }
+        let pattern = typing_pattern(ratio);
+        let severity = match (growth, pattern.is_some()) {
+            (true, false) if fin - initial >= 100_000_000.0 => Severity::Critical,
+            (true, false) if fin - initial >= 10_000_000.0 => Severity::High,
+            (true, false) => Severity::Medium,
+            (true, true) if fin >= 10_000_000.0 => Severity::Medium,
+            (false, false) if initial >= 10_000_000.0 => Severity::Medium,
+            _ => Severity::Low,
+        };
+        let impact = if growth && pattern.is_none() {
+            fin - initial
+        } else {
+            0.0
+        };
+        let ratio_text = if growth {
+            format!("{} vezes o inicial", format::decimal(ratio, 1))
+        } else {
+            format!("apenas {} do inicial", format::percent(ratio))
+        };
+        let reading = match (pattern, growth) {
+            (Some("twelve"), _) => format!(
+                "A razão entre os valores é de 12 vezes ({}), o que sugere que um deles foi \
+                 registrado como valor mensal e o outro como total: o dado publicado \
+                 provavelmente está errado.",
+                format::decimal(if growth { ratio } else { 1.0 / ratio }, 2)
+            ),
+            (Some(_), _) => format!(
+                "A razão entre os valores é uma potência de dez ({}), o que sugere erro de \
+                 digitação das casas decimais em um deles: o dado publicado provavelmente está \
+                 errado.",
+                format::decimal(if growth { ratio } else { 1.0 / ratio }, 0)
+            ),
+            (None, true) => format!(
+                "Um aumento desse tamanho não cabe no limite de aditamentos da Lei 8.666/1993 \
+                 ({} do valor inicial) nem em prorrogações usuais; {} foram pagos ou \
+                 comprometidos além do contratado, ou o registro está errado.",
+                format::percent(s.addition_limit),
+                format::reais(fin - initial)
+            ),
+            (None, false) => "Pode indicar execução cancelada ou interrompida, rescisão, ou \
+                              erro de registro."
+                .to_string(),
+        };
+        out.push(Finding {
+            family: Family::Payment,
+            rule: VALUE_DISCREPANCY,
+            severity,
+            confidence: if pattern.is_some() { 0.9 } else { 0.6 },
+            description: format!(
+                "{}: valor final {} é {ratio_text} ({})",
+                contract_label(c),
+                format::reais(fin),
+                format::reais(initial)
+            ),
+            explanation: format!(
+                "O contrato foi registrado com valor inicial de {} e valor final de {}. \
+                 {reading} Esta regra aponta valores finais abaixo de {} ou acima de {} vezes \
+                 o inicial, em contratos de pelo menos {}. {}",
+                format::reais(initial),
+                format::reais(fin),
+                format::percent(s.discrepancy_low_ratio),
+                format::decimal(s.discrepancy_high_ratio, 0),
+                format::reais(s.discrepancy_min_value),
+                amendments_text(&summarize_amendments(c)),
+            ),
+            records: group.clone(),
+            suggested_actions: vec![
+                "Conferir os valores no processo e nos empenhos e pagamentos do contrato."
+                    .to_string(),
+                "Pedir à unidade a correção do registro no Portal, se o valor estiver errado."
+                    .to_string(),
+            ],
+            evidence: json!({
+                "initial_value": initial,
+                "final_value": fin,
+                "ratio": ratio,
+                "pattern": pattern,
+                "low_ratio": s.discrepancy_low_ratio,
+                "high_ratio": s.discrepancy_high_ratio,
+            }),
+            financial_impact: impact,
+        });
+    }
+    out
+}
+
+/// `payment.many_amendments`. Confidence 0.7 with the value additions, else 0.5.
+fn many_amendments(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding> {
+    let needed = s.many_min_amendments.min(s.many_min_value_additions).max(1);
+    // Amendments attach by (UG, number): records sharing that pair share them.
+    let mut groups: BTreeMap<(Option<&str>, &str), Vec<usize>> = BTreeMap::new();
+    for (i, c) in contracts.iter().enumerate() {
+        if c.amendments.len() >= needed {
+            groups
+                .entry((c.ug.code.as_deref(), c.number.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for records in groups.values() {
+        // The record with the most amendments speaks for the group.
+        let Some(&lead) = records.iter().max_by(|&&a, &&b| {
+            contracts[a]
+                .amendments
+                .len()
+                .cmp(&contracts[b].amendments.len())
+                .then_with(|| contracts[b].key.cmp(&contracts[a].key))
+        }) else {
+            continue;
+        };
+        let c = &contracts[lead];
+        let a = summarize_amendments(c);
+        let start = c.signed.or(c.valid_from);
+        let years = match (start, a.last_published) {
+            (Some(start), Some(last)) => Some(((last - start).num_days() as f64 / 365.25).max(1.0)),
+            _ => None,
+        };
+        let rate = years.map(|y| a.distinct as f64 / y);
+        let frequent =
+            a.distinct >= s.many_min_amendments && rate.is_some_and(|r| r > s.many_min_per_year);
+        let additions = a.additions >= s.many_min_value_additions;
+        if !frequent && !additions {
+            continue;
+        }
+        let added = match (c.initial_value, c.final_value) {
+            (Some(i), Some(f)) => Some(f - i),
+            _ => None,
+        };
+        let growth = match (c.initial_value, c.final_value) {
+            (Some(i), Some(f)) if i > 0.0 => Some(f / i - 1.0),
+            _ => None,
+        };
+        let severity = if additions && added.is_some_and(|v| v >= 10_000_000.0) {
+            Severity::Critical
+        } else if additions && growth.is_some_and(|g| g >= 0.25) {
+            Severity::High
+        } else if additions || rate.is_some_and(|r| r >= 2.0 * s.many_min_per_year) {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let since = start.map_or_else(String::new, |d| {
+            format!(", assinado em {},", format::date(d))
+        });
+        let until = a.last_published.map_or_else(String::new, |d| {
+            format!(" publicados até {}", format::date(d))
+        });
+        let rate_text = rate.map_or_else(String::new, |r| {
+            format!(" ({} por ano)", format::decimal(r, 1))
+        });
+        let values_text = match (c.initial_value, c.final_value) {
+            (Some(i), Some(f)) => format!(
+                " Valor inicial {}, valor final {}{}.",
+                format::reais(i),
+                format::reais(f),
+                growth.map_or_else(String::new, |g| format!(
+                    " ({} de variação)",
+                    format::percent(g)
+                ))
+            ),
+            _ => String::new(),
+        };
+        let shared = if records.len() > 1 {
+            format!(
+                " O número {} aparece em {} registros desta unidade; o Portal vincula os \
+                 aditivos ao número, por isso todos são listados.",
+                c.number,
+                records.len()
+            )
+        } else {
+            String::new()
+        };
+        out.push(Finding {
+            family: Family::Payment,
+            rule: MANY_AMENDMENTS,
+            severity,
+            confidence: if additions { 0.7 } else { 0.5 },
+            description: format!(
+                "{}: {}, {} de acréscimo de valor",
+                contract_label(c),
+                plural(a.distinct, "termo aditivo", "termos aditivos"),
+                a.additions
+            ),
+            explanation: format!(
+                "O contrato{since} tem {}{until}{rate_text}. {}{values_text} Esta regra aponta \
+                 contratos com pelo menos {} aditivos e mais de {} por ano, ou com {} ou mais \
+                 aditivos de acréscimo de valor. Aditivos em série podem indicar planejamento \
+                 deficiente ou um objeto que muda depois da licitação.{shared}",
+                plural(
+                    a.distinct,
+                    "termo aditivo distinto",
+                    "termos aditivos distintos"
+                ),
+                amendments_text(&a),
+                s.many_min_amendments,
+                format::decimal(s.many_min_per_year, 1),
+                s.many_min_value_additions,
+            ),
+            records: records.clone(),
+            suggested_actions: vec![
+                "Ler os termos aditivos em sequência e verificar se o objeto final corresponde \
+                 ao licitado."
+                    .to_string(),
+                "Conferir os pareceres jurídicos e as justificativas de cada aditivo.".to_string(),
+            ],
+            evidence: json!({
+                "amendments": a.distinct,
+                "extension_amendments": a.extensions,
+                "addition_amendments": a.additions,
+                "price_update_amendments": a.price_updates,
+                "other_amendments": a.other,
+                "years": years,
+                "amendments_per_year": rate,
+                "initial_value": c.initial_value,
+                "final_value": c.final_value,
+                "records_with_number": records.len(),
+            }),
+            financial_impact: added.unwrap_or(0.0).max(0.0),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::model::Amendment;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("valid date")
+    }
+
+    /// A one-year contract signed 10/01/2022.
+    fn contract(key: &str, initial: f64, fin: f64, object: &str) -> Contract {
+        Contract {
+            key: key.to_string(),
+            number: key.to_string(),
+            object: object.to_string(),
+            ug: Unit {
+                code: Some("153052".to_string()),
+                name: Some("UNIVERSIDADE FEDERAL DE GOIAS".to_string()),
+            },
+            signed: Some(d(2022, 1, 10)),
+            published: Some(d(2022, 1, 20)),
+            valid_from: Some(d(2022, 1, 10)),
+            valid_until: Some(d(2023, 1, 10)),
+            supplier_code: Some("11222333000181".to_string()),
+            supplier_name: Some("ACME LTDA".to_string()),
+            initial_value: Some(initial),
+            final_value: Some(fin),
+            ..Contract::default()
+        }
+    }
+
+    fn amendment(number: &str, published: NaiveDate, object: &str) -> Amendment {
+        Amendment {
+            number: Some(number.to_string()),
+            published: Some(published),
+            object: object.to_string(),
+        }
+    }
+
+    fn detect(contracts: Vec<Contract>) -> Vec<Finding> {
+        PaymentDetector {
+            settings: PaymentSettings::default(),
+        }
+        .detect(&Dataset { contracts })
+    }
+
+    fn of_rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
+        findings.iter().filter(|f| f.rule == rule).collect()
+    }
+
+    #[test]
+    fn additions_beyond_a_quarter_of_the_initial_value_are_flagged() {
+        let mut big = contract("big", 1_000_000.0, 3_000_000.0, "Aquisição de computadores");
+        big.amendments = vec![
+            amendment("1", d(2022, 5, 1), "ACRÉSCIMO QUANTITATIVO DE 25%"),
+            amendment("2", d(2022, 8, 1), "ACRÉSCIMO DE ITENS"),
+        ];
+        let mut small = contract("small", 200_000.0, 320_000.0, "Material de limpeza");
+        small.amendments = vec![amendment("1", d(2022, 5, 1), "ACRESCENTAR O VALOR")];
+        let findings = detect(vec![small, big]);
+        let over = of_rule(&findings, AMENDMENT_OVER_LEGAL_LIMIT);
+        assert_eq!(over.len(), 2, "{over:#?}");
+        assert_eq!(over[0].records, vec![1]);
+        assert!(over[0].severity > over[1].severity);
+        assert_eq!(over[0].severity, Severity::Critical);
+        // 3.000.000 − 1.000.000 × 1,25
+        assert_eq!(over[0].financial_impact, 1_750_000.0);
+        assert_eq!(over[0].confidence, 0.85);
+        assert!(over[0].description.contains("Contrato big de ACME LTDA"));
+        assert!(
+            over[0].description.contains("200,0% acima"),
+            "{}",
+            over[0].description
+        );
+        assert!(
+            over[0].explanation.contains("R$ 1.250.000,00"),
+            "{}",
+            over[0].explanation
+        );
+        assert!(over[0].explanation.contains("2 de acréscimo de valor"));
+        assert!(over[0].explanation.contains("R$ 1.750.000,00"));
+        assert_eq!(over[1].financial_impact, 70_000.0);
+    }
+
+    #[test]
+    fn extended_continuous_services_are_not_additions() {
+        // 60 months of cleaning services at the initial yearly value, plus
+        // inflation: the growth is the new periods, not an addition.
+        let mut extended = contract("ext", 1_000_000.0, 5_600_000.0, "Serviços de limpeza");
+        extended.valid_from = Some(d(2017, 1, 10));
+        extended.valid_until = Some(d(2022, 1, 10));
+        extended.amendments = vec![
+            amendment("1", d(2018, 1, 5), "PRORROGAÇÃO DO PRAZO DE VIGÊNCIA"),
+            amendment("2", d(2019, 1, 5), "PRORROGAÇÃO DA VIGÊNCIA E REAJUSTE"),
+            amendment("3", d(2020, 1, 5), "PRORROGAÇÃO POR MAIS 12 MESES"),
+        ];
+        // No amendments recorded, but three years of validity.
+        let mut long = contract("long", 500_000.0, 1_400_000.0, "Vigilância patrimonial");
+        long.valid_from = Some(d(2019, 3, 1));
+        long.valid_until = Some(d(2022, 3, 1));
+        // Within 50% for a renovation.
+        let reforma = contract(
+            "ref",
+            1_000_000.0,
+            1_450_000.0,
+            "Reforma do prédio da reitoria",
+        );
+        // Above 10× is the discrepancy rule's.
+        let tenfold = contract("x", 100_000.0, 1_500_000.0, "Aquisição de mobiliário");
+        let findings = detect(vec![extended, long, reforma, tenfold]);
+        assert!(
+            of_rule(&findings, AMENDMENT_OVER_LEGAL_LIMIT).is_empty(),
+            "{findings:#?}"
+        );
+    }
+
+    #[test]
+    fn growth_beyond_the_extended_periods_is_still_flagged() {
+        // Two years of validity allow 2 × 125% of the initial; 6× is far beyond.
+        let mut c = contract("med", 500_000.0, 3_000_000.0, "Serviços médicos");
+        c.valid_from = Some(d(2021, 1, 10));
+        c.valid_until = Some(d(2023, 1, 10));
+        c.amendments = vec![amendment("1", d(2022, 1, 5), "PRORROGAÇÃO DE VIGÊNCIA")];
+        let findings = detect(vec![c]);
+        let over = of_rule(&findings, AMENDMENT_OVER_LEGAL_LIMIT);
+        assert_eq!(over.len(), 1);
+        assert_eq!(
+            over[0].financial_impact,
+            3_000_000.0 - 2.0 * 500_000.0 * 1.25
+        );
+        assert!(
+            over[0].explanation.contains("2 períodos de 12 meses"),
+            "{}",
+            over[0].explanation
+        );
+        assert!(
+            over[0].explanation.contains("R$ 1.250.000,00"),
+            "{}",
+            over[0].explanation
+        );
+        assert_eq!(over[0].confidence, 0.45);
+    }
+
+    #[test]
+    fn huge_or_collapsed_final_values_are_discrepancies() {
+        let typo = contract(
+            "typo",
+            1_290.10,
+            1_290_100.0,
+            "Solução de proteção de perímetro",
+        );
+        let grown = contract("grown", 2_000_000.0, 45_000_000.0, "Serviços de TI");
+        let collapsed = contract("gone", 20_000_000.0, 500_000.0, "Obra de engenharia");
+        let regular = contract("ok", 2_000_000.0, 2_100_000.0, "Serviços de TI");
+        let tiny = contract("tiny", 10_000.0, 150_000.0, "Café");
+        let contracts = vec![typo, grown, collapsed, regular, tiny];
+        let findings = detect(contracts.clone());
+        let disc = of_rule(&findings, VALUE_DISCREPANCY);
+        let keys: Vec<&str> = disc
+            .iter()
+            .map(|f| contracts[f.records[0]].key.as_str())
+            .collect();
+        assert_eq!(keys, ["grown", "gone", "typo"], "{disc:#?}");
+        assert_eq!(disc[0].severity, Severity::High);
+        assert_eq!(disc[0].financial_impact, 43_000_000.0);
+        assert!(
+            disc[0].description.contains("22,5 vezes o inicial"),
+            "{}",
+            disc[0].description
+        );
+        assert!(
+            disc[1].description.contains("apenas 2,5% do inicial"),
+            "{}",
+            disc[1].description
+        );
+        assert_eq!(disc[2].confidence, 0.9);
+        assert_eq!(disc[2].financial_impact, 0.0);
+        assert!(
+            disc[2].explanation.contains("potência de dez (1000)"),
+            "{}",
+            disc[2].explanation
+        );
+        assert!(disc[2].explanation.contains("R$ 1.290.100,00"));
+    }
+
+    #[test]
+    fn a_contract_amended_every_few_months_is_flagged_once_per_number() {
+        let mut c = contract("many", 1_000_000.0, 1_400_000.0, "Obra de ampliação");
+        c.amendments = (1..=7)
+            .map(|n| {
+                let object = if n <= 3 {
+                    "ACRÉSCIMO DE SERVIÇOS"
+                } else {
+                    "PRORROGAÇÃO DE PRAZO"
+                };
+                amendment(&n.to_string(), d(2022, n, 15), object)
+            })
+            .collect();
+        // The same amendment published twice counts once.
+        c.amendments
+            .push(amendment("7", d(2022, 7, 15), "PRORROGAÇÃO DE PRAZO"));
+        let mut republished = c.clone();
+        republished.key = "many-2".to_string();
+        republished.valid_until = Some(d(2023, 6, 1));
+        // Yearly extensions over ten years are routine.
+        let mut lease = contract("lease", 100_000.0, 150_000.0, "Locação de imóvel");
+        lease.signed = Some(d(2012, 1, 10));
+        lease.amendments = (1..=10)
+            .map(|n| amendment(&n.to_string(), d(2012 + n, 1, 5), "PRORROGAÇÃO DA VIGÊNCIA"))
+            .collect();
+        let contracts = vec![c, lease, republished];
+        let findings = detect(contracts.clone());
+        let many = of_rule(&findings, MANY_AMENDMENTS);
+        assert_eq!(many.len(), 1, "{many:#?}");
+        assert_eq!(many[0].records, vec![0, 2]);
+        assert_eq!(many[0].severity, Severity::High);
+        assert!(
+            many[0]
+                .description
+                .contains("7 termos aditivos, 3 de acréscimo"),
+            "{}",
+            many[0].description
+        );
+        assert!(
+            many[0].explanation.contains("7,0 por ano"),
+            "{}",
+            many[0].explanation
+        );
+        assert!(many[0].explanation.contains("2 registros"));
+        assert_eq!(many[0].financial_impact, 400_000.0);
+    }
+
+    #[test]
+    fn regular_contracts_give_nothing() {
+        let mut a = contract("a", 1_000_000.0, 1_200_000.0, "Serviços de limpeza");
+        a.amendments = vec![amendment("1", d(2022, 6, 1), "ACRÉSCIMO DE 20%")];
+        let b = contract("b", 500_000.0, 500_000.0, "Aquisição de papel");
+        let mut unknown = contract("c", 500_000.0, 0.0, "Aquisição de papel");
+        unknown.final_value = None;
+        assert!(detect(vec![a, b, unknown]).is_empty());
+    }
+
+    #[test]
+    fn the_same_data_gives_the_same_findings_in_the_same_order() {
+        let contracts = vec![
+            contract("a", 1_000_000.0, 2_000_000.0, "Aquisição de papel"),
+            contract("b", 1_000_000.0, 2_000_000.0, "Aquisição de papel"),
+            contract("c", 2_000_000.0, 45_000_000.0, "Serviços de TI"),
+        ];
+        let first = detect(contracts.clone());
+        assert_eq!(first.len(), 3);
+        assert_eq!(first, detect(contracts));
+    }
+
+    /// Real data, when the Portal parser can read it (run with --nocapture).
+    #[test]
+    fn real_contracts_give_a_modest_number_of_findings_per_rule() {
+        let Some(contracts) = real::contracts_with_amendments() else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        let findings = PaymentDetector {
+            settings: PaymentSettings::default(),
+        }
+        .detect(&Dataset { contracts });
+        let elapsed = started.elapsed();
+        for rule in [
+            AMENDMENT_OVER_LEGAL_LIMIT,
+            VALUE_DISCREPANCY,
+            MANY_AMENDMENTS,
+        ] {
+            let n = of_rule(&findings, rule).len();
+            eprintln!("{rule}: {n}");
+            assert!((20..=200).contains(&n), "{rule} gives {n} findings");
+        }
+        eprintln!("payment over the real files in {elapsed:?}");
+    }
+
+    mod real {
+        use std::collections::{BTreeSet, HashMap};
+        use std::fs::File;
+        use std::io::BufReader;
+        use std::path::{Path, PathBuf};
+
+        use crate::pipeline::model::{Amendment, Contract, Unit};
+        use crate::sources::portal;
+
+        fn shared(name: &str) -> PathBuf {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/data/procurement")
+                .join(name)
+        }
+
+        fn unit(code: &str, name: &str) -> Unit {
+            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            Unit {
+                code: opt(code),
+                name: opt(name),
+            }
+        }
+
+        /// The real contracts, one per key, with their amendments attached by (UG,
+        /// number) as the pipeline attaches them; None without the shared data.
+        pub fn contracts_with_amendments() -> Option<Vec<Contract>> {
+            let file = File::open(shared("portal_transparencia_compras_202101-202212.csv")).ok()?;
+            let mut seen = BTreeSet::new();
+            let mut out = Vec::new();
+            for row in portal::read_contracts(BufReader::new(file), "compras.csv").ok()? {
+                let Ok(c) = row else { continue };
+                let key = c.key();
+                if !seen.insert(key.clone()) {
+                    continue;
+                }
+                out.push(Contract {
+                    key,
+                    number: c.numero.clone(),
+                    object: c.objeto.clone(),
+                    modality: c.modalidade_compra.clone(),
+                    agency: unit(&c.codigo_orgao, &c.nome_orgao),
+                    ug: unit(&c.codigo_ug, &c.nome_ug),
+                    signed: Some(c.data_assinatura),
+                    published: c.data_publicacao_dou,
+                    valid_from: c.data_inicio_vigencia,
+                    valid_until: c.data_fim_vigencia,
+                    supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
+                    supplier_name: c.nome_fornecedor.clone(),
+                    initial_value: c.valor_inicial,
+                    final_value: c.valor_final,
+                    ..Contract::default()
+                });
+            }
+            let mut index: HashMap<(String, String), Vec<usize>> = HashMap::new();
+            for (i, c) in out.iter().enumerate() {
+                let ug = c.ug.code.clone().unwrap_or_default();
+                index.entry((ug, c.number.clone())).or_default().push(i);
+            }
+            let file = File::open(shared(
+                "portal_transparencia_termos_aditivos_202101-202212.csv",
+            ))
+            .ok()?;
+            let mut exact = BTreeSet::new();
+            for row in portal::read_amendments(BufReader::new(file), "termos.csv").ok()? {
+                let Ok(a) = row else { continue };
+                let id = format!("{:?}", a);
+                if !exact.insert(id) {
+                    continue;
+                }
+                if let Some(targets) = index.get(&(a.codigo_ug.clone(), a.numero_contrato.clone()))
+                {
+                    for &i in targets {
+                        out[i].amendments.push(Amendment {
+                            number: Some(a.numero_termo_aditivo.clone()),
+                            published: a.data_publicacao,
+                            object: a.objeto.clone(),
+                        });
+                    }
+                }
+            }
+            Some(out)
+        }
+    }
+}

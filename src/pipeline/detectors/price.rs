@@ -1,0 +1,982 @@
+//! Price: contracts that cost far more than comparable contracts.
+//!
+//! Rule `price.robust_zscore` compares each contract's value (the final value when
+//! known, else the initial one) with the values of comparable contracts, on a log
+//! scale, and flags the ones many robust standard deviations above the group's
+//! median. Overpricing is the costliest irregularity in public purchasing, and a
+//! value orders of magnitude above its peers is also how a typing error (a misplaced
+//! decimal comma) shows, which corrupts every total built on the data.
+//!
+//! Comparable means: the same agency (its code, else the superior agency's), the
+//! same purchase modality (a `Dispensa` is not priced like a `Pregão`), and a
+//! similar object. Similar objects share a signature: the first two meaningful words
+//! of the object (the words of [`text::tokens`], skipping numbers and the phrases
+//! that open an object without saying what is bought, such as "o presente
+//! instrumento"), sorted, so "Manutenção preventiva de elevadores" and "manutenção
+//! preventiva e corretiva" meet. Where such a group is smaller than
+//! `min_group_size`, the contract is compared with its agency and modality as a
+//! whole: a coarser yardstick, reported as such and with less confidence. Contracts
+//! without a modality, an agency or a positive value are skipped, never read as zero.
+//!
+//! Values span orders of magnitude, so the comparison uses log(value): the median
+//! and 1.4826·MAD of [`stats::robust_center_scale`], which a few outliers cannot
+//! inflate. The spread is floored at `min_log_scale`: in a group of identical
+//! values any difference would otherwise be infinitely unusual. A contract is
+//! flagged when its robust z exceeds `z_threshold` AND its value is at least
+//! `min_ratio_to_median` times the group's typical value (exp of the median log),
+//! so that a statistically odd but practically small difference is not reported.
+//! Only high outliers by default; `include_low_outliers` adds suspiciously cheap
+//! ones.
+//!
+//! Severity, for high outliers (v = value, `severe_z` 6, `large_value` R$ 1 million,
+//! and the midpoint m = (`z_threshold` + `severe_z`) / 2):
+//! - critical: z ≥ `severe_z` and v ≥ `large_value`;
+//! - high: z ≥ `severe_z`, or v ≥ `large_value` and z ≥ m;
+//! - medium: v ≥ `large_value`, or z ≥ m;
+//! - low: otherwise.
+//!
+//! Low outliers put no money at stake: medium when z ≤ −`severe_z`, else low.
+//!
+//! Confidence grows from 0.5 at the threshold to 0.9 at twice the threshold, times
+//! 0.85 for the coarse (agency and modality) comparison and 0.9 for a group under
+//! twice the minimum size. `financial_impact` = value − the group's typical value:
+//! the excess over the usual price (0 for low outliers).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::pipeline::format;
+use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
+use crate::pipeline::stats;
+use crate::pipeline::text;
+
+/// A contract far above (or below) the value of comparable contracts.
+pub const ROBUST_ZSCORE: &str = "price.robust_zscore";
+
+/// Thresholds of the price family: section `[detectors.price]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PriceSettings {
+    /// Robust z (on log value) above which a contract is an outlier. Defaults to 3.5.
+    pub z_threshold: f64,
+    /// A flagged contract must also be at least this many times the group's typical
+    /// value (or at most its inverse, for low outliers). Defaults to 5.0.
+    pub min_ratio_to_median: f64,
+    /// Fewest contracts (the contract included) a group needs to be a yardstick;
+    /// a smaller group of similar objects falls back to agency and modality.
+    /// Defaults to 8.
+    pub min_group_size: usize,
+    /// Floor of the robust spread of log values (natural log units; 0.25 ≈ ±28%),
+    /// so groups of near-identical values do not make tiny differences "extreme".
+    /// Defaults to 0.25.
+    pub min_log_scale: f64,
+    /// Values below this, in reais, are placeholders (R$ 0,01) rather than prices
+    /// and are left out. Defaults to 10.0.
+    pub min_value: f64,
+    /// Robust z from which a high outlier is severe. Defaults to 6.0.
+    pub severe_z: f64,
+    /// Value, in reais, from which a high outlier is a large contract. Defaults to
+    /// 1000000.0.
+    pub large_value: f64,
+    /// Also report contracts far below their group (data errors, split purchases).
+    /// Defaults to false.
+    pub include_low_outliers: bool,
+    /// Most findings reported per dataset; the strongest are kept. Defaults to 200.
+    pub max_findings: usize,
+}
+
+impl Default for PriceSettings {
+    fn default() -> Self {
+        Self {
+            z_threshold: 3.5,
+            min_ratio_to_median: 5.0,
+            min_group_size: 8,
+            min_log_scale: 0.25,
+            min_value: 10.0,
+            severe_z: 6.0,
+            large_value: 1_000_000.0,
+            include_low_outliers: false,
+            max_findings: 200,
+        }
+    }
+}
+
+pub struct PriceDetector {
+    pub settings: PriceSettings,
+}
+
+impl Detector for PriceDetector {
+    fn family(&self) -> Family {
+        Family::Price
+    }
+
+    fn detect(&self, data: &Dataset) -> Vec<Finding> {
+        robust_zscore(&self.settings, data)
+    }
+}
+
+/// Words that open an object statement without naming what is bought, beyond the
+/// stop words of [`text::tokens`]: "O objeto do presente instrumento é a
+/// contratação de serviços continuados de ..." must sign as what follows.
+const OPENING_WORDS: &[&str] = &[
+    "presente",
+    "instrumento",
+    "tem",
+    "objetivo",
+    "continuados",
+    "continuada",
+    "continuado",
+    "comuns",
+    "especializados",
+    "execucao",
+];
+
+/// How many leading words make an object's signature.
+const SIGNATURE_WORDS: usize = 2;
+/// Only the start of an object is read for its signature: it names the thing
+/// bought, and folding whole objects (hundreds of characters) would dominate the
+/// detector's time.
+const SIGNATURE_PREFIX_BYTES: usize = 160;
+const NO_WORD: u32 = u32::MAX;
+
+/// Interns strings as dense ids, so grouping sorts integers, not text.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, s: String) -> u32 {
+        if let Some(id) = self.ids.get(&s) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.clone());
+        self.ids.insert(s, id);
+        id
+    }
+}
+
+/// The first `SIGNATURE_WORDS` meaningful words of an object, in order.
+fn leading_words(object: &str) -> Vec<String> {
+    let mut end = object.len().min(SIGNATURE_PREFIX_BYTES);
+    while !object.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut prefix = &object[..end];
+    if end < object.len() {
+        // Drop the word the cut went through.
+        if let Some(space) = prefix.rfind(char::is_whitespace) {
+            prefix = &prefix[..space];
+        }
+    }
+    let meaningful = text::tokens(prefix);
+    let mut out: Vec<String> = Vec::with_capacity(SIGNATURE_WORDS);
+    for word in text::fold(prefix).split(' ') {
+        if word.len() >= 3
+            && word.chars().any(char::is_alphabetic)
+            && !OPENING_WORDS.contains(&word)
+            && meaningful.contains(word)
+            && !out.iter().any(|w| w == word)
+        {
+            out.push(word.to_string());
+            if out.len() == SIGNATURE_WORDS {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The value a price is judged by: the final value when known.
+fn price(c: &Contract) -> Option<f64> {
+    c.final_value.or(c.initial_value)
+}
+
+fn agency_code(c: &Contract) -> Option<&str> {
+    c.agency
+        .code
+        .as_deref()
+        .or(c.superior_agency.code.as_deref())
+        .filter(|s| !s.trim().is_empty())
+}
+
+fn agency_name(c: &Contract) -> String {
+    c.agency
+        .name
+        .as_deref()
+        .or(c.superior_agency.name.as_deref())
+        .or(agency_code(c))
+        .unwrap_or("órgão não informado")
+        .to_string()
+}
+
+fn modality(c: &Contract) -> Option<&str> {
+    c.modality
+        .as_deref()
+        .or(c.bidding_modality.as_deref())
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// One contract that can be priced, as its group keys.
+struct Priced {
+    idx: usize,
+    agency: u32,
+    modality: u32,
+    /// Sorted word ids; `NO_WORD` where the object has fewer words.
+    words: [u32; 2],
+    log_value: f64,
+}
+
+impl Priced {
+    fn coarse_key(&self) -> (u32, u32) {
+        (self.agency, self.modality)
+    }
+    fn fine_key(&self) -> (u32, u32, [u32; 2]) {
+        (self.agency, self.modality, self.words)
+    }
+}
+
+/// The yardstick a contract was measured against.
+#[derive(Clone, Copy, PartialEq)]
+enum Yardstick {
+    /// Same agency, modality and object signature.
+    SimilarObjects,
+    /// Same agency and modality only.
+    AgencyModality,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    Above,
+    Below,
+}
+
+struct GroupStats {
+    size: usize,
+    center: f64,
+    scale: f64,
+    yardstick: Yardstick,
+}
+
+fn group_stats(members: &[Priced], yardstick: Yardstick, s: &PriceSettings) -> Option<GroupStats> {
+    if members.len() < s.min_group_size.max(2) {
+        return None;
+    }
+    let logs: Vec<f64> = members.iter().map(|p| p.log_value).collect();
+    let (center, scale) = stats::robust_center_scale(&logs)?;
+    Some(GroupStats {
+        size: members.len(),
+        center,
+        scale: scale.max(s.min_log_scale),
+        yardstick,
+    })
+}
+
+struct Candidate {
+    idx: usize,
+    value: f64,
+    z: f64,
+    typical: f64,
+    size: usize,
+    yardstick: Yardstick,
+    direction: Direction,
+    words: [u32; 2],
+    modality: u32,
+}
+
+fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
+    let mut agencies: HashMap<&str, u32> = HashMap::new();
+    let mut raw_modalities: HashMap<&str, u32> = HashMap::new();
+    let mut modalities = Interner::default();
+    let mut words = Interner::default();
+    let mut priced = Vec::new();
+    for (idx, c) in data.contracts.iter().enumerate() {
+        let (Some(value), Some(agency), Some(raw_modality)) =
+            (price(c), agency_code(c), modality(c))
+        else {
+            continue;
+        };
+        if !value.is_finite() || value <= 0.0 || value < s.min_value {
+            continue;
+        }
+        let next = agencies.len() as u32;
+        let agency = *agencies.entry(agency).or_insert(next);
+        let modality = match raw_modalities.get(raw_modality) {
+            Some(id) => *id,
+            None => {
+                let id = modalities.id(text::fold(raw_modality));
+                raw_modalities.insert(raw_modality, id);
+                id
+            }
+        };
+        let mut sig = [NO_WORD; 2];
+        for (slot, word) in sig.iter_mut().zip(leading_words(&c.object)) {
+            *slot = words.id(word);
+        }
+        sig.sort_unstable();
+        priced.push(Priced {
+            idx,
+            agency,
+            modality,
+            words: sig,
+            log_value: value.ln(),
+        });
+    }
+    priced.sort_unstable_by_key(|p| (p.fine_key(), p.idx));
+
+    let mut candidates = Vec::new();
+    for coarse in priced.chunk_by(|a, b| a.coarse_key() == b.coarse_key()) {
+        let coarse_stats = group_stats(coarse, Yardstick::AgencyModality, s);
+        for fine in coarse.chunk_by(|a, b| a.words == b.words) {
+            let has_signature = fine[0].words[0] != NO_WORD;
+            let fine_stats = if has_signature {
+                group_stats(fine, Yardstick::SimilarObjects, s)
+            } else {
+                None
+            };
+            let Some(g) = fine_stats.as_ref().or(coarse_stats.as_ref()) else {
+                continue;
+            };
+            let typical = g.center.exp();
+            for p in fine {
+                let z = stats::robust_z(p.log_value, g.center, g.scale);
+                let value = p.log_value.exp();
+                let direction = if z > s.z_threshold && value >= s.min_ratio_to_median * typical {
+                    Direction::Above
+                } else if s.include_low_outliers
+                    && z < -s.z_threshold
+                    && value * s.min_ratio_to_median <= typical
+                {
+                    Direction::Below
+                } else {
+                    continue;
+                };
+                candidates.push(Candidate {
+                    idx: p.idx,
+                    value: price(&data.contracts[p.idx]).unwrap_or(value),
+                    z,
+                    typical,
+                    size: g.size,
+                    yardstick: g.yardstick,
+                    direction,
+                    words: p.words,
+                    modality: p.modality,
+                });
+            }
+        }
+    }
+
+    let mut findings: Vec<(Finding, f64, &str)> = candidates
+        .iter()
+        .map(|cand| {
+            let c = &data.contracts[cand.idx];
+            let keywords: Vec<&str> = cand
+                .words
+                .iter()
+                .filter(|w| **w != NO_WORD)
+                .map(|w| words.names[*w as usize].as_str())
+                .collect();
+            let finding = finding(
+                s,
+                c,
+                cand,
+                &keywords,
+                &modalities.names[cand.modality as usize],
+            );
+            (finding, cand.z.abs(), c.key.as_str())
+        })
+        .collect();
+    // Strongest first: severity, then how extreme, then money; the key breaks ties.
+    findings.sort_by(|a, b| {
+        b.0.severity
+            .cmp(&a.0.severity)
+            .then(b.1.total_cmp(&a.1))
+            .then(b.0.financial_impact.total_cmp(&a.0.financial_impact))
+            .then(a.2.cmp(b.2))
+    });
+    findings.truncate(s.max_findings);
+    findings.into_iter().map(|(f, _, _)| f).collect()
+}
+
+fn severity(s: &PriceSettings, cand: &Candidate) -> Severity {
+    let mid = (s.z_threshold + s.severe_z) / 2.0;
+    match cand.direction {
+        Direction::Below if cand.z <= -s.severe_z => Severity::Medium,
+        Direction::Below => Severity::Low,
+        Direction::Above => {
+            let large = cand.value >= s.large_value;
+            if cand.z >= s.severe_z && large {
+                Severity::Critical
+            } else if cand.z >= s.severe_z || (large && cand.z >= mid) {
+                Severity::High
+            } else if large || cand.z >= mid {
+                Severity::Medium
+            } else {
+                Severity::Low
+            }
+        }
+    }
+}
+
+fn confidence(s: &PriceSettings, cand: &Candidate) -> f64 {
+    let t = s.z_threshold.max(f64::EPSILON);
+    let excess = ((cand.z.abs() - t) / t).clamp(0.0, 1.0);
+    let mut c = 0.5 + 0.4 * excess;
+    if cand.yardstick == Yardstick::AgencyModality {
+        c *= 0.85;
+    }
+    if cand.size < 2 * s.min_group_size {
+        c *= 0.9;
+    }
+    (c * 1000.0).round() / 1000.0
+}
+
+/// "12,5" below 10, "340" or "6.293.976" from there: how many times the median.
+fn times(ratio: f64) -> String {
+    if ratio < 10.0 {
+        return format::decimal(ratio, 1);
+    }
+    let digits = format!("{:.0}", ratio);
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+fn finding(
+    s: &PriceSettings,
+    c: &Contract,
+    cand: &Candidate,
+    keywords: &[&str],
+    folded_modality: &str,
+) -> Finding {
+    let agency = agency_name(c);
+    let modality_shown = modality(c).unwrap_or(folded_modality).to_string();
+    let supplier = c
+        .supplier_name
+        .as_deref()
+        .or(c.supplier_code.as_deref())
+        .unwrap_or("fornecedor não informado");
+    let (ratio, relation) = match cand.direction {
+        Direction::Above => (cand.value / cand.typical, "acima"),
+        Direction::Below => (cand.typical / cand.value, "abaixo"),
+    };
+    let group = match cand.yardstick {
+        Yardstick::SimilarObjects => format!(
+            "os {} contratos de {agency} na modalidade {modality_shown} com objeto semelhante \
+             (palavras-chave: {})",
+            cand.size,
+            keywords.join(", ")
+        ),
+        Yardstick::AgencyModality => format!(
+            "os {} contratos de {agency} na modalidade {modality_shown} (havia menos de {} \
+             contratos com objeto semelhante, então a comparação usa o órgão e a modalidade, \
+             uma régua mais grosseira)",
+            cand.size, s.min_group_size
+        ),
+    };
+    let description = match cand.direction {
+        Direction::Above => format!(
+            "Contrato {} de {agency} com {supplier}: {}, {} vezes o valor típico de contratos \
+             comparáveis",
+            c.number,
+            format::reais(cand.value),
+            times(ratio)
+        ),
+        Direction::Below => format!(
+            "Contrato {} de {agency} com {supplier}: {}, {} vezes menor que o valor típico de \
+             contratos comparáveis",
+            c.number,
+            format::reais(cand.value),
+            times(ratio)
+        ),
+    };
+    let multiple = match cand.direction {
+        Direction::Above => format!("{} vezes a mediana", times(ratio)),
+        Direction::Below => format!("{} vezes menos que a mediana", times(ratio)),
+    };
+    let explanation = format!(
+        "Comparamos este contrato com {group}. O valor típico (mediana) do grupo é {}; este \
+         contrato vale {}, {multiple}. Na escala logarítmica, que trata igualmente contratos \
+         grandes e pequenos, ele está a {} desvios robustos {relation} do centro do grupo; \
+         consideramos atípico a partir de {} desvios e de {} vezes a mediana.",
+        format::reais(cand.typical),
+        format::reais(cand.value),
+        format::decimal(cand.z.abs(), 1),
+        format::decimal(s.z_threshold, 1),
+        format::decimal(s.min_ratio_to_median, 1),
+    );
+    let suggested_actions = match cand.direction {
+        Direction::Above => vec![
+            "Verificar se o valor publicado não contém erro de digitação (casas decimais)."
+                .to_string(),
+            "Solicitar ao órgão a pesquisa de preços e o orçamento estimado que fundamentaram \
+             o valor."
+                .to_string(),
+            "Comparar objeto, quantidades e prazo com os contratos semelhantes do mesmo órgão."
+                .to_string(),
+        ],
+        Direction::Below => vec![
+            "Verificar se o valor publicado está completo ou é um valor simbólico.".to_string(),
+            "Verificar se o contrato é parte de uma compra maior dividida em contratos menores."
+                .to_string(),
+        ],
+    };
+    let financial_impact = match cand.direction {
+        Direction::Above => (cand.value - cand.typical).max(0.0),
+        Direction::Below => 0.0,
+    };
+    Finding {
+        family: Family::Price,
+        rule: ROBUST_ZSCORE,
+        severity: severity(s, cand),
+        confidence: confidence(s, cand),
+        description,
+        explanation,
+        records: vec![cand.idx],
+        suggested_actions,
+        evidence: json!({
+            "value": cand.value,
+            "group_median": round(cand.typical, 2),
+            "group_size": cand.size,
+            "yardstick": match cand.yardstick {
+                Yardstick::SimilarObjects => "agency_modality_object",
+                Yardstick::AgencyModality => "agency_modality",
+            },
+            "keywords": keywords,
+            "agency_code": agency_code(c),
+            "modality": modality_shown,
+            "ratio_to_median": round(ratio, 2),
+            "robust_z": round(cand.z, 2),
+            "z_threshold": s.z_threshold,
+            "min_ratio_to_median": s.min_ratio_to_median,
+        }),
+        financial_impact: round(financial_impact, 2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contract(i: usize, agency: &str, modality: &str, object: &str, value: f64) -> Contract {
+        Contract {
+            key: format!("k{i:04}"),
+            number: format!("{i}/2022"),
+            object: object.to_string(),
+            modality: Some(modality.to_string()),
+            agency: crate::pipeline::model::Unit {
+                code: Some(agency.to_string()),
+                name: Some(format!("Órgão {agency}")),
+            },
+            supplier_code: Some(format!("{:014}", i)),
+            supplier_name: Some(format!("Fornecedor {i}")),
+            final_value: Some(value),
+            ..Default::default()
+        }
+    }
+
+    /// `n` regular contracts around `base`, spread between 0.8× and 1.25×.
+    fn regular(
+        start: usize,
+        n: usize,
+        agency: &str,
+        modality: &str,
+        object: &str,
+        base: f64,
+    ) -> Vec<Contract> {
+        (0..n)
+            .map(|i| {
+                let factor = 0.8 + 0.45 * (i as f64) / (n.max(2) - 1) as f64;
+                contract(start + i, agency, modality, object, base * factor)
+            })
+            .collect()
+    }
+
+    fn detect(contracts: Vec<Contract>) -> Vec<Finding> {
+        PriceDetector {
+            settings: PriceSettings::default(),
+        }
+        .detect(&Dataset { contracts })
+    }
+
+    #[test]
+    fn a_contract_twenty_times_the_group_median_is_flagged() {
+        let mut contracts = regular(
+            0,
+            12,
+            "26000",
+            "Pregão",
+            "Aquisição de material de limpeza",
+            10_000.0,
+        );
+        contracts.push(contract(
+            99,
+            "26000",
+            "Pregão",
+            "AQUISIÇÃO DE MATERIAL DE LIMPEZA.",
+            200_000.0,
+        ));
+        let findings = detect(contracts);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let f = &findings[0];
+        assert_eq!(f.rule, ROBUST_ZSCORE);
+        assert_eq!(f.family, Family::Price);
+        assert_eq!(f.records, vec![12]);
+        assert!(f.description.contains("99/2022"), "{}", f.description);
+        assert!(f.description.contains("R$ 200.000,00"), "{}", f.description);
+        assert!(
+            f.explanation.contains("os 13 contratos"),
+            "{}",
+            f.explanation
+        );
+        assert!(
+            f.explanation.contains("material, limpeza"),
+            "{}",
+            f.explanation
+        );
+        assert!(f.explanation.contains("mediana"), "{}", f.explanation);
+        let median = f.evidence["group_median"].as_f64().expect("median");
+        assert!(
+            f.explanation.contains(&format::reais(median)),
+            "{}",
+            f.explanation
+        );
+        assert!((f.financial_impact - (200_000.0 - median)).abs() < 0.01);
+        assert!(f.severity >= Severity::Medium);
+        assert!(f.confidence > 0.5 && f.confidence <= 1.0);
+    }
+
+    #[test]
+    fn a_million_real_outlier_ranks_above_a_small_one() {
+        let mut contracts = regular(0, 10, "1", "Pregão", "Locação de veículos", 100_000.0);
+        contracts.push(contract(
+            50,
+            "1",
+            "Pregão",
+            "Locação de veículos",
+            50_000_000.0,
+        ));
+        contracts.extend(regular(
+            100,
+            10,
+            "2",
+            "Dispensa de Licitação",
+            "Serviço de chaveiro",
+            1_000.0,
+        ));
+        contracts.push(contract(
+            150,
+            "2",
+            "Dispensa de Licitação",
+            "Serviço de chaveiro",
+            8_000.0,
+        ));
+        let findings = detect(contracts);
+        assert_eq!(findings.len(), 2, "{findings:#?}");
+        assert_eq!(findings[0].records, vec![10]);
+        assert_eq!(findings[0].severity, Severity::Critical);
+        assert_eq!(findings[1].records, vec![21]);
+        assert!(findings[1].severity < Severity::Critical);
+        assert!(
+            findings[0].explanation.contains("476 vezes a mediana"),
+            "{}",
+            findings[0].explanation
+        );
+    }
+
+    #[test]
+    fn small_object_groups_fall_back_to_agency_and_modality() {
+        let objects = [
+            "Aquisição de cadeiras",
+            "Aquisição de mesas",
+            "Aquisição de armários",
+        ];
+        let mut contracts = Vec::new();
+        for (g, object) in objects.iter().enumerate() {
+            contracts.extend(regular(g * 10, 4, "3", "Pregão", object, 20_000.0));
+        }
+        contracts.push(contract(90, "3", "Pregão", "Aquisição de sofás", 900_000.0));
+        let findings = detect(contracts);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(findings[0].records, vec![12]);
+        assert!(
+            findings[0].explanation.contains("os 13 contratos"),
+            "{}",
+            findings[0].explanation
+        );
+        assert!(findings[0].explanation.contains("régua mais grosseira"));
+        assert_eq!(findings[0].evidence["yardstick"], "agency_modality");
+    }
+
+    #[test]
+    fn regular_prices_produce_nothing() {
+        let mut contracts = regular(0, 30, "4", "Pregão", "Aquisição de papel A4", 5_000.0);
+        contracts.extend(regular(
+            100,
+            30,
+            "4",
+            "Pregão",
+            "Obra de reforma do bloco B",
+            2_000_000.0,
+        ));
+        contracts.extend(regular(
+            200,
+            9,
+            "4",
+            "Dispensa de Licitação",
+            "Serviço de chaveiro",
+            900.0,
+        ));
+        assert!(detect(contracts).is_empty());
+    }
+
+    #[test]
+    fn different_modalities_and_agencies_are_not_compared() {
+        // A concorrência for works next to small pregões of the same object: not
+        // comparable, so not an outlier.
+        let mut contracts = regular(0, 10, "5", "Pregão", "Reforma do prédio", 10_000.0);
+        contracts.extend(regular(
+            20,
+            10,
+            "5",
+            "Concorrência",
+            "Reforma do prédio",
+            5_000_000.0,
+        ));
+        contracts.extend(regular(
+            40,
+            10,
+            "6",
+            "Pregão",
+            "Reforma do prédio",
+            5_000_000.0,
+        ));
+        assert!(detect(contracts).is_empty());
+    }
+
+    #[test]
+    fn unknown_values_and_modalities_are_skipped_not_zero() {
+        let mut contracts = regular(0, 10, "7", "Pregão", "Aquisição de toner", 3_000.0);
+        for i in 0..5 {
+            let mut c = contract(50 + i, "7", "Pregão", "Aquisição de toner", 0.0);
+            c.final_value = None;
+            contracts.push(c);
+        }
+        let mut no_modality = contract(60, "7", "Pregão", "Aquisição de toner", 900_000.0);
+        no_modality.modality = None;
+        contracts.push(no_modality);
+        contracts.push(contract(61, "7", "Pregão", "Aquisição de toner", 0.01));
+        assert!(detect(contracts).is_empty());
+    }
+
+    #[test]
+    fn cheap_outliers_are_reported_only_when_asked() {
+        let mut contracts = regular(0, 12, "8", "Pregão", "Aquisição de computadores", 500_000.0);
+        contracts.push(contract(
+            70,
+            "8",
+            "Pregão",
+            "Aquisição de computadores",
+            1_000.0,
+        ));
+        assert!(detect(contracts.clone()).is_empty());
+        let settings = PriceSettings {
+            include_low_outliers: true,
+            ..PriceSettings::default()
+        };
+        let findings = PriceDetector { settings }.detect(&Dataset { contracts });
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].records, vec![12]);
+        assert_eq!(findings[0].financial_impact, 0.0);
+        assert!(findings[0].description.contains("vezes menor"));
+        assert!(findings[0].severity <= Severity::Medium);
+    }
+
+    #[test]
+    fn findings_are_capped_keeping_the_strongest_and_are_deterministic() {
+        let mut contracts = Vec::new();
+        for g in 0..5 {
+            let agency = format!("9{g}");
+            contracts.extend(regular(
+                g * 20,
+                10,
+                &agency,
+                "Pregão",
+                "Aquisição de cadeiras",
+                1_000.0,
+            ));
+            let value = 10_000.0 * 10f64.powi(g as i32);
+            contracts.push(contract(
+                g * 20 + 15,
+                &agency,
+                "Pregão",
+                "Aquisição de cadeiras",
+                value,
+            ));
+        }
+        let settings = PriceSettings {
+            max_findings: 2,
+            ..PriceSettings::default()
+        };
+        let detector = PriceDetector { settings };
+        let data = Dataset { contracts };
+        let findings = detector.detect(&data);
+        assert_eq!(findings.len(), 2);
+        assert_eq!(
+            findings[0].records,
+            vec![54],
+            "the 100-million contract first"
+        );
+        assert_eq!(findings[1].records, vec![43]);
+        assert_eq!(findings, detector.detect(&data));
+    }
+
+    #[test]
+    fn object_signatures_skip_boilerplate_and_keep_order_free() {
+        assert_eq!(
+            leading_words("O OBJETO DO PRESENTE INSTRUMENTO É A CONTRATAÇÃO DE SERVIÇOS CONTINUADOS DE MANUTENÇÃO DE AR CONDICIONADO"),
+            vec!["manutencao", "condicionado"]
+        );
+        assert_eq!(
+            leading_words("Aquisição de 200 (duzentas) cadeiras"),
+            vec!["duzentas", "cadeiras"]
+        );
+        assert!(leading_words("").is_empty());
+        let long = "Serviços de limpeza ".repeat(40) + "ÁGUA";
+        assert_eq!(leading_words(&long), vec!["limpeza"]);
+        assert_eq!(times(4.25), "4,2");
+        assert_eq!(times(6_293_976.4), "6.293.976");
+    }
+
+    fn real_dataset() -> Option<Dataset> {
+        use crate::pipeline::model::Unit;
+        use crate::sources::portal;
+        let path = "/work/shared/data/procurement/portal_transparencia_compras_202101-202212.csv";
+        let file = std::fs::File::open(path).ok()?;
+        // As the data source reads it: the latest publication of each contract.
+        let mut latest: std::collections::BTreeMap<String, portal::Contract> = Default::default();
+        for row in portal::read_contracts(std::io::BufReader::new(file), path).ok()? {
+            let Ok(c) = row else { continue };
+            let id = format!(
+                "{}|{}|{}|{:?}",
+                c.codigo_ug, c.numero, c.data_assinatura, c.fornecedor
+            );
+            let newer = latest
+                .get(&id)
+                .map_or(true, |old| c.data_publicacao_dou >= old.data_publicacao_dou);
+            if newer {
+                latest.insert(id, c);
+            }
+        }
+        let unit = |code: &str, name: &str| Unit {
+            code: Some(code.to_string()).filter(|s| !s.is_empty()),
+            name: Some(name.to_string()).filter(|s| !s.is_empty()),
+        };
+        let contracts = latest
+            .into_values()
+            .map(|c| Contract {
+                key: c.key(),
+                number: c.numero.clone(),
+                object: c.objeto.clone(),
+                legal_basis: c.fundamento_legal.clone(),
+                modality: c.modalidade_compra.clone(),
+                situation: c.situacao.clone(),
+                superior_agency: unit(&c.codigo_orgao_superior, &c.nome_orgao_superior),
+                agency: unit(&c.codigo_orgao, &c.nome_orgao),
+                ug: unit(&c.codigo_ug, &c.nome_ug),
+                signed: Some(c.data_assinatura),
+                published: c.data_publicacao_dou,
+                valid_from: c.data_inicio_vigencia,
+                valid_until: c.data_fim_vigencia,
+                supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
+                supplier_name: c.nome_fornecedor.clone(),
+                initial_value: c.valor_inicial,
+                final_value: c.valor_final,
+                bidding_number: c.numero_licitacao.clone(),
+                bidding_modality: c.modalidade_licitacao.clone(),
+                amendments: Vec::new(),
+            })
+            .collect();
+        Some(Dataset { contracts })
+    }
+
+    #[test]
+    fn the_real_file_yields_a_modest_number_of_findings() {
+        let Some(data) = real_dataset() else {
+            eprintln!("real data file not available; skipped");
+            return;
+        };
+        let settings = PriceSettings {
+            max_findings: usize::MAX,
+            ..PriceSettings::default()
+        };
+        let findings = PriceDetector { settings }.detect(&data);
+        let by = |sev| findings.iter().filter(|f| f.severity == sev).count();
+        eprintln!(
+            "price.robust_zscore on {} contracts: {} findings (critical {}, high {}, medium {}, low {})",
+            data.contracts.len(),
+            findings.len(),
+            by(Severity::Critical),
+            by(Severity::High),
+            by(Severity::Medium),
+            by(Severity::Low)
+        );
+        assert!((10..=400).contains(&findings.len()), "{}", findings.len());
+    }
+
+    /// `cargo test --release -- --ignored price_scales`: a million contracts.
+    #[test]
+    #[ignore]
+    fn price_scales_to_a_million_contracts() {
+        let objects = [
+            "Aquisição de material de limpeza e higiene para o campus",
+            "CONTRATAÇÃO DE EMPRESA ESPECIALIZADA NA PRESTAÇÃO DE SERVIÇOS DE MANUTENÇÃO PREVENTIVA E CORRETIVA DE ELEVADORES, COM FORNECIMENTO DE PEÇAS, CONFORME CONDIÇÕES ESTABELECIDAS NO TERMO DE REFERÊNCIA",
+            "O OBJETO DO PRESENTE INSTRUMENTO É A CONTRATAÇÃO DE SERVIÇOS CONTINUADOS DE VIGILÂNCIA PATRIMONIAL ARMADA E DESARMADA",
+            "Locação de imóvel para instalação da gerência regional",
+        ];
+        let modalities = [
+            "Pregão",
+            "Dispensa de Licitação",
+            "Inexigibilidade de Licitação",
+        ];
+        let contracts: Vec<Contract> = (0..1_000_000)
+            .map(|i| {
+                let mut c = contract(
+                    i,
+                    &format!("{}", i % 300),
+                    modalities[i % 3],
+                    &format!("{} {}", objects[i % 4], i % 1000),
+                    1_000.0 + ((i * 7919) % 100_000) as f64,
+                );
+                c.object.push_str(" nº 2021");
+                c
+            })
+            .collect();
+        let data = Dataset { contracts };
+        let started = std::time::Instant::now();
+        let findings = detect_all(&data);
+        eprintln!("{} findings in {:?}", findings, started.elapsed());
+    }
+
+    fn detect_all(data: &Dataset) -> usize {
+        PriceDetector {
+            settings: PriceSettings::default(),
+        }
+        .detect(data)
+        .len()
+    }
+}

@@ -1,0 +1,1248 @@
+//! Temporal anomalies: when contracts are signed and published.
+//!
+//! Rules (all read `Contract::signed`; money is `initial_value`, the value agreed
+//! at signature):
+//!
+//! - `temporal.monthly_spike`: a month in which an agency signed far more value
+//!   (or far more contracts) than in its other months. Sudden concentrations of
+//!   spending are where split purchases, emergency contracting and rushed
+//!   procurement show up. Per agency, over the months in which it signed at least
+//!   one contract (with at least `spike_min_months` of them), the robust z
+//!   (median and 1.4826·MAD, see `stats`) of the month's total value and of its
+//!   count, both on a log scale — monthly totals vary by factors, not by fixed
+//!   amounts, so "z = 2.5" reads as "this many times the typical spread of the
+//!   ratios". Months without contracts are not counted as zero: in a download
+//!   organised by publication month, an empty month is as likely a gap in the
+//!   source as a month without contracts. One finding per (agency, month);
+//!   severity by z (≥ 1.5× and 2× the threshold step up) plus one step when the
+//!   excess over the median month is ≥ R$ 10 million; financial_impact = month
+//!   value − median monthly value.
+//! - `temporal.year_end_rush`: an agency that signed a large share of its year's
+//!   value in the last `year_end_days` days of December, well above what an even
+//!   spread over the year would give. Rushing to commit the budget before it
+//!   lapses is a classic source of poorly planned purchases. Only years the
+//!   dataset covers completely count (publications in every month of the year
+//!   and in the following January): a partial year makes any month look large.
+//!   One finding per agency-year; severity by share/expected (5× and 8× step up)
+//!   plus one step at ≥ R$ 10 million excess; financial_impact = value in the
+//!   window − expected share × year total.
+//! - `temporal.weekend_or_holiday_signature`: a UG (unidade gestora) with an
+//!   unusual number of contracts dated on Saturdays, Sundays or national holidays
+//!   (see `holidays`). One such date alone is common in the real data (2.8% of the
+//!   49,414 contracts of 2021–2022; most are 1 January, contracts dated back to
+//!   the start of the fiscal year), so the rule is aggregated per UG: at least
+//!   `offday_min_count` such contracts, a share at least `offday_share_multiple`
+//!   times `offday_expected_share`, and a binomial tail probability below
+//!   `offday_max_p_value`. Backdated or mis-recorded signatures undermine the
+//!   paper trail auditors rely on. Severity by the share (20% and 50% step up);
+//!   financial_impact = value of the contracts with such dates.
+//! - `temporal.signed_after_validity_start`: a contract whose validity began more
+//!   than `retroactive_min_days` days before it was signed: services delivered
+//!   without a contract (a "contrato verbal", void under Lei 8.666/1993 art. 60,
+//!   parágrafo único) and regularised afterwards. Severity by days (90 and 365 step
+//!   up) plus one step at ≥ R$ 1 million; financial_impact = initial value × share
+//!   of the validity period that preceded the signature.
+//! - `temporal.late_dou_publication`: a UG that publishes its contracts' extracts
+//!   in the Diário Oficial after the legal deadline. Lei 8.666/1993 art. 61,
+//!   parágrafo único: publication is a condition of the contract's efficacy; the
+//!   extract must be sent by the 5th working day of the month after signature and
+//!   published within 20 days of that date (`publication_grace_days`). Contracts
+//!   under Lei 14.133/2021 publish on the PNCP instead (art. 94), but in 2021–2022
+//!   almost all federal contracts still followed Lei 8.666. Aggregated per UG
+//!   (7,514 of the real contracts are individually late: per contract it would be
+//!   noise): at least `late_min_count` late contracts and a late share of at least
+//!   `late_min_share`. Severity by share and median delay; financial_impact =
+//!   value of the late contracts.
+//!
+//! Confidence grows with how far past its threshold a finding is; each rule's
+//! function says how.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::holidays;
+use crate::pipeline::format;
+use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity, Unit};
+use crate::pipeline::stats::{median, robust_center_scale, robust_z};
+
+pub const MONTHLY_SPIKE: &str = "temporal.monthly_spike";
+pub const YEAR_END_RUSH: &str = "temporal.year_end_rush";
+pub const WEEKEND_OR_HOLIDAY_SIGNATURE: &str = "temporal.weekend_or_holiday_signature";
+pub const SIGNED_AFTER_VALIDITY_START: &str = "temporal.signed_after_validity_start";
+pub const LATE_DOU_PUBLICATION: &str = "temporal.late_dou_publication";
+
+/// Amounts above which a finding is one severity step more serious.
+const LARGE_EXCESS: f64 = 10_000_000.0;
+const LARGE_CONTRACT: f64 = 1_000_000.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemporalSettings {
+    /// Robust z (log scale) above which a month's value or count is a spike.
+    pub spike_z: f64,
+    /// Months with contracts an agency needs before its months are compared.
+    pub spike_min_months: usize,
+    /// A value spike needs at least this much signed in the month, in reais.
+    pub spike_min_month_value: f64,
+    /// A count spike needs at least this many contracts in the month.
+    pub spike_min_month_contracts: usize,
+    /// Length of the end-of-year window, in days up to 31 December (31 = December).
+    pub year_end_days: u32,
+    /// The window's share of the year's value must exceed this many times the
+    /// share an even year gives (days / days in the year).
+    pub year_end_share_multiple: f64,
+    /// Minimum value signed in the window, in reais.
+    pub year_end_min_value: f64,
+    /// Minimum contracts an agency signed in the year.
+    pub year_end_min_contracts: usize,
+    /// Only judge years the dataset covers: DOU publications in each month of the
+    /// year and in the following January.
+    pub year_end_require_full_year: bool,
+    /// Share of contracts signed on weekends/holidays in regular data (0..1);
+    /// 0.028 over the 49,414 real contracts of 2021–2022.
+    pub offday_expected_share: f64,
+    /// Minimum weekend/holiday signatures for a UG to be flagged.
+    pub offday_min_count: usize,
+    /// The UG's share must be at least this many times the expected share.
+    pub offday_share_multiple: f64,
+    /// Maximum binomial probability of so many such dates by chance (0..1).
+    pub offday_max_p_value: f64,
+    /// Days between validity start and a later signature before it is flagged.
+    pub retroactive_min_days: i64,
+    /// Days after the 5th working day of the month after signature within which
+    /// the DOU publication must occur (Lei 8.666/1993 art. 61).
+    pub publication_grace_days: i64,
+    /// Signatures more than this many days before their DOU publication are
+    /// republications of old contracts, not late publications; they are also left
+    /// out of the monthly and year-end statistics.
+    pub republication_days: i64,
+    /// Minimum late publications for a UG to be flagged.
+    pub late_min_count: usize,
+    /// Minimum share (0..1) of a UG's contracts published late.
+    pub late_min_share: f64,
+    /// Records listed per aggregated finding (the largest first).
+    pub max_records_per_finding: usize,
+    /// Findings kept per rule and dataset, the strongest first.
+    pub max_findings_per_rule: usize,
+}
+
+impl Default for TemporalSettings {
+    fn default() -> Self {
+        Self {
+            spike_z: 2.5,
+            spike_min_months: 6,
+            spike_min_month_value: 1_000_000.0,
+            spike_min_month_contracts: 10,
+            year_end_days: 15,
+            year_end_share_multiple: 3.0,
+            year_end_min_value: 1_000_000.0,
+            year_end_min_contracts: 10,
+            year_end_require_full_year: true,
+            offday_expected_share: 0.03,
+            offday_min_count: 5,
+            offday_share_multiple: 3.0,
+            offday_max_p_value: 1e-4,
+            retroactive_min_days: 30,
+            publication_grace_days: 20,
+            republication_days: 365,
+            late_min_count: 5,
+            late_min_share: 0.5,
+            max_records_per_finding: 50,
+            max_findings_per_rule: 200,
+        }
+    }
+}
+
+pub struct TemporalDetector {
+    pub settings: TemporalSettings,
+}
+
+impl Detector for TemporalDetector {
+    fn family(&self) -> Family {
+        Family::Temporal
+    }
+
+    fn detect(&self, data: &Dataset) -> Vec<Finding> {
+        let s = &self.settings;
+        let c = &data.contracts;
+        let mut out = Vec::new();
+        out.extend(strongest(monthly_spike(c, s), c, s.max_findings_per_rule));
+        out.extend(strongest(year_end_rush(c, s), c, s.max_findings_per_rule));
+        out.extend(strongest(
+            offday_signature(c, s),
+            c,
+            s.max_findings_per_rule,
+        ));
+        out.extend(strongest(
+            signed_after_validity(c, s),
+            c,
+            s.max_findings_per_rule,
+        ));
+        out.extend(strongest(
+            late_publication(c, s),
+            c,
+            s.max_findings_per_rule,
+        ));
+        out
+    }
+}
+
+/// Most serious first (severity, then reais at stake, then confidence), ties by
+/// the first record's key; at most `cap`.
+fn strongest(mut findings: Vec<Finding>, contracts: &[Contract], cap: usize) -> Vec<Finding> {
+    let first_key = |f: &Finding| f.records.first().map(|&i| contracts[i].key.as_str());
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.financial_impact.total_cmp(&a.financial_impact))
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then_with(|| first_key(a).cmp(&first_key(b)))
+    });
+    findings.truncate(cap);
+    findings
+}
+
+fn step_up(severity: Severity, when: bool) -> Severity {
+    match (when, severity) {
+        (false, s) => s,
+        (true, Severity::Low) => Severity::Medium,
+        (true, Severity::Medium) => Severity::High,
+        (true, _) => Severity::Critical,
+    }
+}
+
+/// "Nome (código)", whichever parts are known.
+fn unit_label(unit: &Unit) -> String {
+    match (&unit.name, &unit.code) {
+        (Some(name), Some(code)) => format!("{name} ({code})"),
+        (Some(name), None) => name.clone(),
+        (None, Some(code)) => format!("código {code}"),
+        (None, None) => "unidade não identificada".to_string(),
+    }
+}
+
+fn contract_label(c: &Contract) -> String {
+    let supplier = c
+        .supplier_name
+        .as_deref()
+        .unwrap_or("fornecedor não identificado");
+    format!("Contrato {} de {supplier}, {}", c.number, unit_label(&c.ug))
+}
+
+fn is_republication(c: &Contract, s: &TemporalSettings) -> bool {
+    matches!((c.signed, c.published), (Some(sig), Some(publ)) if (publ - sig).num_days() > s.republication_days)
+}
+
+fn value(c: &Contract) -> Option<f64> {
+    c.initial_value.filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// Records sorted largest value first (unknown values last), ties by key.
+fn largest_first(mut records: Vec<usize>, contracts: &[Contract], cap: usize) -> Vec<usize> {
+    records.sort_by(|&a, &b| {
+        let (va, vb) = (value(&contracts[a]), value(&contracts[b]));
+        vb.unwrap_or(-1.0)
+            .total_cmp(&va.unwrap_or(-1.0))
+            .then_with(|| contracts[a].key.cmp(&contracts[b].key))
+    });
+    records.truncate(cap);
+    records
+}
+
+fn month_label((year, month): (i32, u32)) -> String {
+    format!("{month:02}/{year}")
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+#[derive(Default)]
+struct Month {
+    count: usize,
+    value: f64,
+    valued: usize,
+    records: Vec<usize>,
+}
+
+/// `temporal.monthly_spike`. Confidence 0.5 at the threshold, +0.1 per unit of z
+/// above it, at most 0.9.
+fn monthly_spike(contracts: &[Contract], s: &TemporalSettings) -> Vec<Finding> {
+    let mut agencies: BTreeMap<&str, (usize, BTreeMap<(i32, u32), Month>)> = BTreeMap::new();
+    for (i, c) in contracts.iter().enumerate() {
+        let (Some(code), Some(signed)) = (c.agency.code.as_deref(), c.signed) else {
+            continue;
+        };
+        if is_republication(c, s) {
+            continue;
+        }
+        let entry = agencies.entry(code).or_insert((i, BTreeMap::new()));
+        let m = entry.1.entry((signed.year(), signed.month())).or_default();
+        m.count += 1;
+        m.records.push(i);
+        if let Some(v) = value(c) {
+            m.value += v;
+            m.valued += 1;
+        }
+    }
+
+    let mut out = Vec::new();
+    for (first, months) in agencies.values() {
+        if months.len() < s.spike_min_months.max(2) {
+            continue;
+        }
+        let counts: Vec<f64> = months.values().map(|m| (m.count as f64).ln_1p()).collect();
+        let valued: Vec<&Month> = months.values().filter(|m| m.valued > 0).collect();
+        let values: Vec<f64> = valued.iter().map(|m| m.value.ln_1p()).collect();
+        let count_cs = robust_center_scale(&counts);
+        let value_cs = (values.len() >= s.spike_min_months)
+            .then(|| robust_center_scale(&values))
+            .flatten();
+        let median_value =
+            median(&mut valued.iter().map(|m| m.value).collect::<Vec<_>>()).unwrap_or(0.0);
+        let median_count =
+            median(&mut months.values().map(|m| m.count as f64).collect::<Vec<_>>()).unwrap_or(0.0);
+        let agency = unit_label(&contracts[*first].agency);
+
+        for (&key, m) in months {
+            let z_value = value_cs
+                .filter(|_| m.valued > 0)
+                .map(|(c, sc)| robust_z(m.value.ln_1p(), c, sc));
+            let z_count = count_cs.map(|(c, sc)| robust_z((m.count as f64).ln_1p(), c, sc));
+            let value_spike =
+                z_value.is_some_and(|z| z > s.spike_z) && m.value >= s.spike_min_month_value;
+            let count_spike =
+                z_count.is_some_and(|z| z > s.spike_z) && m.count >= s.spike_min_month_contracts;
+            if !value_spike && !count_spike {
+                continue;
+            }
+            let z = match (value_spike, count_spike) {
+                (true, true) => z_value.unwrap_or(0.0).max(z_count.unwrap_or(0.0)),
+                (true, false) => z_value.unwrap_or(0.0),
+                _ => z_count.unwrap_or(0.0),
+            };
+            let excess = (m.value - median_value).max(0.0);
+            let base = if z >= 2.0 * s.spike_z {
+                Severity::High
+            } else if z >= 1.5 * s.spike_z {
+                Severity::Medium
+            } else {
+                Severity::Low
+            };
+            let severity = step_up(base, excess >= LARGE_EXCESS);
+            let month = month_label(key);
+            let times = if median_value > 0.0 {
+                format!(
+                    ", {} vezes a mediana",
+                    format::decimal(m.value / median_value, 1)
+                )
+            } else {
+                String::new()
+            };
+            let mut explanation = format!(
+                "Em {month}, {agency} assinou {} somando {}. Nos {} meses em que este órgão \
+                 assinou contratos no conjunto analisado, a mediana mensal é de {} em {} \
+                 contratos.",
+                plural(m.count, "contrato", "contratos"),
+                format::reais(m.value),
+                months.len(),
+                format::reais(median_value),
+                format::decimal(median_count, 1),
+            );
+            if value_spike {
+                explanation += &format!(
+                    " O valor do mês destoa dos demais{times} (escore z robusto de {} sobre o \
+                     logaritmo do valor mensal; o limite é {}).",
+                    format::decimal(z_value.unwrap_or(0.0), 1),
+                    format::decimal(s.spike_z, 1)
+                );
+            }
+            if count_spike {
+                explanation += &format!(
+                    " O número de contratos do mês destoa dos demais (escore z robusto de {} \
+                     sobre o logaritmo da contagem; o limite é {}).",
+                    format::decimal(z_count.unwrap_or(0.0), 1),
+                    format::decimal(s.spike_z, 1)
+                );
+            }
+            explanation += " Concentrações súbitas podem indicar compras fracionadas, \
+                            contratações emergenciais ou pressa em empenhar o orçamento.";
+            out.push(Finding {
+                family: Family::Temporal,
+                rule: MONTHLY_SPIKE,
+                severity,
+                confidence: (0.5 + 0.1 * (z - s.spike_z)).clamp(0.5, 0.9),
+                description: format!(
+                    "Pico de contratações em {month} em {agency}: {} em {}",
+                    format::reais(m.value),
+                    plural(m.count, "contrato", "contratos")
+                ),
+                explanation,
+                records: largest_first(m.records.clone(), contracts, s.max_records_per_finding),
+                suggested_actions: vec![
+                    "Verificar se os contratos do mês têm o mesmo objeto ou fornecedor \
+                     (possível fracionamento)."
+                        .to_string(),
+                    "Conferir as justificativas de urgência ou dispensa dos maiores contratos \
+                     do mês."
+                        .to_string(),
+                ],
+                evidence: json!({
+                    "month": month,
+                    "contracts": m.count,
+                    "value": m.value,
+                    "months_in_history": months.len(),
+                    "median_month_value": median_value,
+                    "median_month_contracts": median_count,
+                    "z_value_log": z_value,
+                    "z_count_log": z_count,
+                    "z_threshold": s.spike_z,
+                    "value_spike": value_spike,
+                    "count_spike": count_spike,
+                }),
+                financial_impact: excess,
+            });
+        }
+    }
+    out
+}
+
+/// Years the dataset holds publications for in every month, and in the January
+/// after (when late-December signatures get published).
+fn covered_years(contracts: &[Contract]) -> BTreeSet<i32> {
+    let published: BTreeSet<(i32, u32)> = contracts
+        .iter()
+        .filter_map(|c| c.published)
+        .map(|d| (d.year(), d.month()))
+        .collect();
+    let years: BTreeSet<i32> = published.iter().map(|&(y, _)| y).collect();
+    years
+        .into_iter()
+        .filter(|&y| {
+            (1..=12).all(|m| published.contains(&(y, m))) && published.contains(&(y + 1, 1))
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct AgencyYear {
+    first: usize,
+    count: usize,
+    total: f64,
+    window_value: f64,
+    window: Vec<usize>,
+}
+
+/// `temporal.year_end_rush`. Confidence 0.5 at the threshold, +0.05 per unit of
+/// share/expected above it, at most 0.85.
+fn year_end_rush(contracts: &[Contract], s: &TemporalSettings) -> Vec<Finding> {
+    let covered = s
+        .year_end_require_full_year
+        .then(|| covered_years(contracts));
+    let days = s.year_end_days.clamp(1, 366);
+    let mut groups: BTreeMap<(&str, i32), AgencyYear> = BTreeMap::new();
+    for (i, c) in contracts.iter().enumerate() {
+        let (Some(code), Some(signed), Some(v)) = (c.agency.code.as_deref(), c.signed, value(c))
+        else {
+            continue;
+        };
+        if is_republication(c, s)
+            || covered
+                .as_ref()
+                .is_some_and(|y| !y.contains(&signed.year()))
+        {
+            continue;
+        }
+        let g = groups
+            .entry((code, signed.year()))
+            .or_insert_with(|| AgencyYear {
+                first: i,
+                ..AgencyYear::default()
+            });
+        g.count += 1;
+        g.total += v;
+        if signed.ordinal0() + days >= days_in_year(signed.year()) {
+            g.window_value += v;
+            g.window.push(i);
+        }
+    }
+
+    let mut out = Vec::new();
+    for (&(_, year), g) in &groups {
+        if g.count < s.year_end_min_contracts || g.total <= 0.0 {
+            continue;
+        }
+        let expected = f64::from(days) / f64::from(days_in_year(year));
+        let share = g.window_value / g.total;
+        let ratio = share / expected;
+        if g.window_value < s.year_end_min_value || ratio <= s.year_end_share_multiple {
+            continue;
+        }
+        let excess = g.window_value - expected * g.total;
+        let base = if ratio >= 8.0 {
+            Severity::High
+        } else if ratio >= 5.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let agency = unit_label(&contracts[g.first].agency);
+        let window_text = if days == 1 {
+            "em 31 de dezembro".to_string()
+        } else {
+            format!("nos últimos {days} dias do ano")
+        };
+        out.push(Finding {
+            family: Family::Temporal,
+            rule: YEAR_END_RUSH,
+            severity: step_up(base, excess >= LARGE_EXCESS),
+            confidence: (0.5 + 0.05 * (ratio - s.year_end_share_multiple)).clamp(0.5, 0.85),
+            description: format!(
+                "{agency}: {} do valor contratado em {year} foi assinado {window_text}",
+                format::percent(share)
+            ),
+            explanation: format!(
+                "Em {year}, {agency} assinou {} somando {}; {} ({}) foram assinados \
+                 {window_text}, o equivalente a {} do valor do ano. Se as contratações se \
+                 distribuíssem por igual ao longo do ano, esse período concentraria cerca de \
+                 {}: a concentração observada é {} vezes maior (o limite desta regra é {} \
+                 vezes). Contratar às pressas no fim do exercício para não perder o orçamento \
+                 favorece compras mal planejadas.",
+                plural(g.count, "contrato", "contratos"),
+                format::reais(g.total),
+                plural(g.window.len(), "contrato", "contratos"),
+                format::reais(g.window_value),
+                format::percent(share),
+                format::percent(expected),
+                format::decimal(ratio, 1),
+                format::decimal(s.year_end_share_multiple, 1),
+            ),
+            records: largest_first(g.window.clone(), contracts, s.max_records_per_finding),
+            suggested_actions: vec![
+                "Verificar o planejamento das contratações de fim de ano e se os objetos \
+                 eram necessários naquele momento."
+                    .to_string(),
+                "Conferir se houve empenhos inscritos em restos a pagar sem execução.".to_string(),
+            ],
+            evidence: json!({
+                "year": year,
+                "window_days": days,
+                "year_contracts": g.count,
+                "year_value": g.total,
+                "window_contracts": g.window.len(),
+                "window_value": g.window_value,
+                "share": share,
+                "expected_share": expected,
+                "ratio": ratio,
+                "threshold_ratio": s.year_end_share_multiple,
+            }),
+            financial_impact: excess,
+        });
+    }
+    out
+}
+
+fn days_in_year(year: i32) -> u32 {
+    if NaiveDate::from_ymd_opt(year, 2, 29).is_some() {
+        366
+    } else {
+        365
+    }
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, p), summed in log space so that n in the
+/// thousands neither overflows nor underflows.
+fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let (nf, kf) = (n as f64, k as f64);
+    let ln_choose: f64 = (1..=k)
+        .map(|i| ((nf - kf + i as f64) / i as f64).ln())
+        .sum();
+    let mut term = (ln_choose + kf * p.ln() + (nf - kf) * (1.0 - p).ln()).exp();
+    let mut sum = 0.0;
+    let odds = p / (1.0 - p);
+    for j in k..=n {
+        sum += term;
+        // Past the mode the terms only shrink; stop once they no longer count.
+        if term < sum * 1e-15 && (j as f64) > nf * p {
+            break;
+        }
+        term *= (nf - j as f64) / (j as f64 + 1.0) * odds;
+    }
+    sum.min(1.0)
+}
+
+/// "menos de 1 em 1 milhão" / "cerca de 1 em 25.000".
+fn chance_text(p: f64) -> String {
+    if p < 1e-6 {
+        "menos de 1 em 1 milhão".to_string()
+    } else {
+        let one_in = (1.0 / p).round();
+        format!(
+            "cerca de 1 em {}",
+            format::reais(one_in)
+                .trim_start_matches("R$ ")
+                .trim_end_matches(",00")
+        )
+    }
+}
+
+/// `temporal.weekend_or_holiday_signature`. Confidence 0.5 + 0.05 per order of
+/// magnitude of improbability, at most 0.95.
+fn offday_signature(contracts: &[Contract], s: &TemporalSettings) -> Vec<Finding> {
+    let mut ugs: BTreeMap<&str, (usize, usize, Vec<usize>)> = BTreeMap::new();
+    for (i, c) in contracts.iter().enumerate() {
+        let (Some(code), Some(signed)) = (c.ug.code.as_deref(), c.signed) else {
+            continue;
+        };
+        let entry = ugs.entry(code).or_insert((i, 0, Vec::new()));
+        entry.1 += 1;
+        if holidays::is_weekend(signed) || holidays::holiday_name(signed).is_some() {
+            entry.2.push(i);
+        }
+    }
+
+    let mut out = Vec::new();
+    for (first, n, off) in ugs.values() {
+        let k = off.len();
+        let share = k as f64 / *n as f64;
+        if k < s.offday_min_count.max(1)
+            || share < s.offday_share_multiple * s.offday_expected_share
+        {
+            continue;
+        }
+        let p = binomial_tail(*n, k, s.offday_expected_share);
+        if p > s.offday_max_p_value {
+            continue;
+        }
+        let mut by_date: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+        for &i in off {
+            if let Some(d) = contracts[i].signed {
+                *by_date.entry(d).or_default() += 1;
+            }
+        }
+        let mut dates: Vec<(NaiveDate, usize)> = by_date.into_iter().collect();
+        dates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let top: Vec<String> = dates
+            .iter()
+            .take(3)
+            .map(|&(d, count)| {
+                let what =
+                    holidays::holiday_name(d).unwrap_or(if d.weekday() == chrono::Weekday::Sat {
+                        "sábado"
+                    } else {
+                        "domingo"
+                    });
+                format!(
+                    "{} ({what}): {}",
+                    format::date(d),
+                    plural(count, "contrato", "contratos")
+                )
+            })
+            .collect();
+        let value_sum: f64 = off.iter().filter_map(|&i| value(&contracts[i])).sum();
+        let severity = if share >= 0.5 {
+            Severity::High
+        } else if share >= 0.2 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let ug = unit_label(&contracts[*first].ug);
+        out.push(Finding {
+            family: Family::Temporal,
+            rule: WEEKEND_OR_HOLIDAY_SIGNATURE,
+            severity,
+            confidence: (0.5 + 0.05 * (-p.max(1e-300).log10())).clamp(0.5, 0.95),
+            description: format!(
+                "{ug}: {k} de {n} contratos com assinatura em fim de semana ou feriado nacional"
+            ),
+            explanation: format!(
+                "Dos {n} contratos desta unidade gestora com data de assinatura, {k} ({}) têm \
+                 data em sábado, domingo ou feriado nacional, somando {}. Nos contratos federais \
+                 de 2021 e 2022 essa proporção é de cerca de {}; a chance de uma unidade chegar \
+                 a {k} por acaso é de {}. Datas mais frequentes: {}. Datas assim costumam \
+                 indicar contratos datados retroativamente (por exemplo, no início do exercício \
+                 em 1º de janeiro) ou erros de registro, que enfraquecem a trilha documental.",
+                format::percent(share),
+                format::reais(value_sum),
+                format::percent(s.offday_expected_share),
+                chance_text(p),
+                top.join("; "),
+            ),
+            records: largest_first(off.clone(), contracts, s.max_records_per_finding),
+            suggested_actions: vec![
+                "Conferir nos processos a data real de assinatura dos contratos e se os \
+                 serviços começaram antes dela."
+                    .to_string(),
+                "Verificar se a unidade registra como data de assinatura o início da vigência."
+                    .to_string(),
+            ],
+            evidence: json!({
+                "contracts": n,
+                "offday_contracts": k,
+                "share": share,
+                "expected_share": s.offday_expected_share,
+                "p_value": p,
+                "offday_value": value_sum,
+                "top_dates": dates.iter().take(3).map(|(d, c)| json!({"date": d.to_string(), "contracts": c})).collect::<Vec<_>>(),
+            }),
+            financial_impact: value_sum,
+        });
+    }
+    out
+}
+
+/// `temporal.signed_after_validity_start`. Confidence 0.8, 0.5 when the gap
+/// exceeds five years (more likely a mistyped date).
+fn signed_after_validity(contracts: &[Contract], s: &TemporalSettings) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, c) in contracts.iter().enumerate() {
+        let (Some(signed), Some(from)) = (c.signed, c.valid_from) else {
+            continue;
+        };
+        let days = (signed - from).num_days();
+        if days <= s.retroactive_min_days {
+            continue;
+        }
+        let v = value(c);
+        let duration = c
+            .valid_until
+            .map(|u| (u - from).num_days())
+            .filter(|&d| d > 0);
+        let impact = match (v, duration) {
+            (Some(v), Some(d)) => v * (days as f64 / d as f64).min(1.0),
+            _ => 0.0,
+        };
+        let base = if days >= 365 {
+            Severity::High
+        } else if days >= 90 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let value_text = v.map_or_else(
+            || "O valor do contrato não foi informado.".to_string(),
+            |v| format!("Valor inicial do contrato: {}.", format::reais(v)),
+        );
+        out.push(Finding {
+            family: Family::Temporal,
+            rule: SIGNED_AFTER_VALIDITY_START,
+            severity: step_up(base, v.is_some_and(|v| v >= LARGE_CONTRACT)),
+            confidence: if days > 5 * 365 { 0.5 } else { 0.8 },
+            description: format!(
+                "{} assinado {days} dias depois do início da vigência",
+                contract_label(c)
+            ),
+            explanation: format!(
+                "O contrato foi assinado em {}, mas sua vigência começou em {}, {days} dias \
+                 antes (esta regra aponta atrasos acima de {} dias). O que foi executado antes \
+                 da assinatura não tinha cobertura contratual: contrato verbal, nulo pela Lei \
+                 8.666/1993 (art. 60, parágrafo único), regularizado depois. {value_text}",
+                format::date(signed),
+                format::date(from),
+                s.retroactive_min_days,
+            ),
+            records: vec![i],
+            suggested_actions: vec![
+                "Verificar se houve execução e pagamento antes da assinatura e a justificativa \
+                 para a regularização."
+                    .to_string(),
+                "Conferir se a data de início da vigência foi registrada corretamente.".to_string(),
+            ],
+            evidence: json!({
+                "signed": signed.to_string(),
+                "valid_from": from.to_string(),
+                "valid_until": c.valid_until.map(|d| d.to_string()),
+                "days_after_start": days,
+                "threshold_days": s.retroactive_min_days,
+                "initial_value": v,
+            }),
+            financial_impact: impact,
+        });
+    }
+    out
+}
+
+/// `temporal.late_dou_publication`. Confidence 0.5 + 0.4 × late share.
+fn late_publication(contracts: &[Contract], s: &TemporalSettings) -> Vec<Finding> {
+    // (first record, eligible contracts, late records with their delay in days)
+    let mut ugs: BTreeMap<&str, (usize, usize, Vec<(usize, i64)>)> = BTreeMap::new();
+    for (i, c) in contracts.iter().enumerate() {
+        let (Some(code), Some(signed), Some(published)) =
+            (c.ug.code.as_deref(), c.signed, c.published)
+        else {
+            continue;
+        };
+        let lag = (published - signed).num_days();
+        // A publication before the signature is a data error, and a very old
+        // signature is a republication: neither says anything about deadlines.
+        if lag < 0 || lag > s.republication_days {
+            continue;
+        }
+        let Some(deadline) = holidays::nth_working_day_of_next_month(signed, 5)
+            .map(|d| d + chrono::Duration::days(s.publication_grace_days))
+        else {
+            continue;
+        };
+        let entry = ugs.entry(code).or_insert((i, 0, Vec::new()));
+        entry.1 += 1;
+        if published > deadline {
+            entry.2.push((i, (published - deadline).num_days()));
+        }
+    }
+
+    let mut out = Vec::new();
+    for (first, n, late) in ugs.values() {
+        let k = late.len();
+        let share = k as f64 / *n as f64;
+        if k < s.late_min_count.max(1) || share < s.late_min_share {
+            continue;
+        }
+        let mut delays: Vec<f64> = late.iter().map(|&(_, d)| d as f64).collect();
+        let median_delay = median(&mut delays).unwrap_or(0.0);
+        let max_delay = late.iter().map(|&(_, d)| d).max().unwrap_or(0);
+        let value_sum: f64 = late.iter().filter_map(|&(i, _)| value(&contracts[i])).sum();
+        let severity = if share >= 0.8 && median_delay >= 90.0 {
+            Severity::High
+        } else if share >= 0.8 || median_delay >= 60.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let mut records = late.clone();
+        records.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| contracts[a.0].key.cmp(&contracts[b.0].key))
+        });
+        records.truncate(s.max_records_per_finding);
+        let ug = unit_label(&contracts[*first].ug);
+        out.push(Finding {
+            family: Family::Temporal,
+            rule: LATE_DOU_PUBLICATION,
+            severity,
+            confidence: (0.5 + 0.4 * share).clamp(0.5, 0.9),
+            description: format!(
+                "{ug}: {k} de {n} contratos publicados no DOU depois do prazo legal"
+            ),
+            explanation: format!(
+                "Dos {n} contratos desta unidade gestora publicados no Diário Oficial da União \
+                 até {} dias após a assinatura, {k} ({}) saíram depois do prazo da Lei \
+                 8.666/1993 (art. 61, parágrafo único: extrato enviado até o 5º dia útil do \
+                 mês seguinte à assinatura e publicado em até {} dias dessa data). O atraso \
+                 mediano além do prazo é de {} dias, e o maior, de {max_delay} dias; os \
+                 contratos atrasados somam {}. A publicação é condição de eficácia do \
+                 contrato: pagamentos antes dela não têm respaldo. Contratos assinados mais de \
+                 {} dias antes da publicação foram tratados como republicações e não contam.",
+                s.republication_days,
+                format::percent(share),
+                s.publication_grace_days,
+                format::decimal(median_delay, 0),
+                format::reais(value_sum),
+                s.republication_days,
+            ),
+            records: records.into_iter().map(|(i, _)| i).collect(),
+            suggested_actions: vec![
+                "Verificar se houve pagamentos antes da publicação dos extratos.".to_string(),
+                "Cobrar da unidade a rotina de envio dos extratos à Imprensa Nacional.".to_string(),
+            ],
+            evidence: json!({
+                "contracts": n,
+                "late_contracts": k,
+                "late_share": share,
+                "median_delay_days": median_delay,
+                "max_delay_days": max_delay,
+                "late_value": value_sum,
+                "grace_days": s.publication_grace_days,
+                "republication_days": s.republication_days,
+            }),
+            financial_impact: value_sum,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::model::Unit;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("valid date")
+    }
+
+    fn unit(code: &str, name: &str) -> Unit {
+        Unit {
+            code: Some(code.to_string()),
+            name: Some(name.to_string()),
+        }
+    }
+
+    /// A contract signed on `signed`, published 10 days later, valid from the
+    /// signature for a year.
+    fn contract(key: &str, agency: &str, signed: NaiveDate, value: f64) -> Contract {
+        Contract {
+            key: key.to_string(),
+            number: key.to_string(),
+            object: "Serviços de limpeza".to_string(),
+            agency: unit(agency, &format!("Órgão {agency}")),
+            ug: unit(&format!("{agency}0"), &format!("UG {agency}")),
+            signed: Some(signed),
+            published: Some(signed + chrono::Duration::days(10)),
+            valid_from: Some(signed),
+            valid_until: Some(signed + chrono::Duration::days(365)),
+            supplier_code: Some("11222333000181".to_string()),
+            supplier_name: Some("ACME LTDA".to_string()),
+            initial_value: Some(value),
+            final_value: Some(value),
+            ..Contract::default()
+        }
+    }
+
+    fn detect(contracts: Vec<Contract>) -> Vec<Finding> {
+        TemporalDetector {
+            settings: TemporalSettings::default(),
+        }
+        .detect(&Dataset { contracts })
+    }
+
+    fn of_rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
+        findings.iter().filter(|f| f.rule == rule).collect()
+    }
+
+    /// Agency `agency` signs two contracts on the first working days from the
+    /// 10th of each month of 2022, of slightly different values.
+    fn regular_year(agency: &str) -> Vec<Contract> {
+        let mut out = Vec::new();
+        for m in 1..=12 {
+            let mut day = d(2022, m, 10);
+            for j in 0..2 {
+                while !holidays::is_working_day(day) {
+                    day += chrono::Duration::days(1);
+                }
+                let v = 100_000.0 + 7_000.0 * ((m * 3 + j) % 5) as f64;
+                out.push(contract(&format!("{agency}-{m}-{j}"), agency, day, v));
+                day += chrono::Duration::days(1);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_month_with_fifty_times_the_usual_value_is_a_spike() {
+        let mut contracts = regular_year("A");
+        contracts.push(contract("A-big-1", "A", d(2022, 6, 20), 6_000_000.0));
+        contracts.push(contract("A-big-2", "A", d(2022, 6, 21), 4_000_000.0));
+        // A smaller spike in another agency ranks after.
+        contracts.extend(regular_year("B"));
+        contracts.push(contract("B-big", "B", d(2022, 3, 20), 1_500_000.0));
+        let findings = detect(contracts.clone());
+        let spikes = of_rule(&findings, MONTHLY_SPIKE);
+        assert_eq!(spikes.len(), 2, "{spikes:#?}");
+        let a = spikes[0];
+        assert!(a.description.contains("06/2022"), "{}", a.description);
+        assert!(a.description.contains("Órgão A"));
+        assert!(a.description.contains("R$ 10.2"), "{}", a.description);
+        let keys: Vec<&str> = a
+            .records
+            .iter()
+            .map(|&i| contracts[i].key.as_str())
+            .collect();
+        assert_eq!(keys[..2], ["A-big-1", "A-big-2"]);
+        assert_eq!(a.records.len(), 4, "the whole month is listed");
+        assert!(a.explanation.contains("12 meses"), "{}", a.explanation);
+        assert!(a.explanation.contains("mediana mensal"));
+        assert!(spikes[0].severity >= spikes[1].severity);
+        assert!(spikes[1].description.contains("03/2022"));
+        assert!(a.financial_impact > 9_000_000.0);
+    }
+
+    #[test]
+    fn steady_months_give_no_spike_and_no_other_finding() {
+        let mut contracts = regular_year("A");
+        contracts.extend(regular_year("B"));
+        assert!(detect(contracts).is_empty());
+    }
+
+    /// Publications in every month of 2022 and January 2023, so 2022 is covered.
+    fn covered_2022(agency: &str) -> Vec<Contract> {
+        let mut out = regular_year(agency);
+        out.push(contract(
+            &format!("{agency}-jan23"),
+            agency,
+            d(2023, 1, 5),
+            100_000.0,
+        ));
+        out
+    }
+
+    #[test]
+    fn signing_most_of_the_year_in_late_december_is_a_year_end_rush() {
+        let mut contracts = covered_2022("A");
+        contracts.push(contract("A-dec-1", "A", d(2022, 12, 22), 2_000_000.0));
+        contracts.push(contract("A-dec-2", "A", d(2022, 12, 28), 1_000_000.0));
+        let findings = detect(contracts.clone());
+        let rush = of_rule(&findings, YEAR_END_RUSH);
+        assert_eq!(rush.len(), 1, "{findings:#?}");
+        let f = rush[0];
+        assert!(f.description.contains("2022"));
+        assert!(
+            f.description.contains("últimos 15 dias"),
+            "{}",
+            f.description
+        );
+        let keys: Vec<&str> = f
+            .records
+            .iter()
+            .map(|&i| contracts[i].key.as_str())
+            .collect();
+        assert_eq!(keys, ["A-dec-1", "A-dec-2"]);
+        assert!(
+            f.explanation.contains("R$ 3.000.000,00"),
+            "{}",
+            f.explanation
+        );
+        assert!(
+            f.explanation.contains("4,1%"),
+            "expected share: {}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn a_year_the_data_does_not_cover_is_not_judged() {
+        // Same rush, but no publications in January 2023: December may be all
+        // the dataset holds of the year's end.
+        let mut contracts = regular_year("A");
+        contracts.push(contract("A-dec-1", "A", d(2022, 12, 22), 2_000_000.0));
+        assert!(of_rule(&detect(contracts), YEAR_END_RUSH).is_empty());
+        // An even year gives nothing either.
+        assert!(of_rule(&detect(covered_2022("A")), YEAR_END_RUSH).is_empty());
+    }
+
+    #[test]
+    fn a_ug_signing_on_new_years_day_and_weekends_is_flagged_once() {
+        let mut contracts = regular_year("A");
+        for j in 0..6 {
+            contracts.push(contract(&format!("A-ny-{j}"), "A", d(2022, 1, 1), 50_000.0));
+        }
+        contracts.push(contract("A-sun", "A", d(2022, 5, 8), 70_000.0));
+        // Another UG with one Saturday in 25 contracts is regular.
+        let mut other = regular_year("B");
+        other.push(contract("B-sat", "B", d(2022, 5, 7), 70_000.0));
+        contracts.extend(other);
+        let findings = detect(contracts.clone());
+        let off = of_rule(&findings, WEEKEND_OR_HOLIDAY_SIGNATURE);
+        assert_eq!(off.len(), 1, "{off:#?}");
+        let f = off[0];
+        assert_eq!(f.records.len(), 7);
+        assert_eq!(contracts[f.records[0]].key, "A-sun", "largest first");
+        assert!(
+            f.description.contains("7 de 31 contratos"),
+            "{}",
+            f.description
+        );
+        assert!(
+            f.explanation
+                .contains("01/01/2022 (Confraternização Universal): 6 contratos"),
+            "{}",
+            f.explanation
+        );
+        assert!(f.explanation.contains("22,6%"), "{}", f.explanation);
+        assert_eq!(f.severity, Severity::Medium);
+    }
+
+    #[test]
+    fn contracts_signed_months_after_their_validity_began_are_flagged_by_delay() {
+        let mut late = contract("late", "A", d(2022, 5, 10), 2_000_000.0);
+        late.valid_from = Some(d(2021, 3, 1));
+        late.valid_until = Some(d(2023, 3, 1));
+        let mut mild = contract("mild", "A", d(2022, 5, 10), 50_000.0);
+        mild.valid_from = Some(d(2022, 3, 20));
+        let mut fine = contract("fine", "A", d(2022, 5, 10), 50_000.0);
+        fine.valid_from = Some(d(2022, 4, 20));
+        let contracts = vec![mild, fine, late];
+        let findings = detect(contracts.clone());
+        let retro = of_rule(&findings, SIGNED_AFTER_VALIDITY_START);
+        assert_eq!(retro.len(), 2);
+        assert_eq!(contracts[retro[0].records[0]].key, "late");
+        assert_eq!(retro[0].severity, Severity::Critical);
+        assert_eq!(retro[1].severity, Severity::Low);
+        assert!(
+            retro[0].description.contains("435 dias"),
+            "{}",
+            retro[0].description
+        );
+        assert!(retro[0].explanation.contains("01/03/2021"));
+        assert!(retro[0].explanation.contains("R$ 2.000.000,00"));
+        // 435 of 730 days of validity preceded the signature.
+        assert!((retro[0].financial_impact - 2_000_000.0 * 435.0 / 730.0).abs() < 1.0);
+        assert!(retro[1].description.contains("51 dias"));
+    }
+
+    #[test]
+    fn a_ug_that_publishes_months_late_is_flagged_but_republications_are_not() {
+        let mut contracts = Vec::new();
+        for j in 0..6 {
+            let mut c = contract(&format!("late-{j}"), "A", d(2022, 2, 1 + j), 100_000.0);
+            c.published = Some(d(2022, 8, 1 + j));
+            contracts.push(c);
+        }
+        contracts.push(contract("on-time", "A", d(2022, 2, 10), 100_000.0));
+        // UG B only republishes contracts signed years ago.
+        for j in 0..6 {
+            let mut c = contract(&format!("old-{j}"), "B", d(2015, 2, 1 + j), 100_000.0);
+            c.published = Some(d(2022, 6, 1 + j));
+            contracts.push(c);
+        }
+        // Signed 10/01, published 20/02: on time (5th working day of February,
+        // 07/02, + 20 days = 27/02), more than 20 days after the signature.
+        let mut edge = contract("edge", "C", d(2022, 1, 10), 100_000.0);
+        edge.published = Some(d(2022, 2, 20));
+        contracts.push(edge);
+        let findings = detect(contracts.clone());
+        let late = of_rule(&findings, LATE_DOU_PUBLICATION);
+        assert_eq!(late.len(), 1, "{late:#?}");
+        let f = late[0];
+        assert!(
+            f.description.contains("6 de 7 contratos"),
+            "{}",
+            f.description
+        );
+        assert!(f
+            .records
+            .iter()
+            .all(|&i| contracts[i].key.starts_with("late-")));
+        assert!(f.explanation.contains("85,7%"), "{}", f.explanation);
+        assert!(f.explanation.contains("R$ 600.000,00"));
+        assert_eq!(
+            f.severity,
+            Severity::High,
+            "86% late by a median of 128 days"
+        );
+    }
+
+    #[test]
+    fn binomial_tail_matches_exact_values() {
+        assert!((binomial_tail(10, 0, 0.3) - 1.0).abs() < 1e-12);
+        // P(X >= 3), n = 5, p = 0.5: (10 + 5 + 1) / 32.
+        assert!((binomial_tail(5, 3, 0.5) - 0.5).abs() < 1e-12);
+        assert!((binomial_tail(20, 20, 0.5) - 0.5f64.powi(20)).abs() < 1e-18);
+        let tiny = binomial_tail(5_000, 2_000, 0.03);
+        assert!(tiny >= 0.0 && tiny < 1e-100);
+    }
+
+    #[test]
+    fn the_same_data_gives_the_same_findings_in_the_same_order() {
+        let mut contracts = regular_year("A");
+        contracts.push(contract("A-big", "A", d(2022, 6, 20), 9_000_000.0));
+        for j in 0..6 {
+            contracts.push(contract(&format!("A-ny-{j}"), "A", d(2022, 1, 1), 50_000.0));
+        }
+        let first = detect(contracts.clone());
+        assert!(!first.is_empty());
+        assert_eq!(first, detect(contracts));
+    }
+
+    /// Real data, when the Portal parser can read it: how many findings each rule
+    /// gives over the 49,414 contracts of 2021–2022 (run with --nocapture).
+    #[test]
+    fn real_contracts_give_a_modest_number_of_findings_per_rule() {
+        let Some(contracts) = real::contracts() else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        let findings = TemporalDetector {
+            settings: TemporalSettings::default(),
+        }
+        .detect(&Dataset { contracts });
+        let elapsed = started.elapsed();
+        for rule in [
+            MONTHLY_SPIKE,
+            YEAR_END_RUSH,
+            WEEKEND_OR_HOLIDAY_SIGNATURE,
+            SIGNED_AFTER_VALIDITY_START,
+            LATE_DOU_PUBLICATION,
+        ] {
+            let n = of_rule(&findings, rule).len();
+            eprintln!("{rule}: {n}");
+            assert!(n <= 200, "{rule} gives {n} findings");
+        }
+        eprintln!("temporal over the real file in {elapsed:?}");
+        assert!(of_rule(&findings, WEEKEND_OR_HOLIDAY_SIGNATURE).len() >= 5);
+        assert!(of_rule(&findings, LATE_DOU_PUBLICATION).len() >= 20);
+    }
+
+    pub(super) mod real {
+        use std::collections::BTreeSet;
+        use std::fs::File;
+        use std::io::BufReader;
+        use std::path::Path;
+
+        use crate::pipeline::model::{Contract, Unit};
+        use crate::sources::portal;
+
+        fn unit(code: &str, name: &str) -> Unit {
+            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            Unit {
+                code: opt(code),
+                name: opt(name),
+            }
+        }
+
+        /// The real contracts as the pipeline sees them (one per key), or None
+        /// when the shared data is not beside the repository.
+        pub fn contracts() -> Option<Vec<Contract>> {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/data/procurement/portal_transparencia_compras_202101-202212.csv");
+            let file = File::open(path).ok()?;
+            let mut seen = BTreeSet::new();
+            let mut out = Vec::new();
+            for row in portal::read_contracts(BufReader::new(file), "compras.csv").ok()? {
+                let Ok(c) = row else { continue };
+                let key = c.key();
+                if !seen.insert(key.clone()) {
+                    continue;
+                }
+                out.push(Contract {
+                    key,
+                    number: c.numero.clone(),
+                    object: c.objeto.clone(),
+                    legal_basis: c.fundamento_legal.clone(),
+                    modality: c.modalidade_compra.clone(),
+                    situation: c.situacao.clone(),
+                    superior_agency: unit(&c.codigo_orgao_superior, &c.nome_orgao_superior),
+                    agency: unit(&c.codigo_orgao, &c.nome_orgao),
+                    ug: unit(&c.codigo_ug, &c.nome_ug),
+                    signed: Some(c.data_assinatura),
+                    published: c.data_publicacao_dou,
+                    valid_from: c.data_inicio_vigencia,
+                    valid_until: c.data_fim_vigencia,
+                    supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
+                    supplier_name: c.nome_fornecedor.clone(),
+                    initial_value: c.valor_inicial,
+                    final_value: c.valor_final,
+                    bidding_number: c.numero_licitacao.clone(),
+                    bidding_modality: c.modalidade_licitacao.clone(),
+                    amendments: Vec::new(),
+                });
+            }
+            Some(out)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The investigation's `summary`: what a citizen reads first, in Brazilian
+//! Portuguese — how much was analysed, how many anomalies of which severity and
+//! type, the money involved, and the top findings.
+
+use std::collections::BTreeMap;
+
+use super::analysis::Ranked;
+use super::format::reais;
+use super::model::{Family, Severity};
+
+/// How many findings the summary names.
+const TOP: usize = 3;
+
+fn family_pt(f: Family) -> &'static str {
+    match f {
+        Family::Price => "preço",
+        Family::Vendor => "fornecedor",
+        Family::Temporal => "datas",
+        Family::Payment => "pagamentos e aditivos",
+        Family::Duplicate => "duplicidade e fracionamento",
+        Family::Pattern => "padrões estatísticos",
+    }
+}
+
+fn severity_pt(s: Severity, n: usize) -> String {
+    let word = match (s, n == 1) {
+        (Severity::Critical, true) => "crítica",
+        (Severity::Critical, false) => "críticas",
+        (Severity::High, true) => "alta",
+        (Severity::High, false) => "altas",
+        (Severity::Medium, true) => "média",
+        (Severity::Medium, false) => "médias",
+        (Severity::Low, true) => "baixa",
+        (Severity::Low, false) => "baixas",
+    };
+    format!("{} {word}", thousands(n))
+}
+
+/// "12.345"
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} e {last}", init.join(", ")),
+    }
+}
+
+/// `scope` says what was asked ("contratos assinados em 2024 com valor a partir de
+/// R$ 1.000.000,00"); `shown` is how many results the row carries.
+pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> String {
+    if records == 0 {
+        return format!(
+            "Nenhum contrato encontrado ({scope}). Nada foi analisado; confira os filtros \
+             ou se os dados desse período já foram importados."
+        );
+    }
+    let contratos = if records == 1 { "contrato" } else { "contratos" };
+    if ranked.is_empty() {
+        return format!(
+            "Analisamos {} {contratos} ({scope}) e não encontramos anomalias pelas regras \
+             aplicadas. Isso não garante que não haja irregularidades, apenas que nenhum \
+             indício passou dos limites definidos.",
+            thousands(records)
+        );
+    }
+    let mut by_severity: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
+    let mut by_family: BTreeMap<Family, usize> = BTreeMap::new();
+    let mut at_stake = 0.0;
+    for r in ranked {
+        *by_severity.entry(std::cmp::Reverse(r.finding.severity)).or_default() += 1;
+        *by_family.entry(r.finding.family).or_default() += 1;
+        at_stake += r.finding.financial_impact.max(0.0);
+    }
+    let severities: Vec<String> = by_severity
+        .iter()
+        .map(|(s, n)| severity_pt(s.0, *n))
+        .collect();
+    let families: Vec<String> = by_family
+        .iter()
+        .map(|(f, n)| format!("{} {}", family_pt(*f), thousands(*n)))
+        .collect();
+    let total = ranked.len();
+    let anomalias = if total == 1 { "anomalia" } else { "anomalias" };
+    let mut text = format!(
+        "Analisamos {} {contratos} ({scope}) e encontramos {} {anomalias}: {}. Por tipo: {}. \
+         Valor somado dos indícios: {} (um mesmo contrato pode aparecer em mais de um \
+         indício).",
+        thousands(records),
+        thousands(total),
+        list(&severities),
+        list(&families),
+        reais(at_stake),
+    );
+    let top: Vec<String> = ranked
+        .iter()
+        .take(TOP)
+        .enumerate()
+        .map(|(i, r)| format!("{}) {}", i + 1, r.finding.description.trim_end_matches('.')))
+        .collect();
+    text.push_str(&format!(" Principais achados: {}.", top.join("; ")));
+    if shown < total {
+        text.push_str(&format!(
+            " A lista traz os {} indícios mais graves de {}.",
+            thousands(shown),
+            thousands(total)
+        ));
+    }
+    text.push_str(
+        " Indícios não são provas: cada um pede verificação nos documentos do contrato.",
+    );
+    text
+}

@@ -1,0 +1,228 @@
+//! The postgres data source: `filters` → the matching contracts of schema
+//! `transparency`, with their amendments, as a [`Dataset`].
+//!
+//! Rows are streamed and typed as they arrive, so the table is held in memory once,
+//! as records. The statement is built from fixed fragments, one per filter given,
+//! with every value bound as a parameter; the planner picks the index of the most
+//! selective filter. Each contract is read at its latest publication
+//! (`distinct on (contract_id)`), since the Portal republishes contracts across
+//! months.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use futures_util::{pin_mut, TryStreamExt};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+
+use super::filters::ContractFilters;
+use crate::pipeline::model::{Amendment, Contract, Dataset, Unit};
+
+/// Why retrieval stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RetrievalError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("the filters match more than {limit} contracts")]
+    TooMany { limit: usize },
+    #[error(transparent)]
+    Database(#[from] anyhow::Error),
+}
+
+/// What retrieval read, for the investigation's metadata.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetrievalStats {
+    pub contracts: usize,
+    pub amendments: usize,
+}
+
+const CONTRACT_COLUMNS: &str = "
+    c.contract_id, c.numero, c.objeto, c.fundamento_legal, c.modalidade, c.situacao,
+    c.codigo_orgao_superior, c.nome_orgao_superior, c.codigo_orgao, c.nome_orgao,
+    c.codigo_ug, c.nome_ug, c.data_assinatura, c.data_publicacao_dou,
+    c.data_inicio_vigencia, c.data_fim_vigencia, c.codigo_contratado, c.nome_contratado,
+    c.valor_inicial::float8, c.valor_final::float8, c.numero_licitacao, c.modalidade_licitacao";
+
+/// The WHERE clause over `transparency.contracts c` and its parameters.
+pub fn where_clause(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>| {
+        params.push(value);
+        clauses.push(clause.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(v) = &f.codigo_orgao {
+        push("c.codigo_orgao = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = &f.codigo_orgao_superior {
+        push("c.codigo_orgao_superior = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = &f.codigo_ug {
+        push("c.codigo_ug = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = &f.cnpj_fornecedor {
+        push("c.codigo_contratado = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = &f.modalidade {
+        push("c.modalidade_busca like ?", Box::new(format!("%{v}%")));
+    }
+    for word in &f.texto {
+        push("c.objeto_busca like ?", Box::new(format!("%{word}%")));
+    }
+    if let Some(v) = f.signed_from {
+        push("c.data_assinatura >= ?", Box::new(v));
+    }
+    if let Some(v) = f.signed_until {
+        push("c.data_assinatura <= ?", Box::new(v));
+    }
+    if let Some(v) = f.min_value {
+        push("coalesce(c.valor_final, c.valor_inicial) >= ?::float8::numeric", Box::new(v));
+    }
+    if let Some(v) = f.max_value {
+        push("coalesce(c.valor_final, c.valor_inicial) <= ?::float8::numeric", Box::new(v));
+    }
+    let clause = if clauses.is_empty() {
+        "true".to_string()
+    } else {
+        clauses.join(" and ")
+    };
+    (clause, params)
+}
+
+/// The statement retrieval runs; public so the benchmark can time a bare
+/// `COPY (…) TO STDOUT` of the very same rows.
+pub fn contracts_query(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let (clause, params) = where_clause(f);
+    let sql = format!(
+        "select distinct on (c.contract_id) {CONTRACT_COLUMNS}
+         from transparency.contracts c
+         where {clause}
+         order by c.contract_id, c.source_month desc"
+    );
+    (sql, params)
+}
+
+fn amendments_query(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let (clause, params) = where_clause(f);
+    let sql = format!(
+        "select distinct on (a.amendment_id)
+                a.codigo_ug, a.numero_contrato, a.numero_termo, a.data_publicacao, a.objeto
+         from transparency.amendments a
+         where exists (
+             select 1 from transparency.contracts c
+             where c.codigo_ug is not distinct from a.codigo_ug
+               and c.numero = a.numero_contrato and {clause})
+         order by a.amendment_id, a.source_month desc"
+    );
+    (sql, params)
+}
+
+fn unit(code: Option<String>, name: Option<String>) -> Unit {
+    Unit { code, name }
+}
+
+/// Reads the dataset. `on_progress` is told how many contracts were read so far,
+/// every few thousand rows; `cancel` is checked as often.
+pub async fn retrieve(
+    client: &Client,
+    filters: &ContractFilters,
+    limit: usize,
+    cancel: &CancellationToken,
+    mut on_progress: impl FnMut(usize),
+) -> Result<(Dataset, RetrievalStats), RetrievalError> {
+    const BATCH: usize = 5_000;
+    let (sql, params) = contracts_query(filters);
+    let rows = client
+        .query_raw(&sql, params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)))
+        .await
+        .context("querying transparency.contracts")?;
+    pin_mut!(rows);
+    let mut contracts = Vec::new();
+    while let Some(r) = rows.try_next().await.context("reading contracts")? {
+        contracts.push(Contract {
+            key: r.get(0),
+            number: r.get(1),
+            object: r.get(2),
+            legal_basis: r.get(3),
+            modality: r.get(4),
+            situation: r.get(5),
+            superior_agency: unit(r.get(6), r.get(7)),
+            agency: unit(r.get(8), r.get(9)),
+            ug: unit(r.get(10), r.get(11)),
+            signed: r.get(12),
+            published: r.get(13),
+            valid_from: r.get(14),
+            valid_until: r.get(15),
+            supplier_code: r.get(16),
+            supplier_name: r.get(17),
+            initial_value: r.get(18),
+            final_value: r.get(19),
+            bidding_number: r.get(20),
+            bidding_modality: r.get(21),
+            amendments: Vec::new(),
+        });
+        if contracts.len() % BATCH == 0 {
+            if cancel.is_cancelled() {
+                return Err(RetrievalError::Cancelled);
+            }
+            if contracts.len() > limit {
+                return Err(RetrievalError::TooMany { limit });
+            }
+            on_progress(contracts.len());
+        }
+    }
+    if contracts.len() > limit {
+        return Err(RetrievalError::TooMany { limit });
+    }
+    on_progress(contracts.len());
+
+    // Amendments attach by (UG, contract number), as the Portal links them.
+    let mut index: HashMap<(Option<&str>, &str), Vec<usize>> = HashMap::new();
+    for (i, c) in contracts.iter().enumerate() {
+        index
+            .entry((c.ug.code.as_deref(), c.number.as_str()))
+            .or_default()
+            .push(i);
+    }
+    let mut attached: Vec<(usize, Amendment)> = Vec::new();
+    let (sql, params) = amendments_query(filters);
+    let rows = client
+        .query_raw(&sql, params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)))
+        .await
+        .context("querying transparency.amendments")?;
+    pin_mut!(rows);
+    let mut amendments = 0;
+    while let Some(r) = rows.try_next().await.context("reading amendments")? {
+        if cancel.is_cancelled() {
+            return Err(RetrievalError::Cancelled);
+        }
+        let ug: Option<String> = r.get(0);
+        let number: String = r.get(1);
+        let amendment = Amendment {
+            number: r.get(2),
+            published: r.get::<_, Option<NaiveDate>>(3),
+            object: r.get(4),
+        };
+        amendments += 1;
+        if let Some(targets) = index.get(&(ug.as_deref(), number.as_str())) {
+            for &i in targets {
+                attached.push((i, amendment.clone()));
+            }
+        }
+    }
+    drop(index);
+    for (i, amendment) in attached {
+        contracts[i].amendments.push(amendment);
+    }
+    for c in &mut contracts {
+        c.amendments
+            .sort_by(|a, b| (a.published, &a.number, &a.object).cmp(&(b.published, &b.number, &b.object)));
+    }
+    let stats = RetrievalStats {
+        contracts: contracts.len(),
+        amendments,
+    };
+    Ok((Dataset { contracts }, stats))
+}

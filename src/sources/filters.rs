@@ -1,0 +1,371 @@
+//! The investigation's `filters`, checked and typed (DESIGN §4).
+//!
+//! A citizen's frontend wrote them, so every problem is reported in Portuguese,
+//! naming the key and the form expected; an unknown key is an error too, since a
+//! misspelt filter silently ignored would analyse the wrong contracts.
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+
+use crate::pipeline::text::fold;
+
+/// The keys a `contracts` investigation accepts, in the order the error lists them.
+pub const KNOWN_KEYS: &[&str] = &[
+    "codigo_orgao",
+    "codigo_orgao_superior",
+    "codigo_ug",
+    "cnpj_fornecedor",
+    "modalidade",
+    "year",
+    "data_inicial",
+    "data_final",
+    "min_value",
+    "max_value",
+    "texto",
+];
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContractFilters {
+    pub codigo_orgao: Option<String>,
+    pub codigo_orgao_superior: Option<String>,
+    pub codigo_ug: Option<String>,
+    /// CNPJ or CPF, digits only.
+    pub cnpj_fornecedor: Option<String>,
+    /// Folded (lower case, no accents); matches a part of the modality.
+    pub modalidade: Option<String>,
+    /// Signature date range, inclusive; `year` narrows it to that year.
+    pub signed_from: Option<NaiveDate>,
+    pub signed_until: Option<NaiveDate>,
+    /// Bounds on the contract's value in reais (final value, or initial when the
+    /// final is unknown).
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    /// Folded words that must all appear in the object.
+    pub texto: Vec<String>,
+}
+
+/// A filter that cannot be used, with the citizen's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FilterError {
+    pub key: String,
+    pub message: String,
+}
+
+fn error(key: &str, message: String) -> FilterError {
+    FilterError {
+        key: key.to_string(),
+        message,
+    }
+}
+
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(60).collect::<String>())
+    } else {
+        text
+    }
+}
+
+impl ContractFilters {
+    pub fn parse(filters: &Value) -> Result<Self, FilterError> {
+        let empty = Map::new();
+        let map = match filters {
+            Value::Null => &empty,
+            Value::Object(map) => map,
+            other => {
+                return Err(error(
+                    "filters",
+                    format!(
+                        "Os filtros devem ser um objeto JSON, como {{\"year\": 2024}}; recebido: {}.",
+                        shown(other)
+                    ),
+                ))
+            }
+        };
+        let mut f = ContractFilters::default();
+        let mut year: Option<i32> = None;
+        let mut from: Option<NaiveDate> = None;
+        let mut until: Option<NaiveDate> = None;
+        for (key, value) in map {
+            if value.is_null() {
+                continue;
+            }
+            match key.as_str() {
+                "codigo_orgao" => f.codigo_orgao = Some(code(key, value)?),
+                "codigo_orgao_superior" => f.codigo_orgao_superior = Some(code(key, value)?),
+                "codigo_ug" => f.codigo_ug = Some(code(key, value)?),
+                "cnpj_fornecedor" => f.cnpj_fornecedor = Some(supplier(key, value)?),
+                "modalidade" => f.modalidade = Some(words(key, value)?.join(" ")),
+                "texto" => f.texto = words(key, value)?,
+                "year" => year = Some(year_of(key, value)?),
+                "data_inicial" => from = Some(date(key, value)?),
+                "data_final" => until = Some(date(key, value)?),
+                "min_value" => f.min_value = Some(money(key, value)?),
+                "max_value" => f.max_value = Some(money(key, value)?),
+                _ => {
+                    return Err(error(
+                        key,
+                        format!(
+                            "O filtro \"{key}\" não existe. Filtros aceitos: {}.",
+                            KNOWN_KEYS.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+        if let Some(y) = year {
+            let (first, last) = (
+                NaiveDate::from_ymd_opt(y, 1, 1),
+                NaiveDate::from_ymd_opt(y, 12, 31),
+            );
+            from = from.max(first);
+            until = match (until, last) {
+                (Some(u), Some(l)) => Some(u.min(l)),
+                (u, l) => u.or(l),
+            };
+        }
+        if let (Some(a), Some(b)) = (from, until) {
+            if a > b {
+                return Err(error(
+                    "data_inicial",
+                    format!(
+                        "O período pedido está vazio: começa em {} e termina em {}.",
+                        crate::pipeline::format::date(a),
+                        crate::pipeline::format::date(b)
+                    ),
+                ));
+            }
+        }
+        if let (Some(a), Some(b)) = (f.min_value, f.max_value) {
+            if a > b {
+                return Err(error(
+                    "min_value",
+                    format!(
+                        "O filtro \"min_value\" ({}) é maior que \"max_value\" ({}).",
+                        crate::pipeline::format::reais(a),
+                        crate::pipeline::format::reais(b)
+                    ),
+                ));
+            }
+        }
+        f.signed_from = from;
+        f.signed_until = until;
+        Ok(f)
+    }
+}
+
+impl ContractFilters {
+    /// What was asked, in words, for the summary: "assinados em 2024, valor a partir
+    /// de R$ 1.000.000,00".
+    pub fn describe(&self) -> String {
+        use crate::pipeline::format::{date, reais};
+        let mut parts = Vec::new();
+        match (self.signed_from, self.signed_until) {
+            (Some(a), Some(b)) if a.format("%m-%d").to_string() == "01-01"
+                && b.format("%m-%d").to_string() == "12-31"
+                && a.format("%Y").to_string() == b.format("%Y").to_string() =>
+            {
+                parts.push(format!("assinados em {}", a.format("%Y")))
+            }
+            (Some(a), Some(b)) => parts.push(format!("assinados de {} a {}", date(a), date(b))),
+            (Some(a), None) => parts.push(format!("assinados a partir de {}", date(a))),
+            (None, Some(b)) => parts.push(format!("assinados até {}", date(b))),
+            (None, None) => {}
+        }
+        match (self.min_value, self.max_value) {
+            (Some(a), Some(b)) => parts.push(format!("valor entre {} e {}", reais(a), reais(b))),
+            (Some(a), None) => parts.push(format!("valor a partir de {}", reais(a))),
+            (None, Some(b)) => parts.push(format!("valor até {}", reais(b))),
+            (None, None) => {}
+        }
+        for (label, value) in [
+            ("órgão", &self.codigo_orgao),
+            ("órgão superior", &self.codigo_orgao_superior),
+            ("UG", &self.codigo_ug),
+            ("fornecedor", &self.cnpj_fornecedor),
+            ("modalidade", &self.modalidade),
+        ] {
+            if let Some(v) = value {
+                parts.push(format!("{label} {v}"));
+            }
+        }
+        if !self.texto.is_empty() {
+            parts.push(format!("objeto com \"{}\"", self.texto.join(" ")));
+        }
+        if parts.is_empty() {
+            "todos os contratos importados".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Codes are digit strings; numbers are accepted (`26000` for `"26000"`). Leading
+/// zeros matter (`"00001"`), so a string is kept as written.
+fn code(key: &str, value: &Value) -> Result<String, FilterError> {
+    let text = match value {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) if n.is_u64() => n.to_string(),
+        _ => String::new(),
+    };
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) {
+        return Err(error(
+            key,
+            format!(
+                "O filtro \"{key}\" deve ser um código numérico, como \"26000\"; recebido: {}.",
+                shown(value)
+            ),
+        ));
+    }
+    Ok(text)
+}
+
+/// A CNPJ (14 digits) or CPF (11), with or without punctuation.
+fn supplier(key: &str, value: &Value) -> Result<String, FilterError> {
+    let digits: String = match value {
+        Value::String(s) => s.chars().filter(|c| !".-/ ".contains(*c)).collect(),
+        Value::Number(n) if n.is_u64() => n.to_string(),
+        _ => String::new(),
+    };
+    let ok = digits.chars().all(|c| c.is_ascii_digit()) && matches!(digits.len(), 11 | 14);
+    if !ok {
+        return Err(error(
+            key,
+            format!(
+                "O filtro \"{key}\" deve ser um CNPJ (14 dígitos, como \"12.345.678/0001-90\") \
+                 ou um CPF (11 dígitos); recebido: {}.",
+                shown(value)
+            ),
+        ));
+    }
+    Ok(digits)
+}
+
+fn words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
+    let folded = match value {
+        Value::String(s) => fold(s),
+        _ => String::new(),
+    };
+    if folded.is_empty() {
+        return Err(error(
+            key,
+            format!(
+                "O filtro \"{key}\" deve ser um texto com letras ou números, como \"pregão\"; \
+                 recebido: {}.",
+                shown(value)
+            ),
+        ));
+    }
+    Ok(folded.split(' ').map(str::to_string).collect())
+}
+
+fn year_of(key: &str, value: &Value) -> Result<i32, FilterError> {
+    match value.as_i64() {
+        Some(y) if (1990..=2100).contains(&y) => Ok(y as i32),
+        _ => Err(error(
+            key,
+            format!(
+                "O filtro \"{key}\" deve ser um ano, número inteiro entre 1990 e 2100, como 2024; \
+                 recebido: {}.",
+                shown(value)
+            ),
+        )),
+    }
+}
+
+fn date(key: &str, value: &Value) -> Result<NaiveDate, FilterError> {
+    value
+        .as_str()
+        .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+        .ok_or_else(|| {
+            error(
+                key,
+                format!(
+                    "O filtro \"{key}\" deve ser uma data no formato AAAA-MM-DD, como \
+                     \"2024-03-31\"; recebido: {}.",
+                    shown(value)
+                ),
+            )
+        })
+}
+
+fn money(key: &str, value: &Value) -> Result<f64, FilterError> {
+    match value.as_f64() {
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(error(
+            key,
+            format!(
+                "O filtro \"{key}\" deve ser um valor em reais, número não negativo sem aspas, \
+                 como 1000000; recebido: {}.",
+                shown(value)
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_original_frontends_filters_work_as_written() {
+        let f = ContractFilters::parse(&json!({"min_value": 1000000, "year": 2024})).expect("valid");
+        assert_eq!(f.min_value, Some(1_000_000.0));
+        assert_eq!(f.signed_from, NaiveDate::from_ymd_opt(2024, 1, 1));
+        assert_eq!(f.signed_until, NaiveDate::from_ymd_opt(2024, 12, 31));
+    }
+
+    #[test]
+    fn codes_accept_numbers_and_keep_leading_zeros() {
+        let f = ContractFilters::parse(&json!({"codigo_orgao": 26000, "codigo_ug": "00123"})).expect("valid");
+        assert_eq!(f.codigo_orgao.as_deref(), Some("26000"));
+        assert_eq!(f.codigo_ug.as_deref(), Some("00123"));
+    }
+
+    #[test]
+    fn text_filters_ignore_case_and_accents() {
+        let f = ContractFilters::parse(&json!({"modalidade": "PREGÃO", "texto": "Saúde  Indígena"})).expect("valid");
+        assert_eq!(f.modalidade.as_deref(), Some("pregao"));
+        assert_eq!(f.texto, vec!["saude", "indigena"]);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_accepted_ones() {
+        let err = ContractFilters::parse(&json!({"ano": 2024})).expect_err("unknown key");
+        assert_eq!(err.key, "ano");
+        assert!(err.message.contains("\"ano\" não existe") && err.message.contains("year"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key_and_the_expected_form() {
+        for (filters, key, expected) in [
+            (json!({"year": "2024"}), "year", "número inteiro"),
+            (json!({"min_value": "1 milhão"}), "min_value", "valor em reais"),
+            (json!({"data_inicial": "31/12/2024"}), "data_inicial", "AAAA-MM-DD"),
+            (json!({"codigo_orgao": "MS"}), "codigo_orgao", "código numérico"),
+            (json!({"cnpj_fornecedor": "123"}), "cnpj_fornecedor", "14 dígitos"),
+            (json!(["year", 2024]), "filters", "objeto JSON"),
+        ] {
+            let err = ContractFilters::parse(&filters).expect_err("invalid");
+            assert_eq!(err.key, key);
+            assert!(err.message.contains(expected), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn filters_read_as_words_in_the_summary() {
+        let f = ContractFilters::parse(&json!({"min_value": 1000000, "year": 2024, "codigo_orgao": "36000"}))
+            .expect("valid");
+        assert_eq!(f.describe(), "assinados em 2024, valor a partir de R$ 1.000.000,00, órgão 36000");
+    }
+
+    #[test]
+    fn an_empty_period_is_refused() {
+        let err = ContractFilters::parse(&json!({"year": 2023, "data_inicial": "2024-01-01"}))
+            .expect_err("empty period");
+        assert!(err.message.contains("período pedido está vazio"), "{}", err.message);
+    }
+}

@@ -1,0 +1,611 @@
+//! `fiscal import PATH…`: Portal da Transparência bulk downloads into schema
+//! `transparency`, through COPY.
+//!
+//! Accepts the monthly zip as published (`AAAAMM_Compras.csv`,
+//! `AAAAMM_TermoAditivo.csv`, `AAAAMM_ItemCompra.csv`; `AAAAMM_Apostilamento.csv` has
+//! no table and is skipped, said so), or a bare csv of any of those kinds, found by
+//! its header. Each file is one transaction: rows are COPYed (binary) into a
+//! staging table, then inserted with `on conflict do nothing` on the table's key,
+//! so importing the same month again changes nothing and reports the rows as
+//! unchanged. A broken row is reported with file, line and reason and the rest of
+//! the file loads; a file that cannot be read at all (empty, not a Portal file) is
+//! reported and the other files still load.
+//!
+//! Keys. `contract_id` is the contract's identity — UG, number, signature date,
+//! supplier — the same whatever month republished it, and what results cite. A
+//! row is keyed by (`contract_id`, `source_month`), the month being that of the
+//! row's DOU publication (else the AAAAMM of the file name, else the signature),
+//! so the same row arriving in the monthly zip and in a concatenated csv is one
+//! row. Two rows of one month with one identity (the Portal publishes some
+//! contracts twice a month, as `Publicado` and `Não se aplica`) are merged, keeping
+//! the later DOU publication, then the later line; the report counts them.
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{Datelike, NaiveDate};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Client;
+
+use super::portal::{self, Amendment, Contract, ContractItem, RowError, SupplierId};
+use crate::pipeline::text::fold;
+
+/// Rejected rows listed in the report and in `transparency.imports`; the count
+/// is always complete.
+const LISTED_REJECTIONS: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Contracts,
+    Amendments,
+    Items,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Contracts => "contracts",
+            Kind::Amendments => "amendments",
+            Kind::Items => "contract_items",
+        }
+    }
+}
+
+/// What happened to one file (or one zip entry).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileReport {
+    pub source: String,
+    pub kind: Option<Kind>,
+    pub read: u64,
+    pub loaded: u64,
+    pub unchanged: u64,
+    /// Rows that repeat another row's key within the file (the Portal publishing
+    /// one contract twice the same month), merged into it.
+    pub merged: u64,
+    pub rejected: u64,
+    /// The first rejected rows, "file:line: reason".
+    pub rejections: Vec<String>,
+    /// Set when the file could not be imported at all (nothing was loaded).
+    pub error: Option<String>,
+    /// Set when the file was skipped on purpose.
+    pub skipped: Option<String>,
+}
+
+impl FileReport {
+    fn new(source: &str) -> Self {
+        Self {
+            source: source.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// One line for the terminal.
+    pub fn line(&self) -> String {
+        if let Some(e) = &self.error {
+            return format!("{}: not imported: {e}", self.source);
+        }
+        if let Some(s) = &self.skipped {
+            return format!("{}: skipped: {s}", self.source);
+        }
+        format!(
+            "{}: {} rows read as {}: {} loaded, {} unchanged, {} merged republications, {} rejected",
+            self.source,
+            self.read,
+            self.kind.map_or("?", Kind::as_str),
+            self.loaded,
+            self.unchanged,
+            self.merged,
+            self.rejected
+        )
+    }
+}
+
+/// Imports every path; never stops at a bad file. The caller decides the exit
+/// code from the reports.
+pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Vec<FileReport> {
+    let mut reports = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let is_zip = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        let result = if is_zip {
+            import_zip(client, path, &mut reports).await
+        } else {
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                    reports.push(import_bytes(client, &name, file_name.as_deref().unwrap_or(""), bytes).await);
+                    Ok(())
+                }
+                Err(e) => Err(anyhow!(e).context("reading the file")),
+            }
+        };
+        if let Err(e) = result {
+            let mut report = FileReport::new(&name);
+            report.error = Some(format!("{e:#}"));
+            reports.push(report);
+        }
+    }
+    // Fresh statistics, or the planner guesses the filters' selectivity from an
+    // empty table and picks the wrong index.
+    if reports.iter().any(|r| r.loaded > 0) {
+        if let Err(e) = client
+            .batch_execute("analyze transparency.contracts, transparency.amendments, transparency.contract_items")
+            .await
+        {
+            tracing::warn!(error = %e, "could not analyze the transparency tables");
+        }
+    }
+    reports
+}
+
+async fn import_zip(client: &mut Client, path: &Path, reports: &mut Vec<FileReport>) -> Result<()> {
+    let file = std::fs::File::open(path).context("opening the zip")?;
+    let mut archive = zip::ZipArchive::new(file).context("reading the zip (is it a Portal download?)")?;
+    let mut entries = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).context("reading the zip")?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().to_string();
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("decompressing {name}"))?;
+        entries.push((name, bytes));
+    }
+    for (name, bytes) in entries {
+        let source = format!("{}:{name}", path.display());
+        if fold(&name).contains("apostilamento") {
+            let mut report = FileReport::new(&source);
+            report.skipped = Some("apostilamentos are not used by the analysis".into());
+            reports.push(report);
+            continue;
+        }
+        reports.push(import_bytes(client, &source, &name, bytes).await);
+    }
+    Ok(())
+}
+
+/// The month a file name announces: `AAAAMM_Compras.csv` → 1st of that month.
+fn month_of_name(file_name: &str) -> Option<NaiveDate> {
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    let digits = base.get(..6)?;
+    if base.as_bytes().get(6) != Some(&b'_') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let year: i32 = digits[..4].parse().ok()?;
+    let month: u32 = digits[4..].parse().ok()?;
+    NaiveDate::from_ymd_opt(year, month, 1)
+}
+
+fn first_of_month(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap_or(d)
+}
+
+/// Which kind of Portal file this is, by trying each header in turn.
+fn detect(bytes: &[u8], source: &str) -> Result<Kind, RowError> {
+    let contracts = portal::read_contracts(Cursor::new(bytes), source).map(|_| Kind::Contracts);
+    match contracts {
+        Ok(kind) => Ok(kind),
+        Err(e) if matches!(e.reason, portal::Reason::MissingColumn { .. }) => {
+            portal::read_amendments(Cursor::new(bytes), source)
+                .map(|_| Kind::Amendments)
+                .or_else(|_| portal::read_items(Cursor::new(bytes), source).map(|_| Kind::Items))
+                .map_err(|_| e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn import_bytes(client: &mut Client, source: &str, file_name: &str, bytes: Vec<u8>) -> FileReport {
+    let mut report = FileReport::new(source);
+    let kind = match detect(&bytes, source) {
+        Ok(kind) => kind,
+        Err(e) => {
+            report.error = Some(match e.reason {
+                portal::Reason::MissingColumn { .. } => format!(
+                    "not a Portal da Transparência Compras, TermoAditivo or ItemCompra file ({e})"
+                ),
+                _ => e.to_string(),
+            });
+            return report;
+        }
+    };
+    report.kind = Some(kind);
+    let started = chrono::Utc::now();
+    let bar = progress_bar(bytes.len() as u64, file_name);
+    let result = load(client, kind, source, month_of_name(file_name), &bytes, &bar, &mut report).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(()) => {
+            if let Err(e) = record(client, &report, started).await {
+                tracing::warn!(error = %format!("{e:#}"), "could not record the import in transparency.imports");
+            }
+        }
+        Err(e) => {
+            report.error = Some(format!("{e:#}"));
+            report.loaded = 0;
+            report.unchanged = 0;
+        }
+    }
+    report
+}
+
+fn progress_bar(len: u64, name: &str) -> ProgressBar {
+    // Hidden by indicatif itself when stderr is not a terminal.
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg:30!} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(name.to_string());
+    bar
+}
+
+/// Reads the rows and COPYs them in, all in one transaction.
+async fn load(
+    client: &mut Client,
+    kind: Kind,
+    source: &str,
+    name_month: Option<NaiveDate>,
+    bytes: &[u8],
+    bar: &ProgressBar,
+    report: &mut FileReport,
+) -> Result<()> {
+    let reader = bar.wrap_read(Cursor::new(bytes));
+    let tx = client.transaction().await.context("starting the import transaction")?;
+    let (stage_ddl, columns, types, merge) = statements(kind);
+    tx.batch_execute(stage_ddl).await.context("creating the staging table")?;
+    let sink = tx
+        .copy_in(&format!("copy stage ({columns}) from stdin binary"))
+        .await
+        .context("starting COPY")?;
+    let writer = BinaryCopyInWriter::new(sink, types);
+    futures_util::pin_mut!(writer);
+
+    let reject = |report: &mut FileReport, e: RowError| {
+        report.rejected += 1;
+        if report.rejections.len() < LISTED_REJECTIONS {
+            report.rejections.push(e.to_string());
+        }
+    };
+    macro_rules! copy_rows {
+        ($records:expr, $row:ident => $values:expr) => {{
+            let mut records = $records.map_err(|e| anyhow!("{e}"))?;
+            while let Some(item) = records.next() {
+                report.read += 1;
+                let line = records.line() as i32;
+                match item {
+                    Ok($row) => {
+                        let values: Vec<Box<dyn ToSql + Sync>> = $values(line);
+                        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+                        writer.as_mut().write(&refs).await.context("COPY")?;
+                    }
+                    Err(e) => reject(report, e),
+                }
+            }
+        }};
+    }
+    let file = source.to_string();
+    match kind {
+        Kind::Contracts => copy_rows!(portal::read_contracts(reader, source), c => |line| contract_values(&c, &file, name_month, line)),
+        Kind::Amendments => copy_rows!(portal::read_amendments(reader, source), a => |line| amendment_values(&a, &file, name_month, line)),
+        Kind::Items => copy_rows!(portal::read_items(reader, source), i => |line| item_values(&i, &file, name_month, line)),
+    }
+    let staged = writer.finish().await.context("finishing COPY")?;
+    let distinct: i64 = tx
+        .query_one(distinct_keys(kind), &[])
+        .await
+        .context("counting staged keys")?
+        .get(0);
+    let distinct = distinct as u64;
+    let loaded = tx.execute(merge, &[]).await.context("merging staged rows")?;
+    tx.commit().await.context("committing the import")?;
+    report.loaded = loaded;
+    report.merged = staged.saturating_sub(distinct);
+    report.unchanged = distinct.saturating_sub(loaded);
+    Ok(())
+}
+
+async fn record(client: &Client, report: &FileReport, started: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let n = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
+    client
+        .execute(
+            "insert into transparency.imports
+                 (source_file, kind, rows_read, rows_loaded, rows_unchanged, rows_merged,
+                  rows_rejected, rejections, started_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &report.source,
+                &report.kind.map_or("?", Kind::as_str),
+                &n(report.read),
+                &n(report.loaded),
+                &n(report.unchanged),
+                &n(report.merged),
+                &n(report.rejected),
+                &json!(report.rejections),
+                &started,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+type Row = Vec<Box<dyn ToSql + Sync>>;
+
+fn b<T: ToSql + Sync + 'static>(v: T) -> Box<dyn ToSql + Sync> {
+    Box::new(v)
+}
+
+/// The contract's identity, the same in every month that republishes it.
+pub fn contract_id(c: &Contract) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        c.codigo_ug,
+        c.numero,
+        c.data_assinatura.format("%Y%m%d"),
+        c.fornecedor.as_ref().map_or("-", SupplierId::as_str)
+    )
+}
+
+fn contract_values(c: &Contract, file: &str, name_month: Option<NaiveDate>, line: i32) -> Row {
+    let month = c
+        .data_publicacao_dou
+        .map(first_of_month)
+        .or(name_month)
+        .unwrap_or_else(|| first_of_month(c.data_assinatura));
+    let tipo = c.fornecedor.as_ref().map(|s| match s {
+        SupplierId::Cnpj(_) => "cnpj",
+        SupplierId::Cpf(_) => "cpf",
+        SupplierId::Other(_) => "outro",
+    });
+    vec![
+        b(contract_id(c)),
+        b(month),
+        b(file.to_string()),
+        b(line),
+        b(c.numero.clone()),
+        b(c.objeto.clone()),
+        b(fold(&c.objeto)),
+        b(c.fundamento_legal.clone()),
+        b(c.modalidade_compra.clone()),
+        b(c.modalidade_compra.as_deref().map(fold)),
+        b(c.situacao.clone()),
+        b(c.codigo_orgao_superior.clone()),
+        b(c.nome_orgao_superior.clone()),
+        b(c.codigo_orgao.clone()),
+        b(c.nome_orgao.clone()),
+        b(c.codigo_ug.clone()),
+        b(c.nome_ug.clone()),
+        b(c.data_assinatura),
+        b(c.data_publicacao_dou),
+        b(c.data_inicio_vigencia),
+        b(c.data_fim_vigencia),
+        b(c.fornecedor.as_ref().map(|s| s.as_str().to_string())),
+        b(tipo),
+        b(c.nome_fornecedor.clone()),
+        b(c.valor_inicial),
+        b(c.valor_final),
+        b(c.numero_licitacao.clone()),
+        b(c.codigo_ug_licitacao.clone()),
+        b(c.nome_ug_licitacao.clone()),
+        b(c.codigo_modalidade_licitacao.clone()),
+        b(c.modalidade_licitacao.clone()),
+    ]
+}
+
+fn amendment_values(a: &Amendment, file: &str, name_month: Option<NaiveDate>, line: i32) -> Row {
+    let month = a
+        .data_publicacao
+        .map(first_of_month)
+        .or(name_month)
+        .unwrap_or_default();
+    let id = format!("{}/{}/{}", a.codigo_ug, a.numero_contrato, a.numero_termo_aditivo);
+    vec![
+        b(id),
+        b(month),
+        b(file.to_string()),
+        b(line),
+        b(a.numero_contrato.clone()),
+        b(a.codigo_orgao_superior.clone()),
+        b(a.nome_orgao_superior.clone()),
+        b(a.codigo_orgao.clone()),
+        b(a.nome_orgao.clone()),
+        b(a.codigo_ug.clone()),
+        b(a.nome_ug.clone()),
+        b(a.numero_termo_aditivo.clone()),
+        b(a.data_publicacao),
+        b(a.objeto.clone()),
+    ]
+}
+
+fn item_values(i: &ContractItem, file: &str, name_month: Option<NaiveDate>, line: i32) -> Row {
+    let id = format!(
+        "{}/{}/{}",
+        i.codigo_ug,
+        i.numero_contrato,
+        i.codigo_item.as_deref().unwrap_or("-")
+    );
+    vec![
+        b(id),
+        b(name_month.unwrap_or_default()),
+        b(file.to_string()),
+        b(line),
+        b(i.codigo_orgao.clone()),
+        b(i.nome_orgao.clone()),
+        b(i.codigo_ug.clone()),
+        b(i.nome_ug.clone()),
+        b(i.numero_contrato.clone()),
+        b(i.codigo_item.clone()),
+        b(i.descricao.clone()),
+        b(i.descricao_complementar.clone()),
+        b(i.quantidade),
+        b(i.valor),
+    ]
+}
+
+fn distinct_keys(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Contracts => "select count(*) from (select distinct contract_id, source_month from stage) k",
+        Kind::Amendments => "select count(*) from (select distinct amendment_id, source_month from stage) k",
+        Kind::Items => "select count(*) from (select distinct item_id, source_month from stage) k",
+    }
+}
+
+/// Staging DDL, COPY column list, COPY types and the merge statement of a kind.
+/// Values are staged as float8 (binary COPY cannot send numeric from f64) and cast
+/// on merge; float8 → numeric keeps 15 significant digits, enough for every value
+/// the Portal writes (4 decimals, under 10^11).
+fn statements(kind: Kind) -> (&'static str, &'static str, &'static [Type], &'static str) {
+    match kind {
+        Kind::Contracts => (
+            "create temp table stage (
+                 contract_id text, source_month date, source_file text, source_line int4,
+                 numero text, objeto text, objeto_busca text, fundamento_legal text,
+                 modalidade text, modalidade_busca text, situacao text,
+                 codigo_orgao_superior text, nome_orgao_superior text, codigo_orgao text,
+                 nome_orgao text, codigo_ug text, nome_ug text, data_assinatura date,
+                 data_publicacao_dou date, data_inicio_vigencia date, data_fim_vigencia date,
+                 codigo_contratado text, tipo_contratado text, nome_contratado text,
+                 valor_inicial float8, valor_final float8, numero_licitacao text,
+                 codigo_ug_licitacao text, nome_ug_licitacao text,
+                 codigo_modalidade_licitacao text, modalidade_licitacao text
+             ) on commit drop",
+            "contract_id, source_month, source_file, source_line, numero, objeto, objeto_busca,
+             fundamento_legal, modalidade, modalidade_busca, situacao, codigo_orgao_superior,
+             nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug, data_assinatura,
+             data_publicacao_dou, data_inicio_vigencia, data_fim_vigencia, codigo_contratado,
+             tipo_contratado, nome_contratado, valor_inicial, valor_final, numero_licitacao,
+             codigo_ug_licitacao, nome_ug_licitacao, codigo_modalidade_licitacao, modalidade_licitacao",
+            &[
+                Type::TEXT, Type::DATE, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::DATE, Type::DATE, Type::DATE, Type::DATE,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+            ],
+            "insert into transparency.contracts (
+                 contract_id, source_month, source_file, source_line, numero, objeto, objeto_busca,
+                 fundamento_legal, modalidade, modalidade_busca, situacao, codigo_orgao_superior,
+                 nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug, data_assinatura,
+                 data_publicacao_dou, data_inicio_vigencia, data_fim_vigencia, codigo_contratado,
+                 tipo_contratado, nome_contratado, valor_inicial, valor_final, numero_licitacao,
+                 codigo_ug_licitacao, nome_ug_licitacao, codigo_modalidade_licitacao, modalidade_licitacao)
+             select distinct on (contract_id, source_month)
+                 contract_id, source_month, source_file, source_line, numero, objeto, objeto_busca,
+                 fundamento_legal, modalidade, modalidade_busca, situacao, codigo_orgao_superior,
+                 nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug, data_assinatura,
+                 data_publicacao_dou, data_inicio_vigencia, data_fim_vigencia, codigo_contratado,
+                 tipo_contratado, nome_contratado, valor_inicial::numeric(20, 4),
+                 valor_final::numeric(20, 4), numero_licitacao, codigo_ug_licitacao,
+                 nome_ug_licitacao, codigo_modalidade_licitacao, modalidade_licitacao
+             from stage
+             order by contract_id, source_month, data_publicacao_dou desc nulls last, source_line desc
+             on conflict (contract_id, source_month) do nothing",
+        ),
+        Kind::Amendments => (
+            "create temp table stage (
+                 amendment_id text, source_month date, source_file text, source_line int4,
+                 numero_contrato text, codigo_orgao_superior text, nome_orgao_superior text,
+                 codigo_orgao text, nome_orgao text, codigo_ug text, nome_ug text,
+                 numero_termo text, data_publicacao date, objeto text
+             ) on commit drop",
+            "amendment_id, source_month, source_file, source_line, numero_contrato,
+             codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug,
+             nome_ug, numero_termo, data_publicacao, objeto",
+            &[
+                Type::TEXT, Type::DATE, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::DATE, Type::TEXT,
+            ],
+            "insert into transparency.amendments (
+                 amendment_id, source_month, source_file, source_line, numero_contrato,
+                 codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug,
+                 nome_ug, numero_termo, data_publicacao, objeto)
+             select distinct on (amendment_id, source_month) *
+             from stage
+             order by amendment_id, source_month, source_line desc
+             on conflict (amendment_id, source_month) do nothing",
+        ),
+        Kind::Items => (
+            "create temp table stage (
+                 item_key text, source_month date, source_file text, source_line int4,
+                 codigo_orgao text, nome_orgao text, codigo_ug text, nome_ug text,
+                 numero_contrato text, codigo_item text, descricao text,
+                 descricao_complementar text, quantidade float8, valor float8,
+                 item_id text generated always as (item_key || '/' || left(md5(
+                     coalesce(descricao, '') || '|' || coalesce(descricao_complementar, '') || '|'
+                     || coalesce(quantidade::text, '') || '|' || coalesce(valor::text, '')), 12)) stored
+             ) on commit drop",
+            "item_key, source_month, source_file, source_line, codigo_orgao, nome_orgao,
+             codigo_ug, nome_ug, numero_contrato, codigo_item, descricao,
+             descricao_complementar, quantidade, valor",
+            &[
+                Type::TEXT, Type::DATE, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::FLOAT8,
+                Type::FLOAT8,
+            ],
+            // One contract may list the same item code twice (different descriptions
+            // or amounts): the content digest keeps both as distinct items.
+            "insert into transparency.contract_items (
+                 item_id, source_month, source_file, source_line, codigo_orgao, nome_orgao,
+                 codigo_ug, nome_ug, numero_contrato, codigo_item, descricao,
+                 descricao_complementar, quantidade, valor)
+             select distinct on (item_id, source_month) item_id, source_month, source_file, source_line, codigo_orgao, nome_orgao,
+                 codigo_ug, nome_ug, numero_contrato, codigo_item, descricao,
+                 descricao_complementar, quantidade::numeric(20, 4), valor::numeric(20, 4)
+             from stage
+             order by item_id, source_month, source_line desc
+             on conflict (item_id, source_month) do nothing",
+        ),
+    }
+}
+
+/// Exit status of `fiscal import`: an error when a file could not be imported at
+/// all; rejected rows are reported, not fatal.
+pub fn check(reports: &[FileReport]) -> Result<()> {
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.error.is_some())
+        .map(|r| r.source.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        bail!("{} file(s) could not be imported: {}", failed.len(), failed.join(", "))
+    }
+}
+
+/// A summary for the terminal: one line per file, the rejected rows, totals.
+pub fn render(reports: &[FileReport], elapsed: std::time::Duration) -> String {
+    let mut out = String::new();
+    for r in reports {
+        out.push_str(&r.line());
+        out.push('\n');
+        for rejection in &r.rejections {
+            out.push_str(&format!("  rejected {rejection}\n"));
+        }
+        if r.rejected as usize > r.rejections.len() {
+            out.push_str(&format!("  … and {} more rejected rows\n", r.rejected as usize - r.rejections.len()));
+        }
+    }
+    let sum = |f: fn(&FileReport) -> u64| reports.iter().map(f).sum::<u64>();
+    out.push_str(&format!(
+        "total: {} rows read, {} loaded, {} unchanged, {} merged, {} rejected in {:.1} s\n",
+        sum(|r| r.read),
+        sum(|r| r.loaded),
+        sum(|r| r.unchanged),
+        sum(|r| r.merged),
+        sum(|r| r.rejected),
+        elapsed.as_secs_f64()
+    ));
+    out
+}

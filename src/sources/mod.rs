@@ -1,0 +1,4 @@
+pub mod portal;
+pub mod contracts;
+pub mod filters;
+pub mod import;

@@ -1,0 +1,208 @@
+//! The contracts pipeline end to end: real Portal data imported with `fiscal
+//! import`, an investigation inserted as a citizen would, the worker, the row.
+
+use std::collections::BTreeSet;
+
+use fiscal::pipeline::contracts::ContractsPipeline;
+use fiscal::pipeline::{Job, Pipeline, Pipelines, Progress};
+use serde_json::{json, Value};
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::harness::{add_user, drain, fetch, TestDb};
+use crate::import::{shared_data, MONTHLY_ZIP};
+
+async fn import_january(client: &mut Client) {
+    let reports = fiscal::sources::import::import_paths(client, &[shared_data(MONTHLY_ZIP)]).await;
+    fiscal::sources::import::check(&reports).expect("imported");
+}
+
+/// Inserts through RLS as the signed-in citizen, as supabase-js does.
+async fn insert_as_citizen(client: &Client, user: Uuid, query: &str, filters: Value, types: Value) -> Uuid {
+    let claims = json!({"sub": user, "role": "authenticated"}).to_string();
+    client
+        .batch_execute(&format!(
+            "begin; select set_config('role', 'authenticated', true);
+             select set_config('request.jwt.claims', '{claims}', true);"
+        ))
+        .await
+        .expect("as citizen");
+    let id: Uuid = client
+        .query_one(
+            "insert into investigations (query, data_source, filters, anomaly_types)
+             values ($1, 'contracts', $2, $3) returning id",
+            &[&query, &filters, &types],
+        )
+        .await
+        .expect("citizen insert")
+        .get(0);
+    client.batch_execute("commit").await.expect("commit");
+    id
+}
+
+async fn row_json(client: &Client, id: Uuid) -> Value {
+    client
+        .query_one(
+            "select to_jsonb(i) - 'claim_token' from investigations i where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row")
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_citizens_investigation_over_the_real_january_data_completes_with_ranked_findings() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    import_january(&mut client).await;
+    let user = add_user(&client).await;
+    let id = insert_as_citizen(&client, user, "contratos de janeiro de 2021", json!({}), json!([])).await;
+
+    let settings = db.settings();
+    let report = drain(settings.clone(), Pipelines::builtin(&settings).expect("pipelines")).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    let row = row_json(&client, id).await;
+    assert_eq!(row["status"], "completed", "{row:#}");
+    assert_eq!(row["progress"], 1.0);
+    assert_eq!(row["current_phase"], "completed");
+
+    let distinct: i64 = client
+        .query_one("select count(distinct contract_id) from transparency.contracts", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(row["total_records_analyzed"], json!(distinct));
+    let confidence = row["confidence_score"].as_f64().expect("confidence");
+    assert!((0.5..=1.0).contains(&confidence), "{confidence}");
+
+    let results = row["results"].as_array().expect("results");
+    let found = row["anomalies_found"].as_u64().expect("count") as usize;
+    assert!(!results.is_empty(), "real data has anomalies");
+    assert!(results.len() <= settings.analysis.results_cap && results.len() <= found);
+    let families: BTreeSet<&str> = ["price", "vendor", "temporal", "payment", "duplicate", "pattern"].into();
+    let severities = ["critical", "high", "medium", "low"];
+    let mut last_rank = 0;
+    let mut ids = BTreeSet::new();
+    for r in results {
+        assert!(Uuid::parse_str(r["anomaly_id"].as_str().unwrap_or("")).is_ok(), "{r:#}");
+        assert!(ids.insert(r["anomaly_id"].as_str().unwrap_or("").to_string()), "duplicate id");
+        let family = r["type"].as_str().expect("type");
+        assert!(families.contains(family), "{family}");
+        let rank = severities.iter().position(|s| r["severity"] == *s).expect("severity");
+        assert!(rank >= last_rank, "results not ordered by severity");
+        last_rank = rank;
+        let c = r["confidence"].as_f64().expect("confidence");
+        assert!((0.0..=1.0).contains(&c));
+        assert!(!r["description"].as_str().unwrap_or("").is_empty());
+        assert!(!r["explanation"].as_str().unwrap_or("").is_empty());
+        assert!(r["suggested_actions"].as_array().is_some_and(|a| !a.is_empty()), "{r:#}");
+        assert!(r["metadata"]["rule"].as_str().unwrap_or("").starts_with(&format!("{family}.")));
+        assert!(r["metadata"]["financial_impact"].is_number());
+        let records = r["affected_records"].as_array().expect("records");
+        assert!(!records.is_empty(), "{r:#}");
+        for rec in records {
+            for key in ["id", "numero", "objeto", "fornecedor", "orgao", "valor"] {
+                assert!(rec.get(key).is_some(), "affected record without {key}: {rec:#}");
+            }
+        }
+    }
+
+    let summary = row["summary"].as_str().expect("summary");
+    assert!(summary.starts_with("Analisamos "), "{summary}");
+    assert!(summary.contains(&fiscal::pipeline::summary::thousands(distinct as usize)), "{summary}");
+    assert!(summary.contains("R$ ") && summary.contains("Principais achados"), "{summary}");
+    let meta = &row["investigation_metadata"];
+    assert_eq!(meta["pipeline"], "contracts");
+    assert!(meta["pipeline_version"].is_string());
+    assert!(meta["phases_ms"]["data_retrieval"].is_number());
+    assert_eq!(meta["rows_read"]["contracts"], json!(distinct));
+}
+
+#[tokio::test]
+async fn the_original_frontends_filters_select_what_they_say() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    import_january(&mut client).await;
+    let user = add_user(&client).await;
+    let id = insert_as_citizen(
+        &client,
+        user,
+        "contratos acima de R$ 1 milhão em 2020",
+        json!({"min_value": 1000000, "year": 2020}),
+        json!(["payment", "price"]),
+    )
+    .await;
+    let settings = db.settings();
+    drain(settings.clone(), Pipelines::builtin(&settings).expect("pipelines")).await;
+    let expected: i64 = client
+        .query_one(
+            "select count(distinct contract_id) from transparency.contracts
+             where coalesce(valor_final, valor_inicial) >= 1000000
+               and data_assinatura between '2020-01-01' and '2020-12-31'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert!(expected > 0, "the sample has such contracts");
+    let row = row_json(&client, id).await;
+    assert_eq!(row["status"], "completed", "{row:#}");
+    assert_eq!(row["total_records_analyzed"], json!(expected));
+    for r in row["results"].as_array().expect("results") {
+        assert!(r["type"] == "payment" || r["type"] == "price", "anomaly_types not honoured: {r:#}");
+    }
+    assert!(row["summary"].as_str().unwrap_or("").contains("assinados em 2020, valor a partir de R$ 1.000.000,00"));
+}
+
+#[tokio::test]
+async fn invalid_filters_and_unknown_types_fail_with_messages_naming_them() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let bad_key = insert_as_citizen(&client, user, "q", json!({"ano": 2024}), json!([])).await;
+    let bad_type = insert_as_citizen(&client, user, "q", json!({}), json!(["preco"])).await;
+    let settings = db.settings();
+    drain(settings.clone(), Pipelines::builtin(&settings).expect("pipelines")).await;
+    let row = fetch(&client, bad_key).await;
+    assert_eq!((row.status.as_str(), row.attempts), ("failed", 1));
+    assert!(row.error_message.unwrap_or_default().contains("\"ano\" não existe"));
+    let row = fetch(&client, bad_type).await;
+    assert_eq!(row.status, "failed");
+    let message = row.error_message.unwrap_or_default();
+    assert!(message.contains("\"preco\"") && message.contains("price, vendor, temporal"), "{message}");
+}
+
+#[tokio::test]
+async fn the_same_input_gives_the_same_results_byte_for_byte() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    import_january(&mut client).await;
+    let settings = db.settings();
+    let pipeline = ContractsPipeline::new(
+        db.pool(),
+        settings.analysis.clone(),
+        settings.detectors.clone(),
+    );
+    let job = Job {
+        id: Uuid::new_v4(),
+        user_id: Uuid::new_v4(),
+        query: "todos".into(),
+        data_source: "contracts".into(),
+        filters: json!({}),
+        anomaly_types: json!([]),
+        attempt: 1,
+        max_attempts: 3,
+    };
+    let mut outputs = Vec::new();
+    for _ in 0..2 {
+        let (progress, _updates) = Progress::new();
+        let done = pipeline
+            .run(&job, &progress, &CancellationToken::new())
+            .await
+            .expect("pipeline");
+        outputs.push((serde_json::to_string(&done.results).expect("json"), done.summary, done.anomalies_found));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+}
