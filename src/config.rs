@@ -93,6 +93,9 @@ pub struct AnalysisSettings {
     /// Contracts one investigation may retrieve; broader filters fail with a
     /// message asking to narrow them.
     pub max_records: usize,
+    /// Reais at or above which a registered value is taken for an error: reported
+    /// once and kept out of the statistics (see `pipeline::sanitize`).
+    pub implausible_value: f64,
 }
 
 impl Default for AnalysisSettings {
@@ -100,6 +103,7 @@ impl Default for AnalysisSettings {
         Self {
             results_cap: 500,
             max_records: 2_000_000,
+            implausible_value: 50_000_000_000.0,
         }
     }
 }

@@ -84,7 +84,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let reports = fiscal::sources::import::import_paths(&mut client, &paths).await;
             drop(client);
             let _ = driver.await;
-            print!("{}", fiscal::sources::import::render(&reports, started.elapsed()));
+            print!(
+                "{}",
+                fiscal::sources::import::render(&reports, started.elapsed())
+            );
             fiscal::sources::import::check(&reports)?;
         }
     }

@@ -47,7 +47,11 @@ pub fn rank(investigation: Uuid, findings: Vec<Finding>, data: &Dataset) -> Vec<
             .severity
             .cmp(&a.finding.severity)
             .then(b.finding.confidence.total_cmp(&a.finding.confidence))
-            .then(b.finding.financial_impact.total_cmp(&a.finding.financial_impact))
+            .then(
+                b.finding
+                    .financial_impact
+                    .total_cmp(&a.finding.financial_impact),
+            )
             .then(a.id.cmp(&b.id))
     });
     ranked.dedup_by(|a, b| a.id == b.id);

@@ -84,7 +84,9 @@ fn coverage(family: Family, data: &Dataset) -> f64 {
         .iter()
         .filter(|c| match family {
             Family::Price | Family::Pattern => c.final_value.or(c.initial_value).is_some(),
-            Family::Vendor => c.supplier_code.is_some() && c.final_value.or(c.initial_value).is_some(),
+            Family::Vendor => {
+                c.supplier_code.is_some() && c.final_value.or(c.initial_value).is_some()
+            }
             Family::Temporal => c.signed.is_some(),
             Family::Payment => c.initial_value.is_some() && c.final_value.is_some(),
             Family::Duplicate => c.ug.code.is_some() && !c.object.trim().is_empty(),
@@ -145,37 +147,73 @@ impl Pipeline for ContractsPipeline {
 
         progress.set(Phase::AnomalyDetection, 0.40);
         let detection_started = Instant::now();
-        let data = Arc::new(data);
-        let mut tasks = tokio::task::JoinSet::new();
-        for detector in detectors::build(&self.detectors, &families) {
-            let data = data.clone();
-            tasks.spawn_blocking(move || {
-                let t = Instant::now();
-                let found = detector.detect(&data);
-                (detector.family(), found, t.elapsed().as_millis() as u64)
-            });
-        }
-        let total = tasks.len().max(1);
+        let mut data = data;
         let mut per_family = BTreeMap::new();
+        let detectors = detectors::build(&self.detectors, &families);
+        let total = detectors.len().max(1);
         let mut done = 0;
-        loop {
-            let next = tokio::select! {
-                _ = cancel.cancelled() => {
-                    tasks.abort_all();
-                    return Err(JobError::Cancelled);
+        // Payment compares initial and final values as registered, so it runs
+        // first; then the values are sanitised in place for the other families
+        // and put back afterwards, for the results to show what was published.
+        let (first, rest): (Vec<_>, Vec<_>) = detectors
+            .into_iter()
+            .partition(|d| d.family() == Family::Payment);
+        let mut shared = Arc::new(std::mem::take(&mut data));
+        for (batch, sanitise) in [(first, false), (rest, true)] {
+            let mut registered = Vec::new();
+            if sanitise {
+                let mut owned = Arc::try_unwrap(shared).unwrap_or_else(|arc| (*arc).clone());
+                let (changed, found) =
+                    super::sanitize::sanitize(&mut owned, self.analysis.implausible_value);
+                registered = changed;
+                if families.contains(&Family::Price) {
+                    per_family
+                        .entry(Family::Price)
+                        .or_insert_with(|| (Vec::new(), 0))
+                        .0
+                        .extend(found);
                 }
-                next = tasks.join_next() => next,
-            };
-            let Some(joined) = next else { break };
-            let (family, found, ms) = match joined {
-                Ok(result) => result,
-                // A detector's panic is the pipeline's: let the worker record it.
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
-            per_family.insert(family, (found, ms));
-            done += 1;
-            progress.set(Phase::AnomalyDetection, 0.40 + 0.45 * done as f64 / total as f64);
+                shared = Arc::new(owned);
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            for detector in batch {
+                let data = shared.clone();
+                tasks.spawn_blocking(move || {
+                    let t = Instant::now();
+                    let found = detector.detect(&data);
+                    (detector.family(), found, t.elapsed().as_millis() as u64)
+                });
+            }
+            loop {
+                let next = tokio::select! {
+                    _ = cancel.cancelled() => {
+                        tasks.abort_all();
+                        return Err(JobError::Cancelled);
+                    }
+                    next = tasks.join_next() => next,
+                };
+                let Some(joined) = next else { break };
+                let (family, found, ms) = match joined {
+                    Ok(result) => result,
+                    // A detector's panic is the pipeline's: let the worker record it.
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                };
+                let entry = per_family.entry(family).or_insert_with(|| (Vec::new(), 0));
+                entry.0.extend(found);
+                entry.1 = ms;
+                done += 1;
+                progress.set(
+                    Phase::AnomalyDetection,
+                    0.40 + 0.45 * done as f64 / total as f64,
+                );
+            }
+            if sanitise {
+                let mut owned = Arc::try_unwrap(shared).unwrap_or_else(|arc| (*arc).clone());
+                super::sanitize::restore(&mut owned, registered);
+                shared = Arc::new(owned);
+            }
         }
+        let data = Arc::try_unwrap(shared).unwrap_or_else(|arc| (*arc).clone());
         let detection_ms = detection_started.elapsed().as_millis() as u64;
 
         progress.set(Phase::Analysis, 0.86);
@@ -190,6 +228,10 @@ impl Pipeline for ContractsPipeline {
             findings.extend(found);
         }
         let ranked = analysis::rank(job.id, findings, &data);
+        let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &ranked {
+            *by_rule.entry(r.finding.rule).or_default() += 1;
+        }
         let shown = ranked.len().min(self.analysis.results_cap);
         let results: Vec<Value> = ranked[..shown]
             .iter()
@@ -198,7 +240,8 @@ impl Pipeline for ContractsPipeline {
         let analysis_ms = analysis_started.elapsed().as_millis() as u64;
 
         progress.set(Phase::SummaryGeneration, 0.95);
-        let summary = super::summary::write(data.contracts.len(), &filters.describe(), &ranked, shown);
+        let summary =
+            super::summary::write(data.contracts.len(), &filters.describe(), &ranked, shown);
         let records = i32::try_from(data.contracts.len()).unwrap_or(i32::MAX);
         Ok(Completion {
             anomalies_found: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
@@ -217,6 +260,7 @@ impl Pipeline for ContractsPipeline {
                     "analysis": analysis_ms,
                 },
                 "detectors": detector_stats,
+                "anomalies_by_rule": by_rule,
                 "results_cap": self.analysis.results_cap,
             }),
         })

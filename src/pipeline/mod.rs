@@ -10,6 +10,7 @@ pub mod contracts;
 pub mod detectors;
 pub mod format;
 pub mod model;
+pub mod sanitize;
 pub mod stats;
 pub mod summary;
 pub mod text;

@@ -66,7 +66,11 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
              ou se os dados desse período já foram importados."
         );
     }
-    let contratos = if records == 1 { "contrato" } else { "contratos" };
+    let contratos = if records == 1 {
+        "contrato"
+    } else {
+        "contratos"
+    };
     if ranked.is_empty() {
         return format!(
             "Analisamos {} {contratos} ({scope}) e não encontramos anomalias pelas regras \
@@ -79,7 +83,9 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
     let mut by_family: BTreeMap<Family, usize> = BTreeMap::new();
     let mut at_stake = 0.0;
     for r in ranked {
-        *by_severity.entry(std::cmp::Reverse(r.finding.severity)).or_default() += 1;
+        *by_severity
+            .entry(std::cmp::Reverse(r.finding.severity))
+            .or_default() += 1;
         *by_family.entry(r.finding.family).or_default() += 1;
         at_stake += r.finding.financial_impact.max(0.0);
     }
@@ -117,8 +123,6 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
             thousands(total)
         ));
     }
-    text.push_str(
-        " Indícios não são provas: cada um pede verificação nos documentos do contrato.",
-    );
+    text.push_str(" Indícios não são provas: cada um pede verificação nos documentos do contrato.");
     text
 }

@@ -78,10 +78,16 @@ pub fn where_clause(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + 
         push("c.data_assinatura <= ?", Box::new(v));
     }
     if let Some(v) = f.min_value {
-        push("coalesce(c.valor_final, c.valor_inicial) >= ?::float8::numeric", Box::new(v));
+        push(
+            "coalesce(c.valor_final, c.valor_inicial) >= ?::float8::numeric",
+            Box::new(v),
+        );
     }
     if let Some(v) = f.max_value {
-        push("coalesce(c.valor_final, c.valor_inicial) <= ?::float8::numeric", Box::new(v));
+        push(
+            "coalesce(c.valor_final, c.valor_inicial) <= ?::float8::numeric",
+            Box::new(v),
+        );
     }
     let clause = if clauses.is_empty() {
         "true".to_string()
@@ -123,6 +129,59 @@ fn unit(code: Option<String>, name: Option<String>) -> Unit {
     Unit { code, name }
 }
 
+/// A parsed Portal row as the detectors see it, keyed as the importer keys it;
+/// what retrieval builds from the database, without the database (benchmarks,
+/// tests of detectors on real rows).
+pub fn from_portal(c: &super::portal::Contract) -> Contract {
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Contract {
+        key: super::import::contract_id(c),
+        number: c.numero.clone(),
+        object: c.objeto.clone(),
+        legal_basis: c.fundamento_legal.clone(),
+        modality: c.modalidade_compra.clone(),
+        situation: c.situacao.clone(),
+        superior_agency: unit(some(&c.codigo_orgao_superior), some(&c.nome_orgao_superior)),
+        agency: unit(some(&c.codigo_orgao), some(&c.nome_orgao)),
+        ug: unit(some(&c.codigo_ug), some(&c.nome_ug)),
+        signed: Some(c.data_assinatura),
+        published: c.data_publicacao_dou,
+        valid_from: c.data_inicio_vigencia,
+        valid_until: c.data_fim_vigencia,
+        supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
+        supplier_name: c.nome_fornecedor.clone(),
+        initial_value: c.valor_inicial,
+        final_value: c.valor_final,
+        bidding_number: c.numero_licitacao.clone(),
+        bidding_modality: c.modalidade_licitacao.clone(),
+        amendments: Vec::new(),
+    }
+}
+
+/// Attaches amendments to contracts by (UG, contract number), as retrieval does.
+pub fn attach_amendments(contracts: &mut [Contract], amendments: &[super::portal::Amendment]) {
+    let mut index: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (i, c) in contracts.iter().enumerate() {
+        if let Some(ug) = &c.ug.code {
+            index
+                .entry((ug.clone(), c.number.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    for a in amendments {
+        if let Some(targets) = index.get(&(a.codigo_ug.clone(), a.numero_contrato.clone())) {
+            for &i in targets {
+                contracts[i].amendments.push(Amendment {
+                    number: Some(a.numero_termo_aditivo.clone()),
+                    published: a.data_publicacao,
+                    object: a.objeto.clone(),
+                });
+            }
+        }
+    }
+}
+
 /// Reads the dataset. `on_progress` is told how many contracts were read so far,
 /// every few thousand rows; `cancel` is checked as often.
 pub async fn retrieve(
@@ -135,7 +194,10 @@ pub async fn retrieve(
     const BATCH: usize = 5_000;
     let (sql, params) = contracts_query(filters);
     let rows = client
-        .query_raw(&sql, params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)))
+        .query_raw(
+            &sql,
+            params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)),
+        )
         .await
         .context("querying transparency.contracts")?;
     pin_mut!(rows);
@@ -189,7 +251,10 @@ pub async fn retrieve(
     let mut attached: Vec<(usize, Amendment)> = Vec::new();
     let (sql, params) = amendments_query(filters);
     let rows = client
-        .query_raw(&sql, params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)))
+        .query_raw(
+            &sql,
+            params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)),
+        )
         .await
         .context("querying transparency.amendments")?;
     pin_mut!(rows);
@@ -217,8 +282,9 @@ pub async fn retrieve(
         contracts[i].amendments.push(amendment);
     }
     for c in &mut contracts {
-        c.amendments
-            .sort_by(|a, b| (a.published, &a.number, &a.object).cmp(&(b.published, &b.number, &b.object)));
+        c.amendments.sort_by(|a, b| {
+            (a.published, &a.number, &a.object).cmp(&(b.published, &b.number, &b.object))
+        });
     }
     let stats = RetrievalStats {
         contracts: contracts.len(),

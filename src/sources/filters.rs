@@ -78,9 +78,9 @@ impl ContractFilters {
                 return Err(error(
                     "filters",
                     format!(
-                        "Os filtros devem ser um objeto JSON, como {{\"year\": 2024}}; recebido: {}.",
-                        shown(other)
-                    ),
+                    "Os filtros devem ser um objeto JSON, como {{\"year\": 2024}}; recebido: {}.",
+                    shown(other)
+                ),
                 ))
             }
         };
@@ -163,9 +163,10 @@ impl ContractFilters {
         use crate::pipeline::format::{date, reais};
         let mut parts = Vec::new();
         match (self.signed_from, self.signed_until) {
-            (Some(a), Some(b)) if a.format("%m-%d").to_string() == "01-01"
-                && b.format("%m-%d").to_string() == "12-31"
-                && a.format("%Y").to_string() == b.format("%Y").to_string() =>
+            (Some(a), Some(b))
+                if a.format("%m-%d").to_string() == "01-01"
+                    && b.format("%m-%d").to_string() == "12-31"
+                    && a.format("%Y").to_string() == b.format("%Y").to_string() =>
             {
                 parts.push(format!("assinados em {}", a.format("%Y")))
             }
@@ -312,7 +313,8 @@ mod tests {
 
     #[test]
     fn the_original_frontends_filters_work_as_written() {
-        let f = ContractFilters::parse(&json!({"min_value": 1000000, "year": 2024})).expect("valid");
+        let f =
+            ContractFilters::parse(&json!({"min_value": 1000000, "year": 2024})).expect("valid");
         assert_eq!(f.min_value, Some(1_000_000.0));
         assert_eq!(f.signed_from, NaiveDate::from_ymd_opt(2024, 1, 1));
         assert_eq!(f.signed_until, NaiveDate::from_ymd_opt(2024, 12, 31));
@@ -320,14 +322,17 @@ mod tests {
 
     #[test]
     fn codes_accept_numbers_and_keep_leading_zeros() {
-        let f = ContractFilters::parse(&json!({"codigo_orgao": 26000, "codigo_ug": "00123"})).expect("valid");
+        let f = ContractFilters::parse(&json!({"codigo_orgao": 26000, "codigo_ug": "00123"}))
+            .expect("valid");
         assert_eq!(f.codigo_orgao.as_deref(), Some("26000"));
         assert_eq!(f.codigo_ug.as_deref(), Some("00123"));
     }
 
     #[test]
     fn text_filters_ignore_case_and_accents() {
-        let f = ContractFilters::parse(&json!({"modalidade": "PREGÃO", "texto": "Saúde  Indígena"})).expect("valid");
+        let f =
+            ContractFilters::parse(&json!({"modalidade": "PREGÃO", "texto": "Saúde  Indígena"}))
+                .expect("valid");
         assert_eq!(f.modalidade.as_deref(), Some("pregao"));
         assert_eq!(f.texto, vec!["saude", "indigena"]);
     }
@@ -336,17 +341,37 @@ mod tests {
     fn an_unknown_key_is_named_with_the_accepted_ones() {
         let err = ContractFilters::parse(&json!({"ano": 2024})).expect_err("unknown key");
         assert_eq!(err.key, "ano");
-        assert!(err.message.contains("\"ano\" não existe") && err.message.contains("year"), "{}", err.message);
+        assert!(
+            err.message.contains("\"ano\" não existe") && err.message.contains("year"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn a_wrong_type_names_the_key_and_the_expected_form() {
         for (filters, key, expected) in [
             (json!({"year": "2024"}), "year", "número inteiro"),
-            (json!({"min_value": "1 milhão"}), "min_value", "valor em reais"),
-            (json!({"data_inicial": "31/12/2024"}), "data_inicial", "AAAA-MM-DD"),
-            (json!({"codigo_orgao": "MS"}), "codigo_orgao", "código numérico"),
-            (json!({"cnpj_fornecedor": "123"}), "cnpj_fornecedor", "14 dígitos"),
+            (
+                json!({"min_value": "1 milhão"}),
+                "min_value",
+                "valor em reais",
+            ),
+            (
+                json!({"data_inicial": "31/12/2024"}),
+                "data_inicial",
+                "AAAA-MM-DD",
+            ),
+            (
+                json!({"codigo_orgao": "MS"}),
+                "codigo_orgao",
+                "código numérico",
+            ),
+            (
+                json!({"cnpj_fornecedor": "123"}),
+                "cnpj_fornecedor",
+                "14 dígitos",
+            ),
             (json!(["year", 2024]), "filters", "objeto JSON"),
         ] {
             let err = ContractFilters::parse(&filters).expect_err("invalid");
@@ -357,15 +382,24 @@ mod tests {
 
     #[test]
     fn filters_read_as_words_in_the_summary() {
-        let f = ContractFilters::parse(&json!({"min_value": 1000000, "year": 2024, "codigo_orgao": "36000"}))
-            .expect("valid");
-        assert_eq!(f.describe(), "assinados em 2024, valor a partir de R$ 1.000.000,00, órgão 36000");
+        let f = ContractFilters::parse(
+            &json!({"min_value": 1000000, "year": 2024, "codigo_orgao": "36000"}),
+        )
+        .expect("valid");
+        assert_eq!(
+            f.describe(),
+            "assinados em 2024, valor a partir de R$ 1.000.000,00, órgão 36000"
+        );
     }
 
     #[test]
     fn an_empty_period_is_refused() {
         let err = ContractFilters::parse(&json!({"year": 2023, "data_inicial": "2024-01-01"}))
             .expect_err("empty period");
-        assert!(err.message.contains("período pedido está vazio"), "{}", err.message);
+        assert!(
+            err.message.contains("período pedido está vazio"),
+            "{}",
+            err.message
+        );
     }
 }

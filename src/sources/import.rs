@@ -120,7 +120,10 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
             match std::fs::read(path) {
                 Ok(bytes) => {
                     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                    reports.push(import_bytes(client, &name, file_name.as_deref().unwrap_or(""), bytes).await);
+                    reports.push(
+                        import_bytes(client, &name, file_name.as_deref().unwrap_or(""), bytes)
+                            .await,
+                    );
                     Ok(())
                 }
                 Err(e) => Err(anyhow!(e).context("reading the file")),
@@ -147,7 +150,8 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
 
 async fn import_zip(client: &mut Client, path: &Path, reports: &mut Vec<FileReport>) -> Result<()> {
     let file = std::fs::File::open(path).context("opening the zip")?;
-    let mut archive = zip::ZipArchive::new(file).context("reading the zip (is it a Portal download?)")?;
+    let mut archive =
+        zip::ZipArchive::new(file).context("reading the zip (is it a Portal download?)")?;
     let mut entries = Vec::new();
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).context("reading the zip")?;
@@ -205,7 +209,12 @@ fn detect(bytes: &[u8], source: &str) -> Result<Kind, RowError> {
     }
 }
 
-async fn import_bytes(client: &mut Client, source: &str, file_name: &str, bytes: Vec<u8>) -> FileReport {
+async fn import_bytes(
+    client: &mut Client,
+    source: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> FileReport {
     let mut report = FileReport::new(source);
     let kind = match detect(&bytes, source) {
         Ok(kind) => kind,
@@ -222,7 +231,16 @@ async fn import_bytes(client: &mut Client, source: &str, file_name: &str, bytes:
     report.kind = Some(kind);
     let started = chrono::Utc::now();
     let bar = progress_bar(bytes.len() as u64, file_name);
-    let result = load(client, kind, source, month_of_name(file_name), &bytes, &bar, &mut report).await;
+    let result = load(
+        client,
+        kind,
+        source,
+        month_of_name(file_name),
+        &bytes,
+        &bar,
+        &mut report,
+    )
+    .await;
     bar.finish_and_clear();
     match result {
         Ok(()) => {
@@ -262,9 +280,14 @@ async fn load(
     report: &mut FileReport,
 ) -> Result<()> {
     let reader = bar.wrap_read(Cursor::new(bytes));
-    let tx = client.transaction().await.context("starting the import transaction")?;
+    let tx = client
+        .transaction()
+        .await
+        .context("starting the import transaction")?;
     let (stage_ddl, columns, types, merge) = statements(kind);
-    tx.batch_execute(stage_ddl).await.context("creating the staging table")?;
+    tx.batch_execute(stage_ddl)
+        .await
+        .context("creating the staging table")?;
     let sink = tx
         .copy_in(&format!("copy stage ({columns}) from stdin binary"))
         .await
@@ -287,7 +310,8 @@ async fn load(
                 match item {
                     Ok($row) => {
                         let values: Vec<Box<dyn ToSql + Sync>> = $values(line);
-                        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+                        let refs: Vec<&(dyn ToSql + Sync)> =
+                            values.iter().map(|v| v.as_ref()).collect();
                         writer.as_mut().write(&refs).await.context("COPY")?;
                     }
                     Err(e) => reject(report, e),
@@ -297,9 +321,15 @@ async fn load(
     }
     let file = source.to_string();
     match kind {
-        Kind::Contracts => copy_rows!(portal::read_contracts(reader, source), c => |line| contract_values(&c, &file, name_month, line)),
-        Kind::Amendments => copy_rows!(portal::read_amendments(reader, source), a => |line| amendment_values(&a, &file, name_month, line)),
-        Kind::Items => copy_rows!(portal::read_items(reader, source), i => |line| item_values(&i, &file, name_month, line)),
+        Kind::Contracts => {
+            copy_rows!(portal::read_contracts(reader, source), c => |line| contract_values(&c, &file, name_month, line))
+        }
+        Kind::Amendments => {
+            copy_rows!(portal::read_amendments(reader, source), a => |line| amendment_values(&a, &file, name_month, line))
+        }
+        Kind::Items => {
+            copy_rows!(portal::read_items(reader, source), i => |line| item_values(&i, &file, name_month, line))
+        }
     }
     let staged = writer.finish().await.context("finishing COPY")?;
     let distinct: i64 = tx
@@ -308,7 +338,10 @@ async fn load(
         .context("counting staged keys")?
         .get(0);
     let distinct = distinct as u64;
-    let loaded = tx.execute(merge, &[]).await.context("merging staged rows")?;
+    let loaded = tx
+        .execute(merge, &[])
+        .await
+        .context("merging staged rows")?;
     tx.commit().await.context("committing the import")?;
     report.loaded = loaded;
     report.merged = staged.saturating_sub(distinct);
@@ -316,7 +349,11 @@ async fn load(
     Ok(())
 }
 
-async fn record(client: &Client, report: &FileReport, started: chrono::DateTime<chrono::Utc>) -> Result<()> {
+async fn record(
+    client: &Client,
+    report: &FileReport,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
     let n = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
     client
         .execute(
@@ -409,7 +446,10 @@ fn amendment_values(a: &Amendment, file: &str, name_month: Option<NaiveDate>, li
         .map(first_of_month)
         .or(name_month)
         .unwrap_or_default();
-    let id = format!("{}/{}/{}", a.codigo_ug, a.numero_contrato, a.numero_termo_aditivo);
+    let id = format!(
+        "{}/{}/{}",
+        a.codigo_ug, a.numero_contrato, a.numero_termo_aditivo
+    );
     vec![
         b(id),
         b(month),
@@ -455,8 +495,12 @@ fn item_values(i: &ContractItem, file: &str, name_month: Option<NaiveDate>, line
 
 fn distinct_keys(kind: Kind) -> &'static str {
     match kind {
-        Kind::Contracts => "select count(*) from (select distinct contract_id, source_month from stage) k",
-        Kind::Amendments => "select count(*) from (select distinct amendment_id, source_month from stage) k",
+        Kind::Contracts => {
+            "select count(*) from (select distinct contract_id, source_month from stage) k"
+        }
+        Kind::Amendments => {
+            "select count(*) from (select distinct amendment_id, source_month from stage) k"
+        }
         Kind::Items => "select count(*) from (select distinct item_id, source_month from stage) k",
     }
 }
@@ -580,7 +624,11 @@ pub fn check(reports: &[FileReport]) -> Result<()> {
     if failed.is_empty() {
         Ok(())
     } else {
-        bail!("{} file(s) could not be imported: {}", failed.len(), failed.join(", "))
+        bail!(
+            "{} file(s) could not be imported: {}",
+            failed.len(),
+            failed.join(", ")
+        )
     }
 }
 
@@ -594,7 +642,10 @@ pub fn render(reports: &[FileReport], elapsed: std::time::Duration) -> String {
             out.push_str(&format!("  rejected {rejection}\n"));
         }
         if r.rejected as usize > r.rejections.len() {
-            out.push_str(&format!("  … and {} more rejected rows\n", r.rejected as usize - r.rejections.len()));
+            out.push_str(&format!(
+                "  … and {} more rejected rows\n",
+                r.rejected as usize - r.rejections.len()
+            ));
         }
     }
     let sum = |f: fn(&FileReport) -> u64| reports.iter().map(f).sum::<u64>();

@@ -1,4 +1,4 @@
-pub mod portal;
 pub mod contracts;
 pub mod filters;
 pub mod import;
+pub mod portal;

@@ -35,11 +35,15 @@ pub struct ChildWorker {
     pub log: PathBuf,
 }
 
-/// The settings as FISCAL_SECTION__KEY variables, as an operator would set them.
+/// The queue's settings as FISCAL_SECTION__KEY variables, as an operator would
+/// set them (the analysis sections keep their defaults).
 fn settings_env(settings: &Settings) -> Vec<(String, String)> {
     let value = serde_json::to_value(settings).expect("settings serialise");
     let mut env = Vec::new();
     for (section, keys) in value.as_object().into_iter().flatten() {
+        if !["database", "worker", "limits", "log"].contains(&section.as_str()) {
+            continue;
+        }
         for (key, v) in keys.as_object().into_iter().flatten() {
             let text = match v {
                 serde_json::Value::String(s) => s.clone(),

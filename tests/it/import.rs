@@ -37,7 +37,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str, bytes: &[u8]) -> Self {
-        let dir = std::env::temp_dir().join(format!("fiscal-import-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("fiscal-import-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         let path = dir.join(name);
         std::fs::write(&path, bytes).expect("scratch file");
@@ -82,7 +83,11 @@ async fn the_real_monthly_zip_loads_every_file_and_a_second_import_changes_nothi
     assert_eq!((items.read, items.rejected), (8518, 0));
     assert!(report(&first, "202101_Apostilamento.csv").skipped.is_some());
 
-    let before = (count(&client, "contracts").await, count(&client, "amendments").await, count(&client, "contract_items").await);
+    let before = (
+        count(&client, "contracts").await,
+        count(&client, "amendments").await,
+        count(&client, "contract_items").await,
+    );
     assert_eq!(before.0 as u64, contracts.loaded);
 
     let second = import_paths(&mut client, &[&zip]).await;
@@ -90,8 +95,15 @@ async fn the_real_monthly_zip_loads_every_file_and_a_second_import_changes_nothi
     for r in second.iter().filter(|r| r.skipped.is_none()) {
         assert_eq!(r.loaded, 0, "{} loaded rows twice", r.source);
     }
-    assert_eq!(report(&second, "202101_Compras.csv").unchanged, contracts.loaded);
-    let after = (count(&client, "contracts").await, count(&client, "amendments").await, count(&client, "contract_items").await);
+    assert_eq!(
+        report(&second, "202101_Compras.csv").unchanged,
+        contracts.loaded
+    );
+    let after = (
+        count(&client, "contracts").await,
+        count(&client, "amendments").await,
+        count(&client, "contract_items").await,
+    );
     assert_eq!(after, before);
 
     // Sentinels are unknowns, not zeros; the object loses its "Objeto: " prefix.
@@ -106,14 +118,25 @@ async fn the_real_monthly_zip_loads_every_file_and_a_second_import_changes_nothi
         )
         .await
         .expect("query");
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1), row.get::<_, i64>(2)), (0, 0, 0));
+    assert_eq!(
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2)
+        ),
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test]
 async fn the_full_two_year_file_loads_every_contract_and_matches_the_monthly_zip() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
-    let reports = import_paths(&mut client, &[shared_data(CONTRACTS_CSV), shared_data(MONTHLY_ZIP)]).await;
+    let reports = import_paths(
+        &mut client,
+        &[shared_data(CONTRACTS_CSV), shared_data(MONTHLY_ZIP)],
+    )
+    .await;
     check(&reports).expect("imported");
     let full = report(&reports, CONTRACTS_CSV);
     assert_eq!((full.read, full.rejected), (49_414, 0));
@@ -154,8 +177,16 @@ async fn broken_rows_are_reported_with_line_and_reason_and_the_rest_loads() {
     check(&reports).expect("rejected rows are not fatal");
     let r = &reports[0];
     assert_eq!((r.read, r.loaded, r.rejected), (5, 3, 2));
-    assert!(r.rejections[0].contains(":5:") && r.rejections[0].contains("31/02/2021"), "{:?}", r.rejections);
-    assert!(r.rejections[1].contains(":6:") && r.rejections[1].contains("fields"), "{:?}", r.rejections);
+    assert!(
+        r.rejections[0].contains(":5:") && r.rejections[0].contains("31/02/2021"),
+        "{:?}",
+        r.rejections
+    );
+    assert!(
+        r.rejections[1].contains(":6:") && r.rejections[1].contains("fields"),
+        "{:?}",
+        r.rejections
+    );
     let recorded: i32 = client
         .query_one("select rows_rejected from transparency.imports", &[])
         .await
@@ -184,7 +215,10 @@ async fn a_utf8_file_is_read_as_utf8_and_keeps_its_accents() {
         .get(0);
     assert_eq!(garbled, 0, "UTF-8 read as Latin-1");
     let accented: i64 = client
-        .query_one("select count(*) from transparency.contracts where nome_orgao_superior ~ '[çãéíó]'", &[])
+        .query_one(
+            "select count(*) from transparency.contracts where nome_orgao_superior ~ '[çãéíó]'",
+            &[],
+        )
         .await
         .expect("query")
         .get(0);
@@ -201,7 +235,19 @@ async fn an_empty_or_foreign_file_is_refused_clearly_and_the_others_still_load()
     let reports = import_paths(&mut client, &[&empty.0, &foreign, &good.0]).await;
     let err = check(&reports).expect_err("two files could not be imported");
     assert!(err.to_string().contains("2 file(s)"), "{err}");
-    assert!(reports[0].error.as_deref().unwrap_or("").contains("empty"), "{:?}", reports[0]);
-    assert!(reports[1].error.as_deref().unwrap_or("").contains("not a Portal"), "{:?}", reports[1]);
+    assert!(
+        reports[0].error.as_deref().unwrap_or("").contains("empty"),
+        "{:?}",
+        reports[0]
+    );
+    assert!(
+        reports[1]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("not a Portal"),
+        "{:?}",
+        reports[1]
+    );
     assert_eq!(reports[2].loaded, 10);
 }

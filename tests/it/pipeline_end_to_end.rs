@@ -19,7 +19,13 @@ async fn import_january(client: &mut Client) {
 }
 
 /// Inserts through RLS as the signed-in citizen, as supabase-js does.
-async fn insert_as_citizen(client: &Client, user: Uuid, query: &str, filters: Value, types: Value) -> Uuid {
+async fn insert_as_citizen(
+    client: &Client,
+    user: Uuid,
+    query: &str,
+    filters: Value,
+    types: Value,
+) -> Uuid {
     let claims = json!({"sub": user, "role": "authenticated"}).to_string();
     client
         .batch_execute(&format!(
@@ -58,10 +64,21 @@ async fn a_citizens_investigation_over_the_real_january_data_completes_with_rank
     let mut client = db.client().await;
     import_january(&mut client).await;
     let user = add_user(&client).await;
-    let id = insert_as_citizen(&client, user, "contratos de janeiro de 2021", json!({}), json!([])).await;
+    let id = insert_as_citizen(
+        &client,
+        user,
+        "contratos de janeiro de 2021",
+        json!({}),
+        json!([]),
+    )
+    .await;
 
     let settings = db.settings();
-    let report = drain(settings.clone(), Pipelines::builtin(&settings).expect("pipelines")).await;
+    let report = drain(
+        settings.clone(),
+        Pipelines::builtin(&settings).expect("pipelines"),
+    )
+    .await;
     assert_eq!(report.completed, 1, "{report:?}");
     let row = row_json(&client, id).await;
     assert_eq!(row["status"], "completed", "{row:#}");
@@ -69,7 +86,10 @@ async fn a_citizens_investigation_over_the_real_january_data_completes_with_rank
     assert_eq!(row["current_phase"], "completed");
 
     let distinct: i64 = client
-        .query_one("select count(distinct contract_id) from transparency.contracts", &[])
+        .query_one(
+            "select count(distinct contract_id) from transparency.contracts",
+            &[],
+        )
         .await
         .expect("count")
         .get(0);
@@ -81,38 +101,72 @@ async fn a_citizens_investigation_over_the_real_january_data_completes_with_rank
     let found = row["anomalies_found"].as_u64().expect("count") as usize;
     assert!(!results.is_empty(), "real data has anomalies");
     assert!(results.len() <= settings.analysis.results_cap && results.len() <= found);
-    let families: BTreeSet<&str> = ["price", "vendor", "temporal", "payment", "duplicate", "pattern"].into();
+    let families: BTreeSet<&str> = [
+        "price",
+        "vendor",
+        "temporal",
+        "payment",
+        "duplicate",
+        "pattern",
+    ]
+    .into();
     let severities = ["critical", "high", "medium", "low"];
     let mut last_rank = 0;
     let mut ids = BTreeSet::new();
     for r in results {
-        assert!(Uuid::parse_str(r["anomaly_id"].as_str().unwrap_or("")).is_ok(), "{r:#}");
-        assert!(ids.insert(r["anomaly_id"].as_str().unwrap_or("").to_string()), "duplicate id");
+        assert!(
+            Uuid::parse_str(r["anomaly_id"].as_str().unwrap_or("")).is_ok(),
+            "{r:#}"
+        );
+        assert!(
+            ids.insert(r["anomaly_id"].as_str().unwrap_or("").to_string()),
+            "duplicate id"
+        );
         let family = r["type"].as_str().expect("type");
         assert!(families.contains(family), "{family}");
-        let rank = severities.iter().position(|s| r["severity"] == *s).expect("severity");
+        let rank = severities
+            .iter()
+            .position(|s| r["severity"] == *s)
+            .expect("severity");
         assert!(rank >= last_rank, "results not ordered by severity");
         last_rank = rank;
         let c = r["confidence"].as_f64().expect("confidence");
         assert!((0.0..=1.0).contains(&c));
         assert!(!r["description"].as_str().unwrap_or("").is_empty());
         assert!(!r["explanation"].as_str().unwrap_or("").is_empty());
-        assert!(r["suggested_actions"].as_array().is_some_and(|a| !a.is_empty()), "{r:#}");
-        assert!(r["metadata"]["rule"].as_str().unwrap_or("").starts_with(&format!("{family}.")));
+        assert!(
+            r["suggested_actions"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            "{r:#}"
+        );
+        assert!(r["metadata"]["rule"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&format!("{family}.")));
         assert!(r["metadata"]["financial_impact"].is_number());
         let records = r["affected_records"].as_array().expect("records");
         assert!(!records.is_empty(), "{r:#}");
         for rec in records {
             for key in ["id", "numero", "objeto", "fornecedor", "orgao", "valor"] {
-                assert!(rec.get(key).is_some(), "affected record without {key}: {rec:#}");
+                assert!(
+                    rec.get(key).is_some(),
+                    "affected record without {key}: {rec:#}"
+                );
             }
         }
     }
 
     let summary = row["summary"].as_str().expect("summary");
     assert!(summary.starts_with("Analisamos "), "{summary}");
-    assert!(summary.contains(&fiscal::pipeline::summary::thousands(distinct as usize)), "{summary}");
-    assert!(summary.contains("R$ ") && summary.contains("Principais achados"), "{summary}");
+    assert!(
+        summary.contains(&fiscal::pipeline::summary::thousands(distinct as usize)),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("R$ ") && summary.contains("Principais achados"),
+        "{summary}"
+    );
     let meta = &row["investigation_metadata"];
     assert_eq!(meta["pipeline"], "contracts");
     assert!(meta["pipeline_version"].is_string());
@@ -135,7 +189,11 @@ async fn the_original_frontends_filters_select_what_they_say() {
     )
     .await;
     let settings = db.settings();
-    drain(settings.clone(), Pipelines::builtin(&settings).expect("pipelines")).await;
+    drain(
+        settings.clone(),
+        Pipelines::builtin(&settings).expect("pipelines"),
+    )
+    .await;
     let expected: i64 = client
         .query_one(
             "select count(distinct contract_id) from transparency.contracts
@@ -151,9 +209,15 @@ async fn the_original_frontends_filters_select_what_they_say() {
     assert_eq!(row["status"], "completed", "{row:#}");
     assert_eq!(row["total_records_analyzed"], json!(expected));
     for r in row["results"].as_array().expect("results") {
-        assert!(r["type"] == "payment" || r["type"] == "price", "anomaly_types not honoured: {r:#}");
+        assert!(
+            r["type"] == "payment" || r["type"] == "price",
+            "anomaly_types not honoured: {r:#}"
+        );
     }
-    assert!(row["summary"].as_str().unwrap_or("").contains("assinados em 2020, valor a partir de R$ 1.000.000,00"));
+    assert!(row["summary"]
+        .as_str()
+        .unwrap_or("")
+        .contains("assinados em 2020, valor a partir de R$ 1.000.000,00"));
 }
 
 #[tokio::test]
@@ -164,14 +228,24 @@ async fn invalid_filters_and_unknown_types_fail_with_messages_naming_them() {
     let bad_key = insert_as_citizen(&client, user, "q", json!({"ano": 2024}), json!([])).await;
     let bad_type = insert_as_citizen(&client, user, "q", json!({}), json!(["preco"])).await;
     let settings = db.settings();
-    drain(settings.clone(), Pipelines::builtin(&settings).expect("pipelines")).await;
+    drain(
+        settings.clone(),
+        Pipelines::builtin(&settings).expect("pipelines"),
+    )
+    .await;
     let row = fetch(&client, bad_key).await;
     assert_eq!((row.status.as_str(), row.attempts), ("failed", 1));
-    assert!(row.error_message.unwrap_or_default().contains("\"ano\" não existe"));
+    assert!(row
+        .error_message
+        .unwrap_or_default()
+        .contains("\"ano\" não existe"));
     let row = fetch(&client, bad_type).await;
     assert_eq!(row.status, "failed");
     let message = row.error_message.unwrap_or_default();
-    assert!(message.contains("\"preco\"") && message.contains("price, vendor, temporal"), "{message}");
+    assert!(
+        message.contains("\"preco\"") && message.contains("price, vendor, temporal"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -202,7 +276,11 @@ async fn the_same_input_gives_the_same_results_byte_for_byte() {
             .run(&job, &progress, &CancellationToken::new())
             .await
             .expect("pipeline");
-        outputs.push((serde_json::to_string(&done.results).expect("json"), done.summary, done.anomalies_found));
+        outputs.push((
+            serde_json::to_string(&done.results).expect("json"),
+            done.summary,
+            done.anomalies_found,
+        ));
     }
     assert_eq!(outputs[0], outputs[1]);
 }

@@ -25,14 +25,19 @@ async fn unsupported_data_source_fails_with_a_message_that_says_so() {
         .expect("insert")
         .get(0);
     let settings = db.settings();
-    let report = drain(settings.clone(), Pipelines::builtin(&settings).expect("pipelines")).await;
+    let report = drain(
+        settings.clone(),
+        Pipelines::builtin(&settings).expect("pipelines"),
+    )
+    .await;
     assert_eq!(report.failed, 1);
     let row = fetch(&client, id).await;
     assert_eq!(row.status, "failed", "never a fake completed");
     assert_eq!(row.attempts, 1, "a permanent error is not retried");
     let message = row.error_message.expect("error_message");
     assert!(
-        message.contains("\"expenses\" ainda não pode ser investigada") && message.contains("contracts"),
+        message.contains("\"expenses\" ainda não pode ser investigada")
+            && message.contains("contracts"),
         "{message}"
     );
 }

@@ -30,11 +30,12 @@ use crate::pipeline::text::fold;
 
 /// A procurement law that sets dispensa limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Law {
     /// Lei 8.666/1993, art. 24, I and II.
+    #[serde(rename = "lei_8666")]
     Lei8666,
     /// Lei 14.133/2021, art. 75, I and II.
+    #[serde(rename = "lei_14133")]
     Lei14133,
 }
 
@@ -229,9 +230,8 @@ pub fn law_named_in(legal_basis: &str) -> Option<Law> {
     let mut number = String::new();
     let bytes = legal_basis.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
-        let dot_inside_number = b == b'.'
-            && !number.is_empty()
-            && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+        let dot_inside_number =
+            b == b'.' && !number.is_empty() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
         if b.is_ascii_digit() {
             number.push(b as char);
         } else if !dot_inside_number {
@@ -291,14 +291,15 @@ const VEHICLE_MAINTENANCE_WORDS: &[&str] = &[
 
 /// Engineering, vehicle maintenance or other, from the object text.
 pub fn kind_of(object: &str) -> Kind {
-    let folded = format!(" {} ", fold(object))
+    kind_of_folded(&fold(object))
+}
+
+/// [`kind_of`] for an object already passed through [`fold`].
+pub fn kind_of_folded(folded: &str) -> Kind {
+    let padded = format!(" {folded} ")
         .replace(" mao de obra ", " ")
         .replace(" mao obra ", " ");
-    let has = |words: &[&str]| {
-        words
-            .iter()
-            .any(|w| folded.contains(&format!(" {w} ")))
-    };
+    let has = |words: &[&str]| words.iter().any(|w| has_phrase(&padded, w));
     if has(ENGINEERING_WORDS) {
         Kind::Engineering
     } else if has(VEHICLE_MAINTENANCE_WORDS) {
@@ -306,6 +307,15 @@ pub fn kind_of(object: &str) -> Kind {
     } else {
         Kind::Other
     }
+}
+
+/// Whether `phrase` occurs in `padded` (folded text with a space at each end) as
+/// whole words: "obra" in "a obra nova", not in "sobra".
+pub fn has_phrase(padded: &str, phrase: &str) -> bool {
+    !phrase.is_empty()
+        && padded
+            .match_indices(phrase)
+            .any(|(i, _)| padded[..i].ends_with(' ') && padded[i + phrase.len()..].starts_with(' '))
 }
 
 #[cfg(test)]
@@ -322,10 +332,22 @@ mod tests {
         assert_eq!(v(Law::Lei8666, Inciso::II, day(2022, 5, 1)), Some(17_600.0));
         assert_eq!(v(Law::Lei8666, Inciso::I, day(2018, 6, 19)), Some(33_000.0));
         assert_eq!(v(Law::Lei8666, Inciso::I, day(2018, 6, 18)), Some(15_000.0));
-        assert_eq!(v(Law::Lei14133, Inciso::II, day(2022, 12, 31)), Some(50_000.0));
-        assert_eq!(v(Law::Lei14133, Inciso::I, day(2023, 1, 1)), Some(114_416.65));
-        assert_eq!(v(Law::Lei14133, Inciso::I, day(2024, 3, 1)), Some(119_812.02));
-        assert_eq!(v(Law::Lei14133, Inciso::II, day(2025, 7, 1)), Some(62_725.59));
+        assert_eq!(
+            v(Law::Lei14133, Inciso::II, day(2022, 12, 31)),
+            Some(50_000.0)
+        );
+        assert_eq!(
+            v(Law::Lei14133, Inciso::I, day(2023, 1, 1)),
+            Some(114_416.65)
+        );
+        assert_eq!(
+            v(Law::Lei14133, Inciso::I, day(2024, 3, 1)),
+            Some(119_812.02)
+        );
+        assert_eq!(
+            v(Law::Lei14133, Inciso::II, day(2025, 7, 1)),
+            Some(62_725.59)
+        );
         assert_eq!(v(Law::Lei14133, Inciso::II, day(2021, 3, 31)), None);
         assert_eq!(v(Law::Lei8666, Inciso::II, day(1996, 8, 28)), None);
     }
@@ -333,7 +355,10 @@ mod tests {
     #[test]
     fn the_table_has_no_overlapping_rows() {
         for (i, a) in LIMITS.iter().enumerate() {
-            assert!(a.until.map_or(true, |u| a.from <= u), "row {i} ends before it starts");
+            assert!(
+                a.until.map_or(true, |u| a.from <= u),
+                "row {i} ends before it starts"
+            );
             for b in &LIMITS[i + 1..] {
                 if a.law == b.law && a.inciso == b.inciso {
                     let a_end = a.until.unwrap_or(u32::MAX);
@@ -346,27 +371,53 @@ mod tests {
 
     #[test]
     fn the_law_is_read_from_the_portal_spellings() {
-        assert_eq!(law_named_in("Lei 8.666/93, Artigo 24 , Inciso 02"), Some(Law::Lei8666));
-        assert_eq!(law_named_in("Fundamento Legal: LEI Nº 8666/93"), Some(Law::Lei8666));
-        assert_eq!(law_named_in("Fundamento Legal: Lei n  8.666/1993."), Some(Law::Lei8666));
+        assert_eq!(
+            law_named_in("Lei 8.666/93, Artigo 24 , Inciso 02"),
+            Some(Law::Lei8666)
+        );
+        assert_eq!(
+            law_named_in("Fundamento Legal: LEI Nº 8666/93"),
+            Some(Law::Lei8666)
+        );
+        assert_eq!(
+            law_named_in("Fundamento Legal: Lei n  8.666/1993."),
+            Some(Law::Lei8666)
+        );
         assert_eq!(
             law_named_in("Fundamento Legal: Leis nº 13.303/16, 12.846/13 e 14.133/21."),
             Some(Law::Lei14133)
         );
         assert_eq!(law_named_in("Lei 10.520/02, Artigo 1 , Inciso 00"), None);
         assert_eq!(law_named_in("Lei 18.666/2020"), None);
-        assert_eq!(law_named_in("Lei 8.666/93 e Lei 14.133/21"), None, "both: ambiguous");
+        assert_eq!(
+            law_named_in("Lei 8.666/93 e Lei 14.133/21"),
+            None,
+            "both: ambiguous"
+        );
     }
 
     #[test]
     fn without_a_named_law_the_date_decides() {
         let coexist = Law::Lei8666;
-        assert_eq!(applicable_law(None, day(2021, 3, 31), Law::Lei14133), Law::Lei8666);
-        assert_eq!(applicable_law(None, day(2022, 6, 1), coexist), Law::Lei8666);
-        assert_eq!(applicable_law(None, day(2022, 6, 1), Law::Lei14133), Law::Lei14133);
-        assert_eq!(applicable_law(None, day(2023, 12, 31), coexist), Law::Lei14133);
         assert_eq!(
-            applicable_law(Some("Lei 14.133/2021, art. 75, II"), day(2022, 6, 1), coexist),
+            applicable_law(None, day(2021, 3, 31), Law::Lei14133),
+            Law::Lei8666
+        );
+        assert_eq!(applicable_law(None, day(2022, 6, 1), coexist), Law::Lei8666);
+        assert_eq!(
+            applicable_law(None, day(2022, 6, 1), Law::Lei14133),
+            Law::Lei14133
+        );
+        assert_eq!(
+            applicable_law(None, day(2023, 12, 31), coexist),
+            Law::Lei14133
+        );
+        assert_eq!(
+            applicable_law(
+                Some("Lei 14.133/2021, art. 75, II"),
+                day(2022, 6, 1),
+                coexist
+            ),
             Law::Lei14133
         );
     }
@@ -379,9 +430,19 @@ mod tests {
             kind_of("SERVIÇOS CONTINUADOS DE AUXILIAR COM DISPONIBILIZAÇÃO DE MÃO-DE-OBRA"),
             Kind::Other
         );
-        assert_eq!(kind_of("Manutenção de veículos da frota oficial"), Kind::VehicleMaintenance);
+        assert_eq!(
+            kind_of("Manutenção de veículos da frota oficial"),
+            Kind::VehicleMaintenance
+        );
         assert_eq!(Kind::VehicleMaintenance.inciso(Law::Lei8666), Inciso::II);
         assert_eq!(Kind::VehicleMaintenance.inciso(Law::Lei14133), Inciso::I);
         assert_eq!(kind_of("Aquisição de material de expediente"), Kind::Other);
+        assert_eq!(
+            kind_of("Sobras de madeira de obras anteriores"),
+            Kind::Engineering
+        );
+        assert_eq!(kind_of("Aquisição de sobras de madeira"), Kind::Other);
+        assert!(has_phrase(" a obra nova ", "obra nova"));
+        assert!(!has_phrase(" manobra ", "obra"));
     }
 }

@@ -51,7 +51,8 @@
 //!
 //! Each rule keeps at most `max_findings_per_rule` findings, the strongest first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -112,7 +113,7 @@ impl Default for PaymentSettings {
             renovation_limit: 0.50,
             period_slack_days: 31,
             min_excess_value: 50_000.0,
-            discrepancy_low_ratio: 0.1,
+            discrepancy_low_ratio: 0.05,
             discrepancy_high_ratio: 10.0,
             discrepancy_min_value: 1_000_000.0,
             many_min_amendments: 6,
@@ -135,49 +136,95 @@ impl Detector for PaymentDetector {
     fn detect(&self, data: &Dataset) -> Vec<Finding> {
         let s = &self.settings;
         let c = &data.contracts;
-        let same = same_contract_groups(c);
+        let cap = s.max_findings_per_rule;
         let mut out = Vec::new();
-        out.extend(strongest(
-            over_legal_limit(c, &same, s),
-            c,
-            s.max_findings_per_rule,
-        ));
-        out.extend(strongest(
-            value_discrepancy(c, &same, s),
-            c,
-            s.max_findings_per_rule,
-        ));
-        out.extend(strongest(many_amendments(c, s), c, s.max_findings_per_rule));
+        out.extend(strongest(over_legal_limit(c, s), c, cap));
+        out.extend(strongest(value_discrepancy(c, s), c, cap));
+        out.extend(strongest(many_amendments(c, s), c, cap));
         out
     }
 }
 
-/// Most serious first (severity, then reais at stake, then confidence), ties by
-/// the first record's key; at most `cap`.
-fn strongest(mut findings: Vec<Finding>, contracts: &[Contract], cap: usize) -> Vec<Finding> {
-    let first_key = |f: &Finding| f.records.first().map(|&i| contracts[i].key.as_str());
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.financial_impact.total_cmp(&a.financial_impact))
-            .then(b.confidence.total_cmp(&a.confidence))
-            .then_with(|| first_key(a).cmp(&first_key(b)))
-    });
-    findings.truncate(cap);
-    findings
+/// Where a finding ranks, known before its text is written: a rule can match
+/// hundreds of thousands of records in odd data, and only the ones that survive
+/// the cap are worth writing up.
+#[derive(Debug, Clone, Copy)]
+struct Rank {
+    severity: Severity,
+    impact: f64,
+    confidence: f64,
+    /// Index of the first record, whose key breaks ties.
+    first: usize,
 }
 
-/// The same contract published more than once (republished with a new end date,
-/// or once per subsystem) has several keys but one value history: group records
-/// by UG, number, supplier and both values, and report each group once. Groups
-/// are in order of their first record.
-fn same_contract_groups(contracts: &[Contract]) -> Vec<Vec<usize>> {
+/// Most serious first (severity, then reais at stake, then confidence), ties by
+/// the first record's key.
+fn rank_order(a: &Rank, b: &Rank, contracts: &[Contract]) -> Ordering {
+    let key = |r: &Rank| contracts.get(r.first).map(|c| c.key.as_str());
+    b.severity
+        .cmp(&a.severity)
+        .then(b.impact.total_cmp(&a.impact))
+        .then(b.confidence.total_cmp(&a.confidence))
+        .then_with(|| key(a).cmp(&key(b)))
+        .then(a.first.cmp(&b.first))
+}
+
+/// The `cap` strongest, in rank order, in O(n + cap log cap).
+fn keep_strongest<T>(
+    mut items: Vec<(Rank, T)>,
+    contracts: &[Contract],
+    cap: usize,
+) -> Vec<(Rank, T)> {
+    let order = |a: &(Rank, T), b: &(Rank, T)| rank_order(&a.0, &b.0, contracts);
+    if cap == 0 {
+        return Vec::new();
+    }
+    if items.len() > cap {
+        items.select_nth_unstable_by(cap - 1, order);
+        items.truncate(cap);
+    }
+    items.sort_by(order);
+    items
+}
+
+fn strongest(findings: Vec<Finding>, contracts: &[Contract], cap: usize) -> Vec<Finding> {
+    let ranked = findings
+        .into_iter()
+        .map(|f| {
+            let rank = Rank {
+                severity: f.severity,
+                impact: f.financial_impact,
+                confidence: f.confidence,
+                first: f.records.first().copied().unwrap_or(usize::MAX),
+            };
+            (rank, f)
+        })
+        .collect();
+    keep_strongest(ranked, contracts, cap)
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect()
+}
+
+/// The records whose values pass `test(initial, final)`, grouped so that the
+/// same contract published more than once (republished with a new end date, or
+/// once per subsystem: several keys, one value history) is reported once. A
+/// group is the records sharing UG, number, supplier and both values, in order
+/// of its first record. Only the records that pass are grouped: the test is on
+/// the values, which a group shares, and it is cheap where hashing a million
+/// identities is not.
+fn value_groups(contracts: &[Contract], test: impl Fn(f64, f64) -> bool) -> Vec<Vec<usize>> {
     type Identity<'a> = (Option<&'a str>, &'a str, Option<&'a str>, u64, u64);
-    let mut groups: BTreeMap<Identity, Vec<usize>> = BTreeMap::new();
+    // A hash map is safe here: the groups are put in record order below, so its
+    // iteration order never reaches the output.
+    let mut groups: HashMap<Identity, Vec<usize>> = HashMap::new();
     for (i, c) in contracts.iter().enumerate() {
         let (Some(initial), Some(fin)) = (c.initial_value, c.final_value) else {
             continue;
         };
+        if !test(initial, fin) {
+            continue;
+        }
         groups
             .entry((
                 c.ug.code.as_deref(),
@@ -190,7 +237,7 @@ fn same_contract_groups(contracts: &[Contract]) -> Vec<Vec<usize>> {
             .push(i);
     }
     let mut out: Vec<Vec<usize>> = groups.into_values().collect();
-    out.sort_by_key(|g| g[0]);
+    out.sort_unstable_by_key(|g| g[0]);
     out
 }
 
@@ -235,18 +282,20 @@ struct AmendmentSummary {
 /// Amendments repeat in the source (the same term in two monthly files): one
 /// per number, or per (date, text) when the number is missing.
 fn summarize_amendments(c: &Contract) -> AmendmentSummary {
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    // A contract has a handful of amendments: a linear search beats a set.
+    let mut seen: Vec<(Option<&str>, Option<NaiveDate>, &str)> = Vec::new();
     let mut sum = AmendmentSummary::default();
     for a in &c.amendments {
-        let folded = fold(&a.object);
         let id = match a.number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-            Some(n) => format!("n{n}"),
-            None => format!("d{:?}|{folded}", a.published),
+            Some(n) => (Some(n), None, ""),
+            None => (None, a.published, a.object.as_str()),
         };
-        if !seen.insert(id) {
+        if seen.contains(&id) {
             continue;
         }
+        seen.push(id);
         sum.distinct += 1;
+        let folded = fold(&a.object);
         let has = |words: &[&str]| words.iter().any(|w| folded.contains(w));
         let (ext, add, price) = (
             has(EXTENSION_WORDS),
@@ -282,26 +331,37 @@ fn validity_days(c: &Contract) -> Option<i64> {
     }
 }
 
+/// The numbers behind one `payment.amendment_over_legal_limit` finding.
+struct OverLimit {
+    records: Vec<usize>,
+    initial: f64,
+    fin: f64,
+    limit: f64,
+    renovation: bool,
+    continuous: bool,
+    continuous_object: bool,
+    periods: usize,
+    days: Option<i64>,
+    allowed: f64,
+    growth: f64,
+    amendments: AmendmentSummary,
+}
+
 /// `payment.amendment_over_legal_limit`.
-fn over_legal_limit(
-    contracts: &[Contract],
-    groups: &[Vec<usize>],
-    s: &PaymentSettings,
-) -> Vec<Finding> {
-    let mut out = Vec::new();
+fn over_legal_limit(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding> {
     let smallest_limit = s.addition_limit.min(s.renovation_limit);
-    for group in groups {
-        let c = &contracts[group[0]];
+    // Cheap numeric tests first: text is folded only for the few candidates.
+    let groups = value_groups(contracts, |initial, fin| {
+        initial > 0.0
+            && fin > initial * (1.0 + smallest_limit)
+            && fin <= initial * s.discrepancy_high_ratio
+    });
+    let mut candidates = Vec::new();
+    for records in groups {
+        let c = &contracts[records[0]];
         let (Some(initial), Some(fin)) = (c.initial_value, c.final_value) else {
             continue;
         };
-        // Cheap numeric tests first: text is folded only for the few candidates.
-        if initial <= 0.0
-            || fin <= initial * (1.0 + smallest_limit)
-            || fin > initial * s.discrepancy_high_ratio
-        {
-            continue;
-        }
         let object = fold(&c.object);
         let renovation = object.contains("reforma");
         let limit = if renovation {
@@ -350,103 +410,135 @@ fn over_legal_limit(
             (false, _) if a.price_updates > 0 => 0.35,
             (false, _) => 0.45,
         };
-        let limit_text = if renovation {
-            format!(
-                "{} para reforma de edifício ou equipamento",
-                format::percent(limit)
-            )
-        } else {
-            format::percent(limit)
-        };
-        let period_text = if periods > 1 {
-            let why = if a.extensions > 0 {
-                "há termos de prorrogação"
-            } else if continuous_object {
-                "o objeto é um serviço contínuo"
-            } else {
-                "a vigência é longa e nenhum aditivo registrado fala em acréscimo"
-            };
-            let span = match (c.valid_from, c.valid_until) {
-                (Some(from), Some(until)) => format!(
-                    "a vigência de {} a {} ",
-                    format::date(from),
-                    format::date(until)
-                ),
-                _ => String::new(),
-            };
-            format!(
-                "Como {why}, tratamos o contrato como serviço contínuo, em que cada prorrogação \
-                 renova o valor por um novo período e não conta para o limite: {span}equivale \
-                 a {periods} períodos de 12 meses, o que admite até {}.",
-                format::reais(allowed)
-            )
-        } else if a.additions > 0 {
-            format!(
-                "Há aditivos de acréscimo e nada indica prorrogações de serviço contínuo, que \
-                 renovariam o valor: o máximo permitido é {}.",
-                format::reais(allowed)
-            )
-        } else {
-            format!(
-                "Nada indica prorrogações de um serviço contínuo (que renovariam o valor por \
-                 um novo período): o máximo permitido é {}.",
-                format::reais(allowed)
-            )
-        };
-        let price_text = if a.price_updates > 0 {
-            " Reajustes, repactuações e reequilíbrios não se sujeitam ao limite e podem \
-             explicar parte do aumento."
-        } else {
-            ""
-        };
-        out.push(Finding {
-            family: Family::Payment,
-            rule: AMENDMENT_OVER_LEGAL_LIMIT,
+        let rank = Rank {
             severity,
+            impact: excess,
             confidence,
-            description: format!(
-                "{}: valor final {} ({} acima do inicial), além do limite legal de {}",
-                contract_label(c),
-                format::reais(fin),
-                format::percent(fin / initial - 1.0),
-                format::percent(limit)
-            ),
-            explanation: format!(
-                "O contrato começou com {} e chegou a {}, {} a mais. A Lei 8.666/1993 (art. \
-                 65, §1º) limita os acréscimos a {limit_text} do valor inicial. {period_text} \
-                 {}{price_text} O valor final supera o permitido em {}.",
-                format::reais(initial),
-                format::reais(fin),
-                format::percent(fin / initial - 1.0),
-                amendments_text(&a),
-                format::reais(excess),
-            ),
-            records: group.clone(),
-            suggested_actions: vec![
-                "Examinar os termos aditivos e as justificativas técnicas de cada acréscimo."
-                    .to_string(),
-                "Verificar se o objeto foi descaracterizado em relação ao que foi licitado."
-                    .to_string(),
-            ],
-            evidence: json!({
-                "initial_value": initial,
-                "final_value": fin,
-                "limit": limit,
-                "renovation": renovation,
-                "periods": periods,
-                "validity_days": days,
-                "continuous": continuous,
-                "allowed_value": allowed,
-                "growth_per_period": growth,
-                "amendments": a.distinct,
-                "extension_amendments": a.extensions,
-                "addition_amendments": a.additions,
-                "price_update_amendments": a.price_updates,
-            }),
-            financial_impact: excess,
-        });
+            first: records[0],
+        };
+        candidates.push((
+            rank,
+            OverLimit {
+                records,
+                initial,
+                fin,
+                limit,
+                renovation,
+                continuous,
+                continuous_object,
+                periods,
+                days,
+                allowed,
+                growth,
+                amendments: a,
+            },
+        ));
     }
-    out
+    keep_strongest(candidates, contracts, s.max_findings_per_rule)
+        .into_iter()
+        .map(|(rank, o)| over_limit_finding(&contracts[rank.first], rank, o))
+        .collect()
+}
+
+fn over_limit_finding(c: &Contract, rank: Rank, o: OverLimit) -> Finding {
+    let a = &o.amendments;
+    let limit_text = if o.renovation {
+        format!(
+            "{} para reforma de edifício ou equipamento",
+            format::percent(o.limit)
+        )
+    } else {
+        format::percent(o.limit)
+    };
+    let period_text = if o.periods > 1 {
+        let why = if a.extensions > 0 {
+            "há termos de prorrogação"
+        } else if o.continuous_object {
+            "o objeto é um serviço contínuo"
+        } else {
+            "a vigência é longa e nenhum aditivo registrado fala em acréscimo"
+        };
+        let span = match (c.valid_from, c.valid_until) {
+            (Some(from), Some(until)) => format!(
+                "a vigência de {} a {} ",
+                format::date(from),
+                format::date(until)
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "Como {why}, tratamos o contrato como serviço contínuo, em que cada prorrogação \
+             renova o valor por um novo período e não conta para o limite: {span}equivale a \
+             {} períodos de 12 meses, o que admite até {}.",
+            o.periods,
+            format::reais(o.allowed)
+        )
+    } else if a.additions > 0 {
+        format!(
+            "Há aditivos de acréscimo e nada indica prorrogações de serviço contínuo, que \
+             renovariam o valor: o máximo permitido é {}.",
+            format::reais(o.allowed)
+        )
+    } else {
+        format!(
+            "Nada indica prorrogações de um serviço contínuo (que renovariam o valor por um \
+             novo período): o máximo permitido é {}.",
+            format::reais(o.allowed)
+        )
+    };
+    let price_text = if a.price_updates > 0 {
+        " Reajustes, repactuações e reequilíbrios não se sujeitam ao limite e podem explicar \
+         parte do aumento."
+    } else {
+        ""
+    };
+    let total_growth = o.fin / o.initial - 1.0;
+    Finding {
+        family: Family::Payment,
+        rule: AMENDMENT_OVER_LEGAL_LIMIT,
+        severity: rank.severity,
+        confidence: rank.confidence,
+        description: format!(
+            "{}: valor final {} ({} acima do inicial), além do limite legal de {}",
+            contract_label(c),
+            format::reais(o.fin),
+            format::percent(total_growth),
+            format::percent(o.limit)
+        ),
+        explanation: format!(
+            "O contrato começou com {} e chegou a {}, {} a mais. A Lei 8.666/1993 (art. 65, \
+             §1º) limita os acréscimos a {limit_text} do valor inicial. {period_text} \
+             {}{price_text} O valor final supera o permitido em {}.",
+            format::reais(o.initial),
+            format::reais(o.fin),
+            format::percent(total_growth),
+            amendments_text(a),
+            format::reais(rank.impact),
+        ),
+        records: o.records,
+        suggested_actions: vec![
+            "Examinar os termos aditivos e as justificativas técnicas de cada acréscimo."
+                .to_string(),
+            "Verificar se o objeto foi descaracterizado em relação ao que foi licitado."
+                .to_string(),
+        ],
+        evidence: json!({
+            "initial_value": o.initial,
+            "final_value": o.fin,
+            "limit": o.limit,
+            "renovation": o.renovation,
+            "periods": o.periods,
+            "validity_days": o.days,
+            "continuous": o.continuous,
+            "allowed_value": o.allowed,
+            "growth_per_period": o.growth,
+            "amendments": a.distinct,
+            "extension_amendments": a.extensions,
+            "addition_amendments": a.additions,
+            "price_update_amendments": a.price_updates,
+        }),
+        financial_impact: rank.impact,
+    }
 }
 
 /// A ratio that reads as a typing slip: a power of ten, or 12 (a monthly value
@@ -464,25 +556,21 @@ fn typing_pattern(ratio: f64) -> Option<&'static str> {
 }
 
 /// `payment.value_discrepancy`.
-fn value_discrepancy(
-    contracts: &[Contract],
-    groups: &[Vec<usize>],
-    s: &PaymentSettings,
-) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for group in groups {
-        let c = &contracts[group[0]];
+fn value_discrepancy(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding> {
+    let groups = value_groups(contracts, |initial, fin| {
+        initial > 0.0
+            && fin > 0.0
+            && initial.max(fin) >= s.discrepancy_min_value
+            && (fin > initial * s.discrepancy_high_ratio || fin < initial * s.discrepancy_low_ratio)
+    });
+    let mut candidates = Vec::new();
+    for records in groups {
+        let c = &contracts[records[0]];
         let (Some(initial), Some(fin)) = (c.initial_value, c.final_value) else {
             continue;
         };
-        if initial <= 0.0 || fin <= 0.0 || initial.max(fin) < s.discrepancy_min_value {
-            continue;
-        }
         let ratio = fin / initial;
         let growth = ratio > s.discrepancy_high_ratio;
-        if !growth && ratio >= s.discrepancy_low_ratio {
-            continue;
-        }
         let pattern = typing_pattern(ratio);
         let severity = match (growth, pattern.is_some()) {
             (true, false) if fin - initial >= 100_000_000.0 => Severity::Critical,
@@ -492,98 +580,126 @@ fn value_discrepancy(
             (false, false) if initial >= 10_000_000.0 => Severity::Medium,
             _ => Severity::Low,
         };
-        let impact = if growth && pattern.is_none() {
-            fin - initial
-        } else {
-            0.0
-        };
-        let ratio_text = if growth {
-            format!("{} vezes o inicial", format::decimal(ratio, 1))
-        } else {
-            format!("apenas {} do inicial", format::percent(ratio))
-        };
-        let reading = match (pattern, growth) {
-            (Some("twelve"), _) => format!(
-                "A razão entre os valores é de 12 vezes ({}), o que sugere que um deles foi \
-                 registrado como valor mensal e o outro como total: o dado publicado \
-                 provavelmente está errado.",
-                format::decimal(if growth { ratio } else { 1.0 / ratio }, 2)
-            ),
-            (Some(_), _) => format!(
-                "A razão entre os valores é uma potência de dez ({}), o que sugere erro de \
-                 digitação das casas decimais em um deles: o dado publicado provavelmente está \
-                 errado.",
-                format::decimal(if growth { ratio } else { 1.0 / ratio }, 0)
-            ),
-            (None, true) => format!(
-                "Um aumento desse tamanho não cabe no limite de aditamentos da Lei 8.666/1993 \
-                 ({} do valor inicial) nem em prorrogações usuais; {} foram pagos ou \
-                 comprometidos além do contratado, ou o registro está errado.",
-                format::percent(s.addition_limit),
-                format::reais(fin - initial)
-            ),
-            (None, false) => "Pode indicar execução cancelada ou interrompida, rescisão, ou \
-                              erro de registro."
-                .to_string(),
-        };
-        out.push(Finding {
-            family: Family::Payment,
-            rule: VALUE_DISCREPANCY,
+        let rank = Rank {
             severity,
+            impact: if growth && pattern.is_none() {
+                fin - initial
+            } else {
+                0.0
+            },
             confidence: if pattern.is_some() { 0.9 } else { 0.6 },
-            description: format!(
-                "{}: valor final {} é {ratio_text} ({})",
-                contract_label(c),
-                format::reais(fin),
-                format::reais(initial)
-            ),
-            explanation: format!(
-                "O contrato foi registrado com valor inicial de {} e valor final de {}. \
-                 {reading} Esta regra aponta valores finais abaixo de {} ou acima de {} vezes \
-                 o inicial, em contratos de pelo menos {}. {}",
-                format::reais(initial),
-                format::reais(fin),
-                format::percent(s.discrepancy_low_ratio),
-                format::decimal(s.discrepancy_high_ratio, 0),
-                format::reais(s.discrepancy_min_value),
-                amendments_text(&summarize_amendments(c)),
-            ),
-            records: group.clone(),
-            suggested_actions: vec![
-                "Conferir os valores no processo e nos empenhos e pagamentos do contrato."
-                    .to_string(),
-                "Pedir à unidade a correção do registro no Portal, se o valor estiver errado."
-                    .to_string(),
-            ],
-            evidence: json!({
-                "initial_value": initial,
-                "final_value": fin,
-                "ratio": ratio,
-                "pattern": pattern,
-                "low_ratio": s.discrepancy_low_ratio,
-                "high_ratio": s.discrepancy_high_ratio,
-            }),
-            financial_impact: impact,
-        });
+            first: records[0],
+        };
+        candidates.push((rank, (records, initial, fin, pattern)));
     }
-    out
+    keep_strongest(candidates, contracts, s.max_findings_per_rule)
+        .into_iter()
+        .map(|(rank, (records, initial, fin, pattern))| {
+            let c = &contracts[rank.first];
+            let ratio = fin / initial;
+            let growth = ratio > s.discrepancy_high_ratio;
+            let ratio_text = if growth {
+                format!("{} vezes o inicial", format::decimal(ratio, 1))
+            } else {
+                format!("apenas {} do inicial", format::percent(ratio))
+            };
+            let reading = match (pattern, growth) {
+                (Some("twelve"), _) => format!(
+                    "A razão entre os valores é de 12 vezes ({}), o que sugere que um deles foi \
+                     registrado como valor mensal e o outro como total: o dado publicado \
+                     provavelmente está errado.",
+                    format::decimal(if growth { ratio } else { 1.0 / ratio }, 2)
+                ),
+                (Some(_), _) => format!(
+                    "A razão entre os valores é uma potência de dez ({}), o que sugere erro de \
+                     digitação das casas decimais em um deles: o dado publicado provavelmente \
+                     está errado.",
+                    format::decimal(if growth { ratio } else { 1.0 / ratio }, 0)
+                ),
+                (None, true) => format!(
+                    "Um aumento desse tamanho não cabe no limite de aditamentos da Lei \
+                     8.666/1993 ({} do valor inicial) nem em prorrogações usuais; {} foram \
+                     pagos ou comprometidos além do contratado, ou o registro está errado.",
+                    format::percent(s.addition_limit),
+                    format::reais(fin - initial)
+                ),
+                (None, false) => "Pode indicar execução cancelada ou interrompida, rescisão, \
+                                  ou erro de registro."
+                    .to_string(),
+            };
+            Finding {
+                family: Family::Payment,
+                rule: VALUE_DISCREPANCY,
+                severity: rank.severity,
+                confidence: rank.confidence,
+                description: format!(
+                    "{}: valor final {} é {ratio_text} ({})",
+                    contract_label(c),
+                    format::reais(fin),
+                    format::reais(initial)
+                ),
+                explanation: format!(
+                    "O contrato foi registrado com valor inicial de {} e valor final de {}. \
+                     {reading} Esta regra aponta valores finais abaixo de {} ou acima de {} \
+                     vezes o inicial, em contratos de pelo menos {}. {}",
+                    format::reais(initial),
+                    format::reais(fin),
+                    format::percent(s.discrepancy_low_ratio),
+                    format::decimal(s.discrepancy_high_ratio, 0),
+                    format::reais(s.discrepancy_min_value),
+                    amendments_text(&summarize_amendments(c)),
+                ),
+                records,
+                suggested_actions: vec![
+                    "Conferir os valores no processo e nos empenhos e pagamentos do contrato."
+                        .to_string(),
+                    "Pedir à unidade a correção do registro no Portal, se o valor estiver \
+                     errado."
+                        .to_string(),
+                ],
+                evidence: json!({
+                    "initial_value": initial,
+                    "final_value": fin,
+                    "ratio": ratio,
+                    "pattern": pattern,
+                    "low_ratio": s.discrepancy_low_ratio,
+                    "high_ratio": s.discrepancy_high_ratio,
+                }),
+                financial_impact: rank.impact,
+            }
+        })
+        .collect()
+}
+
+/// The numbers behind one `payment.many_amendments` finding.
+struct ManyAmendments {
+    records: Vec<usize>,
+    amendments: AmendmentSummary,
+    start: Option<NaiveDate>,
+    years: Option<f64>,
+    rate: Option<f64>,
+    growth: Option<f64>,
 }
 
 /// `payment.many_amendments`. Confidence 0.7 with the value additions, else 0.5.
 fn many_amendments(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding> {
     let needed = s.many_min_amendments.min(s.many_min_value_additions).max(1);
     // Amendments attach by (UG, number): records sharing that pair share them.
-    let mut groups: BTreeMap<(Option<&str>, &str), Vec<usize>> = BTreeMap::new();
+    // As in `value_groups`, the hash map's order is replaced by record order.
+    let mut by_number: HashMap<(Option<&str>, &str), Vec<usize>> = HashMap::new();
     for (i, c) in contracts.iter().enumerate() {
         if c.amendments.len() >= needed {
-            groups
+            by_number
                 .entry((c.ug.code.as_deref(), c.number.as_str()))
                 .or_default()
                 .push(i);
         }
     }
-    let mut out = Vec::new();
-    for records in groups.values() {
+    let mut groups: Vec<Vec<usize>> = by_number.into_values().collect();
+    groups.sort_unstable_by_key(|g| g[0]);
+
+    let mut candidates = Vec::new();
+    for records in groups {
         // The record with the most amendments speaks for the group.
         let Some(&lead) = records.iter().max_by(|&&a, &&b| {
             contracts[a]
@@ -625,86 +741,115 @@ fn many_amendments(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding> 
         } else {
             Severity::Low
         };
-        let since = start.map_or_else(String::new, |d| {
-            format!(", assinado em {},", format::date(d))
-        });
-        let until = a.last_published.map_or_else(String::new, |d| {
-            format!(" publicados até {}", format::date(d))
-        });
-        let rate_text = rate.map_or_else(String::new, |r| {
-            format!(" ({} por ano)", format::decimal(r, 1))
-        });
-        let values_text = match (c.initial_value, c.final_value) {
-            (Some(i), Some(f)) => format!(
-                " Valor inicial {}, valor final {}{}.",
-                format::reais(i),
-                format::reais(f),
-                growth.map_or_else(String::new, |g| format!(
-                    " ({} de variação)",
-                    format::percent(g)
-                ))
-            ),
-            _ => String::new(),
-        };
-        let shared = if records.len() > 1 {
-            format!(
-                " O número {} aparece em {} registros desta unidade; o Portal vincula os \
-                 aditivos ao número, por isso todos são listados.",
-                c.number,
-                records.len()
-            )
-        } else {
-            String::new()
-        };
-        out.push(Finding {
-            family: Family::Payment,
-            rule: MANY_AMENDMENTS,
+        let rank = Rank {
             severity,
+            impact: added.unwrap_or(0.0).max(0.0),
             confidence: if additions { 0.7 } else { 0.5 },
-            description: format!(
-                "{}: {}, {} de acréscimo de valor",
-                contract_label(c),
-                plural(a.distinct, "termo aditivo", "termos aditivos"),
-                a.additions
-            ),
-            explanation: format!(
-                "O contrato{since} tem {}{until}{rate_text}. {}{values_text} Esta regra aponta \
-                 contratos com pelo menos {} aditivos e mais de {} por ano, ou com {} ou mais \
-                 aditivos de acréscimo de valor. Aditivos em série podem indicar planejamento \
-                 deficiente ou um objeto que muda depois da licitação.{shared}",
-                plural(
-                    a.distinct,
-                    "termo aditivo distinto",
-                    "termos aditivos distintos"
-                ),
-                amendments_text(&a),
-                s.many_min_amendments,
-                format::decimal(s.many_min_per_year, 1),
-                s.many_min_value_additions,
-            ),
-            records: records.clone(),
-            suggested_actions: vec![
-                "Ler os termos aditivos em sequência e verificar se o objeto final corresponde \
-                 ao licitado."
-                    .to_string(),
-                "Conferir os pareceres jurídicos e as justificativas de cada aditivo.".to_string(),
-            ],
-            evidence: json!({
-                "amendments": a.distinct,
-                "extension_amendments": a.extensions,
-                "addition_amendments": a.additions,
-                "price_update_amendments": a.price_updates,
-                "other_amendments": a.other,
-                "years": years,
-                "amendments_per_year": rate,
-                "initial_value": c.initial_value,
-                "final_value": c.final_value,
-                "records_with_number": records.len(),
-            }),
-            financial_impact: added.unwrap_or(0.0).max(0.0),
-        });
+            first: lead,
+        };
+        candidates.push((
+            rank,
+            ManyAmendments {
+                records,
+                amendments: a,
+                start,
+                years,
+                rate,
+                growth,
+            },
+        ));
     }
-    out
+    keep_strongest(candidates, contracts, s.max_findings_per_rule)
+        .into_iter()
+        .map(|(rank, m)| many_amendments_finding(&contracts[rank.first], rank, m, s))
+        .collect()
+}
+
+fn many_amendments_finding(
+    c: &Contract,
+    rank: Rank,
+    m: ManyAmendments,
+    s: &PaymentSettings,
+) -> Finding {
+    let a = &m.amendments;
+    let since = m.start.map_or_else(String::new, |d| {
+        format!(", assinado em {},", format::date(d))
+    });
+    let until = a.last_published.map_or_else(String::new, |d| {
+        format!(" publicados até {}", format::date(d))
+    });
+    let rate_text = m.rate.map_or_else(String::new, |r| {
+        format!(" ({} por ano)", format::decimal(r, 1))
+    });
+    let values_text = match (c.initial_value, c.final_value) {
+        (Some(i), Some(f)) => format!(
+            " Valor inicial {}, valor final {}{}.",
+            format::reais(i),
+            format::reais(f),
+            m.growth.map_or_else(String::new, |g| format!(
+                " ({} de variação)",
+                format::percent(g)
+            ))
+        ),
+        _ => String::new(),
+    };
+    let shared = if m.records.len() > 1 {
+        format!(
+            " O número {} aparece em {} registros desta unidade; o Portal vincula os aditivos \
+             ao número, por isso todos são listados.",
+            c.number,
+            m.records.len()
+        )
+    } else {
+        String::new()
+    };
+    Finding {
+        family: Family::Payment,
+        rule: MANY_AMENDMENTS,
+        severity: rank.severity,
+        confidence: rank.confidence,
+        description: format!(
+            "{}: {}, {} de acréscimo de valor",
+            contract_label(c),
+            plural(a.distinct, "termo aditivo", "termos aditivos"),
+            a.additions
+        ),
+        explanation: format!(
+            "O contrato{since} tem {}{until}{rate_text}. {}{values_text} Esta regra aponta \
+             contratos com pelo menos {} aditivos e mais de {} por ano, ou com {} ou mais \
+             aditivos de acréscimo de valor. Aditivos em série podem indicar planejamento \
+             deficiente ou um objeto que muda depois da licitação.{shared}",
+            plural(
+                a.distinct,
+                "termo aditivo distinto",
+                "termos aditivos distintos"
+            ),
+            amendments_text(a),
+            s.many_min_amendments,
+            format::decimal(s.many_min_per_year, 1),
+            s.many_min_value_additions,
+        ),
+        evidence: json!({
+            "amendments": a.distinct,
+            "extension_amendments": a.extensions,
+            "addition_amendments": a.additions,
+            "price_update_amendments": a.price_updates,
+            "other_amendments": a.other,
+            "years": m.years,
+            "amendments_per_year": m.rate,
+            "initial_value": c.initial_value,
+            "final_value": c.final_value,
+            "records_with_number": m.records.len(),
+        }),
+        records: m.records,
+        suggested_actions: vec![
+            "Ler os termos aditivos em sequência e verificar se o objeto final corresponde ao \
+             licitado."
+                .to_string(),
+            "Conferir os pareceres jurídicos e as justificativas de cada aditivo.".to_string(),
+        ],
+        financial_impact: rank.impact,
+    }
 }
 
 #[cfg(test)]
@@ -961,6 +1106,59 @@ mod tests {
         assert_eq!(first, detect(contracts));
     }
 
+    /// `cargo test --release --lib -- --ignored payment_scales`: a million
+    /// contracts, a tenth of them grown and one in twenty amended.
+    #[test]
+    #[ignore]
+    fn payment_scales_to_a_million_contracts() {
+        let objects = [
+            "PRORROGAÇÃO DO PRAZO DE VIGÊNCIA POR MAIS 12 MESES",
+            "ACRÉSCIMO QUANTITATIVO DE 25% DO VALOR",
+            "REPACTUAÇÃO DOS PREÇOS",
+        ];
+        let contracts: Vec<Contract> = (0..1_000_000usize)
+            .map(|i| {
+                let initial = 10_000.0 + ((i * 7919) % 2_000_000) as f64;
+                let fin = if i % 10 == 0 {
+                    initial * (1.3 + (i % 7) as f64)
+                } else {
+                    initial
+                };
+                let mut c = contract(
+                    &format!("c{i}"),
+                    initial,
+                    fin,
+                    "Serviços de manutenção predial",
+                );
+                c.ug.code = Some(format!("{}", 150_000 + i % 2_000));
+                if i % 20 == 0 {
+                    c.amendments = (0..(3 + i % 6))
+                        .map(|n| {
+                            amendment(
+                                &n.to_string(),
+                                d(2021, 1 + (n % 12) as u32, 5),
+                                objects[(i + n) % 3],
+                            )
+                        })
+                        .collect();
+                }
+                c
+            })
+            .collect();
+        let data = Dataset { contracts };
+        let started = std::time::Instant::now();
+        let findings = PaymentDetector {
+            settings: PaymentSettings::default(),
+        }
+        .detect(&data);
+        let elapsed = started.elapsed();
+        eprintln!(
+            "{} payment findings over 1,000,000 contracts in {elapsed:?}",
+            findings.len()
+        );
+        assert!(elapsed < std::time::Duration::from_secs(1));
+    }
+
     /// Real data, when the Portal parser can read it (run with --nocapture).
     #[test]
     fn real_contracts_give_a_modest_number_of_findings_per_rule() {
@@ -980,6 +1178,20 @@ mod tests {
         ] {
             let n = of_rule(&findings, rule).len();
             eprintln!("{rule}: {n}");
+            let sev: Vec<_> = of_rule(&findings, rule)
+                .iter()
+                .map(|f| f.severity)
+                .collect();
+            eprintln!(
+                "  severities c/h/m/l: {:?}",
+                [
+                    Severity::Critical,
+                    Severity::High,
+                    Severity::Medium,
+                    Severity::Low
+                ]
+                .map(|s| sev.iter().filter(|&&x| x == s).count())
+            );
             assert!((20..=200).contains(&n), "{rule} gives {n} findings");
         }
         eprintln!("payment over the real files in {elapsed:?}");

@@ -16,7 +16,9 @@
 //! preventiva e corretiva" meet. Where such a group is smaller than
 //! `min_group_size`, the contract is compared with its agency and modality as a
 //! whole: a coarser yardstick, reported as such and with less confidence. Contracts
-//! without a modality, an agency or a positive value are skipped, never read as zero.
+//! without a modality, an agency or a value of at least `min_value` (R$ 0,01 is a
+//! placeholder, not a price) are skipped, never read as zero. At most
+//! `max_findings` findings are kept, the strongest (severity, then z, then excess).
 //!
 //! Values span orders of magnitude, so the comparison uses log(value): the median
 //! and 1.4826·MAD of [`stats::robust_center_scale`], which a few outliers cannot
@@ -43,6 +45,8 @@
 //! the excess over the usual price (0 for low outliers).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -138,57 +142,157 @@ const SIGNATURE_WORDS: usize = 2;
 /// Only the start of an object is read for its signature: it names the thing
 /// bought, and folding whole objects (hundreds of characters) would dominate the
 /// detector's time.
-const SIGNATURE_PREFIX_BYTES: usize = 160;
-const NO_WORD: u32 = u32::MAX;
+const SIGNATURE_PREFIX_BYTES: usize = 200;
 
-/// Interns strings as dense ids, so grouping sorts integers, not text.
-#[derive(Default)]
-struct Interner {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
+/// `text::fold` of each Latin-1 character, computed by `fold` itself so the fast
+/// path cannot drift from it. Folding is per character for these (none is a
+/// combining mark), so folding a Latin-1 string character by character equals
+/// folding it whole.
+struct Latin1Fold {
+    /// The folded ASCII byte; `SEPARATOR`, or `OTHER` when the fold is not one
+    /// ASCII byte (ß, æ, ª…) and is in `other`.
+    ascii: [u8; 256],
+    other: Vec<String>,
 }
 
-impl Interner {
-    fn id(&mut self, s: String) -> u32 {
-        if let Some(id) = self.ids.get(&s) {
-            return *id;
+const SEPARATOR: u8 = 0;
+const OTHER: u8 = 0xFF;
+
+fn latin1_fold() -> &'static Latin1Fold {
+    static TABLE: OnceLock<Latin1Fold> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut ascii = [SEPARATOR; 256];
+        let mut other = vec![String::new(); 256];
+        for b in 0u8..=255 {
+            let folded = text::fold(&char::from(b).to_string());
+            ascii[b as usize] = match folded.as_bytes() {
+                [] => SEPARATOR,
+                [c] if c.is_ascii() && *c != SEPARATOR => *c,
+                _ => OTHER,
+            };
+            other[b as usize] = folded;
         }
-        let id = self.names.len() as u32;
-        self.names.push(s.clone());
-        self.ids.insert(s, id);
-        id
+        Latin1Fold { ascii, other }
+    })
+}
+
+/// FNV-1a: the signer hashes millions of short words, where SipHash's
+/// resistance to chosen keys buys nothing and costs a third of the time.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
 }
 
-/// The first `SIGNATURE_WORDS` meaningful words of an object, in order.
-fn leading_words(object: &str) -> Vec<String> {
-    let mut end = object.len().min(SIGNATURE_PREFIX_BYTES);
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// The start of an object that its signature reads: up to the last whitespace
+/// before `SIGNATURE_PREFIX_BYTES`, so no word is cut.
+fn signature_prefix(object: &str) -> &str {
+    if object.len() <= SIGNATURE_PREFIX_BYTES {
+        return object;
+    }
+    let mut end = SIGNATURE_PREFIX_BYTES;
     while !object.is_char_boundary(end) {
         end -= 1;
     }
-    let mut prefix = &object[..end];
-    if end < object.len() {
-        // Drop the word the cut went through.
-        if let Some(space) = prefix.rfind(char::is_whitespace) {
-            prefix = &prefix[..space];
-        }
+    let prefix = &object[..end];
+    match prefix.rfind(char::is_whitespace) {
+        Some(space) => &prefix[..space],
+        None => prefix,
     }
-    let meaningful = text::tokens(prefix);
-    let mut out: Vec<String> = Vec::with_capacity(SIGNATURE_WORDS);
-    for word in text::fold(prefix).split(' ') {
-        if word.len() >= 3
-            && word.chars().any(char::is_alphabetic)
-            && !OPENING_WORDS.contains(&word)
-            && meaningful.contains(word)
-            && !out.iter().any(|w| w == word)
-        {
-            out.push(word.to_string());
-            if out.len() == SIGNATURE_WORDS {
+}
+
+/// Finds the first `SIGNATURE_WORDS` meaningful words of objects: the words
+/// `text::tokens` keeps, of at least 3 letters and not only digits, and not
+/// `OPENING_WORDS`. Mostly Latin-1 text is folded through a table and scanning
+/// stops at the second word, because folding every object whole costs seconds
+/// over a million contracts; other text goes through `text::fold`.
+#[derive(Default)]
+struct Signer {
+    /// Whether `text::tokens` keeps a folded word, remembered per word.
+    meaningful: FnvMap<String, bool>,
+    word: String,
+    found: Vec<String>,
+}
+
+impl Signer {
+    fn words(&mut self, object: &str) -> &[String] {
+        self.found.clear();
+        self.word.clear();
+        let prefix = signature_prefix(object);
+        let table = latin1_fold();
+        let mut fast = true;
+        for ch in prefix.chars() {
+            let Ok(b) = u8::try_from(u32::from(ch)) else {
+                fast = false;
+                break;
+            };
+            match table.ascii[b as usize] {
+                SEPARATOR => {
+                    self.finish_word();
+                    if self.found.len() == SIGNATURE_WORDS {
+                        return &self.found;
+                    }
+                }
+                OTHER => self.word.push_str(&table.other[b as usize]),
+                c => self.word.push(char::from(c)),
+            }
+        }
+        if fast {
+            self.finish_word();
+            return &self.found;
+        }
+        self.found.clear();
+        self.word.clear();
+        for w in text::fold(prefix).split(' ') {
+            self.word.push_str(w);
+            self.finish_word();
+            if self.found.len() == SIGNATURE_WORDS {
                 break;
             }
         }
+        &self.found
     }
-    out
+
+    fn finish_word(&mut self) {
+        let word = self.word.as_str();
+        if self.found.len() < SIGNATURE_WORDS
+            && word.len() >= 3
+            && word.chars().any(char::is_alphabetic)
+            && !OPENING_WORDS.contains(&word)
+            && !self.found.iter().any(|w| w == word)
+        {
+            let keep = match self.meaningful.get(word) {
+                Some(keep) => *keep,
+                None => {
+                    let keep = text::tokens(word).contains(word);
+                    self.meaningful.insert(word.to_string(), keep);
+                    keep
+                }
+            };
+            if keep {
+                self.found.push(word.to_string());
+            }
+        }
+        self.word.clear();
+    }
 }
 
 /// The value a price is judged by: the final value when known.
@@ -221,23 +325,68 @@ fn modality(c: &Contract) -> Option<&str> {
         .filter(|s| !s.trim().is_empty())
 }
 
-/// One contract that can be priced, as its group keys.
+/// One contract that can be priced, as its group keys: FNV hashes of the agency
+/// code, the folded modality and the signature words (64-bit hashes of a few
+/// thousand distinct strings do not collide in practice). Hashes let each thread
+/// key its share of the contracts without shared tables.
 struct Priced {
     idx: usize,
-    agency: u32,
-    modality: u32,
-    /// Sorted word ids; `NO_WORD` where the object has fewer words.
-    words: [u32; 2],
+    agency: u64,
+    modality: u64,
+    /// Sorted word hashes; `NO_WORD` where the object has fewer words.
+    words: [u64; 2],
     log_value: f64,
 }
 
 impl Priced {
-    fn coarse_key(&self) -> (u32, u32) {
+    fn coarse_key(&self) -> (u64, u64) {
         (self.agency, self.modality)
     }
-    fn fine_key(&self) -> (u32, u32, [u32; 2]) {
-        (self.agency, self.modality, self.words)
+}
+
+const NO_WORD: u64 = 0;
+
+fn fnv(s: &str) -> u64 {
+    let mut h = Fnv::default();
+    h.write(s.as_bytes());
+    // 0 marks "no word".
+    h.finish().max(1)
+}
+
+/// Below this many contracts, one thread does all the work.
+const PARALLEL_FROM: usize = 50_000;
+
+/// The priceable contracts of `contracts` (which start at index `offset`).
+fn price_chunk(s: &PriceSettings, contracts: &[Contract], offset: usize) -> Vec<Priced> {
+    let mut modalities: FnvMap<&str, u64> = FnvMap::default();
+    let mut signer = Signer::default();
+    let mut priced = Vec::with_capacity(contracts.len());
+    for (i, c) in contracts.iter().enumerate() {
+        let (Some(value), Some(agency), Some(raw_modality)) =
+            (price(c), agency_code(c), modality(c))
+        else {
+            continue;
+        };
+        if !value.is_finite() || value <= 0.0 || value < s.min_value {
+            continue;
+        }
+        let modality = *modalities
+            .entry(raw_modality)
+            .or_insert_with(|| fnv(&text::fold(raw_modality)));
+        let mut words = [NO_WORD; 2];
+        for (slot, word) in words.iter_mut().zip(signer.words(&c.object)) {
+            *slot = fnv(word);
+        }
+        words.sort_unstable();
+        priced.push(Priced {
+            idx: offset + i,
+            agency: fnv(agency),
+            modality,
+            words,
+            log_value: value.ln(),
+        });
     }
+    priced
 }
 
 /// The yardstick a contract was measured against.
@@ -284,55 +433,43 @@ struct Candidate {
     size: usize,
     yardstick: Yardstick,
     direction: Direction,
-    words: [u32; 2],
-    modality: u32,
+    severity: Severity,
+    financial_impact: f64,
 }
 
 fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
-    let mut agencies: HashMap<&str, u32> = HashMap::new();
-    let mut raw_modalities: HashMap<&str, u32> = HashMap::new();
-    let mut modalities = Interner::default();
-    let mut words = Interner::default();
-    let mut priced = Vec::new();
-    for (idx, c) in data.contracts.iter().enumerate() {
-        let (Some(value), Some(agency), Some(raw_modality)) =
-            (price(c), agency_code(c), modality(c))
-        else {
-            continue;
-        };
-        if !value.is_finite() || value <= 0.0 || value < s.min_value {
-            continue;
-        }
-        let next = agencies.len() as u32;
-        let agency = *agencies.entry(agency).or_insert(next);
-        let modality = match raw_modalities.get(raw_modality) {
-            Some(id) => *id,
-            None => {
-                let id = modalities.id(text::fold(raw_modality));
-                raw_modalities.insert(raw_modality, id);
-                id
+    let contracts = &data.contracts;
+    // Reading a million contracts' scattered strings is most of the time, so it is
+    // spread over the cores; chunks are joined in order, so the result does not
+    // depend on how many there are.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut priced = if threads < 2 || contracts.len() < PARALLEL_FROM {
+        price_chunk(s, contracts, 0)
+    } else {
+        let size = contracts.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = contracts
+                .chunks(size)
+                .enumerate()
+                .map(|(k, part)| scope.spawn(move || price_chunk(s, part, k * size)))
+                .collect();
+            let mut all = Vec::with_capacity(contracts.len());
+            for part in parts {
+                match part.join() {
+                    Ok(p) => all.extend(p),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }
-        };
-        let mut sig = [NO_WORD; 2];
-        for (slot, word) in sig.iter_mut().zip(leading_words(&c.object)) {
-            *slot = words.id(word);
-        }
-        sig.sort_unstable();
-        priced.push(Priced {
-            idx,
-            agency,
-            modality,
-            words: sig,
-            log_value: value.ln(),
-        });
-    }
-    priced.sort_unstable_by_key(|p| (p.fine_key(), p.idx));
+            all
+        })
+    };
+    priced.sort_unstable_by_key(|p| (p.agency, p.modality, p.words, p.idx));
 
     let mut candidates = Vec::new();
     for coarse in priced.chunk_by(|a, b| a.coarse_key() == b.coarse_key()) {
         let coarse_stats = group_stats(coarse, Yardstick::AgencyModality, s);
         for fine in coarse.chunk_by(|a, b| a.words == b.words) {
-            let has_signature = fine[0].words[0] != NO_WORD;
+            let has_signature = fine[0].words.iter().any(|w| *w != NO_WORD);
             let fine_stats = if has_signature {
                 group_stats(fine, Yardstick::SimilarObjects, s)
             } else {
@@ -344,7 +481,7 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
             let typical = g.center.exp();
             for p in fine {
                 let z = stats::robust_z(p.log_value, g.center, g.scale);
-                let value = p.log_value.exp();
+                let value = price(&contracts[p.idx]).unwrap_or_else(|| p.log_value.exp());
                 let direction = if z > s.z_threshold && value >= s.min_ratio_to_median * typical {
                     Direction::Above
                 } else if s.include_low_outliers
@@ -355,65 +492,58 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
                 } else {
                     continue;
                 };
+                let severity = severity(s, direction, z, value);
+                let financial_impact = match direction {
+                    Direction::Above => round(value - typical, 2).max(0.0),
+                    Direction::Below => 0.0,
+                };
                 candidates.push(Candidate {
                     idx: p.idx,
-                    value: price(&data.contracts[p.idx]).unwrap_or(value),
+                    value,
                     z,
                     typical,
                     size: g.size,
                     yardstick: g.yardstick,
                     direction,
-                    words: p.words,
-                    modality: p.modality,
+                    severity,
+                    financial_impact,
                 });
             }
         }
     }
 
-    let mut findings: Vec<(Finding, f64, &str)> = candidates
+    // Strongest first: severity, then how extreme, then money; the key breaks ties.
+    candidates.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.z.abs().total_cmp(&a.z.abs()))
+            .then(b.financial_impact.total_cmp(&a.financial_impact))
+            .then_with(|| contracts[a.idx].key.cmp(&contracts[b.idx].key))
+            .then(a.idx.cmp(&b.idx))
+    });
+    candidates.truncate(s.max_findings);
+    let mut signer = Signer::default();
+    candidates
         .iter()
         .map(|cand| {
-            let c = &data.contracts[cand.idx];
-            let keywords: Vec<&str> = cand
-                .words
-                .iter()
-                .filter(|w| **w != NO_WORD)
-                .map(|w| words.names[*w as usize].as_str())
-                .collect();
-            let finding = finding(
-                s,
-                c,
-                cand,
-                &keywords,
-                &modalities.names[cand.modality as usize],
-            );
-            (finding, cand.z.abs(), c.key.as_str())
+            let c = &contracts[cand.idx];
+            finding(s, c, cand, signer.words(&c.object))
         })
-        .collect();
-    // Strongest first: severity, then how extreme, then money; the key breaks ties.
-    findings.sort_by(|a, b| {
-        b.0.severity
-            .cmp(&a.0.severity)
-            .then(b.1.total_cmp(&a.1))
-            .then(b.0.financial_impact.total_cmp(&a.0.financial_impact))
-            .then(a.2.cmp(b.2))
-    });
-    findings.truncate(s.max_findings);
-    findings.into_iter().map(|(f, _, _)| f).collect()
+        .collect()
 }
 
-fn severity(s: &PriceSettings, cand: &Candidate) -> Severity {
+fn severity(s: &PriceSettings, direction: Direction, z: f64, value: f64) -> Severity {
     let mid = (s.z_threshold + s.severe_z) / 2.0;
-    match cand.direction {
-        Direction::Below if cand.z <= -s.severe_z => Severity::Medium,
+    match direction {
+        Direction::Below if z <= -s.severe_z => Severity::Medium,
         Direction::Below => Severity::Low,
         Direction::Above => {
-            let large = cand.value >= s.large_value;
-            if cand.z >= s.severe_z && large {
+            let large = value >= s.large_value;
+            if z >= s.severe_z && large {
                 Severity::Critical
-            } else if cand.z >= s.severe_z || (large && cand.z >= mid) {
+            } else if z >= s.severe_z || (large && z >= mid) {
                 Severity::High
-            } else if large || cand.z >= mid {
+            } else if large || z >= mid {
                 Severity::Medium
             } else {
                 Severity::Low
@@ -440,7 +570,17 @@ fn times(ratio: f64) -> String {
     if ratio < 10.0 {
         return format::decimal(ratio, 1);
     }
-    let digits = format!("{:.0}", ratio);
+    thousands(ratio)
+}
+
+/// A count as pt-BR writes it: "4.075".
+fn count(n: usize) -> String {
+    thousands(n as f64)
+}
+
+/// A non-negative whole number with thousands dots.
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x);
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
@@ -456,15 +596,9 @@ fn round(x: f64, places: i32) -> f64 {
     (x * f).round() / f
 }
 
-fn finding(
-    s: &PriceSettings,
-    c: &Contract,
-    cand: &Candidate,
-    keywords: &[&str],
-    folded_modality: &str,
-) -> Finding {
+fn finding(s: &PriceSettings, c: &Contract, cand: &Candidate, keywords: &[String]) -> Finding {
     let agency = agency_name(c);
-    let modality_shown = modality(c).unwrap_or(folded_modality).to_string();
+    let modality_shown = modality(c).unwrap_or_default().to_string();
     let supplier = c
         .supplier_name
         .as_deref()
@@ -478,14 +612,15 @@ fn finding(
         Yardstick::SimilarObjects => format!(
             "os {} contratos de {agency} na modalidade {modality_shown} com objeto semelhante \
              (palavras-chave: {})",
-            cand.size,
+            count(cand.size),
             keywords.join(", ")
         ),
         Yardstick::AgencyModality => format!(
             "os {} contratos de {agency} na modalidade {modality_shown} (havia menos de {} \
              contratos com objeto semelhante, então a comparação usa o órgão e a modalidade, \
              uma régua mais grosseira)",
-            cand.size, s.min_group_size
+            count(cand.size),
+            s.min_group_size
         ),
     };
     let description = match cand.direction {
@@ -535,14 +670,10 @@ fn finding(
                 .to_string(),
         ],
     };
-    let financial_impact = match cand.direction {
-        Direction::Above => (cand.value - cand.typical).max(0.0),
-        Direction::Below => 0.0,
-    };
     Finding {
         family: Family::Price,
         rule: ROBUST_ZSCORE,
-        severity: severity(s, cand),
+        severity: cand.severity,
         confidence: confidence(s, cand),
         description,
         explanation,
@@ -564,7 +695,7 @@ fn finding(
             "z_threshold": s.z_threshold,
             "min_ratio_to_median": s.min_ratio_to_median,
         }),
-        financial_impact: round(financial_impact, 2),
+        financial_impact: cand.financial_impact,
     }
 }
 
@@ -845,6 +976,31 @@ mod tests {
         assert_eq!(findings, detector.detect(&data));
     }
 
+    fn leading_words(object: &str) -> Vec<String> {
+        Signer::default().words(object).to_vec()
+    }
+
+    #[test]
+    fn the_latin1_fast_path_folds_as_text_fold_does() {
+        let all: String = (0u8..=255).map(char::from).collect();
+        let table = latin1_fold();
+        let mut by_table = String::new();
+        for b in 0u8..=255 {
+            match table.ascii[b as usize] {
+                SEPARATOR => by_table.push(' '),
+                OTHER => by_table.push_str(&table.other[b as usize]),
+                c => by_table.push(char::from(c)),
+            }
+        }
+        let by_table = by_table.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(by_table, text::fold(&all));
+        // A character outside Latin-1 takes the slow path, with the same words.
+        assert_eq!(
+            leading_words("Manutenção – PREVENTIVA de elevadores"),
+            leading_words("Manutenção - PREVENTIVA de elevadores")
+        );
+    }
+
     #[test]
     fn object_signatures_skip_boilerplate_and_keep_order_free() {
         assert_eq!(
@@ -860,6 +1016,8 @@ mod tests {
         assert_eq!(leading_words(&long), vec!["limpeza"]);
         assert_eq!(times(4.25), "4,2");
         assert_eq!(times(6_293_976.4), "6.293.976");
+        assert_eq!(count(4075), "4.075");
+        assert_eq!(count(8), "8");
     }
 
     fn real_dataset() -> Option<Dataset> {

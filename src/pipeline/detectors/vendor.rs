@@ -1,0 +1,1704 @@
+//! Vendor: who the public money goes to, and how freely suppliers were chosen.
+//!
+//! A supplier is its `supplier_code` (CNPJ or CPF); contracts without one are
+//! skipped, as are, for the value-based rules, contracts without a positive value
+//! (final value when known, else initial), never counted as zero.
+//!
+//! - `vendor.dominant_supplier`: one supplier holds more than `dominant_share` of
+//!   the value an agency (or, separately, a management unit, UG) contracted, where
+//!   the unit has at least `dominant_min_contracts` contracts and the supplier at
+//!   least `dominant_min_supplier_contracts` of them. Capture of a buyer by one
+//!   firm is a classic sign of directed procurement. A unit that bought from a
+//!   single supplier only is the extreme of dominance and is reported too
+//!   (`dominant_min_suppliers` = 1), since no competitor got anything; a single
+//!   large contract among small ones is not dominance, hence the supplier's
+//!   minimum. A UG finding for a supplier that already dominates the UG's whole
+//!   agency is left out: it would repeat the agency's finding and count its money
+//!   twice. One finding per (unit, supplier); `financial_impact` = the
+//!   supplier's total at that unit.
+//!   Severity: critical when share ≥ 90% and total ≥ 10 × `large_value`; high when
+//!   either holds; medium when total ≥ `large_value`; low otherwise.
+//! - `vendor.market_concentration`: the Herfindahl–Hirschman index (HHI, sum of
+//!   squared value shares, 0–1) of an agency's suppliers above `hhi_threshold`
+//!   (0.25, the "highly concentrated" line that competition authorities draw at
+//!   2,500 on their 0–10,000 scale), where the agency has at least
+//!   `hhi_min_contracts` contracts and `hhi_min_suppliers` suppliers. It catches
+//!   money shared among a few firms where no single one dominates, so agencies
+//!   already reported by `dominant_supplier` are not reported again. One finding
+//!   per agency; records are the contracts of its top suppliers (those with at
+//!   least 10% of the value, at most 5), largest first, at most `max_records`;
+//!   `financial_impact` = those suppliers' total at the agency. Severity: critical
+//!   when HHI ≥ 0.5 and that total ≥ 10 × `large_value`; high when HHI ≥ 0.5 (as
+//!   concentrated as two equal suppliers); medium from the midpoint between the
+//!   threshold and 0.5; low otherwise.
+//! - `vendor.repeated_direct_contracting`: at least `direct_min_contracts`
+//!   contracts without competitive bidding (dispensa or inexigibilidade de
+//!   licitação) between the same UG and the same supplier. Direct contracting is
+//!   the exception to bidding; repeated with one supplier it suggests a permanent
+//!   need that should have been tendered, or a purchase split to stay under the
+//!   dispensa ceiling ("fracionamento"). Direct means the modality (or the bidding
+//!   modality) says "Dispensa" or "Inexigibilidade", compared folded; only where
+//!   no modality is published, the legal basis: those words, or the article of
+//!   the law (Lei 8.666/93 art. 24/25, Lei 13.303/16 art. 29/30, Lei 14.133/21
+//!   art. 75/74). `financial_impact` = the contracts' total (known values only).
+//!   Severity: critical when total ≥ 10 × `large_value` and count ≥ twice the
+//!   minimum; high when total ≥ `large_value`; medium when count ≥ twice the
+//!   minimum or total ≥ `large_value` / 10; low otherwise. Purchases split under
+//!   the dispensa ceilings are `duplicate.split_purchase`'s business, with the
+//!   legal limit of each date; this rule looks at the relationship.
+//!
+//! Confidence starts at 0.5 at each rule's threshold and grows with the margin
+//! (share, HHI, count) up to about 0.9; it is lowered where the pattern rests on
+//! one contract, on few contracts, or on inexigibilidades only (often a sole
+//! provider by nature, such as a utility).
+//!
+//! Each rule keeps at most `max_findings` findings, the strongest (severity, then
+//! money, then record key), and the family returns them rule by rule in the order
+//! above. The data source already reads each contract at its latest publication,
+//! so a republished contract is not counted twice.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::pipeline::format;
+use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
+use crate::pipeline::text;
+
+/// One supplier holds most of the value a unit contracted.
+pub const DOMINANT_SUPPLIER: &str = "vendor.dominant_supplier";
+/// An agency's suppliers are highly concentrated (HHI).
+pub const MARKET_CONCENTRATION: &str = "vendor.market_concentration";
+/// The same UG contracts the same supplier directly, again and again.
+pub const REPEATED_DIRECT_CONTRACTING: &str = "vendor.repeated_direct_contracting";
+
+/// Thresholds of the vendor family: section `[detectors.vendor]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VendorSettings {
+    /// Share (0–1) of a unit's contracted value above which a supplier dominates it.
+    /// Defaults to 0.7.
+    pub dominant_share: f64,
+    /// Fewest contracts with a value a unit (agency or UG) needs for dominance to
+    /// be judged. Defaults to 5.
+    pub dominant_min_contracts: usize,
+    /// Fewest distinct suppliers a unit needs; 1 also reports units that bought
+    /// from a single supplier. Defaults to 1.
+    pub dominant_min_suppliers: usize,
+    /// Fewest contracts the dominant supplier needs at the unit, so one large
+    /// contract alone is not called dominance. Defaults to 2.
+    pub dominant_min_supplier_contracts: usize,
+    /// HHI (0–1) above which an agency's suppliers are highly concentrated.
+    /// Defaults to 0.25.
+    pub hhi_threshold: f64,
+    /// Fewest contracts with a value an agency needs for its HHI. Defaults to 10.
+    pub hhi_min_contracts: usize,
+    /// Fewest distinct suppliers an agency needs for its HHI. Defaults to 3.
+    pub hhi_min_suppliers: usize,
+    /// Fewest direct contracts (dispensa/inexigibilidade) between one UG and one
+    /// supplier that make a repetition. Defaults to 5.
+    pub direct_min_contracts: usize,
+    /// Reais from which an amount is large for severity. Defaults to 1000000.0.
+    pub large_value: f64,
+    /// Most records listed in one finding (the largest are kept). Defaults to 50.
+    pub max_records: usize,
+    /// Most findings per rule per dataset; the strongest are kept. Defaults to 200.
+    pub max_findings: usize,
+}
+
+impl Default for VendorSettings {
+    fn default() -> Self {
+        Self {
+            dominant_share: 0.7,
+            dominant_min_contracts: 5,
+            dominant_min_suppliers: 1,
+            dominant_min_supplier_contracts: 2,
+            hhi_threshold: 0.25,
+            hhi_min_contracts: 10,
+            hhi_min_suppliers: 3,
+            direct_min_contracts: 5,
+            large_value: 1_000_000.0,
+            max_records: 50,
+            max_findings: 200,
+        }
+    }
+}
+
+pub struct VendorDetector {
+    pub settings: VendorSettings,
+}
+
+impl Detector for VendorDetector {
+    fn family(&self) -> Family {
+        Family::Vendor
+    }
+
+    fn detect(&self, data: &Dataset) -> Vec<Finding> {
+        let s = &self.settings;
+        let index = Index::build(data);
+        let mut by_agency = index.valued.clone();
+        by_agency.sort_unstable_by_key(|v| (v.agency, v.supplier, v.idx));
+        let (mut findings, dominated) = dominant_supplier(s, data, &index, &by_agency);
+        findings.extend(market_concentration(s, data, &by_agency, &dominated));
+        findings.extend(repeated_direct_contracting(s, data, &index));
+        findings
+    }
+}
+
+/// FNV-1a: codes and modalities are short strings looked up millions of times,
+/// where SipHash's resistance to chosen keys buys nothing and costs time.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// Interns codes as dense ids in order of first appearance, so grouping sorts
+/// integers, not strings.
+struct Ids<'a> {
+    ids: FnvMap<&'a str, u32>,
+    names: Vec<&'a str>,
+}
+
+impl<'a> Ids<'a> {
+    fn new() -> Self {
+        Self {
+            ids: FnvMap::default(),
+            names: Vec::new(),
+        }
+    }
+    fn id(&mut self, code: &'a str) -> u32 {
+        if let Some(id) = self.ids.get(code) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(code, id);
+        self.names.push(code);
+        id
+    }
+}
+
+/// A contract with a supplier and a positive value.
+#[derive(Clone, Copy)]
+struct Valued {
+    idx: usize,
+    agency: u32,
+    ug: Option<u32>,
+    supplier: u32,
+    value: f64,
+}
+
+/// A direct contract with a UG and a supplier.
+#[derive(Clone, Copy)]
+struct Direct {
+    idx: usize,
+    ug: u32,
+    supplier: u32,
+    kind: DirectKind,
+}
+
+/// How a contract was awarded without competitive bidding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirectKind {
+    Dispensa,
+    Inexigibilidade,
+}
+
+/// What every rule reads, built in one pass.
+struct Index {
+    valued: Vec<Valued>,
+    direct: Vec<Direct>,
+}
+
+fn present(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn value(c: &Contract) -> Option<f64> {
+    c.final_value
+        .or(c.initial_value)
+        .filter(|v| v.is_finite() && *v > 0.0)
+}
+
+fn agency_code(c: &Contract) -> Option<&str> {
+    present(c.agency.code.as_deref()).or(present(c.superior_agency.code.as_deref()))
+}
+
+fn agency_name(c: &Contract) -> &str {
+    present(c.agency.name.as_deref())
+        .or(present(c.superior_agency.name.as_deref()))
+        .or(agency_code(c))
+        .unwrap_or("órgão não informado")
+}
+
+fn ug_name(c: &Contract) -> &str {
+    present(c.ug.name.as_deref())
+        .or(present(c.ug.code.as_deref()))
+        .unwrap_or("unidade não informada")
+}
+
+fn supplier_code(c: &Contract) -> Option<&str> {
+    present(c.supplier_code.as_deref())
+}
+
+/// The first published supplier name among `records`, else the code.
+fn supplier_name<'a>(data: &'a Dataset, records: &[usize]) -> &'a str {
+    records
+        .iter()
+        .find_map(|i| present(data.contracts[*i].supplier_name.as_deref()))
+        .or_else(|| {
+            records
+                .first()
+                .and_then(|i| supplier_code(&data.contracts[*i]))
+        })
+        .unwrap_or("fornecedor não informado")
+}
+
+/// Dispensa or inexigibilidade in folded text.
+fn kind_in_words(folded: &str) -> Option<DirectKind> {
+    if folded.contains("dispensa") {
+        Some(DirectKind::Dispensa)
+    } else if folded.contains("inexigibilidade") || folded.contains("inexigivel") {
+        Some(DirectKind::Inexigibilidade)
+    } else {
+        None
+    }
+}
+
+/// The article of the procurement laws a folded legal basis cites
+/// ("lei 8 666 93 artigo 24 inciso 02" is a dispensa).
+fn kind_by_article(folded: &str) -> Option<DirectKind> {
+    let laws: [(&[&str], &str, &str); 3] = [
+        (&["8666", "8 666"], "24", "25"),
+        (&["13303", "13 303"], "29", "30"),
+        (&["14133", "14 133"], "75", "74"),
+    ];
+    let words: Vec<&str> = folded.split(' ').collect();
+    let articles: Vec<&str> = words
+        .windows(2)
+        .filter(|w| w[0] == "art" || w[0] == "artigo")
+        .map(|w| w[1].trim_end_matches('º'))
+        .collect();
+    for (names, dispensa, inexigibilidade) in laws {
+        if !names.iter().any(|n| folded.contains(n)) {
+            continue;
+        }
+        if articles.contains(&dispensa) {
+            return Some(DirectKind::Dispensa);
+        }
+        if articles.contains(&inexigibilidade) {
+            return Some(DirectKind::Inexigibilidade);
+        }
+    }
+    None
+}
+
+/// Whether a contract was awarded directly. A published modality decides; the
+/// legal basis is read only where the modality is unknown, because it often
+/// cites the whole law ("Lei 8.666/93") for contracts that were tendered.
+fn direct_kind<'a>(
+    c: &'a Contract,
+    modalities: &mut FnvMap<&'a str, Option<DirectKind>>,
+    bases: &mut FnvMap<&'a str, Option<DirectKind>>,
+) -> Option<DirectKind> {
+    fn memo<'a>(
+        cache: &mut FnvMap<&'a str, Option<DirectKind>>,
+        raw: &'a str,
+        f: impl Fn(&str) -> Option<DirectKind>,
+    ) -> Option<DirectKind> {
+        *cache.entry(raw).or_insert_with(|| f(&text::fold(raw)))
+    }
+    if let Some(m) = present(c.modality.as_deref()).or(present(c.bidding_modality.as_deref())) {
+        return memo(modalities, m, kind_in_words);
+    }
+    let basis = present(c.legal_basis.as_deref())?;
+    memo(bases, basis, |f| {
+        kind_in_words(f).or_else(|| kind_by_article(f))
+    })
+}
+
+/// One chunk of contracts indexed with its own ids, so chunks can be indexed
+/// in parallel; [`Index::build`] then renumbers the ids globally.
+struct Chunk<'a> {
+    agencies: Ids<'a>,
+    ugs: Ids<'a>,
+    suppliers: Ids<'a>,
+    valued: Vec<Valued>,
+    direct: Vec<Direct>,
+}
+
+fn index_chunk(contracts: &[Contract], offset: usize) -> Chunk<'_> {
+    let mut chunk = Chunk {
+        agencies: Ids::new(),
+        ugs: Ids::new(),
+        suppliers: Ids::new(),
+        valued: Vec::new(),
+        direct: Vec::new(),
+    };
+    let mut modalities = FnvMap::default();
+    let mut bases = FnvMap::default();
+    for (i, c) in contracts.iter().enumerate() {
+        let idx = offset + i;
+        let Some(supplier) = supplier_code(c) else {
+            continue;
+        };
+        let supplier = chunk.suppliers.id(supplier);
+        let ug = present(c.ug.code.as_deref()).map(|u| chunk.ugs.id(u));
+        if let (Some(value), Some(agency)) = (value(c), agency_code(c)) {
+            chunk.valued.push(Valued {
+                idx,
+                agency: chunk.agencies.id(agency),
+                ug,
+                supplier,
+                value,
+            });
+        }
+        if let (Some(ug), Some(kind)) = (ug, direct_kind(c, &mut modalities, &mut bases)) {
+            chunk.direct.push(Direct {
+                idx,
+                ug,
+                supplier,
+                kind,
+            });
+        }
+    }
+    chunk
+}
+
+/// Global ids for a chunk's local ids.
+fn renumber<'a>(local: &Ids<'a>, global: &mut Ids<'a>) -> Vec<u32> {
+    local.names.iter().map(|name| global.id(name)).collect()
+}
+
+/// Below this many contracts, one thread indexes them all.
+const PARALLEL_FROM: usize = 50_000;
+
+impl Index {
+    /// Reading a million contracts' scattered strings is most of this family's
+    /// time, so chunks are read on all cores. Ids come out in order of first
+    /// appearance in the dataset whatever the chunking, since chunks are merged
+    /// in order.
+    fn build(data: &Dataset) -> Index {
+        let contracts = &data.contracts;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunks: Vec<Chunk<'_>> = if threads < 2 || contracts.len() < PARALLEL_FROM {
+            vec![index_chunk(contracts, 0)]
+        } else {
+            let size = contracts.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = contracts
+                    .chunks(size)
+                    .enumerate()
+                    .map(|(k, part)| scope.spawn(move || index_chunk(part, k * size)))
+                    .collect();
+                parts
+                    .into_iter()
+                    .map(|part| match part.join() {
+                        Ok(chunk) => chunk,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            })
+        };
+        let (mut agencies, mut ugs, mut suppliers) = (Ids::new(), Ids::new(), Ids::new());
+        let mut index = Index {
+            valued: Vec::with_capacity(chunks.iter().map(|c| c.valued.len()).sum()),
+            direct: Vec::with_capacity(chunks.iter().map(|c| c.direct.len()).sum()),
+        };
+        for chunk in chunks {
+            let agency = renumber(&chunk.agencies, &mut agencies);
+            let ug = renumber(&chunk.ugs, &mut ugs);
+            let supplier = renumber(&chunk.suppliers, &mut suppliers);
+            index.valued.extend(chunk.valued.iter().map(|v| Valued {
+                agency: agency[v.agency as usize],
+                ug: v.ug.map(|u| ug[u as usize]),
+                supplier: supplier[v.supplier as usize],
+                ..*v
+            }));
+            index.direct.extend(chunk.direct.iter().map(|d| Direct {
+                ug: ug[d.ug as usize],
+                supplier: supplier[d.supplier as usize],
+                ..*d
+            }));
+        }
+        index
+    }
+}
+
+/// A finding ranked before it is written: a dataset can hold many thousands of
+/// candidates, and only the strongest `max_findings` are worth their text.
+struct Pending<'a> {
+    severity: Severity,
+    financial_impact: f64,
+    /// Tie-breaker: the key of one of its records.
+    key: &'a str,
+    build: Box<dyn FnOnce() -> Finding + 'a>,
+}
+
+/// The strongest `max` findings, written: severity, then money, then key.
+fn strongest(mut pending: Vec<Pending<'_>>, max: usize) -> Vec<Finding> {
+    pending.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.financial_impact.total_cmp(&a.financial_impact))
+            .then_with(|| a.key.cmp(b.key))
+    });
+    pending.truncate(max);
+    pending.into_iter().map(|p| (p.build)()).collect()
+}
+
+/// `records` by value, largest first (key breaks ties), at most `max`.
+fn largest(data: &Dataset, mut records: Vec<(usize, f64)>, max: usize) -> Vec<usize> {
+    records.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| data.contracts[a.0].key.cmp(&data.contracts[b.0].key))
+    });
+    records.truncate(max);
+    records.into_iter().map(|(i, _)| i).collect()
+}
+
+/// A count as pt-BR writes it: "10.066".
+fn count(n: usize) -> String {
+    thousands(n as f64)
+}
+
+/// A whole number with thousands dots: "2.500".
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if x < 0.0 && digits != "0" {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+/// One supplier's part of a unit: its contracts there, in index order.
+struct Share<'a> {
+    total: f64,
+    members: &'a [Valued],
+}
+
+impl Share<'_> {
+    fn records(&self) -> Vec<(usize, f64)> {
+        self.members.iter().map(|v| (v.idx, v.value)).collect()
+    }
+    fn indices(&self) -> Vec<usize> {
+        self.members.iter().map(|v| v.idx).collect()
+    }
+    fn first(&self) -> usize {
+        self.members[0].idx
+    }
+}
+
+/// A unit's contracts, per supplier, largest supplier first.
+struct UnitView<'a> {
+    contracts: usize,
+    total: f64,
+    shares: Vec<Share<'a>>,
+}
+
+/// `members` must be sorted by supplier.
+fn unit_view<'a>(data: &Dataset, members: &'a [Valued]) -> UnitView<'a> {
+    let mut shares: Vec<Share<'a>> = members
+        .chunk_by(|a, b| a.supplier == b.supplier)
+        .map(|run| Share {
+            total: run.iter().map(|v| v.value).sum(),
+            members: run,
+        })
+        .collect();
+    shares.sort_by(|a, b| {
+        b.total.total_cmp(&a.total).then_with(|| {
+            let code = |s: &Share| supplier_code(&data.contracts[s.first()]);
+            code(a).cmp(&code(b))
+        })
+    });
+    UnitView {
+        contracts: members.len(),
+        total: members.iter().map(|v| v.value).sum(),
+        shares,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Level {
+    Agency,
+    Ug,
+}
+
+/// The dominant-supplier findings, and the agencies (by id) that got one.
+/// `by_agency` is `index.valued` sorted by (agency, supplier, idx).
+fn dominant_supplier(
+    s: &VendorSettings,
+    data: &Dataset,
+    index: &Index,
+    by_agency: &[Valued],
+) -> (Vec<Finding>, HashSet<u32>) {
+    let mut by_ug: Vec<Valued> = index
+        .valued
+        .iter()
+        .filter(|v| v.ug.is_some())
+        .copied()
+        .collect();
+    by_ug.sort_unstable_by_key(|v| (v.ug, v.supplier, v.idx));
+    let mut pending = Vec::new();
+    let mut dominated = HashSet::new();
+    // (agency, supplier) already reported at the agency level.
+    let mut reported: HashSet<(u32, u32)> = HashSet::new();
+    for run in by_agency.chunk_by(|a, b| a.agency == b.agency) {
+        let agency = run[0].agency;
+        for supplier in dominant_in_unit(s, data, Level::Agency, run, |_| false, &mut pending) {
+            dominated.insert(agency);
+            reported.insert((agency, supplier));
+        }
+    }
+    for run in by_ug.chunk_by(|a, b| a.ug == b.ug) {
+        // The agency's finding already names a supplier that dominates the whole
+        // agency; its UGs would repeat it (and count its money twice).
+        let agency = run[0].agency;
+        let same_agency = run.iter().all(|v| v.agency == agency);
+        let repeats = |supplier: u32| same_agency && reported.contains(&(agency, supplier));
+        dominant_in_unit(s, data, Level::Ug, run, repeats, &mut pending);
+    }
+    (strongest(pending, s.max_findings), dominated)
+}
+
+/// The numbers of a unit a dominance finding reports.
+#[derive(Clone, Copy)]
+struct UnitTotals {
+    contracts: usize,
+    total: f64,
+    suppliers: usize,
+}
+
+/// Queues the unit's dominant suppliers, except those `skip` names; returns
+/// the suppliers queued.
+fn dominant_in_unit<'a>(
+    s: &'a VendorSettings,
+    data: &'a Dataset,
+    level: Level,
+    members: &'a [Valued],
+    skip: impl Fn(u32) -> bool,
+    out: &mut Vec<Pending<'a>>,
+) -> Vec<u32> {
+    let mut queued = Vec::new();
+    if members.len() < s.dominant_min_contracts {
+        return queued;
+    }
+    let view = unit_view(data, members);
+    if view.shares.len() < s.dominant_min_suppliers.max(1) || view.total <= 0.0 {
+        return queued;
+    }
+    let unit = UnitTotals {
+        contracts: view.contracts,
+        total: view.total,
+        suppliers: view.shares.len(),
+    };
+    for share in view.shares {
+        let fraction = share.total / unit.total;
+        let supplier = share.members[0].supplier;
+        if fraction <= s.dominant_share
+            || share.members.len() < s.dominant_min_supplier_contracts
+            || skip(supplier)
+        {
+            continue;
+        }
+        queued.push(supplier);
+        let very = fraction >= 0.9;
+        let big = share.total >= 10.0 * s.large_value;
+        let severity = if very && big {
+            Severity::Critical
+        } else if very || big {
+            Severity::High
+        } else if share.total >= s.large_value {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        out.push(Pending {
+            severity,
+            financial_impact: round(share.total, 2),
+            key: &data.contracts[share.first()].key,
+            build: Box::new(move || {
+                dominant_finding(s, data, level, unit, &share, fraction, severity)
+            }),
+        });
+    }
+    queued
+}
+
+fn dominant_finding(
+    s: &VendorSettings,
+    data: &Dataset,
+    level: Level,
+    view: UnitTotals,
+    share: &Share,
+    fraction: f64,
+    severity: Severity,
+) -> Finding {
+    let first = &data.contracts[share.first()];
+    let supplier = supplier_name(data, &share.indices());
+    let supplier_id = supplier_code(first).unwrap_or_default();
+    // "do órgão" / "O órgão", "da unidade gestora" / "A unidade gestora".
+    let (of_unit, the_unit, unit_name, unit_code) = match level {
+        Level::Agency => (
+            "do órgão",
+            "O órgão",
+            agency_name(first),
+            agency_code(first).unwrap_or_default(),
+        ),
+        Level::Ug => (
+            "da unidade gestora",
+            "A unidade gestora",
+            ug_name(first),
+            present(first.ug.code.as_deref()).unwrap_or_default(),
+        ),
+    };
+    let biggest = share.members.iter().map(|v| v.value).fold(0.0, f64::max);
+    let one_contract = biggest / share.total;
+
+    let margin = ((fraction - s.dominant_share) / (1.0 - s.dominant_share).max(f64::EPSILON))
+        .clamp(0.0, 1.0);
+    let mut confidence = 0.5 + 0.4 * margin;
+    if one_contract > 0.9 {
+        confidence *= 0.8;
+    }
+    if view.contracts < 2 * s.dominant_min_contracts {
+        confidence *= 0.9;
+    }
+
+    let competitors = match view.suppliers {
+        1 => format!("{the_unit} não contratou nenhum outro fornecedor no período."),
+        n => format!(
+            "{the_unit} contratou {} fornecedores diferentes no período.",
+            count(n)
+        ),
+    };
+    let single = if one_contract > 0.9 {
+        format!(
+            " O maior contrato do fornecedor responde sozinho por {} desse valor.",
+            format::percent(one_contract)
+        )
+    } else {
+        String::new()
+    };
+    Finding {
+        family: Family::Vendor,
+        rule: DOMINANT_SUPPLIER,
+        severity,
+        confidence: round(confidence, 3),
+        description: format!(
+            "{supplier} concentra {} do valor contratado por {unit_name}",
+            format::percent(fraction)
+        ),
+        explanation: format!(
+            "Entre os {} contratos com valor informado {of_unit} {unit_name} ({unit_code}), \
+             que somam {}, {} foram com {supplier} ({supplier_id}), somando {}: {} do valor, \
+             acima do limite de {} que usamos para indicar dependência de um só fornecedor. \
+             {competitors}{single}",
+            count(view.contracts),
+            format::reais(view.total),
+            count(share.members.len()),
+            format::reais(share.total),
+            format::percent(fraction),
+            format::percent(s.dominant_share),
+        ),
+        records: largest(data, share.records(), s.max_records),
+        suggested_actions: vec![
+            "Verificar se as contratações com esse fornecedor tiveram competição efetiva \
+             (número de propostas, desclassificações)."
+                .to_string(),
+            "Examinar se objetos e especificações favorecem esse fornecedor.".to_string(),
+            "Consultar sócios e histórico do fornecedor em relação a servidores da unidade."
+                .to_string(),
+        ],
+        evidence: json!({
+            "level": match level { Level::Agency => "agency", Level::Ug => "ug" },
+            "unit_code": unit_code,
+            "unit_name": unit_name,
+            "supplier_code": supplier_id,
+            "supplier_contracts": share.members.len(),
+            "supplier_total": round(share.total, 2),
+            "unit_contracts": view.contracts,
+            "unit_total": round(view.total, 2),
+            "unit_suppliers": view.suppliers,
+            "share": round(fraction, 4),
+            "share_threshold": s.dominant_share,
+            "largest_contract_share": round(one_contract, 4),
+        }),
+        financial_impact: round(share.total, 2),
+    }
+}
+
+/// `by_agency` is the valued contracts sorted by (agency, supplier, idx).
+fn market_concentration(
+    s: &VendorSettings,
+    data: &Dataset,
+    by_agency: &[Valued],
+    dominated: &HashSet<u32>,
+) -> Vec<Finding> {
+    let mut pending = Vec::new();
+    for run in by_agency.chunk_by(|a, b| a.agency == b.agency) {
+        if run.len() < s.hhi_min_contracts || dominated.contains(&run[0].agency) {
+            continue;
+        }
+        let view = unit_view(data, run);
+        if view.shares.len() < s.hhi_min_suppliers || view.total <= 0.0 {
+            continue;
+        }
+        let hhi: f64 = view
+            .shares
+            .iter()
+            .map(|sh| (sh.total / view.total).powi(2))
+            .sum();
+        if hhi <= s.hhi_threshold {
+            continue;
+        }
+        let top = top_suppliers(&view);
+        let top_total: f64 = top.iter().map(|sh| sh.total).sum();
+        let severity = if hhi >= 0.5 && top_total >= 10.0 * s.large_value {
+            Severity::Critical
+        } else if hhi >= 0.5 {
+            Severity::High
+        } else if hhi >= (s.hhi_threshold + 0.5) / 2.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        pending.push(Pending {
+            severity,
+            financial_impact: round(top_total, 2),
+            key: &data.contracts[view.shares[0].first()].key,
+            build: Box::new(move || concentration_finding(s, data, &view, hhi, severity)),
+        });
+    }
+    strongest(pending, s.max_findings)
+}
+
+/// The suppliers that make the index (a 10% share adds 0.01 to it), at most 5.
+fn top_suppliers<'v, 'a>(view: &'v UnitView<'a>) -> Vec<&'v Share<'a>> {
+    let top: Vec<&Share> = view
+        .shares
+        .iter()
+        .filter(|sh| sh.total / view.total >= 0.10)
+        .take(5)
+        .collect();
+    if top.is_empty() {
+        view.shares.iter().take(1).collect()
+    } else {
+        top
+    }
+}
+
+fn concentration_finding(
+    s: &VendorSettings,
+    data: &Dataset,
+    view: &UnitView,
+    hhi: f64,
+    severity: Severity,
+) -> Finding {
+    let top = top_suppliers(view);
+    let top_total: f64 = top.iter().map(|sh| sh.total).sum();
+    let first = &data.contracts[view.shares[0].first()];
+    let agency = agency_name(first);
+    let code = agency_code(first).unwrap_or_default();
+    let names: Vec<String> = top
+        .iter()
+        .map(|sh| {
+            format!(
+                "{} ({}, {} contrato(s))",
+                supplier_name(data, &sh.indices()),
+                format::percent(sh.total / view.total),
+                sh.members.len()
+            )
+        })
+        .collect();
+    let margin =
+        ((hhi - s.hhi_threshold) / (1.0 - s.hhi_threshold).max(f64::EPSILON)).clamp(0.0, 1.0);
+    let mut confidence = 0.5 + 0.4 * margin;
+    if view.contracts < 2 * s.hhi_min_contracts {
+        confidence *= 0.85;
+    }
+    let records = largest(
+        data,
+        top.iter().flat_map(|sh| sh.records()).collect(),
+        s.max_records,
+    );
+    Finding {
+        family: Family::Vendor,
+        rule: MARKET_CONCENTRATION,
+        severity,
+        confidence: round(confidence, 3),
+        description: format!(
+            "Contratos de {agency} concentrados em poucos fornecedores (HHI {})",
+            format::decimal(hhi, 2)
+        ),
+        explanation: format!(
+            "O índice Herfindahl-Hirschman (HHI) mede a concentração do valor contratado: é a \
+             soma dos quadrados das participações de cada fornecedor, de quase 0 (muitos \
+             fornecedores pequenos) a 1 (um só fornecedor). Acima de {} o mercado é considerado \
+             altamente concentrado ({} na escala de 0 a 10.000 das autoridades de concorrência). \
+             Os {} contratos com valor informado de {agency} ({code}), com {} fornecedores e \
+             somando {}, têm HHI de {}: como se o órgão comprasse de apenas {} fornecedores de \
+             mesmo tamanho. Maiores fornecedores: {}.",
+            format::decimal(s.hhi_threshold, 2),
+            thousands(s.hhi_threshold * 10_000.0),
+            count(view.contracts),
+            count(view.shares.len()),
+            format::reais(view.total),
+            format::decimal(hhi, 2),
+            format::decimal(1.0 / hhi, 1),
+            names.join("; "),
+        ),
+        records,
+        suggested_actions: vec![
+            "Verificar se os editais do órgão restringem a competição (exigências, prazos, \
+             lotes amplos)."
+                .to_string(),
+            "Comparar com órgãos semelhantes quantos fornecedores disputam objetos parecidos."
+                .to_string(),
+        ],
+        evidence: json!({
+            "agency_code": code,
+            "hhi": round(hhi, 4),
+            "hhi_10000": round(hhi * 10_000.0, 0),
+            "hhi_threshold": s.hhi_threshold,
+            "equivalent_suppliers": round(1.0 / hhi, 2),
+            "contracts": view.contracts,
+            "suppliers": view.shares.len(),
+            "total": round(view.total, 2),
+            "top_suppliers": top.iter().map(|sh| json!({
+                "supplier_code": supplier_code(&data.contracts[sh.first()]),
+                "share": round(sh.total / view.total, 4),
+                "total": round(sh.total, 2),
+                "contracts": sh.members.len(),
+            })).collect::<Vec<_>>(),
+        }),
+        financial_impact: round(top_total, 2),
+    }
+}
+
+fn repeated_direct_contracting(s: &VendorSettings, data: &Dataset, index: &Index) -> Vec<Finding> {
+    let mut direct = index.direct.clone();
+    direct.sort_unstable_by_key(|d| (d.ug, d.supplier, d.idx));
+    let mut pending = Vec::new();
+    for run in direct.chunk_by(|a, b| (a.ug, a.supplier) == (b.ug, b.supplier)) {
+        if run.len() < s.direct_min_contracts.max(1) {
+            continue;
+        }
+        let total: f64 = run
+            .iter()
+            .filter_map(|d| value(&data.contracts[d.idx]))
+            .sum();
+        let many = run.len() >= 2 * s.direct_min_contracts;
+        let first = &data.contracts[run[0].idx];
+        let all: Vec<usize> = run.iter().map(|d| d.idx).collect();
+        let routine = routine(ug_name(first), supplier_name(data, &all));
+        let severity = if routine.is_some() {
+            // Foreseen by law: the volume is worth a look, not the front page.
+            if total >= 10.0 * s.large_value && many {
+                Severity::Medium
+            } else {
+                Severity::Low
+            }
+        } else if total >= 10.0 * s.large_value && many {
+            Severity::Critical
+        } else if total >= s.large_value {
+            Severity::High
+        } else if many || total >= s.large_value / 10.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        pending.push(Pending {
+            severity,
+            financial_impact: round(total, 2),
+            key: &data.contracts[run[0].idx].key,
+            build: Box::new(move || repeated_finding(s, data, run, total, severity, routine)),
+        });
+    }
+    strongest(pending, s.max_findings)
+}
+
+/// Direct contracting the law foresees as routine, where repetition alone says
+/// little: a university, institute or research body and its support foundation
+/// (Lei 8.958/1994; Lei 8.666/93 art. 24, XIII), and the single provider of a
+/// public utility (energy, water and sewage, post: inexigibilidade). On the real
+/// 2021–2022 data these made most of the repeated direct contracting at the top of
+/// the ranking, drowning the cases a journalist would want to see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Routine {
+    SupportFoundation,
+    Utility,
+}
+
+fn routine(buyer: &str, supplier: &str) -> Option<Routine> {
+    let supplier = crate::pipeline::text::fold(supplier);
+    let buyer = crate::pipeline::text::fold(buyer);
+    let has = |text: &str, words: &[&str]| words.iter().any(|w| text.contains(w));
+    const FOUNDATION_PURPOSE: &[&str] = &[
+        "apoio",
+        "desenvolvimento",
+        "pesquisa",
+        "amparo",
+        "ensino",
+        "cientific",
+        "tecnolog",
+        "extensao",
+        "estudos",
+        "educativa",
+        "fiotec",
+        "fapeu",
+        "finatec",
+        "fundep",
+        "fadesp",
+    ];
+    const ACADEMIC: &[&str] = &[
+        "universidade",
+        "univ ",
+        "instituto federal",
+        "inst fed",
+        "faculdade",
+        "escola",
+        "campus",
+        "fundacao oswaldo cruz",
+        "fiocruz",
+        "utfpr",
+        "unifesp",
+        "cefet",
+        "hospital universitario",
+        "centro federal",
+        "fund de apoio",
+        "fundacao de apoio",
+    ];
+    const UTILITIES: &[&str] = &[
+        "energia",
+        "eletric",
+        "forca e luz",
+        "saneamento",
+        "aguas",
+        "agua e esgoto",
+        "esgoto",
+        "correios",
+        "cemig",
+        "copel",
+        "celesc",
+        "sabesp",
+        "embasa",
+        "compesa",
+        "caesb",
+        "copasa",
+        "casan",
+        "eletropaulo",
+        "enel ",
+        "light ",
+    ];
+    if supplier.contains("fundacao")
+        && (has(&supplier, FOUNDATION_PURPOSE) || has(&buyer, ACADEMIC))
+    {
+        Some(Routine::SupportFoundation)
+    } else if has(&supplier, UTILITIES) {
+        Some(Routine::Utility)
+    } else {
+        None
+    }
+}
+
+fn repeated_finding(
+    s: &VendorSettings,
+    data: &Dataset,
+    run: &[Direct],
+    total: f64,
+    severity: Severity,
+    routine: Option<Routine>,
+) -> Finding {
+    let n = run.len();
+    let unknown = run
+        .iter()
+        .filter(|d| value(&data.contracts[d.idx]).is_none())
+        .count();
+    let dispensas = run
+        .iter()
+        .filter(|d| d.kind == DirectKind::Dispensa)
+        .count();
+    let inexigibilidades = n - dispensas;
+    let dates: Vec<NaiveDate> = run
+        .iter()
+        .filter_map(|d| data.contracts[d.idx].signed)
+        .collect();
+    let first = &data.contracts[run[0].idx];
+    let all: Vec<usize> = run.iter().map(|d| d.idx).collect();
+    let supplier = supplier_name(data, &all);
+    let supplier_id = supplier_code(first).unwrap_or_default();
+    let ug = ug_name(first);
+    let ug_code = present(first.ug.code.as_deref()).unwrap_or_default();
+
+    let min = s.direct_min_contracts.max(1) as f64;
+    let mut confidence = 0.5 + 0.4 * ((n as f64 - min) / (2.0 * min)).clamp(0.0, 1.0);
+    if dispensas == 0 {
+        confidence *= 0.85;
+    }
+    if routine.is_some() {
+        confidence *= 0.5;
+    }
+    let routine_text = match routine {
+        Some(Routine::SupportFoundation) => {
+            " Contratar a própria fundação de apoio sem licitação é previsto em lei (Lei \
+             8.958/1994) e comum em universidades e institutos de pesquisa; o que merece \
+             conferência é o volume, nos relatórios de prestação de contas dos projetos."
+        }
+        Some(Routine::Utility) => {
+            " Energia, água e esgoto e serviços postais costumam ter fornecedor único e são \
+             contratados sem licitação por natureza (inexigibilidade); o que merece conferência \
+             é o valor, não a forma de contratação."
+        }
+        None => "",
+    };
+
+    let kinds = match (dispensas, inexigibilidades) {
+        (d, 0) => format!("{d} por dispensa de licitação"),
+        (0, i) => format!("{i} por inexigibilidade de licitação"),
+        (d, i) => format!("{d} por dispensa e {i} por inexigibilidade de licitação"),
+    };
+    let period = match (dates.iter().min(), dates.iter().max()) {
+        (Some(a), Some(b)) => format!(
+            ", assinados entre {} e {}",
+            format::date(*a),
+            format::date(*b)
+        ),
+        _ => String::new(),
+    };
+    let unknown_text = if unknown > 0 {
+        format!(" ({unknown} sem valor informado, fora da soma)")
+    } else {
+        String::new()
+    };
+    // Chronological, as the story reads; the largest are kept when capped.
+    let mut records = largest(
+        data,
+        run.iter()
+            .map(|d| (d.idx, values_of(data, d.idx)))
+            .collect(),
+        s.max_records,
+    );
+    records.sort_by(|a, b| {
+        let (ca, cb) = (&data.contracts[*a], &data.contracts[*b]);
+        ca.signed.cmp(&cb.signed).then_with(|| ca.key.cmp(&cb.key))
+    });
+    Finding {
+        family: Family::Vendor,
+        rule: REPEATED_DIRECT_CONTRACTING,
+        severity,
+        confidence: round(confidence, 3),
+        description: format!(
+            "{ug} contratou {supplier} {} vezes sem licitação, somando {}",
+            count(n),
+            format::reais(total)
+        ),
+        explanation: format!(
+            "A unidade gestora {ug} ({ug_code}) firmou {} contratos com {supplier} \
+             ({supplier_id}) sem licitação: {kinds}{period}, somando {}{unknown_text}. \
+             Contratar sem licitação é exceção; repetir a exceção com o mesmo fornecedor pode \
+             indicar uma necessidade permanente que deveria ser licitada, ou uma compra maior \
+             dividida em partes. Sinalizamos a partir de {} contratos diretos com o mesmo \
+             fornecedor.{routine_text}",
+            count(n),
+            format::reais(total),
+            s.direct_min_contracts,
+        ),
+        records,
+        suggested_actions: vec![
+            "Solicitar os processos de dispensa/inexigibilidade e suas justificativas.".to_string(),
+            "Verificar se os objetos somados deveriam ter sido licitados em conjunto.".to_string(),
+            "Verificar se o fornecedor é de fato o único capaz de atender (inexigibilidade)."
+                .to_string(),
+        ],
+        evidence: json!({
+            "ug_code": ug_code,
+            "supplier_code": supplier_id,
+            "contracts": n,
+            "dispensas": dispensas,
+            "inexigibilidades": inexigibilidades,
+            "total": round(total, 2),
+            "without_value": unknown,
+            "min_contracts": s.direct_min_contracts,
+            "routine": routine.map(|r| match r {
+                Routine::SupportFoundation => "support_foundation",
+                Routine::Utility => "utility",
+            }),
+        }),
+        financial_impact: round(total, 2),
+    }
+}
+
+/// A record's value for ranking, unknown last.
+fn values_of(data: &Dataset, idx: usize) -> f64 {
+    value(&data.contracts[idx]).unwrap_or(f64::NEG_INFINITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::model::Unit;
+
+    const PREGAO: &str = "Pregão";
+    const DISPENSA: &str = "Dispensa de Licitação";
+    const INEXIGIBILIDADE: &str = "Inexigibilidade de Licitação";
+
+    fn contract(
+        i: usize,
+        ug: &str,
+        supplier: &str,
+        modality: &str,
+        value: f64,
+        day: u32,
+    ) -> Contract {
+        Contract {
+            key: format!("k{i:04}"),
+            number: format!("{i}/2022"),
+            object: "Aquisição de material".to_string(),
+            modality: Some(modality.to_string()),
+            agency: Unit {
+                code: Some("26000".to_string()),
+                name: Some("Ministério Exemplo".to_string()),
+            },
+            ug: Unit {
+                code: Some(ug.to_string()),
+                name: Some(format!("UG {ug}")),
+            },
+            signed: NaiveDate::from_ymd_opt(2022, 1 + (day / 28) % 12, 1 + day % 28),
+            supplier_code: Some(supplier.to_string()),
+            supplier_name: Some(format!("Empresa {supplier}")),
+            final_value: Some(value),
+            ..Default::default()
+        }
+    }
+
+    fn detect(contracts: Vec<Contract>) -> Vec<Finding> {
+        VendorDetector {
+            settings: VendorSettings::default(),
+        }
+        .detect(&Dataset { contracts })
+    }
+
+    fn rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
+        findings.iter().filter(|f| f.rule == rule).collect()
+    }
+
+    /// `n` pregões at `ug`, each with its own supplier.
+    fn competitive(start: usize, n: usize, ug: &str, value: f64) -> Vec<Contract> {
+        (0..n)
+            .map(|i| {
+                contract(
+                    start + i,
+                    ug,
+                    &format!("9{:013}", start + i),
+                    PREGAO,
+                    value,
+                    i as u32,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_supplier_with_most_of_an_agencys_value_is_flagged() {
+        let mut contracts = competitive(0, 7, "150001", 50_000.0);
+        for i in 0..3 {
+            contracts.push(contract(
+                10 + i,
+                "150001",
+                "11111111000111",
+                PREGAO,
+                1_000_000.0,
+                i as u32,
+            ));
+        }
+        let findings = detect(contracts);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let f = &findings[0];
+        assert_eq!(f.rule, DOMINANT_SUPPLIER);
+        assert_eq!(f.family, Family::Vendor);
+        assert_eq!(f.records.len(), 3);
+        assert!(f.records.iter().all(|r| *r >= 7));
+        assert_eq!(f.financial_impact, 3_000_000.0);
+        assert_eq!(f.evidence["level"], "agency");
+        assert!(
+            f.description.contains("Empresa 11111111000111"),
+            "{}",
+            f.description
+        );
+        assert!(f.description.contains("89,6%"), "{}", f.description);
+        assert!(
+            f.explanation.contains("R$ 3.000.000,00"),
+            "{}",
+            f.explanation
+        );
+        assert!(
+            f.explanation.contains("os 10 contratos"),
+            "{}",
+            f.explanation
+        );
+        assert!(f.explanation.contains("70,0%"), "{}", f.explanation);
+        assert_eq!(f.severity, Severity::Medium);
+    }
+
+    #[test]
+    fn a_ug_is_judged_apart_from_its_agency() {
+        let mut contracts = competitive(0, 5, "150001", 10_000.0);
+        for i in 0..3 {
+            contracts.push(contract(
+                10 + i,
+                "150001",
+                "22222222000122",
+                DISPENSA,
+                200_000.0,
+                i as u32,
+            ));
+        }
+        // The agency's other UG buys far more, from many suppliers.
+        contracts.extend(competitive(20, 20, "150002", 500_000.0));
+        let findings = detect(contracts);
+        let dominant = rule(&findings, DOMINANT_SUPPLIER);
+        assert_eq!(dominant.len(), 1, "{findings:#?}");
+        assert_eq!(dominant[0].evidence["level"], "ug");
+        assert!(dominant[0].description.contains("UG 150001"));
+        assert!(rule(&findings, MARKET_CONCENTRATION).is_empty());
+    }
+
+    #[test]
+    fn a_unit_with_a_single_supplier_is_flagged_and_one_big_contract_is_not_dominance() {
+        let single: Vec<Contract> = (0..6)
+            .map(|i| contract(i, "150001", "33333333000133", PREGAO, 10_000.0, i as u32))
+            .collect();
+        let findings = detect(single);
+        let dominant = rule(&findings, DOMINANT_SUPPLIER);
+        assert_eq!(dominant.len(), 1);
+        assert!(
+            dominant[0]
+                .explanation
+                .contains("não contratou nenhum outro fornecedor"),
+            "{}",
+            dominant[0].explanation
+        );
+        assert!(dominant[0].description.contains("100,0%"));
+
+        let mut one_big = competitive(0, 9, "150001", 10_000.0);
+        one_big.push(contract(
+            50,
+            "150001",
+            "44444444000144",
+            PREGAO,
+            5_000_000.0,
+            1,
+        ));
+        assert!(rule(&detect(one_big), DOMINANT_SUPPLIER).is_empty());
+    }
+
+    #[test]
+    fn a_few_suppliers_sharing_an_agency_raise_the_hhi() {
+        let mut contracts = competitive(0, 8, "150001", 37_500.0);
+        for i in 0..2 {
+            contracts.push(contract(
+                20 + i,
+                "150002",
+                "55555555000155",
+                PREGAO,
+                450_000.0,
+                i as u32,
+            ));
+            contracts.push(contract(
+                30 + i,
+                "150002",
+                "66666666000166",
+                PREGAO,
+                400_000.0,
+                i as u32,
+            ));
+        }
+        let findings = detect(contracts);
+        assert!(
+            rule(&findings, DOMINANT_SUPPLIER).is_empty(),
+            "{findings:#?}"
+        );
+        let hhi = rule(&findings, MARKET_CONCENTRATION);
+        assert_eq!(hhi.len(), 1, "{findings:#?}");
+        let f = hhi[0];
+        // Shares 45%, 40% and 8 × 1,875%: 0.2025 + 0.16 + 8 × 0.000351.
+        assert!((f.evidence["hhi"].as_f64().unwrap() - 0.3653).abs() < 1e-3);
+        assert_eq!(f.records.len(), 4);
+        assert!(f.records.iter().all(|r| *r >= 8));
+        assert_eq!(f.financial_impact, 1_700_000.0);
+        assert_eq!(f.severity, Severity::Low);
+        assert!(f.description.contains("HHI 0,37"), "{}", f.description);
+        assert!(
+            f.explanation.contains("2.500 na escala"),
+            "{}",
+            f.explanation
+        );
+        assert!(
+            f.explanation.contains("Empresa 55555555000155 (45,0%"),
+            "{}",
+            f.explanation
+        );
+        assert!(
+            f.explanation.contains("R$ 2.000.000,00"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn competitive_buying_produces_nothing() {
+        let mut contracts = competitive(0, 30, "150001", 80_000.0);
+        // Two direct contracts with one supplier are not a repetition.
+        contracts.push(contract(
+            40,
+            "150001",
+            "77777777000177",
+            DISPENSA,
+            5_000.0,
+            1,
+        ));
+        contracts.push(contract(
+            41,
+            "150001",
+            "77777777000177",
+            DISPENSA,
+            5_000.0,
+            2,
+        ));
+        assert!(detect(contracts).is_empty());
+    }
+
+    #[test]
+    fn a_university_and_its_support_foundation_are_routine_not_a_headline() {
+        let run = |supplier_name: &str, ug_name: &str| {
+            let contracts: Vec<Contract> = (0..12)
+                .map(|i| {
+                    let mut c = contract(
+                        i,
+                        "153001",
+                        "77777777000177",
+                        DISPENSA,
+                        2_000_000.0,
+                        i as u32,
+                    );
+                    c.supplier_name = Some(supplier_name.to_string());
+                    c.ug.name = Some(ug_name.to_string());
+                    c
+                })
+                .collect();
+            let findings = detect(contracts);
+            let f = rule(&findings, REPEATED_DIRECT_CONTRACTING)[0].clone();
+            f
+        };
+        let routine = run(
+            "FUNDACAO DE APOIO A PESQUISA E EXTENSAO",
+            "UNIVERSIDADE FEDERAL EXEMPLO",
+        );
+        let headline = run("CONSTRUTORA EXEMPLO LTDA", "UNIVERSIDADE FEDERAL EXEMPLO");
+        assert_eq!(headline.severity, Severity::Critical);
+        assert_eq!(routine.severity, Severity::Medium);
+        assert!(routine.confidence < headline.confidence);
+        assert!(
+            routine.explanation.contains("Lei 8.958/1994"),
+            "{}",
+            routine.explanation
+        );
+        let utility = run(
+            "COMPANHIA ENERGETICA EXEMPLO - DISTRIBUIDORA DE ENERGIA",
+            "UG EXEMPLO",
+        );
+        assert!(utility.severity < Severity::High);
+        assert!(utility.explanation.contains("fornecedor único"));
+    }
+
+    #[test]
+    fn repeated_dispensas_to_one_supplier_are_flagged() {
+        let mut contracts = competitive(0, 12, "150001", 100_000.0);
+        for i in 0..6 {
+            // Signed in reverse order of index: records must come out by date.
+            contracts.push(contract(
+                20 + i,
+                "150001",
+                "88888888000188",
+                DISPENSA,
+                20_000.0,
+                60 - 10 * i as u32,
+            ));
+        }
+        for i in 0..4 {
+            contracts.push(contract(
+                40 + i,
+                "150001",
+                "99999999000199",
+                INEXIGIBILIDADE,
+                9_000.0,
+                i as u32,
+            ));
+        }
+        let data = Dataset { contracts };
+        let findings = VendorDetector {
+            settings: VendorSettings::default(),
+        }
+        .detect(&data);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let f = &findings[0];
+        assert_eq!(f.rule, REPEATED_DIRECT_CONTRACTING);
+        assert_eq!(f.records.len(), 6);
+        let dates: Vec<_> = f
+            .records
+            .iter()
+            .map(|r| data.contracts[*r].signed)
+            .collect();
+        assert!(dates.windows(2).all(|w| w[0] <= w[1]), "{dates:?}");
+        assert_eq!(f.severity, Severity::Medium);
+        assert_eq!(f.financial_impact, 120_000.0);
+        assert!(f.description.contains("6 vezes"), "{}", f.description);
+        assert!(f.explanation.contains("R$ 120.000,00"), "{}", f.explanation);
+        assert!(
+            f.explanation.contains("6 por dispensa"),
+            "{}",
+            f.explanation
+        );
+        assert!(
+            f.explanation.contains("a partir de 5 contratos"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn large_repeated_direct_contracting_ranks_first_and_unknown_values_are_not_zero() {
+        let mut contracts = Vec::new();
+        for i in 0..10 {
+            contracts.push(contract(
+                i,
+                "150001",
+                "12121212000112",
+                INEXIGIBILIDADE,
+                2_500_000.0,
+                i as u32,
+            ));
+        }
+        for i in 0..5 {
+            let mut c = contract(
+                20 + i,
+                "150002",
+                "34343434000134",
+                DISPENSA,
+                1_000.0,
+                i as u32,
+            );
+            if i == 0 {
+                c.final_value = None;
+            }
+            contracts.push(c);
+        }
+        let settings = VendorSettings {
+            dominant_share: 1.0, // only the repetition is under test
+            hhi_threshold: 1.0,
+            ..VendorSettings::default()
+        };
+        let findings = VendorDetector { settings }.detect(&Dataset { contracts });
+        assert_eq!(findings.len(), 2, "{findings:#?}");
+        assert_eq!(findings[0].severity, Severity::Critical);
+        assert_eq!(findings[0].financial_impact, 25_000_000.0);
+        assert!(findings[1].severity < findings[0].severity);
+        assert_eq!(findings[1].financial_impact, 4_000.0);
+        assert!(
+            findings[1].explanation.contains("1 sem valor informado"),
+            "{}",
+            findings[1].explanation
+        );
+        assert_eq!(findings[1].records.len(), 5);
+    }
+
+    #[test]
+    fn the_legal_basis_decides_only_where_no_modality_is_published() {
+        let kind = |c: &Contract| direct_kind(c, &mut FnvMap::default(), &mut FnvMap::default());
+        let mut c = contract(0, "1", "1", PREGAO, 1.0, 0);
+        c.legal_basis = Some("Lei 8.666/93, Artigo 24 , Inciso 02".to_string());
+        assert_eq!(kind(&c), None);
+        c.modality = None;
+        assert_eq!(kind(&c), Some(DirectKind::Dispensa));
+        c.legal_basis = Some("Fundamento Legal: Art. 25º caput da Lei nº 8.666/1993".to_string());
+        assert_eq!(kind(&c), Some(DirectKind::Inexigibilidade));
+        c.legal_basis = Some("Fundamento Legal: LEI 8.666/93".to_string());
+        assert_eq!(kind(&c), None);
+        c.modality = Some("INEXIGIBILIDADE DE LICITACAO".to_string());
+        assert_eq!(kind(&c), Some(DirectKind::Inexigibilidade));
+        c.modality = Some("Dispensa de Licitação".to_string());
+        assert_eq!(kind(&c), Some(DirectKind::Dispensa));
+    }
+
+    #[test]
+    fn contracts_without_supplier_are_skipped_and_output_is_deterministic() {
+        let mut contracts = competitive(0, 4, "150001", 10_000.0);
+        for i in 0..8 {
+            let mut c = contract(10 + i, "150001", "", DISPENSA, 900_000.0, i as u32);
+            c.supplier_code = None;
+            contracts.push(c);
+        }
+        let data = Dataset { contracts };
+        let detector = VendorDetector {
+            settings: VendorSettings::default(),
+        };
+        assert!(detector.detect(&data).is_empty());
+
+        let mut contracts = competitive(0, 12, "150001", 100_000.0);
+        for i in 0..7 {
+            contracts.push(contract(
+                20 + i,
+                "150002",
+                "56565656000156",
+                DISPENSA,
+                300_000.0,
+                i as u32,
+            ));
+        }
+        let data = Dataset { contracts };
+        assert_eq!(detector.detect(&data), detector.detect(&data));
+    }
+
+    fn real_dataset() -> Option<Dataset> {
+        use crate::sources::portal;
+        let path = "/work/shared/data/procurement/portal_transparencia_compras_202101-202212.csv";
+        let file = std::fs::File::open(path).ok()?;
+        // As the data source reads it: the latest publication of each contract.
+        let mut latest: std::collections::BTreeMap<String, portal::Contract> = Default::default();
+        for row in portal::read_contracts(std::io::BufReader::new(file), path).ok()? {
+            let Ok(c) = row else { continue };
+            let id = format!(
+                "{}|{}|{}|{:?}",
+                c.codigo_ug, c.numero, c.data_assinatura, c.fornecedor
+            );
+            if latest
+                .get(&id)
+                .map_or(true, |old| c.data_publicacao_dou >= old.data_publicacao_dou)
+            {
+                latest.insert(id, c);
+            }
+        }
+        let unit = |code: &str, name: &str| Unit {
+            code: Some(code.to_string()).filter(|s| !s.is_empty()),
+            name: Some(name.to_string()).filter(|s| !s.is_empty()),
+        };
+        let contracts = latest
+            .into_values()
+            .map(|c| Contract {
+                key: c.key(),
+                number: c.numero.clone(),
+                object: c.objeto.clone(),
+                legal_basis: c.fundamento_legal.clone(),
+                modality: c.modalidade_compra.clone(),
+                situation: c.situacao.clone(),
+                superior_agency: unit(&c.codigo_orgao_superior, &c.nome_orgao_superior),
+                agency: unit(&c.codigo_orgao, &c.nome_orgao),
+                ug: unit(&c.codigo_ug, &c.nome_ug),
+                signed: Some(c.data_assinatura),
+                published: c.data_publicacao_dou,
+                valid_from: c.data_inicio_vigencia,
+                valid_until: c.data_fim_vigencia,
+                supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
+                supplier_name: c.nome_fornecedor.clone(),
+                initial_value: c.valor_inicial,
+                final_value: c.valor_final,
+                bidding_number: c.numero_licitacao.clone(),
+                bidding_modality: c.modalidade_licitacao.clone(),
+                amendments: Vec::new(),
+            })
+            .collect();
+        Some(Dataset { contracts })
+    }
+
+    #[test]
+    fn the_real_file_yields_a_modest_number_of_findings() {
+        let Some(data) = real_dataset() else {
+            eprintln!("real data file not available; skipped");
+            return;
+        };
+        let settings = VendorSettings {
+            max_findings: usize::MAX,
+            ..VendorSettings::default()
+        };
+        let findings = VendorDetector { settings }.detect(&data);
+        for name in [
+            DOMINANT_SUPPLIER,
+            MARKET_CONCENTRATION,
+            REPEATED_DIRECT_CONTRACTING,
+        ] {
+            let of = rule(&findings, name);
+            let by = |sev| of.iter().filter(|f| f.severity == sev).count();
+            eprintln!(
+                "{name} on {} contracts: {} (critical {}, high {}, medium {}, low {})",
+                data.contracts.len(),
+                of.len(),
+                by(Severity::Critical),
+                by(Severity::High),
+                by(Severity::Medium),
+                by(Severity::Low)
+            );
+            assert!((5..=300).contains(&of.len()), "{name}: {}", of.len());
+        }
+    }
+
+    /// `cargo test --release -- --ignored vendor_scales`: a million contracts.
+    #[test]
+    #[ignore]
+    fn vendor_scales_to_a_million_contracts() {
+        let modalities = [PREGAO, DISPENSA, INEXIGIBILIDADE, "Concorrência"];
+        let contracts: Vec<Contract> = (0..1_000_000)
+            .map(|i| {
+                let mut c = contract(
+                    i,
+                    &format!("{}", 150_000 + i % 2_000),
+                    &format!("{:014}", (i * 7919) % 60_000),
+                    modalities[i % 4],
+                    1_000.0 + ((i * 31) % 100_000) as f64,
+                    (i % 300) as u32,
+                );
+                c.agency.code = Some(format!("{}", 20_000 + i % 200));
+                c
+            })
+            .collect();
+        let data = Dataset { contracts };
+        let started = std::time::Instant::now();
+        let n = VendorDetector {
+            settings: VendorSettings::default(),
+        }
+        .detect(&data)
+        .len();
+        eprintln!("{n} findings in {:?}", started.elapsed());
+    }
+}
