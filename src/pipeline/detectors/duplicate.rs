@@ -517,6 +517,27 @@ fn near_identical(data: &Dataset, blocks: &[Vec<&Entry>], s: &DuplicateSettings)
     findings
 }
 
+/// Contract numbers one keystroke apart ("331202" and "3312022", "142021" and
+/// "142022"): one digit inserted, dropped or changed.
+fn numbers_look_alike(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a == b {
+        return false;
+    }
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    match long.len() - short.len() {
+        0 => short.iter().zip(long.iter()).filter(|(x, y)| x != y).count() == 1,
+        1 => (0..long.len()).any(|skip| {
+            long.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, c)| c)
+                .eq(short.iter())
+        }),
+        _ => false,
+    }
+}
+
 fn near_finding(
     data: &Dataset,
     block: &[&Entry],
@@ -536,6 +557,9 @@ fn near_finding(
     let largest = values.iter().copied().fold(0.0, f64::max);
     let at_stake = total - largest;
 
+    let (a, b) = (&block[pair.a], &block[pair.b]);
+    let (ca, cb) = (&data.contracts[a.idx], &data.contracts[b.idx]);
+    let typo = numbers_look_alike(&ca.number, &cb.number);
     let signs = pair.count();
     let mut severity = match signs {
         3 => Severity::High,
@@ -545,17 +569,21 @@ fn near_finding(
     if at_stake >= s.critical_amount {
         severity = severity_up(severity);
     }
+    if typo {
+        // One contract registered twice by a slip of the keyboard: a register to
+        // fix and payments to check, not the front page.
+        severity = severity.min(Severity::Medium);
+    }
     let excess =
         ((pair.similarity - s.min_similarity) / (1.0 - s.min_similarity).max(1e-9)).clamp(0.0, 1.0);
     let confidence = (0.45
         + 0.15 * f64::from(u8::from(pair.same_value))
         + 0.15 * f64::from(u8::from(pair.same_day))
         + 0.2 * excess)
-        .min(0.95);
+        .min(0.95)
+        * if typo { 0.8 } else { 1.0 };
 
     let first = &data.contracts[records[0]];
-    let (a, b) = (&block[pair.a], &block[pair.b]);
-    let (ca, cb) = (&data.contracts[a.idx], &data.contracts[b.idx]);
     let ug = unit_label(&first.ug);
     let supplier = supplier_label(first);
     let listed: Vec<String> = positions
@@ -604,7 +632,7 @@ fn near_finding(
          (o critério é até {window} dias). Republicações de um mesmo contrato (mesmo número, \
          UG e fornecedor) já foram descontadas. Dois contratos para a mesma coisa, com o \
          mesmo fornecedor e pelo mesmo valor, podem indicar contratação em duplicidade ou \
-         erro de cadastro; se forem uma só compra, {stake} estariam contratados a mais.",
+         erro de cadastro; se forem uma só compra, {stake} estariam contratados a mais.{typo_text}",
         n = records.len(),
         list = listed.join("; "),
         na = ca.number,
@@ -613,6 +641,16 @@ fn near_finding(
         min = percent(s.min_similarity),
         window = s.near_window_days,
         stake = reais(at_stake),
+        typo_text = if typo {
+            format!(
+                " Os números nº {} e nº {} diferem por um só dígito, o que sugere o mesmo \
+                 contrato cadastrado duas vezes por erro de digitação; ainda assim, vale \
+                 conferir se houve empenho ou pagamento nos dois.",
+                ca.number, cb.number
+            )
+        } else {
+            String::new()
+        },
     );
     Finding {
         family: Family::Duplicate,
@@ -1188,6 +1226,14 @@ pub(crate) mod tests {
             self.object = object.to_string();
             self
         }
+    }
+
+    #[test]
+    fn numbers_one_keystroke_apart_look_alike() {
+        assert!(numbers_look_alike("331202", "3312022"));
+        assert!(numbers_look_alike("142021", "142022"));
+        assert!(!numbers_look_alike("142021", "222021"));
+        assert!(!numbers_look_alike("12021", "12021"));
     }
 
     #[test]
