@@ -48,12 +48,18 @@ async fn connect(url: &str) -> Client {
 async fn prepare(admin_url: &str, n: usize) -> String {
     let admin = connect(admin_url).await;
     let exists = admin
-        .query_opt("select 1 from pg_database where datname = 'fiscal_bench'", &[])
+        .query_opt(
+            "select 1 from pg_database where datname = 'fiscal_bench'",
+            &[],
+        )
         .await
         .expect("query")
         .is_some();
     if !exists {
-        admin.batch_execute("create database fiscal_bench").await.expect("create database");
+        admin
+            .batch_execute("create database fiscal_bench")
+            .await
+            .expect("create database");
     }
     let url = with_dbname(admin_url, "fiscal_bench");
     let mut settings = Settings::default();
@@ -95,10 +101,33 @@ async fn prepare(admin_url: &str, n: usize) -> String {
         .await
         .expect("copy");
     let types = [
-        Type::TEXT, Type::DATE, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT,
-        Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
-        Type::TEXT, Type::TEXT, Type::TEXT, Type::DATE, Type::DATE, Type::DATE, Type::DATE,
-        Type::TEXT, Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::TEXT, Type::TEXT,
+        Type::TEXT,
+        Type::DATE,
+        Type::TEXT,
+        Type::INT4,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::DATE,
+        Type::DATE,
+        Type::DATE,
+        Type::DATE,
+        Type::TEXT,
+        Type::TEXT,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::TEXT,
+        Type::TEXT,
     ];
     let writer = BinaryCopyInWriter::new(sink, &types);
     pin_mut!(writer);
@@ -108,13 +137,42 @@ async fn prepare(admin_url: &str, n: usize) -> String {
         let modality_folded = c.modality.as_deref().map(fold);
         // The real file republishes some contracts: one id per synthetic row.
         let id = format!("{}#{i}", c.key);
+        let text = |t: &Option<fiscal::pipeline::model::Shared>| t.as_deref().map(str::to_string);
+        let (legal, modality, situation) =
+            (text(&c.legal_basis), text(&c.modality), text(&c.situation));
+        let (sup_code, sup_name) = (text(&c.superior_agency.code), text(&c.superior_agency.name));
+        let (agency_code, agency_name) = (text(&c.agency.code), text(&c.agency.name));
+        let (ug_code, ug_name) = (text(&c.ug.code), text(&c.ug.name));
+        let (supplier, supplier_name) = (text(&c.supplier_code), text(&c.supplier_name));
+        let bidding_modality = text(&c.bidding_modality);
         let row: [&(dyn ToSql + Sync); 27] = [
-            &id, &month, &"bench", &line, &c.number, &c.object, &fold(&c.object),
-            &c.legal_basis, &c.modality, &modality_folded, &c.situation,
-            &c.superior_agency.code, &c.superior_agency.name, &c.agency.code, &c.agency.name,
-            &c.ug.code, &c.ug.name, &c.signed, &c.published, &c.valid_from, &c.valid_until,
-            &c.supplier_code, &c.supplier_name, &c.initial_value, &c.final_value, &c.bidding_number,
-            &c.bidding_modality,
+            &id,
+            &month,
+            &"bench",
+            &line,
+            &c.number,
+            &c.object,
+            &fold(&c.object),
+            &legal,
+            &modality,
+            &modality_folded,
+            &situation,
+            &sup_code,
+            &sup_name,
+            &agency_code,
+            &agency_name,
+            &ug_code,
+            &ug_name,
+            &c.signed,
+            &c.published,
+            &c.valid_from,
+            &c.valid_until,
+            &supplier,
+            &supplier_name,
+            &c.initial_value,
+            &c.final_value,
+            &c.bidding_number,
+            &bidding_modality,
         ];
         writer.as_mut().write(&row).await.expect("copy row");
     }
@@ -147,7 +205,8 @@ fn pipeline(c: &mut Criterion) {
     let mut settings = Settings::default();
     settings.database.url = url.clone();
     let pool = fiscal::db::pool(&settings.database).expect("pool");
-    let pipeline = ContractsPipeline::new(pool, settings.analysis.clone(), settings.detectors.clone());
+    let pipeline =
+        ContractsPipeline::new(pool, settings.analysis.clone(), settings.detectors.clone());
     let job = Job {
         id: uuid::Uuid::nil(),
         user_id: uuid::Uuid::nil(),
@@ -182,9 +241,15 @@ fn pipeline(c: &mut Criterion) {
     group.bench_function("retrieve", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let (data, _) = retrieve(&client, &filters, usize::MAX, &CancellationToken::new(), |_| {})
-                    .await
-                    .expect("retrieve");
+                let (data, _) = retrieve(
+                    &client,
+                    &filters,
+                    usize::MAX,
+                    &CancellationToken::new(),
+                    |_| {},
+                )
+                .await
+                .expect("retrieve");
                 data.contracts.len()
             })
         })

@@ -53,7 +53,10 @@ pub fn synthetic(real: &[Contract], n: usize) -> Dataset {
             if replica > 0 {
                 c.key = format!("{}#{replica}", c.key);
                 for unit in [&mut c.agency, &mut c.ug] {
-                    unit.code = unit.code.take().map(|code| format!("{code}-{replica}"));
+                    unit.code = unit
+                        .code
+                        .take()
+                        .map(|code| format!("{code}-{replica}").into());
                 }
                 let factor = (0.3 * normal(&mut rng)).exp();
                 c.initial_value = c.initial_value.map(|v| v * factor);
@@ -73,4 +76,3 @@ pub fn synthetic(real: &[Contract], n: usize) -> Dataset {
         .collect();
     Dataset { contracts }
 }
-

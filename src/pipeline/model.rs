@@ -9,14 +9,20 @@
 //! the same order (iterate sorted maps, break ties by record key), because the same
 //! input must give the same `results`, byte for byte.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use serde::Serialize;
+
+/// Text that repeats across many records (names, modalities, codes), shared
+/// rather than copied: a million contracts name a few thousand agencies.
+pub type Shared = Arc<str>;
 
 /// A code with its published name (agency, UG, superior agency).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Unit {
-    pub code: Option<String>,
-    pub name: Option<String>,
+    pub code: Option<Shared>,
+    pub name: Option<Shared>,
 }
 
 /// One amendment (termo aditivo) of a contract.
@@ -36,10 +42,10 @@ pub struct Contract {
     /// The contract number as published.
     pub number: String,
     pub object: String,
-    pub legal_basis: Option<String>,
+    pub legal_basis: Option<Shared>,
     /// Purchase modality ("Pregão", "Dispensa de Licitação", "Inexigibilidade"…).
-    pub modality: Option<String>,
-    pub situation: Option<String>,
+    pub modality: Option<Shared>,
+    pub situation: Option<Shared>,
     pub superior_agency: Unit,
     pub agency: Unit,
     /// Unidade gestora: the management unit that signed.
@@ -49,13 +55,13 @@ pub struct Contract {
     pub valid_from: Option<NaiveDate>,
     pub valid_until: Option<NaiveDate>,
     /// CNPJ (14 digits) or CPF (11 digits) of the supplier, digits only.
-    pub supplier_code: Option<String>,
-    pub supplier_name: Option<String>,
+    pub supplier_code: Option<Shared>,
+    pub supplier_name: Option<Shared>,
     /// In reais.
     pub initial_value: Option<f64>,
     pub final_value: Option<f64>,
     pub bidding_number: Option<String>,
-    pub bidding_modality: Option<String>,
+    pub bidding_modality: Option<Shared>,
     pub amendments: Vec<Amendment>,
 }
 

@@ -18,7 +18,9 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::filters::ContractFilters;
-use crate::pipeline::model::{Amendment, Contract, Dataset, Unit};
+use std::sync::Arc;
+
+use crate::pipeline::model::{Amendment, Contract, Dataset, Shared, Unit};
 
 /// Why retrieval stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -125,22 +127,43 @@ fn amendments_query(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + 
     (sql, params)
 }
 
-fn unit(code: Option<String>, name: Option<String>) -> Unit {
+fn unit(code: Option<Shared>, name: Option<Shared>) -> Unit {
     Unit { code, name }
+}
+
+/// Shares repeated text (agency and UG names, modalities, suppliers) among the
+/// records of one retrieval: a million contracts name a few thousand units, and
+/// one copy each keeps the dataset within memory.
+#[derive(Default)]
+pub struct Interner {
+    seen: std::collections::HashSet<Shared>,
+}
+
+impl Interner {
+    pub fn get(&mut self, text: Option<&str>) -> Option<Shared> {
+        let text = text?;
+        if let Some(shared) = self.seen.get(text) {
+            return Some(shared.clone());
+        }
+        let shared: Shared = Arc::from(text);
+        self.seen.insert(shared.clone());
+        Some(shared)
+    }
 }
 
 /// A parsed Portal row as the detectors see it, keyed as the importer keys it;
 /// what retrieval builds from the database, without the database (benchmarks,
 /// tests of detectors on real rows).
 pub fn from_portal(c: &super::portal::Contract) -> Contract {
-    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let some = |s: &str| (!s.is_empty()).then(|| Shared::from(s));
+    let shared = |s: &Option<String>| s.as_deref().map(Shared::from);
     Contract {
         key: super::import::contract_id(c),
         number: c.numero.clone(),
         object: c.objeto.clone(),
-        legal_basis: c.fundamento_legal.clone(),
-        modality: c.modalidade_compra.clone(),
-        situation: c.situacao.clone(),
+        legal_basis: shared(&c.fundamento_legal),
+        modality: shared(&c.modalidade_compra),
+        situation: shared(&c.situacao),
         superior_agency: unit(some(&c.codigo_orgao_superior), some(&c.nome_orgao_superior)),
         agency: unit(some(&c.codigo_orgao), some(&c.nome_orgao)),
         ug: unit(some(&c.codigo_ug), some(&c.nome_ug)),
@@ -148,12 +171,12 @@ pub fn from_portal(c: &super::portal::Contract) -> Contract {
         published: c.data_publicacao_dou,
         valid_from: c.data_inicio_vigencia,
         valid_until: c.data_fim_vigencia,
-        supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
-        supplier_name: c.nome_fornecedor.clone(),
+        supplier_code: c.fornecedor.as_ref().map(|s| Shared::from(s.as_str())),
+        supplier_name: shared(&c.nome_fornecedor),
         initial_value: c.valor_inicial,
         final_value: c.valor_final,
         bidding_number: c.numero_licitacao.clone(),
-        bidding_modality: c.modalidade_licitacao.clone(),
+        bidding_modality: shared(&c.modalidade_licitacao),
         amendments: Vec::new(),
     }
 }
@@ -164,7 +187,7 @@ pub fn attach_amendments(contracts: &mut [Contract], amendments: &[super::portal
     for (i, c) in contracts.iter().enumerate() {
         if let Some(ug) = &c.ug.code {
             index
-                .entry((ug.clone(), c.number.clone()))
+                .entry((ug.to_string(), c.number.clone()))
                 .or_default()
                 .push(i);
         }
@@ -202,29 +225,32 @@ pub async fn retrieve(
         .context("querying transparency.contracts")?;
     pin_mut!(rows);
     let mut contracts = Vec::new();
+    let mut strings = Interner::default();
     while let Some(r) = rows.try_next().await.context("reading contracts")? {
-        contracts.push(Contract {
+        let mut text = |i: usize| strings.get(r.get::<_, Option<&str>>(i));
+        let contract = Contract {
+            legal_basis: text(3),
+            modality: text(4),
+            situation: text(5),
+            superior_agency: unit(text(6), text(7)),
+            agency: unit(text(8), text(9)),
+            ug: unit(text(10), text(11)),
+            supplier_code: text(16),
+            supplier_name: text(17),
+            bidding_modality: text(21),
             key: r.get(0),
             number: r.get(1),
             object: r.get(2),
-            legal_basis: r.get(3),
-            modality: r.get(4),
-            situation: r.get(5),
-            superior_agency: unit(r.get(6), r.get(7)),
-            agency: unit(r.get(8), r.get(9)),
-            ug: unit(r.get(10), r.get(11)),
             signed: r.get(12),
             published: r.get(13),
             valid_from: r.get(14),
             valid_until: r.get(15),
-            supplier_code: r.get(16),
-            supplier_name: r.get(17),
             initial_value: r.get(18),
             final_value: r.get(19),
             bidding_number: r.get(20),
-            bidding_modality: r.get(21),
             amendments: Vec::new(),
-        });
+        };
+        contracts.push(contract);
         if contracts.len() % BATCH == 0 {
             if cancel.is_cancelled() {
                 return Err(RetrievalError::Cancelled);

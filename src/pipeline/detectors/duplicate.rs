@@ -295,8 +295,8 @@ fn value_of(c: &Contract) -> Option<f64> {
 fn unit_label(u: &Unit) -> String {
     match (&u.name, &u.code) {
         (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.clone(),
-        (None, Some(code)) => code.clone(),
+        (Some(name), None) => name.to_string(),
+        (None, Some(code)) => code.to_string(),
         (None, None) => "não informada".to_string(),
     }
 }
@@ -304,8 +304,8 @@ fn unit_label(u: &Unit) -> String {
 fn supplier_label(c: &Contract) -> String {
     match (&c.supplier_name, &c.supplier_code) {
         (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.clone(),
-        (None, Some(code)) => code.clone(),
+        (Some(name), None) => name.to_string(),
+        (None, Some(code)) => code.to_string(),
         (None, None) => "fornecedor não informado".to_string(),
     }
 }
@@ -517,16 +517,17 @@ fn near_identical(data: &Dataset, blocks: &[Vec<&Entry>], s: &DuplicateSettings)
     findings
 }
 
-/// Contract numbers one keystroke apart ("331202" and "3312022", "142021" and
-/// "142022"): one digit inserted, dropped or changed.
+/// Contract numbers one keystroke apart: a digit typed twice or dropped
+/// ("331202" and "3312022"). A changed digit is not counted: "2652021" and
+/// "2662021" are consecutive numbers, two contracts signed together.
 fn numbers_look_alike(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a == b {
-        return false;
-    }
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     match long.len() - short.len() {
-        0 => short.iter().zip(long.iter()).filter(|(x, y)| x != y).count() == 1,
         1 => (0..long.len()).any(|skip| {
             long.iter()
                 .enumerate()
@@ -1052,40 +1053,7 @@ fn split_finding(
 /// volume on real data; `None` where the file is absent.
 #[cfg(test)]
 pub(crate) fn real_dataset() -> Option<Dataset> {
-    use crate::sources::portal;
-    let path = "/work/shared/data/procurement/portal_transparencia_compras_202101-202212.csv";
-    let file = std::fs::File::open(path).ok()?;
-    let rows = portal::read_contracts(std::io::BufReader::new(file), path).ok()?;
-    let unit = |code: &str, name: &str| Unit {
-        code: Some(code.to_string()).filter(|c| !c.is_empty()),
-        name: Some(name.to_string()).filter(|n| !n.is_empty()),
-    };
-    let contracts = rows
-        .filter_map(Result::ok)
-        .map(|c| Contract {
-            key: c.key(),
-            number: c.numero.clone(),
-            object: c.objeto.clone(),
-            legal_basis: c.fundamento_legal.clone(),
-            modality: c.modalidade_compra.clone(),
-            situation: c.situacao.clone(),
-            superior_agency: unit(&c.codigo_orgao_superior, &c.nome_orgao_superior),
-            agency: unit(&c.codigo_orgao, &c.nome_orgao),
-            ug: unit(&c.codigo_ug, &c.nome_ug),
-            signed: Some(c.data_assinatura),
-            published: c.data_publicacao_dou,
-            valid_from: c.data_inicio_vigencia,
-            valid_until: c.data_fim_vigencia,
-            supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
-            supplier_name: c.nome_fornecedor.clone(),
-            initial_value: c.valor_inicial,
-            final_value: c.valor_final,
-            bidding_number: c.numero_licitacao.clone(),
-            bidding_modality: c.modalidade_licitacao.clone(),
-            amendments: Vec::new(),
-        })
-        .collect();
-    Some(Dataset { contracts })
+    Some(super::real_data())
 }
 
 #[cfg(test)]
@@ -1109,19 +1077,19 @@ pub(crate) mod tests {
             key: format!("{number}|{supplier}|{signed}"),
             number: number.to_string(),
             object: object.to_string(),
-            modality: Some(modality.to_string()),
+            modality: Some(modality.into()),
             ug: Unit {
-                code: Some("153000".to_string()),
-                name: Some("UNIVERSIDADE FEDERAL DE TESTE".to_string()),
+                code: Some("153000".into()),
+                name: Some("UNIVERSIDADE FEDERAL DE TESTE".into()),
             },
             agency: Unit {
-                code: Some("26000".to_string()),
-                name: Some("Ministério da Educação".to_string()),
+                code: Some("26000".into()),
+                name: Some("Ministério da Educação".into()),
             },
             signed: Some(signed),
             published: Some(signed),
-            supplier_code: Some(supplier.to_string()),
-            supplier_name: Some(format!("FORNECEDOR {supplier}")),
+            supplier_code: Some(supplier.into()),
+            supplier_name: Some(format!("FORNECEDOR {supplier}").into()),
             initial_value: Some(value),
             final_value: Some(value),
             ..Contract::default()
@@ -1231,7 +1199,11 @@ pub(crate) mod tests {
     #[test]
     fn numbers_one_keystroke_apart_look_alike() {
         assert!(numbers_look_alike("331202", "3312022"));
-        assert!(numbers_look_alike("142021", "142022"));
+        assert!(numbers_look_alike("1162022", "162022"));
+        assert!(
+            !numbers_look_alike("142021", "142022"),
+            "consecutive numbers"
+        );
         assert!(!numbers_look_alike("142021", "222021"));
         assert!(!numbers_look_alike("12021", "12021"));
     }
@@ -1274,8 +1246,13 @@ pub(crate) mod tests {
         assert_eq!(numbers, ["1162022", "162022"]);
         assert_eq!(
             f.severity,
-            Severity::High,
-            "same value, same day, same words"
+            Severity::Medium,
+            "same value, same day, same words, but numbers one digit apart: a register slip"
+        );
+        assert!(
+            f.explanation.contains("diferem por um só dígito"),
+            "{}",
+            f.explanation
         );
         assert_eq!(f.financial_impact, 133_751.26);
         assert!(f.explanation.contains("R$ 133.751,26"), "{}", f.explanation);
@@ -1475,7 +1452,7 @@ pub(crate) mod tests {
         let (_, findings) = detect(contracts.clone());
         assert!(findings.is_empty(), "{findings:#?}");
         for c in &mut contracts {
-            c.legal_basis = Some("Lei 14.133/2021, art. 75, II".to_string());
+            c.legal_basis = Some("Lei 14.133/2021, art. 75, II".into());
         }
         let (_, findings) = detect(contracts);
         let split = of_rule(&findings, SPLIT_PURCHASE);
@@ -1626,8 +1603,8 @@ pub(crate) mod tests {
             for c in &real.contracts {
                 let mut c = c.clone();
                 c.key = format!("{}#{copy}", c.key);
-                c.ug.code = c.ug.code.map(|code| format!("{code}{copy:02}"));
-                c.agency.code = c.agency.code.map(|code| format!("{code}{copy:02}"));
+                c.ug.code = c.ug.code.map(|code| format!("{code}{copy:02}").into());
+                c.agency.code = c.agency.code.map(|code| format!("{code}{copy:02}").into());
                 contracts.push(c);
             }
         }

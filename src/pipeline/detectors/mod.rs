@@ -60,3 +60,51 @@ pub fn build(settings: &DetectorSettings, families: &[Family]) -> Vec<Arc<dyn De
         })
         .collect()
 }
+
+/// The real 2021–2022 Portal file as the data source reads it (one record per
+/// contract, at its latest publication, with its amendments), for the tests that
+/// check each rule's volume on real data. The file is beside the repository
+/// (`../shared/data/procurement`), in CI too; its absence fails the test.
+#[cfg(test)]
+pub(crate) fn real_data() -> super::model::Dataset {
+    use std::collections::HashMap;
+
+    use crate::sources::contracts::{attach_amendments, from_portal};
+    use crate::sources::portal;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/procurement");
+    let open = |name: &str| {
+        let path = dir.join(name);
+        std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("real data file {} is missing: {e}", path.display()))
+    };
+    let rows = portal::read_contracts(
+        std::io::BufReader::new(open("portal_transparencia_compras_202101-202212.csv")),
+        "compras",
+    )
+    .expect("contracts header");
+    let mut latest: HashMap<String, usize> = HashMap::new();
+    let mut contracts: Vec<super::model::Contract> = Vec::new();
+    for row in rows.filter_map(Result::ok) {
+        let c = from_portal(&row);
+        match latest.get(&c.key) {
+            Some(&i) => contracts[i] = c,
+            None => {
+                latest.insert(c.key.clone(), contracts.len());
+                contracts.push(c);
+            }
+        }
+    }
+    let mut amendments: Vec<portal::Amendment> = portal::read_amendments(
+        std::io::BufReader::new(open(
+            "portal_transparencia_termos_aditivos_202101-202212.csv",
+        )),
+        "aditivos",
+    )
+    .expect("amendments header")
+    .filter_map(Result::ok)
+    .collect();
+    amendments.dedup();
+    attach_amendments(&mut contracts, &amendments);
+    super::model::Dataset { contracts }
+}

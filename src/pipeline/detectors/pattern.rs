@@ -218,8 +218,8 @@ fn value_of(c: &Contract) -> Option<f64> {
 fn unit_label(u: &Unit) -> String {
     match (&u.name, &u.code) {
         (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.clone(),
-        (None, Some(code)) => code.clone(),
+        (Some(name), None) => name.to_string(),
+        (None, Some(code)) => code.to_string(),
         (None, None) => "órgão não informado".to_string(),
     }
 }
@@ -770,14 +770,14 @@ mod tests {
             number: format!("{n}2022"),
             object: "Aquisição de material".to_string(),
             agency: Unit {
-                code: Some(agency.to_string()),
-                name: Some(format!("Órgão {agency}")),
+                code: Some(agency.into()),
+                name: Some(format!("Órgão {agency}").into()),
             },
             ug: Unit {
-                code: Some(format!("{agency}0")),
+                code: Some(format!("{agency}0").into()),
                 name: None,
             },
-            supplier_code: Some(format!("{n:014}")),
+            supplier_code: Some(format!("{n:014}").into()),
             signed: Some(signed),
             initial_value: Some(value),
             ..Contract::default()

@@ -244,7 +244,7 @@ fn value_groups(contracts: &[Contract], test: impl Fn(f64, f64) -> bool) -> Vec<
 fn unit_label(unit: &Unit) -> String {
     match (&unit.name, &unit.code) {
         (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.clone(),
+        (Some(name), None) => name.to_string(),
         (None, Some(code)) => format!("código {code}"),
         (None, None) => "unidade não identificada".to_string(),
     }
@@ -868,15 +868,15 @@ mod tests {
             number: key.to_string(),
             object: object.to_string(),
             ug: Unit {
-                code: Some("153052".to_string()),
-                name: Some("UNIVERSIDADE FEDERAL DE GOIAS".to_string()),
+                code: Some("153052".into()),
+                name: Some("UNIVERSIDADE FEDERAL DE GOIAS".into()),
             },
             signed: Some(d(2022, 1, 10)),
             published: Some(d(2022, 1, 20)),
             valid_from: Some(d(2022, 1, 10)),
             valid_until: Some(d(2023, 1, 10)),
-            supplier_code: Some("11222333000181".to_string()),
-            supplier_name: Some("ACME LTDA".to_string()),
+            supplier_code: Some("11222333000181".into()),
+            supplier_name: Some("ACME LTDA".into()),
             initial_value: Some(initial),
             final_value: Some(fin),
             ..Contract::default()
@@ -1130,7 +1130,7 @@ mod tests {
                     fin,
                     "Serviços de manutenção predial",
                 );
-                c.ug.code = Some(format!("{}", 150_000 + i % 2_000));
+                c.ug.code = Some(format!("{}", 150_000 + i % 2_000).into());
                 if i % 20 == 0 {
                     c.amendments = (0..(3 + i % 6))
                         .map(|n| {
@@ -1198,86 +1198,12 @@ mod tests {
     }
 
     mod real {
-        use std::collections::{BTreeSet, HashMap};
-        use std::fs::File;
-        use std::io::BufReader;
-        use std::path::{Path, PathBuf};
-
-        use crate::pipeline::model::{Amendment, Contract, Unit};
-        use crate::sources::portal;
-
-        fn shared(name: &str) -> PathBuf {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/data/procurement")
-                .join(name)
-        }
-
-        fn unit(code: &str, name: &str) -> Unit {
-            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
-            Unit {
-                code: opt(code),
-                name: opt(name),
-            }
-        }
+        use crate::pipeline::model::Contract;
 
         /// The real contracts, one per key, with their amendments attached by (UG,
         /// number) as the pipeline attaches them; None without the shared data.
         pub fn contracts_with_amendments() -> Option<Vec<Contract>> {
-            let file = File::open(shared("portal_transparencia_compras_202101-202212.csv")).ok()?;
-            let mut seen = BTreeSet::new();
-            let mut out = Vec::new();
-            for row in portal::read_contracts(BufReader::new(file), "compras.csv").ok()? {
-                let Ok(c) = row else { continue };
-                let key = c.key();
-                if !seen.insert(key.clone()) {
-                    continue;
-                }
-                out.push(Contract {
-                    key,
-                    number: c.numero.clone(),
-                    object: c.objeto.clone(),
-                    modality: c.modalidade_compra.clone(),
-                    agency: unit(&c.codigo_orgao, &c.nome_orgao),
-                    ug: unit(&c.codigo_ug, &c.nome_ug),
-                    signed: Some(c.data_assinatura),
-                    published: c.data_publicacao_dou,
-                    valid_from: c.data_inicio_vigencia,
-                    valid_until: c.data_fim_vigencia,
-                    supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
-                    supplier_name: c.nome_fornecedor.clone(),
-                    initial_value: c.valor_inicial,
-                    final_value: c.valor_final,
-                    ..Contract::default()
-                });
-            }
-            let mut index: HashMap<(String, String), Vec<usize>> = HashMap::new();
-            for (i, c) in out.iter().enumerate() {
-                let ug = c.ug.code.clone().unwrap_or_default();
-                index.entry((ug, c.number.clone())).or_default().push(i);
-            }
-            let file = File::open(shared(
-                "portal_transparencia_termos_aditivos_202101-202212.csv",
-            ))
-            .ok()?;
-            let mut exact = BTreeSet::new();
-            for row in portal::read_amendments(BufReader::new(file), "termos.csv").ok()? {
-                let Ok(a) = row else { continue };
-                let id = format!("{:?}", a);
-                if !exact.insert(id) {
-                    continue;
-                }
-                if let Some(targets) = index.get(&(a.codigo_ug.clone(), a.numero_contrato.clone()))
-                {
-                    for &i in targets {
-                        out[i].amendments.push(Amendment {
-                            number: Some(a.numero_termo_aditivo.clone()),
-                            published: a.data_publicacao,
-                            object: a.objeto.clone(),
-                        });
-                    }
-                }
-            }
-            Some(out)
+            Some(crate::pipeline::detectors::real_data().contracts)
         }
     }
 }

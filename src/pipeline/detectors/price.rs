@@ -708,13 +708,13 @@ mod tests {
             key: format!("k{i:04}"),
             number: format!("{i}/2022"),
             object: object.to_string(),
-            modality: Some(modality.to_string()),
+            modality: Some(modality.into()),
             agency: crate::pipeline::model::Unit {
-                code: Some(agency.to_string()),
-                name: Some(format!("Órgão {agency}")),
+                code: Some(agency.into()),
+                name: Some(format!("Órgão {agency}").into()),
             },
-            supplier_code: Some(format!("{:014}", i)),
-            supplier_name: Some(format!("Fornecedor {i}")),
+            supplier_code: Some(format!("{:014}", i).into()),
+            supplier_name: Some(format!("Fornecedor {i}").into()),
             final_value: Some(value),
             ..Default::default()
         }
@@ -1021,55 +1021,7 @@ mod tests {
     }
 
     fn real_dataset() -> Option<Dataset> {
-        use crate::pipeline::model::Unit;
-        use crate::sources::portal;
-        let path = "/work/shared/data/procurement/portal_transparencia_compras_202101-202212.csv";
-        let file = std::fs::File::open(path).ok()?;
-        // As the data source reads it: the latest publication of each contract.
-        let mut latest: std::collections::BTreeMap<String, portal::Contract> = Default::default();
-        for row in portal::read_contracts(std::io::BufReader::new(file), path).ok()? {
-            let Ok(c) = row else { continue };
-            let id = format!(
-                "{}|{}|{}|{:?}",
-                c.codigo_ug, c.numero, c.data_assinatura, c.fornecedor
-            );
-            let newer = latest
-                .get(&id)
-                .map_or(true, |old| c.data_publicacao_dou >= old.data_publicacao_dou);
-            if newer {
-                latest.insert(id, c);
-            }
-        }
-        let unit = |code: &str, name: &str| Unit {
-            code: Some(code.to_string()).filter(|s| !s.is_empty()),
-            name: Some(name.to_string()).filter(|s| !s.is_empty()),
-        };
-        let contracts = latest
-            .into_values()
-            .map(|c| Contract {
-                key: c.key(),
-                number: c.numero.clone(),
-                object: c.objeto.clone(),
-                legal_basis: c.fundamento_legal.clone(),
-                modality: c.modalidade_compra.clone(),
-                situation: c.situacao.clone(),
-                superior_agency: unit(&c.codigo_orgao_superior, &c.nome_orgao_superior),
-                agency: unit(&c.codigo_orgao, &c.nome_orgao),
-                ug: unit(&c.codigo_ug, &c.nome_ug),
-                signed: Some(c.data_assinatura),
-                published: c.data_publicacao_dou,
-                valid_from: c.data_inicio_vigencia,
-                valid_until: c.data_fim_vigencia,
-                supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
-                supplier_name: c.nome_fornecedor.clone(),
-                initial_value: c.valor_inicial,
-                final_value: c.valor_final,
-                bidding_number: c.numero_licitacao.clone(),
-                bidding_modality: c.modalidade_licitacao.clone(),
-                amendments: Vec::new(),
-            })
-            .collect();
-        Some(Dataset { contracts })
+        Some(crate::pipeline::detectors::real_data())
     }
 
     #[test]

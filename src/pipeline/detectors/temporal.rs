@@ -261,7 +261,7 @@ fn step_up(severity: Severity, when: bool) -> Severity {
 fn unit_label(unit: &Unit) -> String {
     match (&unit.name, &unit.code) {
         (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.clone(),
+        (Some(name), None) => name.to_string(),
         (None, Some(code)) => format!("código {code}"),
         (None, None) => "unidade não identificada".to_string(),
     }
@@ -1027,8 +1027,8 @@ mod tests {
 
     fn unit(code: &str, name: &str) -> Unit {
         Unit {
-            code: Some(code.to_string()),
-            name: Some(name.to_string()),
+            code: Some(code.into()),
+            name: Some(name.into()),
         }
     }
 
@@ -1045,8 +1045,8 @@ mod tests {
             published: Some(signed + chrono::Duration::days(10)),
             valid_from: Some(signed),
             valid_until: Some(signed + chrono::Duration::days(365)),
-            supplier_code: Some("11222333000181".to_string()),
-            supplier_name: Some("ACME LTDA".to_string()),
+            supplier_code: Some("11222333000181".into()),
+            supplier_name: Some("ACME LTDA".into()),
             initial_value: Some(value),
             final_value: Some(value),
             ..Contract::default()
@@ -1327,7 +1327,7 @@ mod tests {
                     signed,
                     1_000.0 + ((i * 104_729) % 5_000_000) as f64,
                 );
-                c.ug.code = Some(format!("{}", 150_000 + i % 2_000));
+                c.ug.code = Some(format!("{}", 150_000 + i % 2_000).into());
                 c.published = Some(signed + chrono::Duration::days((i % 90) as i64));
                 c.valid_from = Some(signed - chrono::Duration::days((i % 45) as i64));
                 c
@@ -1407,60 +1407,12 @@ mod tests {
     }
 
     pub(super) mod real {
-        use std::collections::BTreeSet;
-        use std::fs::File;
-        use std::io::BufReader;
-        use std::path::Path;
-
-        use crate::pipeline::model::{Contract, Unit};
-        use crate::sources::portal;
-
-        fn unit(code: &str, name: &str) -> Unit {
-            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
-            Unit {
-                code: opt(code),
-                name: opt(name),
-            }
-        }
+        use crate::pipeline::model::Contract;
 
         /// The real contracts as the pipeline sees them (one per key), or None
         /// when the shared data is not beside the repository.
         pub fn contracts() -> Option<Vec<Contract>> {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/data/procurement/portal_transparencia_compras_202101-202212.csv");
-            let file = File::open(path).ok()?;
-            let mut seen = BTreeSet::new();
-            let mut out = Vec::new();
-            for row in portal::read_contracts(BufReader::new(file), "compras.csv").ok()? {
-                let Ok(c) = row else { continue };
-                let key = c.key();
-                if !seen.insert(key.clone()) {
-                    continue;
-                }
-                out.push(Contract {
-                    key,
-                    number: c.numero.clone(),
-                    object: c.objeto.clone(),
-                    legal_basis: c.fundamento_legal.clone(),
-                    modality: c.modalidade_compra.clone(),
-                    situation: c.situacao.clone(),
-                    superior_agency: unit(&c.codigo_orgao_superior, &c.nome_orgao_superior),
-                    agency: unit(&c.codigo_orgao, &c.nome_orgao),
-                    ug: unit(&c.codigo_ug, &c.nome_ug),
-                    signed: Some(c.data_assinatura),
-                    published: c.data_publicacao_dou,
-                    valid_from: c.data_inicio_vigencia,
-                    valid_until: c.data_fim_vigencia,
-                    supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
-                    supplier_name: c.nome_fornecedor.clone(),
-                    initial_value: c.valor_inicial,
-                    final_value: c.valor_final,
-                    bidding_number: c.numero_licitacao.clone(),
-                    bidding_modality: c.modalidade_licitacao.clone(),
-                    amendments: Vec::new(),
-                });
-            }
-            Some(out)
+            Some(crate::pipeline::detectors::real_data().contracts)
         }
     }
 }

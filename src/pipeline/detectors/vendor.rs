@@ -1186,18 +1186,18 @@ mod tests {
             key: format!("k{i:04}"),
             number: format!("{i}/2022"),
             object: "Aquisição de material".to_string(),
-            modality: Some(modality.to_string()),
+            modality: Some(modality.into()),
             agency: Unit {
-                code: Some("26000".to_string()),
-                name: Some("Ministério Exemplo".to_string()),
+                code: Some("26000".into()),
+                name: Some("Ministério Exemplo".into()),
             },
             ug: Unit {
-                code: Some(ug.to_string()),
-                name: Some(format!("UG {ug}")),
+                code: Some(ug.into()),
+                name: Some(format!("UG {ug}").into()),
             },
             signed: NaiveDate::from_ymd_opt(2022, 1 + (day / 28) % 12, 1 + day % 28),
-            supplier_code: Some(supplier.to_string()),
-            supplier_name: Some(format!("Empresa {supplier}")),
+            supplier_code: Some(supplier.into()),
+            supplier_name: Some(format!("Empresa {supplier}").into()),
             final_value: Some(value),
             ..Default::default()
         }
@@ -1413,8 +1413,8 @@ mod tests {
                         2_000_000.0,
                         i as u32,
                     );
-                    c.supplier_name = Some(supplier_name.to_string());
-                    c.ug.name = Some(ug_name.to_string());
+                    c.supplier_name = Some(supplier_name.into());
+                    c.ug.name = Some(ug_name.into());
                     c
                 })
                 .collect();
@@ -1548,17 +1548,17 @@ mod tests {
     fn the_legal_basis_decides_only_where_no_modality_is_published() {
         let kind = |c: &Contract| direct_kind(c, &mut FnvMap::default(), &mut FnvMap::default());
         let mut c = contract(0, "1", "1", PREGAO, 1.0, 0);
-        c.legal_basis = Some("Lei 8.666/93, Artigo 24 , Inciso 02".to_string());
+        c.legal_basis = Some("Lei 8.666/93, Artigo 24 , Inciso 02".into());
         assert_eq!(kind(&c), None);
         c.modality = None;
         assert_eq!(kind(&c), Some(DirectKind::Dispensa));
-        c.legal_basis = Some("Fundamento Legal: Art. 25º caput da Lei nº 8.666/1993".to_string());
+        c.legal_basis = Some("Fundamento Legal: Art. 25º caput da Lei nº 8.666/1993".into());
         assert_eq!(kind(&c), Some(DirectKind::Inexigibilidade));
-        c.legal_basis = Some("Fundamento Legal: LEI 8.666/93".to_string());
+        c.legal_basis = Some("Fundamento Legal: LEI 8.666/93".into());
         assert_eq!(kind(&c), None);
-        c.modality = Some("INEXIGIBILIDADE DE LICITACAO".to_string());
+        c.modality = Some("INEXIGIBILIDADE DE LICITACAO".into());
         assert_eq!(kind(&c), Some(DirectKind::Inexigibilidade));
-        c.modality = Some("Dispensa de Licitação".to_string());
+        c.modality = Some("Dispensa de Licitação".into());
         assert_eq!(kind(&c), Some(DirectKind::Dispensa));
     }
 
@@ -1592,54 +1592,7 @@ mod tests {
     }
 
     fn real_dataset() -> Option<Dataset> {
-        use crate::sources::portal;
-        let path = "/work/shared/data/procurement/portal_transparencia_compras_202101-202212.csv";
-        let file = std::fs::File::open(path).ok()?;
-        // As the data source reads it: the latest publication of each contract.
-        let mut latest: std::collections::BTreeMap<String, portal::Contract> = Default::default();
-        for row in portal::read_contracts(std::io::BufReader::new(file), path).ok()? {
-            let Ok(c) = row else { continue };
-            let id = format!(
-                "{}|{}|{}|{:?}",
-                c.codigo_ug, c.numero, c.data_assinatura, c.fornecedor
-            );
-            if latest
-                .get(&id)
-                .map_or(true, |old| c.data_publicacao_dou >= old.data_publicacao_dou)
-            {
-                latest.insert(id, c);
-            }
-        }
-        let unit = |code: &str, name: &str| Unit {
-            code: Some(code.to_string()).filter(|s| !s.is_empty()),
-            name: Some(name.to_string()).filter(|s| !s.is_empty()),
-        };
-        let contracts = latest
-            .into_values()
-            .map(|c| Contract {
-                key: c.key(),
-                number: c.numero.clone(),
-                object: c.objeto.clone(),
-                legal_basis: c.fundamento_legal.clone(),
-                modality: c.modalidade_compra.clone(),
-                situation: c.situacao.clone(),
-                superior_agency: unit(&c.codigo_orgao_superior, &c.nome_orgao_superior),
-                agency: unit(&c.codigo_orgao, &c.nome_orgao),
-                ug: unit(&c.codigo_ug, &c.nome_ug),
-                signed: Some(c.data_assinatura),
-                published: c.data_publicacao_dou,
-                valid_from: c.data_inicio_vigencia,
-                valid_until: c.data_fim_vigencia,
-                supplier_code: c.fornecedor.as_ref().map(|s| s.as_str().to_string()),
-                supplier_name: c.nome_fornecedor.clone(),
-                initial_value: c.valor_inicial,
-                final_value: c.valor_final,
-                bidding_number: c.numero_licitacao.clone(),
-                bidding_modality: c.modalidade_licitacao.clone(),
-                amendments: Vec::new(),
-            })
-            .collect();
-        Some(Dataset { contracts })
+        Some(crate::pipeline::detectors::real_data())
     }
 
     #[test]
@@ -1688,7 +1641,7 @@ mod tests {
                     1_000.0 + ((i * 31) % 100_000) as f64,
                     (i % 300) as u32,
                 );
-                c.agency.code = Some(format!("{}", 20_000 + i % 200));
+                c.agency.code = Some(format!("{}", 20_000 + i % 200).into());
                 c
             })
             .collect();
