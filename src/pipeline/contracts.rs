@@ -176,9 +176,16 @@ impl Pipeline for ContractsPipeline {
                 shared = Arc::new(owned);
             }
             let mut tasks = tokio::task::JoinSet::new();
+            // As many detectors at once as there are cores: more would not be
+            // faster, and each holds its working set (indices, token sets) in memory.
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let slots = Arc::new(tokio::sync::Semaphore::new(cores));
             for detector in batch {
                 let data = shared.clone();
+                let slots = slots.clone();
+                let runtime = tokio::runtime::Handle::current();
                 tasks.spawn_blocking(move || {
+                    let _slot = runtime.block_on(slots.acquire_owned());
                     let t = Instant::now();
                     let found = detector.detect(&data);
                     (detector.family(), found, t.elapsed().as_millis() as u64)
