@@ -166,7 +166,7 @@ impl Contract {
             self.valor_inicial
                 .map(|v| format!("{v:.4}"))
                 .unwrap_or_default(),
-            h.0
+            h.finish()
         )
     }
 }
@@ -741,17 +741,19 @@ fn parse_decimal(s: &str) -> Option<f64> {
 /// 64-bit FNV-1a: tiny, and unlike `std`'s hasher its output is fixed forever,
 /// which a stored key needs. Each value ends with 0xFF (never in UTF-8) and
 /// `None` is a distinct byte, so adjacent fields cannot run into each other.
-struct Fnv(u64);
+struct Fnv(fnv::FnvHasher);
 
 impl Fnv {
     fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+        Fnv(fnv::FnvHasher::default())
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        std::hash::Hasher::write(&mut self.0, bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        std::hash::Hasher::finish(&self.0)
     }
 
     fn text(&mut self, s: &str) {

@@ -8,6 +8,7 @@ pub mod holidays;
 pub mod pattern;
 pub mod payment;
 pub mod price;
+mod ranking;
 pub mod temporal;
 pub mod vendor;
 

@@ -56,9 +56,7 @@
 //! would cost another pass over every contract's strings.
 //! Each rule keeps at most `max_findings_per_rule` findings, the strongest.
 
-use std::collections::HashMap;
 use std::f64::consts::PI;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -164,32 +162,11 @@ struct Row {
     value: Option<f64>,
 }
 
-/// FNV-1a: agency codes are short and trusted, so SipHash's protection against
-/// crafted keys buys nothing here but time.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 /// The contracts of each agency (by code; contracts without one are left out),
 /// agencies in code order.
 fn by_agency(data: &Dataset) -> Vec<Vec<Row>> {
-    let mut slot: HashMap<&str, usize, BuildHasherDefault<Fnv>> = HashMap::default();
+    // FNV: agency codes are short and trusted; SipHash's protection buys nothing.
+    let mut slot: fnv::FnvHashMap<&str, usize> = fnv::FnvHashMap::default();
     let mut groups: Vec<(&str, Vec<Row>)> = Vec::new();
     for (idx, c) in data.contracts.iter().enumerate() {
         let Some(code) = c.agency.code.as_deref() else {

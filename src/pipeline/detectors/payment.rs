@@ -51,7 +51,6 @@
 //!
 //! Each rule keeps at most `max_findings_per_rule` findings, the strongest first.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -148,44 +147,7 @@ impl Detector for PaymentDetector {
 /// Where a finding ranks, known before its text is written: a rule can match
 /// hundreds of thousands of records in odd data, and only the ones that survive
 /// the cap are worth writing up.
-#[derive(Debug, Clone, Copy)]
-struct Rank {
-    severity: Severity,
-    impact: f64,
-    confidence: f64,
-    /// Index of the first record, whose key breaks ties.
-    first: usize,
-}
-
-/// Most serious first (severity, then reais at stake, then confidence), ties by
-/// the first record's key.
-fn rank_order(a: &Rank, b: &Rank, contracts: &[Contract]) -> Ordering {
-    let key = |r: &Rank| contracts.get(r.first).map(|c| c.key.as_str());
-    b.severity
-        .cmp(&a.severity)
-        .then(b.impact.total_cmp(&a.impact))
-        .then(b.confidence.total_cmp(&a.confidence))
-        .then_with(|| key(a).cmp(&key(b)))
-        .then(a.first.cmp(&b.first))
-}
-
-/// The `cap` strongest, in rank order, in O(n + cap log cap).
-fn keep_strongest<T>(
-    mut items: Vec<(Rank, T)>,
-    contracts: &[Contract],
-    cap: usize,
-) -> Vec<(Rank, T)> {
-    let order = |a: &(Rank, T), b: &(Rank, T)| rank_order(&a.0, &b.0, contracts);
-    if cap == 0 {
-        return Vec::new();
-    }
-    if items.len() > cap {
-        items.select_nth_unstable_by(cap - 1, order);
-        items.truncate(cap);
-    }
-    items.sort_by(order);
-    items
-}
+use super::ranking::{keep_strongest, Rank};
 
 fn strongest(findings: Vec<Finding>, contracts: &[Contract], cap: usize) -> Vec<Finding> {
     let ranked = findings

@@ -44,8 +44,7 @@
 //! twice the minimum size. `financial_impact` = value − the group's typical value:
 //! the excess over the usual price (0 for low outliers).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -178,29 +177,7 @@ fn latin1_fold() -> &'static Latin1Fold {
 
 /// FNV-1a: the signer hashes millions of short words, where SipHash's
 /// resistance to chosen keys buys nothing and costs a third of the time.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FnvMap<K, V> = fnv::FnvHashMap<K, V>;
 
 /// The start of an object that its signature reads: up to the last whitespace
 /// before `SIGNATURE_PREFIX_BYTES`, so no word is cut.
@@ -347,7 +324,7 @@ impl Priced {
 const NO_WORD: u64 = 0;
 
 fn fnv(s: &str) -> u64 {
-    let mut h = Fnv::default();
+    let mut h = fnv::FnvHasher::default();
     h.write(s.as_bytes());
     // 0 marks "no word".
     h.finish().max(1)

@@ -63,7 +63,6 @@
 //! Confidence grows with how far past its threshold a finding is; each rule's
 //! function says how.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate};
@@ -211,42 +210,7 @@ fn strongest(findings: Vec<Finding>, contracts: &[Contract], cap: usize) -> Vec<
 /// Where a finding ranks, known before its text is written: a per-contract rule
 /// can match hundreds of thousands of records in odd data, and only the ones
 /// that survive the cap are worth writing up.
-#[derive(Debug, Clone, Copy)]
-struct Rank {
-    severity: Severity,
-    impact: f64,
-    confidence: f64,
-    /// Index of the first record, whose key breaks ties.
-    first: usize,
-}
-
-fn rank_order(a: &Rank, b: &Rank, contracts: &[Contract]) -> Ordering {
-    let key = |r: &Rank| contracts.get(r.first).map(|c| c.key.as_str());
-    b.severity
-        .cmp(&a.severity)
-        .then(b.impact.total_cmp(&a.impact))
-        .then(b.confidence.total_cmp(&a.confidence))
-        .then_with(|| key(a).cmp(&key(b)))
-        .then(a.first.cmp(&b.first))
-}
-
-/// The `cap` strongest, in rank order, in O(n + cap log cap).
-fn keep_strongest<T>(
-    mut items: Vec<(Rank, T)>,
-    contracts: &[Contract],
-    cap: usize,
-) -> Vec<(Rank, T)> {
-    let order = |a: &(Rank, T), b: &(Rank, T)| rank_order(&a.0, &b.0, contracts);
-    if cap == 0 {
-        return Vec::new();
-    }
-    if items.len() > cap {
-        items.select_nth_unstable_by(cap - 1, order);
-        items.truncate(cap);
-    }
-    items.sort_by(order);
-    items
-}
+use super::ranking::{keep_strongest, Rank};
 
 fn step_up(severity: Severity, when: bool) -> Severity {
     match (when, severity) {

@@ -57,8 +57,7 @@
 //! above. The data source already reads each contract at its latest publication,
 //! so a republished contract is not counted twice.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -150,27 +149,7 @@ impl Detector for VendorDetector {
 
 /// FNV-1a: codes and modalities are short strings looked up millions of times,
 /// where SipHash's resistance to chosen keys buys nothing and costs time.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
-type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FnvMap<K, V> = fnv::FnvHashMap<K, V>;
 
 /// Interns codes as dense ids in order of first appearance, so grouping sorts
 /// integers, not strings.
