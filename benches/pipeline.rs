@@ -93,10 +93,10 @@ async fn prepare(admin_url: &str, n: usize) -> String {
         .copy_in(
             "copy bench_stage (contract_id, source_month, source_file, source_line,
                  numero, objeto, objeto_busca, fundamento_legal, modalidade, modalidade_busca,
-                 situacao, codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao,
+                 codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao,
                  codigo_ug, nome_ug, data_assinatura, data_publicacao_dou, data_inicio_vigencia,
                  data_fim_vigencia, codigo_contratado, nome_contratado, valor_inicial, valor_final,
-                 numero_licitacao, modalidade_licitacao) from stdin binary",
+                 modalidade_licitacao) from stdin binary",
         )
         .await
         .expect("copy");
@@ -117,7 +117,6 @@ async fn prepare(admin_url: &str, n: usize) -> String {
         Type::TEXT,
         Type::TEXT,
         Type::TEXT,
-        Type::TEXT,
         Type::DATE,
         Type::DATE,
         Type::DATE,
@@ -126,7 +125,6 @@ async fn prepare(admin_url: &str, n: usize) -> String {
         Type::TEXT,
         Type::FLOAT8,
         Type::FLOAT8,
-        Type::TEXT,
         Type::TEXT,
     ];
     let writer = BinaryCopyInWriter::new(sink, &types);
@@ -138,14 +136,13 @@ async fn prepare(admin_url: &str, n: usize) -> String {
         // The real file republishes some contracts: one id per synthetic row.
         let id = format!("{}#{i}", c.key);
         let text = |t: &Option<fiscal::pipeline::model::Shared>| t.as_deref().map(str::to_string);
-        let (legal, modality, situation) =
-            (text(&c.legal_basis), text(&c.modality), text(&c.situation));
+        let (legal, modality) = (text(&c.legal_basis), text(&c.modality));
         let (sup_code, sup_name) = (text(&c.superior_agency.code), text(&c.superior_agency.name));
         let (agency_code, agency_name) = (text(&c.agency.code), text(&c.agency.name));
         let (ug_code, ug_name) = (text(&c.ug.code), text(&c.ug.name));
         let (supplier, supplier_name) = (text(&c.supplier_code), text(&c.supplier_name));
         let bidding_modality = text(&c.bidding_modality);
-        let row: [&(dyn ToSql + Sync); 27] = [
+        let row: [&(dyn ToSql + Sync); 25] = [
             &id,
             &month,
             &"bench",
@@ -156,7 +153,6 @@ async fn prepare(admin_url: &str, n: usize) -> String {
             &legal,
             &modality,
             &modality_folded,
-            &situation,
             &sup_code,
             &sup_name,
             &agency_code,
@@ -171,7 +167,6 @@ async fn prepare(admin_url: &str, n: usize) -> String {
             &supplier_name,
             &c.initial_value,
             &c.final_value,
-            &c.bidding_number,
             &bidding_modality,
         ];
         writer.as_mut().write(&row).await.expect("copy row");

@@ -45,7 +45,6 @@ pub struct Contract {
     pub legal_basis: Option<Shared>,
     /// Purchase modality ("Pregão", "Dispensa de Licitação", "Inexigibilidade"…).
     pub modality: Option<Shared>,
-    pub situation: Option<Shared>,
     pub superior_agency: Unit,
     pub agency: Unit,
     /// Unidade gestora: the management unit that signed.
@@ -60,7 +59,6 @@ pub struct Contract {
     /// In reais.
     pub initial_value: Option<f64>,
     pub final_value: Option<f64>,
-    pub bidding_number: Option<String>,
     pub bidding_modality: Option<Shared>,
     pub amendments: Vec<Amendment>,
 }

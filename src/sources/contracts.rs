@@ -40,12 +40,14 @@ pub struct RetrievalStats {
     pub amendments: usize,
 }
 
+/// What the detectors read, and nothing more: every column costs transfer and
+/// decoding for each of up to millions of rows.
 const CONTRACT_COLUMNS: &str = "
-    c.contract_id, c.numero, c.objeto, c.fundamento_legal, c.modalidade, c.situacao,
+    c.contract_id, c.numero, c.objeto, c.fundamento_legal, c.modalidade,
     c.codigo_orgao_superior, c.nome_orgao_superior, c.codigo_orgao, c.nome_orgao,
     c.codigo_ug, c.nome_ug, c.data_assinatura, c.data_publicacao_dou,
     c.data_inicio_vigencia, c.data_fim_vigencia, c.codigo_contratado, c.nome_contratado,
-    c.valor_inicial::float8, c.valor_final::float8, c.numero_licitacao, c.modalidade_licitacao";
+    c.valor_inicial::float8, c.valor_final::float8, c.modalidade_licitacao";
 
 /// The WHERE clause over `transparency.contracts c` and its parameters.
 pub fn where_clause(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
@@ -163,7 +165,6 @@ pub fn from_portal(c: &super::portal::Contract) -> Contract {
         object: c.objeto.clone(),
         legal_basis: shared(&c.fundamento_legal),
         modality: shared(&c.modalidade_compra),
-        situation: shared(&c.situacao),
         superior_agency: unit(some(&c.codigo_orgao_superior), some(&c.nome_orgao_superior)),
         agency: unit(some(&c.codigo_orgao), some(&c.nome_orgao)),
         ug: unit(some(&c.codigo_ug), some(&c.nome_ug)),
@@ -175,7 +176,6 @@ pub fn from_portal(c: &super::portal::Contract) -> Contract {
         supplier_name: shared(&c.nome_fornecedor),
         initial_value: c.valor_inicial,
         final_value: c.valor_final,
-        bidding_number: c.numero_licitacao.clone(),
         bidding_modality: shared(&c.modalidade_licitacao),
         amendments: Vec::new(),
     }
@@ -231,23 +231,21 @@ pub async fn retrieve(
         let contract = Contract {
             legal_basis: text(3),
             modality: text(4),
-            situation: text(5),
-            superior_agency: unit(text(6), text(7)),
-            agency: unit(text(8), text(9)),
-            ug: unit(text(10), text(11)),
-            supplier_code: text(16),
-            supplier_name: text(17),
-            bidding_modality: text(21),
+            superior_agency: unit(text(5), text(6)),
+            agency: unit(text(7), text(8)),
+            ug: unit(text(9), text(10)),
+            supplier_code: text(15),
+            supplier_name: text(16),
+            bidding_modality: text(19),
             key: r.get(0),
             number: r.get(1),
             object: r.get(2),
-            signed: r.get(12),
-            published: r.get(13),
-            valid_from: r.get(14),
-            valid_until: r.get(15),
-            initial_value: r.get(18),
-            final_value: r.get(19),
-            bidding_number: r.get(20),
+            signed: r.get(11),
+            published: r.get(12),
+            valid_from: r.get(13),
+            valid_until: r.get(14),
+            initial_value: r.get(17),
+            final_value: r.get(18),
             amendments: Vec::new(),
         };
         contracts.push(contract);
