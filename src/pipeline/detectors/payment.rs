@@ -317,6 +317,9 @@ fn over_legal_limit(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding>
         initial > 0.0
             && fin > initial * (1.0 + smallest_limit)
             && fin <= initial * s.discrepancy_high_ratio
+            // Exactly 10× (a zero typed twice) is a slip for value_discrepancy to
+            // report, not an addition: on the real data it made critical findings.
+            && typing_pattern(fin / initial).is_none()
     });
     let mut candidates = Vec::new();
     for records in groups {
@@ -523,7 +526,9 @@ fn value_discrepancy(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding
         initial > 0.0
             && fin > 0.0
             && initial.max(fin) >= s.discrepancy_min_value
-            && (fin > initial * s.discrepancy_high_ratio || fin < initial * s.discrepancy_low_ratio)
+            && (fin > initial * s.discrepancy_high_ratio
+                || fin < initial * s.discrepancy_low_ratio
+                || typing_pattern(fin / initial).is_some())
     });
     let mut candidates = Vec::new();
     for records in groups {
@@ -532,7 +537,7 @@ fn value_discrepancy(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding
             continue;
         };
         let ratio = fin / initial;
-        let growth = ratio > s.discrepancy_high_ratio;
+        let growth = ratio > 1.0;
         let pattern = typing_pattern(ratio);
         let severity = match (growth, pattern.is_some()) {
             (true, false) if fin - initial >= 100_000_000.0 => Severity::Critical,
@@ -559,7 +564,7 @@ fn value_discrepancy(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding
         .map(|(rank, (records, initial, fin, pattern))| {
             let c = &contracts[rank.first];
             let ratio = fin / initial;
-            let growth = ratio > s.discrepancy_high_ratio;
+            let growth = ratio > 1.0;
             let ratio_text = if growth {
                 format!("{} vezes o inicial", format::decimal(ratio, 1))
             } else {
@@ -955,6 +960,28 @@ mod tests {
             over[0].explanation
         );
         assert_eq!(over[0].confidence, 0.45);
+    }
+
+    #[test]
+    fn a_final_value_exactly_ten_times_the_initial_is_a_slip_not_an_addition() {
+        // On the real data: R$ 19.690.000,00 registered as R$ 196.900.000,00.
+        let contracts = vec![contract(
+            "zero",
+            19_690_000.0,
+            196_900_000.0,
+            "Obra de engenharia",
+        )];
+        let findings = detect(contracts);
+        assert!(
+            of_rule(&findings, AMENDMENT_OVER_LEGAL_LIMIT).is_empty(),
+            "{findings:#?}"
+        );
+        let disc = of_rule(&findings, VALUE_DISCREPANCY);
+        assert_eq!(disc.len(), 1, "{findings:#?}");
+        assert_eq!(
+            disc[0].financial_impact, 0.0,
+            "a slip puts no money at stake"
+        );
     }
 
     #[test]
