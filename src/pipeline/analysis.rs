@@ -3,8 +3,9 @@
 //! Findings that several rules raise about exactly the same records stay separate
 //! (each rule explains a different problem), but the same rule raising the same
 //! records twice is merged. Results are ranked by severity, then confidence, then
-//! money at stake, then id, so equal input gives equal output byte for byte; the
-//! list is capped so a row stays far below Realtime's 1 MB limit.
+//! money at stake, then id, and within a severity the rules take turns; equal
+//! input gives equal output byte for byte. The list is capped so a row stays far
+//! below Realtime's 1 MB limit.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -55,7 +56,42 @@ pub fn rank(investigation: Uuid, findings: Vec<Finding>, data: &Dataset) -> Vec<
             .then(a.id.cmp(&b.id))
     });
     ranked.dedup_by(|a, b| a.id == b.id);
-    ranked
+    interleave_rules(ranked)
+}
+
+/// Within each severity, takes the rules in turn (each rule's findings keep their
+/// order): on the real 2021–2022 data one rule otherwise filled two thirds of the
+/// first page, and a reader saw one kind of problem fifty times before any other.
+fn interleave_rules(ranked: Vec<Ranked>) -> Vec<Ranked> {
+    use std::collections::{BTreeMap, VecDeque};
+    let mut out = Vec::with_capacity(ranked.len());
+    let mut rest = ranked.into_iter().peekable();
+    while let Some(first) = rest.next() {
+        let severity = first.finding.severity;
+        // Rules in the order their best finding ranks.
+        let mut order: Vec<&'static str> = vec![first.finding.rule];
+        let mut queues: BTreeMap<&'static str, VecDeque<Ranked>> = BTreeMap::new();
+        queues
+            .entry(first.finding.rule)
+            .or_default()
+            .push_back(first);
+        while let Some(next) = rest.next_if(|r| r.finding.severity == severity) {
+            if !queues.contains_key(next.finding.rule) {
+                order.push(next.finding.rule);
+            }
+            queues.entry(next.finding.rule).or_default().push_back(next);
+        }
+        let mut remaining: usize = queues.values().map(VecDeque::len).sum();
+        while remaining > 0 {
+            for rule in &order {
+                if let Some(r) = queues.get_mut(rule).and_then(VecDeque::pop_front) {
+                    out.push(r);
+                    remaining -= 1;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -98,4 +134,61 @@ pub fn to_json(r: &Ranked, data: &Dataset) -> Value {
             "records_total": f.records.len(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::model::{Family, Severity};
+
+    fn finding(rule: &'static str, severity: Severity, confidence: f64, record: usize) -> Finding {
+        Finding {
+            family: Family::Price,
+            rule,
+            severity,
+            confidence,
+            description: String::new(),
+            explanation: String::new(),
+            records: vec![record],
+            suggested_actions: vec![],
+            evidence: serde_json::Value::Null,
+            financial_impact: 0.0,
+        }
+    }
+
+    #[test]
+    fn rules_take_turns_within_a_severity_and_severity_still_comes_first() {
+        let findings = vec![
+            finding("a", Severity::Critical, 0.9, 0),
+            finding("a", Severity::Critical, 0.8, 1),
+            finding("a", Severity::Critical, 0.7, 2),
+            finding("b", Severity::Critical, 0.6, 3),
+            finding("c", Severity::High, 0.99, 4),
+            finding("b", Severity::Critical, 0.5, 5),
+        ];
+        let data = Dataset {
+            contracts: (0..6)
+                .map(|i| crate::pipeline::model::Contract {
+                    key: format!("k{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        let ranked = rank(Uuid::nil(), findings, &data);
+        let got: Vec<(&str, f64)> = ranked
+            .iter()
+            .map(|r| (r.finding.rule, r.finding.confidence))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", 0.9),
+                ("b", 0.6),
+                ("a", 0.8),
+                ("b", 0.5),
+                ("a", 0.7),
+                ("c", 0.99)
+            ]
+        );
+    }
 }
