@@ -1594,57 +1594,5 @@ pub(crate) mod tests {
         assert_eq!(findings, again, "deterministic");
     }
 
-    /// The real file copied 20 times over distinct UGs and agencies: about a
-    /// million contracts. Run in release: `cargo test --release -- --ignored`.
-    pub(crate) fn million_contracts() -> Option<Dataset> {
-        let real = real_dataset()?;
-        let mut contracts = Vec::with_capacity(real.contracts.len() * 20);
-        for copy in 0..20 {
-            for c in &real.contracts {
-                let mut c = c.clone();
-                c.key = format!("{}#{copy}", c.key);
-                c.ug.code = c.ug.code.map(|code| format!("{code}{copy:02}").into());
-                c.agency.code = c.agency.code.map(|code| format!("{code}{copy:02}").into());
-                contracts.push(c);
-            }
-        }
-        Some(Dataset { contracts })
-    }
-
-    #[test]
-    #[ignore = "timing; run in release"]
-    fn a_million_contracts_take_well_under_a_second() {
-        let Some(data) = million_contracts() else {
-            return;
-        };
-        let detector = DuplicateDetector {
-            settings: DuplicateSettings::default(),
-        };
-        // The fastest of three runs: the machine is shared, and the others' builds
-        // only ever make a run slower.
-        let mut elapsed = std::time::Duration::MAX;
-        let mut findings = Vec::new();
-        // On-CPU time of this thread (Linux), to tell slowness from waiting.
-        let cpu = || {
-            std::fs::read_to_string("/proc/thread-self/schedstat")
-                .ok()
-                .and_then(|t| t.split_whitespace().next()?.parse::<u64>().ok())
-        };
-        for _ in 0..3 {
-            let (started, cpu_before) = (std::time::Instant::now(), cpu());
-            findings = detector.detect(&data);
-            elapsed = elapsed.min(started.elapsed());
-            if let (Some(a), Some(b)) = (cpu_before, cpu()) {
-                eprintln!("on-CPU {:?}", std::time::Duration::from_nanos(b - a));
-            }
-        }
-        eprintln!(
-            "{} contracts, {} findings in {elapsed:?}",
-            data.contracts.len(),
-            findings.len()
-        );
-        assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
-    }
-
     use std::collections::BTreeMap;
 }

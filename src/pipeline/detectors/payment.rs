@@ -144,29 +144,7 @@ impl Detector for PaymentDetector {
     }
 }
 
-/// Where a finding ranks, known before its text is written: a rule can match
-/// hundreds of thousands of records in odd data, and only the ones that survive
-/// the cap are worth writing up.
-use super::ranking::{keep_strongest, Rank};
-
-fn strongest(findings: Vec<Finding>, contracts: &[Contract], cap: usize) -> Vec<Finding> {
-    let ranked = findings
-        .into_iter()
-        .map(|f| {
-            let rank = Rank {
-                severity: f.severity,
-                impact: f.financial_impact,
-                confidence: f.confidence,
-                first: f.records.first().copied().unwrap_or(usize::MAX),
-            };
-            (rank, f)
-        })
-        .collect();
-    keep_strongest(ranked, contracts, cap)
-        .into_iter()
-        .map(|(_, f)| f)
-        .collect()
-}
+use super::ranking::{keep_strongest, strongest, Rank};
 
 /// The records whose values pass `test(initial, final)`, grouped so that the
 /// same contract published more than once (republished with a new end date, or
@@ -1093,59 +1071,6 @@ mod tests {
         let first = detect(contracts.clone());
         assert_eq!(first.len(), 3);
         assert_eq!(first, detect(contracts));
-    }
-
-    /// `cargo test --release --lib -- --ignored payment_scales`: a million
-    /// contracts, a tenth of them grown and one in twenty amended.
-    #[test]
-    #[ignore]
-    fn payment_scales_to_a_million_contracts() {
-        let objects = [
-            "PRORROGAÇÃO DO PRAZO DE VIGÊNCIA POR MAIS 12 MESES",
-            "ACRÉSCIMO QUANTITATIVO DE 25% DO VALOR",
-            "REPACTUAÇÃO DOS PREÇOS",
-        ];
-        let contracts: Vec<Contract> = (0..1_000_000usize)
-            .map(|i| {
-                let initial = 10_000.0 + ((i * 7919) % 2_000_000) as f64;
-                let fin = if i % 10 == 0 {
-                    initial * (1.3 + (i % 7) as f64)
-                } else {
-                    initial
-                };
-                let mut c = contract(
-                    &format!("c{i}"),
-                    initial,
-                    fin,
-                    "Serviços de manutenção predial",
-                );
-                c.ug.code = Some(format!("{}", 150_000 + i % 2_000).into());
-                if i % 20 == 0 {
-                    c.amendments = (0..(3 + i % 6))
-                        .map(|n| {
-                            amendment(
-                                &n.to_string(),
-                                d(2021, 1 + (n % 12) as u32, 5),
-                                objects[(i + n) % 3],
-                            )
-                        })
-                        .collect();
-                }
-                c
-            })
-            .collect();
-        let data = Dataset { contracts };
-        let started = std::time::Instant::now();
-        let findings = PaymentDetector {
-            settings: PaymentSettings::default(),
-        }
-        .detect(&data);
-        let elapsed = started.elapsed();
-        eprintln!(
-            "{} payment findings over 1,000,000 contracts in {elapsed:?}",
-            findings.len()
-        );
-        assert!(elapsed < std::time::Duration::from_secs(1));
     }
 
     /// Real data, when the Portal parser can read it (run with --nocapture).

@@ -1024,46 +1024,4 @@ mod tests {
         );
         assert!((10..=400).contains(&findings.len()), "{}", findings.len());
     }
-
-    /// `cargo test --release -- --ignored price_scales`: a million contracts.
-    #[test]
-    #[ignore]
-    fn price_scales_to_a_million_contracts() {
-        let objects = [
-            "Aquisição de material de limpeza e higiene para o campus",
-            "CONTRATAÇÃO DE EMPRESA ESPECIALIZADA NA PRESTAÇÃO DE SERVIÇOS DE MANUTENÇÃO PREVENTIVA E CORRETIVA DE ELEVADORES, COM FORNECIMENTO DE PEÇAS, CONFORME CONDIÇÕES ESTABELECIDAS NO TERMO DE REFERÊNCIA",
-            "O OBJETO DO PRESENTE INSTRUMENTO É A CONTRATAÇÃO DE SERVIÇOS CONTINUADOS DE VIGILÂNCIA PATRIMONIAL ARMADA E DESARMADA",
-            "Locação de imóvel para instalação da gerência regional",
-        ];
-        let modalities = [
-            "Pregão",
-            "Dispensa de Licitação",
-            "Inexigibilidade de Licitação",
-        ];
-        let contracts: Vec<Contract> = (0..1_000_000)
-            .map(|i| {
-                let mut c = contract(
-                    i,
-                    &format!("{}", i % 300),
-                    modalities[i % 3],
-                    &format!("{} {}", objects[i % 4], i % 1000),
-                    1_000.0 + ((i * 7919) % 100_000) as f64,
-                );
-                c.object.push_str(" nº 2021");
-                c
-            })
-            .collect();
-        let data = Dataset { contracts };
-        let started = std::time::Instant::now();
-        let findings = detect_all(&data);
-        eprintln!("{} findings in {:?}", findings, started.elapsed());
-    }
-
-    fn detect_all(data: &Dataset) -> usize {
-        PriceDetector {
-            settings: PriceSettings::default(),
-        }
-        .detect(data)
-        .len()
-    }
 }

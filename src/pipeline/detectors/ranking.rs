@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use crate::pipeline::model::{Contract, Severity};
+use crate::pipeline::model::{Contract, Finding, Severity};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rank {
@@ -43,4 +43,28 @@ pub(crate) fn keep_strongest<T>(
     }
     items.sort_by(order);
     items
+}
+
+/// Findings already written, ranked and capped the same way.
+pub(crate) fn strongest(
+    findings: Vec<Finding>,
+    contracts: &[Contract],
+    cap: usize,
+) -> Vec<Finding> {
+    let ranked = findings
+        .into_iter()
+        .map(|f| {
+            let rank = Rank {
+                severity: f.severity,
+                impact: f.financial_impact,
+                confidence: f.confidence,
+                first: f.records.first().copied().unwrap_or(usize::MAX),
+            };
+            (rank, f)
+        })
+        .collect();
+    keep_strongest(ranked, contracts, cap)
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect()
 }

@@ -186,31 +186,10 @@ impl Detector for TemporalDetector {
     }
 }
 
-/// Most serious first (severity, then reais at stake, then confidence), ties by
-/// the first record's key; at most `cap`.
-fn strongest(findings: Vec<Finding>, contracts: &[Contract], cap: usize) -> Vec<Finding> {
-    let ranked = findings
-        .into_iter()
-        .map(|f| {
-            let rank = Rank {
-                severity: f.severity,
-                impact: f.financial_impact,
-                confidence: f.confidence,
-                first: f.records.first().copied().unwrap_or(usize::MAX),
-            };
-            (rank, f)
-        })
-        .collect();
-    keep_strongest(ranked, contracts, cap)
-        .into_iter()
-        .map(|(_, f)| f)
-        .collect()
-}
-
 /// Where a finding ranks, known before its text is written: a per-contract rule
 /// can match hundreds of thousands of records in odd data, and only the ones
 /// that survive the cap are worth writing up.
-use super::ranking::{keep_strongest, Rank};
+use super::ranking::{keep_strongest, strongest, Rank};
 
 fn step_up(severity: Severity, when: bool) -> Severity {
     match (when, severity) {
@@ -1274,41 +1253,6 @@ mod tests {
         let first = detect(contracts.clone());
         assert!(!first.is_empty());
         assert_eq!(first, detect(contracts));
-    }
-
-    /// `cargo test --release --lib -- --ignored temporal_scales`: a million
-    /// contracts over 300 agencies and 2,000 UGs, two years of dates.
-    #[test]
-    #[ignore]
-    fn temporal_scales_to_a_million_contracts() {
-        let start = d(2021, 1, 1);
-        let contracts: Vec<Contract> = (0..1_000_000usize)
-            .map(|i| {
-                let signed = start + chrono::Duration::days(((i * 7919) % 730) as i64);
-                let mut c = contract(
-                    &format!("c{i}"),
-                    &format!("{}", 26_000 + i % 300),
-                    signed,
-                    1_000.0 + ((i * 104_729) % 5_000_000) as f64,
-                );
-                c.ug.code = Some(format!("{}", 150_000 + i % 2_000).into());
-                c.published = Some(signed + chrono::Duration::days((i % 90) as i64));
-                c.valid_from = Some(signed - chrono::Duration::days((i % 45) as i64));
-                c
-            })
-            .collect();
-        let data = Dataset { contracts };
-        let started = std::time::Instant::now();
-        let findings = TemporalDetector {
-            settings: TemporalSettings::default(),
-        }
-        .detect(&data);
-        let elapsed = started.elapsed();
-        eprintln!(
-            "{} temporal findings over 1,000,000 contracts in {elapsed:?}",
-            findings.len()
-        );
-        assert!(elapsed < std::time::Duration::from_secs(1));
     }
 
     /// Real data, when the Portal parser can read it: how many findings each rule

@@ -1604,33 +1604,4 @@ mod tests {
             assert!((5..=300).contains(&of.len()), "{name}: {}", of.len());
         }
     }
-
-    /// `cargo test --release -- --ignored vendor_scales`: a million contracts.
-    #[test]
-    #[ignore]
-    fn vendor_scales_to_a_million_contracts() {
-        let modalities = [PREGAO, DISPENSA, INEXIGIBILIDADE, "Concorrência"];
-        let contracts: Vec<Contract> = (0..1_000_000)
-            .map(|i| {
-                let mut c = contract(
-                    i,
-                    &format!("{}", 150_000 + i % 2_000),
-                    &format!("{:014}", (i * 7919) % 60_000),
-                    modalities[i % 4],
-                    1_000.0 + ((i * 31) % 100_000) as f64,
-                    (i % 300) as u32,
-                );
-                c.agency.code = Some(format!("{}", 20_000 + i % 200).into());
-                c
-            })
-            .collect();
-        let data = Dataset { contracts };
-        let started = std::time::Instant::now();
-        let n = VendorDetector {
-            settings: VendorSettings::default(),
-        }
-        .detect(&data)
-        .len();
-        eprintln!("{n} findings in {:?}", started.elapsed());
-    }
 }
