@@ -10,5 +10,6 @@ pub mod pipeline;
 pub mod queue;
 pub mod signals;
 pub mod sources;
+pub mod status;
 pub mod telemetry;
 pub mod worker;

@@ -32,6 +32,12 @@ enum Command {
     },
     /// Apply sql/ to the database (and the Supabase shim where Supabase is absent).
     Migrate,
+    /// Queue depth, oldest pending investigation, workers alive, recent failures.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Load Portal da Transparência bulk downloads (monthly zip or csv) into
     /// schema `transparency`. Re-importing a month changes nothing.
     Import {
@@ -74,6 +80,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("schema is up to date");
             } else {
                 println!("applied: {}", report.applied.join(", "));
+            }
+        }
+        Command::Status { json } => {
+            let (client, connection) =
+                fiscal::db::connect(&settings.database.url, &settings.database).await?;
+            let driver = tokio::spawn(connection);
+            let status = fiscal::status::collect(&client, settings.worker.heartbeat()).await?;
+            drop(client);
+            let _ = driver.await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", fiscal::status::render(&status));
             }
         }
         Command::Import { paths } => {

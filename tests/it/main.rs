@@ -3,6 +3,7 @@
 mod harness;
 mod import;
 mod scripted;
+mod status;
 
 mod child;
 mod migrations;

@@ -1,0 +1,168 @@
+//! `fiscal status`: what an operator asks first — how deep the queue is, how old
+//! its oldest pending investigation, which workers are alive, what failed lately.
+//!
+//! Every query reads the partial indexes over pending and processing rows or the
+//! small worker table, so the command stays instant with millions of finished
+//! investigations; totals of finished rows are deliberately not counted.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::Client;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub pending: i64,
+    /// Pending rows whose back-off is over: what a free worker would claim now.
+    pub runnable: i64,
+    pub processing: i64,
+    /// Processing rows whose lease ran out (their worker died; the sweep will
+    /// requeue them).
+    pub expired_leases: i64,
+    pub oldest_pending_seconds: Option<f64>,
+    pub workers: Vec<WorkerRow>,
+    pub recent_failures: Vec<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerRow {
+    pub worker_id: String,
+    pub hostname: String,
+    pub pid: i32,
+    pub version: String,
+    pub concurrency: i32,
+    pub running: i32,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    pub id: uuid::Uuid,
+    pub data_source: String,
+    pub attempts: i32,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub error_message: Option<String>,
+}
+
+/// Workers silent for longer than this many heartbeats are not listed as alive.
+const ALIVE_HEARTBEATS: u32 = 3;
+const RECENT_FAILURES: i64 = 5;
+
+pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<Status> {
+    let queue = client
+        .query_one(
+            "select
+                 (select count(*) from public.investigations where status = 'pending'),
+                 (select count(*) from public.investigations
+                  where status = 'pending' and run_after <= now()),
+                 (select count(*) from public.investigations where status = 'processing'),
+                 (select count(*) from public.investigations
+                  where status = 'processing' and lease_expires_at < now()),
+                 (select extract(epoch from now() - min(created_at))::float8
+                  from public.investigations where status = 'pending')",
+            &[],
+        )
+        .await
+        .context("reading the queue")?;
+    let alive_ms = (heartbeat * ALIVE_HEARTBEATS).as_secs_f64() * 1000.0;
+    let workers = client
+        .query(
+            "select worker_id, hostname, pid, version, concurrency, running, last_seen_at
+             from fiscal.workers
+             where last_seen_at > now() - $1 * interval '1 millisecond'
+             order by worker_id",
+            &[&alive_ms],
+        )
+        .await
+        .context("reading fiscal.workers")?
+        .iter()
+        .map(|r| WorkerRow {
+            worker_id: r.get(0),
+            hostname: r.get(1),
+            pid: r.get(2),
+            version: r.get(3),
+            concurrency: r.get(4),
+            running: r.get(5),
+            last_seen_at: r.get(6),
+        })
+        .collect();
+    // Through idx_investigations_status: failed rows are few.
+    let recent_failures = client
+        .query(
+            "select id, data_source, attempts, completed_at, error_message
+             from public.investigations where status = 'failed'
+             order by completed_at desc nulls last limit $1",
+            &[&RECENT_FAILURES],
+        )
+        .await
+        .context("reading recent failures")?
+        .iter()
+        .map(|r| Failure {
+            id: r.get(0),
+            data_source: r.get(1),
+            attempts: r.get(2),
+            failed_at: r.get(3),
+            error_message: r.get(4),
+        })
+        .collect();
+    Ok(Status {
+        pending: queue.get(0),
+        runnable: queue.get(1),
+        processing: queue.get(2),
+        expired_leases: queue.get(3),
+        oldest_pending_seconds: queue.get(4),
+        workers,
+        recent_failures,
+    })
+}
+
+fn age(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The human form.
+pub fn render(status: &Status) -> String {
+    let mut out = format!(
+        "queue: {} pending ({} runnable now), {} processing ({} with an expired lease)\n",
+        status.pending, status.runnable, status.processing, status.expired_leases
+    );
+    match status.oldest_pending_seconds {
+        Some(s) => out.push_str(&format!("oldest pending: {}\n", age(s))),
+        None => out.push_str("oldest pending: none\n"),
+    }
+    out.push_str(&format!("workers alive: {}\n", status.workers.len()));
+    for w in &status.workers {
+        out.push_str(&format!(
+            "  {} ({} pid {}, v{}): {}/{} running, seen {}\n",
+            w.worker_id,
+            w.hostname,
+            w.pid,
+            w.version,
+            w.running,
+            w.concurrency,
+            w.last_seen_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ));
+    }
+    out.push_str(&format!(
+        "recent failures: {}\n",
+        status.recent_failures.len()
+    ));
+    for f in &status.recent_failures {
+        out.push_str(&format!(
+            "  {} {} after {} attempt(s) at {}: {}\n",
+            f.id,
+            f.data_source,
+            f.attempts,
+            f.failed_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "?".into()),
+            f.error_message.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}

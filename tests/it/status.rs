@@ -1,0 +1,77 @@
+//! `fiscal status`, run as an operator would.
+
+use crate::harness::{add_user, enqueue, TestDb};
+
+#[tokio::test]
+async fn status_reports_queue_depth_oldest_pending_workers_and_failures_as_json() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let waiting = enqueue(&client, user, "a").await;
+    let backed_off = enqueue(&client, user, "b").await;
+    let stuck = enqueue(&client, user, "c").await;
+    let failed = enqueue(&client, user, "d").await;
+    client
+        .batch_execute(&format!(
+            "update investigations set created_at = now() - interval '90 seconds' where id = '{waiting}';
+             update investigations set run_after = now() + interval '1 hour' where id = '{backed_off}';
+             update investigations set status = 'processing', attempts = 1,
+                 lease_expires_at = now() - interval '1 second' where id = '{stuck}';
+             update investigations set status = 'failed', attempts = 1, completed_at = now(),
+                 error_message = 'O filtro \"ano\" não existe.' where id = '{failed}';
+             insert into fiscal.workers (worker_id, hostname, pid, version, concurrency, running)
+                 values ('alive', 'host-a', 10, '0.1.0', 4, 1);
+             insert into fiscal.workers (worker_id, hostname, pid, version, concurrency, running, last_seen_at)
+                 values ('gone', 'host-b', 11, '0.1.0', 4, 0, now() - interval '1 hour');"
+        ))
+        .await
+        .expect("a queue in every state");
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+        .args(["status", "--json"])
+        .env("FISCAL_DATABASE__URL", &db.url)
+        .output()
+        .await
+        .expect("running fiscal status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(status["pending"], 2);
+    assert_eq!(status["runnable"], 1);
+    assert_eq!(status["processing"], 1);
+    assert_eq!(status["expired_leases"], 1);
+    let oldest = status["oldest_pending_seconds"].as_f64().expect("an age");
+    assert!((89.0..600.0).contains(&oldest), "{oldest}");
+    let workers: Vec<&str> = status["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter_map(|w| w["worker_id"].as_str())
+        .collect();
+    assert_eq!(
+        workers,
+        ["alive"],
+        "a worker silent for an hour is not alive"
+    );
+    assert_eq!(status["recent_failures"][0]["id"], failed.to_string());
+    assert!(status["recent_failures"][0]["error_message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("\"ano\""));
+
+    let text = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+        .arg("status")
+        .env("FISCAL_DATABASE__URL", &db.url)
+        .output()
+        .await
+        .expect("running fiscal status");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("queue: 2 pending (1 runnable now), 1 processing (1 with an expired lease)"),
+        "{text}"
+    );
+    assert!(text.contains("oldest pending: 1m"), "{text}");
+}
