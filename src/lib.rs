@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod db;
+pub mod enqueue;
 pub mod pipeline;
 pub mod queue;
 pub mod signals;

@@ -32,6 +32,26 @@ enum Command {
     },
     /// Apply sql/ to the database (and the Supabase shim where Supabase is absent).
     Migrate,
+    /// Insert an investigation as a citizen would (under RLS) and print its id.
+    Enqueue {
+        /// The citizen's user id (auth.users).
+        #[arg(long)]
+        user: uuid::Uuid,
+        /// The citizen's question.
+        #[arg(long)]
+        query: String,
+        #[arg(long, default_value = "contracts")]
+        data_source: String,
+        /// Filters as JSON, e.g. '{"min_value": 1000000, "year": 2024}'.
+        #[arg(long, default_value = "{}")]
+        filters: String,
+        /// Detector families as a JSON array; empty means all.
+        #[arg(long, default_value = "[]")]
+        anomaly_types: String,
+        /// Create the user in auth.users first (development databases).
+        #[arg(long)]
+        create_user: bool,
+    },
     /// Queue depth, oldest pending investigation, workers alive, recent failures.
     Status {
         /// Print JSON instead of text.
@@ -82,33 +102,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("applied: {}", report.applied.join(", "));
             }
         }
-        Command::Status { json } => {
-            let (client, connection) =
-                fiscal::db::connect(&settings.database.url, &settings.database).await?;
-            let driver = tokio::spawn(connection);
-            let status = fiscal::status::collect(&client, settings.worker.heartbeat()).await?;
-            drop(client);
-            let _ = driver.await;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
-            } else {
-                print!("{}", fiscal::status::render(&status));
-            }
+        Command::Enqueue {
+            user,
+            query,
+            data_source,
+            filters,
+            anomaly_types,
+            create_user,
+        } => {
+            let parse = |name: &str, text: &str| {
+                serde_json::from_str::<serde_json::Value>(text)
+                    .map_err(|e| anyhow::anyhow!("--{name} is not valid JSON: {e}"))
+            };
+            let request = fiscal::enqueue::Request {
+                user,
+                query,
+                data_source,
+                filters: parse("filters", &filters)?,
+                anomaly_types: parse("anomaly-types", &anomaly_types)?,
+                create_user,
+            };
+            fiscal::enqueue::run(&settings, &request).await?;
         }
-        Command::Import { paths } => {
-            let started = std::time::Instant::now();
-            let (mut client, connection) =
-                fiscal::db::connect(settings.migrate_url(), &settings.database).await?;
-            let driver = tokio::spawn(connection);
-            let reports = fiscal::sources::import::import_paths(&mut client, &paths).await;
-            drop(client);
-            let _ = driver.await;
-            print!(
-                "{}",
-                fiscal::sources::import::render(&reports, started.elapsed())
-            );
-            fiscal::sources::import::check(&reports)?;
-        }
+        Command::Status { json } => fiscal::status::run(&settings, json).await?,
+        Command::Import { paths } => fiscal::sources::import::run(&settings, &paths).await?,
     }
     Ok(())
 }

@@ -48,6 +48,22 @@ pub struct Failure {
 const ALIVE_HEARTBEATS: u32 = 3;
 const RECENT_FAILURES: i64 = 5;
 
+/// `fiscal status [--json]`.
+pub async fn run(settings: &crate::config::Settings, json: bool) -> Result<()> {
+    let (client, driver) =
+        crate::db::connect_driven(&settings.database.url, &settings.database).await?;
+    let status = collect(&client, settings.worker.heartbeat()).await;
+    drop(client);
+    let _ = driver.await;
+    let status = status?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", render(&status));
+    }
+    Ok(())
+}
+
 pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<Status> {
     let queue = client
         .query_one(

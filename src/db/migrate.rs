@@ -51,9 +51,8 @@ pub struct MigrationReport {
 /// Brings the database at `settings.migrate_url()` up to date and writes the
 /// database-side settings.
 pub async fn run(settings: &Settings) -> Result<MigrationReport> {
-    let (mut client, connection) =
-        crate::db::connect(settings.migrate_url(), &settings.database).await?;
-    let driver = tokio::spawn(connection);
+    let (mut client, driver) =
+        crate::db::connect_driven(settings.migrate_url(), &settings.database).await?;
     let report = migrate(&mut client, settings).await;
     drop(client);
     let _ = driver.await;

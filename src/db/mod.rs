@@ -73,6 +73,19 @@ pub async fn connect(
         .with_context(|| format!("connecting to the database at {}", redacted(url)))
 }
 
+/// One connection driven by a task of its own, for short commands: drop the
+/// client, then await the handle, to close it cleanly.
+pub async fn connect_driven(
+    url: &str,
+    settings: &DatabaseSettings,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    let (client, connection) = connect(url, settings).await?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, driver))
+}
+
 /// The URL with its password replaced, for logs and errors.
 pub fn redacted(url: &str) -> String {
     match tokio_postgres::Config::from_str(url) {

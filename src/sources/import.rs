@@ -104,6 +104,19 @@ impl FileReport {
     }
 }
 
+/// `fiscal import PATH…`: loads, prints the report, fails if a file could not be
+/// imported at all. Uses the migration URL: loading data is an operator's task.
+pub async fn run(settings: &crate::config::Settings, paths: &[std::path::PathBuf]) -> Result<()> {
+    let started = std::time::Instant::now();
+    let (mut client, driver) =
+        crate::db::connect_driven(settings.migrate_url(), &settings.database).await?;
+    let reports = import_paths(&mut client, paths).await;
+    drop(client);
+    let _ = driver.await;
+    print!("{}", render(&reports, started.elapsed()));
+    check(&reports)
+}
+
 /// Imports every path; never stops at a bad file. The caller decides the exit
 /// code from the reports.
 pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Vec<FileReport> {

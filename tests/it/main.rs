@@ -3,7 +3,7 @@
 mod harness;
 mod import;
 mod scripted;
-mod status;
+mod commands;
 
 mod child;
 mod migrations;

@@ -1,4 +1,4 @@
-//! `fiscal status`, run as an operator would.
+//! `fiscal status` and `fiscal enqueue`, run as an operator would.
 
 use crate::harness::{add_user, enqueue, TestDb};
 
@@ -74,4 +74,84 @@ async fn status_reports_queue_depth_oldest_pending_workers_and_failures_as_json(
         "{text}"
     );
     assert!(text.contains("oldest pending: 1m"), "{text}");
+}
+
+async fn fiscal(db: &TestDb, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+        .args(args)
+        .env("FISCAL_DATABASE__URL", &db.url)
+        .output()
+        .await
+        .expect("running fiscal")
+}
+
+#[tokio::test]
+async fn enqueue_inserts_under_rls_as_the_citizen_and_the_cap_answers_in_portuguese() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .execute(
+            "update fiscal.settings set value = '1' where key = 'max_active_per_user'",
+            &[],
+        )
+        .await
+        .expect("a cap of one");
+    let user = uuid::Uuid::new_v4().to_string();
+    let args = [
+        "enqueue",
+        "--user",
+        &user,
+        "--query",
+        "contratos acima de R$ 1 milhão em 2024",
+        "--filters",
+        r#"{"min_value": 1000000, "year": 2024}"#,
+        "--create-user",
+    ];
+    let out = fiscal(&db, &args).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id: uuid::Uuid = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("an id on stdout");
+    let row = client
+        .query_one(
+            "select user_id::text, status, filters from investigations where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("the row");
+    assert_eq!(row.get::<_, String>(0), user);
+    assert_eq!(row.get::<_, String>(1), "pending");
+    assert_eq!(row.get::<_, serde_json::Value>(2)["year"], 2024);
+
+    let refused = fiscal(&db, &args).await;
+    assert!(
+        !refused.status.success(),
+        "the cap of one must refuse a second one"
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("PT429") && stderr.contains("em andamento"),
+        "{stderr}"
+    );
+
+    let bad = fiscal(
+        &db,
+        &[
+            "enqueue",
+            "--user",
+            &user,
+            "--query",
+            "q",
+            "--filters",
+            "{year: 2024}",
+        ],
+    )
+    .await;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--filters is not valid JSON"));
 }

@@ -1,0 +1,78 @@
+//! `fiscal enqueue`: inserts an investigation exactly as the frontend does —
+//! under Row Level Security, as the signed-in citizen — so what it proves about
+//! grants, policies and the per-citizen cap holds for the real frontend too.
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+pub struct Request {
+    pub user: Uuid,
+    pub query: String,
+    pub data_source: String,
+    pub filters: Value,
+    pub anomaly_types: Value,
+    /// Create the citizen in `auth.users` first (development databases; on
+    /// Supabase, citizens sign up through Auth).
+    pub create_user: bool,
+}
+
+/// `fiscal enqueue`: prints the new id.
+pub async fn run(settings: &crate::config::Settings, request: &Request) -> Result<()> {
+    let (mut client, driver) =
+        crate::db::connect_driven(&settings.database.url, &settings.database).await?;
+    let id = enqueue(&mut client, request).await;
+    drop(client);
+    let _ = driver.await;
+    println!("{}", id?);
+    Ok(())
+}
+
+/// Returns the new investigation's id. A refusal by the database (the cap,
+/// PT429; a policy, 42501) comes back with its own message.
+pub async fn enqueue(client: &mut Client, request: &Request) -> Result<Uuid> {
+    if request.create_user {
+        client
+            .execute(
+                "insert into auth.users (id) values ($1) on conflict (id) do nothing",
+                &[&request.user],
+            )
+            .await
+            .context("creating the citizen in auth.users")?;
+    }
+    let claims = json!({"sub": request.user, "role": "authenticated"}).to_string();
+    let tx = client.transaction().await?;
+    // As PostgREST does for a signed-in user: both settings local to the transaction.
+    tx.execute(
+        "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
+        &[&claims],
+    )
+    .await
+    .context("acting as the citizen (the connecting role must be able to SET ROLE authenticated)")?;
+    let inserted = tx
+        .query_one(
+            "insert into public.investigations (query, data_source, filters, anomaly_types)
+             values ($1, $2, $3, $4) returning id",
+            &[
+                &request.query,
+                &request.data_source,
+                &request.filters,
+                &request.anomaly_types,
+            ],
+        )
+        .await;
+    let id: Uuid = match inserted {
+        Ok(row) => row.get(0),
+        Err(e) => match e.as_db_error() {
+            Some(db) => bail!(
+                "the database refused the investigation ({}): {}",
+                db.code().code(),
+                db.message()
+            ),
+            None => return Err(e).context("inserting the investigation"),
+        },
+    };
+    tx.commit().await?;
+    Ok(id)
+}
