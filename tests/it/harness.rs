@@ -8,7 +8,7 @@
 //! stops the cluster and deletes its files when the test process exits, however
 //! it exits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -565,4 +565,9 @@ pub async fn drain(
     .await
     .expect("draining worker finished in time")
     .expect("draining worker ran without error")
+}
+
+/// A file of the repository.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }

@@ -1,9 +1,10 @@
 //! Integration tests: one binary, one harness, a real PostgreSQL.
 
+mod commands;
+mod deploy;
 mod harness;
 mod import;
 mod scripted;
-mod commands;
 
 mod child;
 mod migrations;
