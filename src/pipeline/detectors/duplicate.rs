@@ -1059,6 +1059,7 @@ pub(crate) fn real_dataset() -> Option<Dataset> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::pipeline::detectors::of_rule;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
@@ -1103,10 +1104,6 @@ pub(crate) mod tests {
         }
         .detect(&data);
         (data, findings)
-    }
-
-    fn of_rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
-        findings.iter().filter(|f| f.rule == rule).collect()
     }
 
     const CHAIRS: &str = "Aquisição de cadeiras ergonômicas giratórias para o auditório central";

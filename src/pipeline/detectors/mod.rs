@@ -62,6 +62,15 @@ pub fn build(settings: &DetectorSettings, families: &[Family]) -> Vec<Arc<dyn De
         .collect()
 }
 
+/// The findings of one rule, for tests.
+#[cfg(test)]
+pub(crate) fn of_rule<'a>(
+    findings: &'a [super::model::Finding],
+    rule: &str,
+) -> Vec<&'a super::model::Finding> {
+    findings.iter().filter(|f| f.rule == rule).collect()
+}
+
 /// The real 2021–2022 Portal file as the data source reads it (one record per
 /// contract, at its latest publication, with its amendments), for the tests that
 /// check each rule's volume on real data. The file is beside the repository

@@ -736,6 +736,7 @@ fn periodic_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::detectors::of_rule;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
@@ -768,10 +769,6 @@ mod tests {
         }
         .detect(&data);
         (data, findings)
-    }
-
-    fn of_rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
-        findings.iter().filter(|f| f.rule == rule).collect()
     }
 
     /// `n` values spread evenly over three decades on a log scale: their first

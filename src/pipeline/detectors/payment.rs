@@ -800,6 +800,7 @@ fn many_amendments_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::detectors::of_rule;
     use crate::pipeline::model::Amendment;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -841,10 +842,6 @@ mod tests {
             settings: PaymentSettings::default(),
         }
         .detect(&Dataset { contracts })
-    }
-
-    fn of_rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
-        findings.iter().filter(|f| f.rule == rule).collect()
     }
 
     #[test]

@@ -962,6 +962,7 @@ fn late_publication(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::detectors::of_rule;
     use crate::pipeline::model::Unit;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -1001,10 +1002,6 @@ mod tests {
             settings: TemporalSettings::default(),
         }
         .detect(&Dataset { contracts })
-    }
-
-    fn of_rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
-        findings.iter().filter(|f| f.rule == rule).collect()
     }
 
     /// Agency `agency` signs two contracts on the first working days from the

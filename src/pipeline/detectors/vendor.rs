@@ -1147,6 +1147,7 @@ fn values_of(data: &Dataset, idx: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::detectors::of_rule as rule;
     use crate::pipeline::model::Unit;
 
     const PREGAO: &str = "Pregão";
@@ -1187,10 +1188,6 @@ mod tests {
             settings: VendorSettings::default(),
         }
         .detect(&Dataset { contracts })
-    }
-
-    fn rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
-        findings.iter().filter(|f| f.rule == rule).collect()
     }
 
     /// `n` pregões at `ug`, each with its own supplier.
