@@ -193,8 +193,8 @@ set status = 'failed',
     lease_expires_at = null
 where id = $1 and status = 'processing' and claim_token = $2";
 
-/// Gives a failed attempt back to the queue after a back-off: base·2^(attempt-1),
-/// capped, ± jitter, computed here so every worker and the sweep use one formula.
+/// Gives a failed attempt back to the queue after a back-off (`fiscal.retry_at`,
+/// the formula the sweep uses too).
 /// The row looks pending again (progress 0, no phase) and keeps the error in its
 /// metadata, not in `error_message`, which is only for rows that failed.
 const RETRY: &str = "
@@ -202,8 +202,7 @@ update public.investigations
 set status = 'pending',
     current_phase = null,
     progress = 0,
-    run_after = now() + make_interval(secs =>
-        least($4 * power(2, greatest(attempts - 1, 0)), $5) * (1 + $6 * (2 * random() - 1))),
+    run_after = fiscal.retry_at(attempts, $4, $5, $6),
     investigation_metadata = coalesce(investigation_metadata, '{}'::jsonb)
         || jsonb_build_object('last_error', $3::text, 'last_error_at', now(),
                               'last_error_attempt', attempts),
@@ -251,9 +250,7 @@ set status = case when i.attempts >= i.max_attempts then 'failed' else 'pending'
         i.attempts, i.max_attempts) end,
     completed_at = case when i.attempts >= i.max_attempts then now() end,
     run_after = case when i.attempts >= i.max_attempts then i.run_after
-        else now() + make_interval(secs =>
-            least($2 * power(2, greatest(i.attempts - 1, 0)), $3) * (1 + $4 * (2 * random() - 1)))
-        end,
+        else fiscal.retry_at(i.attempts, $2, $3, $4) end,
     investigation_metadata = coalesce(i.investigation_metadata, '{}'::jsonb)
         || jsonb_build_object('last_error',
                format('lease held by %s expired on attempt %s', i.locked_by, i.attempts),

@@ -41,6 +41,18 @@ create table if not exists fiscal.workers (
     last_seen_at timestamptz not null default now()
 );
 
+-- When a failed attempt may run again: base·2^(attempt-1) seconds, capped, ± a
+-- jitter fraction so that jobs failing together do not retry together. One
+-- formula for the worker's retries and the lease sweep.
+create or replace function fiscal.retry_at(
+    p_attempt integer, p_base_seconds float8, p_max_seconds float8, p_jitter float8
+) returns timestamptz
+language sql volatile as $$
+    select now() + make_interval(secs =>
+        least(p_base_seconds * power(2, greatest(p_attempt - 1, 0)), p_max_seconds)
+        * (1 + p_jitter * (2 * random() - 1)))
+$$;
+
 alter table public.investigations
     add column if not exists attempts integer not null default 0,
     add column if not exists max_attempts integer not null

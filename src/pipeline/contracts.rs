@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::analysis;
 use super::detectors::{self, DetectorSettings};
-use super::model::{Dataset, Family};
+use super::model::{Dataset, Detector, Family, Finding};
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
 use crate::config::AnalysisSettings;
 use crate::sources::contracts::{retrieve, RetrievalError};
@@ -111,6 +111,71 @@ fn unavailable(e: impl Into<anyhow::Error>) -> JobError {
     )
 }
 
+/// The detection phase's state: findings and timings per family, and progress
+/// reported as each detector ends.
+struct Stage<'a> {
+    progress: &'a Progress,
+    cancel: &'a CancellationToken,
+    done: usize,
+    total: usize,
+    per_family: BTreeMap<Family, (Vec<Finding>, u64)>,
+}
+
+impl Stage<'_> {
+    fn record(&mut self, family: Family, found: Vec<Finding>, ms: u64) {
+        let entry = self.per_family.entry(family).or_default();
+        entry.0.extend(found);
+        entry.1 += ms;
+    }
+
+    /// Runs `detectors` over `data`, as many at once as there are cores (more
+    /// would not be faster, and each holds its working set in memory), and hands
+    /// the dataset back once all of them have ended.
+    async fn run(
+        &mut self,
+        detectors: Vec<Arc<dyn Detector>>,
+        data: Dataset,
+    ) -> Result<Dataset, JobError> {
+        let data = Arc::new(data);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let slots = Arc::new(tokio::sync::Semaphore::new(cores));
+        let mut tasks = tokio::task::JoinSet::new();
+        for detector in detectors {
+            let (data, slots) = (data.clone(), slots.clone());
+            let runtime = tokio::runtime::Handle::current();
+            tasks.spawn_blocking(move || {
+                let _slot = runtime.block_on(slots.acquire_owned());
+                let t = Instant::now();
+                let found = detector.detect(&data);
+                (detector.family(), found, t.elapsed().as_millis() as u64)
+            });
+        }
+        loop {
+            let next = tokio::select! {
+                _ = self.cancel.cancelled() => {
+                    tasks.abort_all();
+                    return Err(JobError::Cancelled);
+                }
+                next = tasks.join_next() => next,
+            };
+            let Some(joined) = next else { break };
+            let (family, found, ms) = match joined {
+                Ok(result) => result,
+                // A detector's panic is the pipeline's: let the worker record it.
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            self.record(family, found, ms);
+            self.done += 1;
+            self.progress.set(
+                Phase::AnomalyDetection,
+                0.40 + 0.45 * self.done as f64 / self.total as f64,
+            );
+        }
+        // Every task has ended and dropped its reference: this never copies.
+        Ok(Arc::try_unwrap(data).unwrap_or_else(|shared| (*shared).clone()))
+    }
+}
+
 #[async_trait]
 impl Pipeline for ContractsPipeline {
     async fn run(
@@ -147,80 +212,29 @@ impl Pipeline for ContractsPipeline {
 
         progress.set(Phase::AnomalyDetection, 0.40);
         let detection_started = Instant::now();
-        let mut data = data;
-        let mut per_family = BTreeMap::new();
         let detectors = detectors::build(&self.detectors, &families);
-        let total = detectors.len().max(1);
-        let mut done = 0;
+        let mut stage = Stage {
+            progress,
+            cancel,
+            done: 0,
+            total: detectors.len().max(1),
+            per_family: BTreeMap::new(),
+        };
         // Payment compares initial and final values as registered, so it runs
         // first; then the values are sanitised in place for the other families
         // and put back afterwards, for the results to show what was published.
-        let (first, rest): (Vec<_>, Vec<_>) = detectors
+        let (payment, rest): (Vec<_>, Vec<_>) = detectors
             .into_iter()
             .partition(|d| d.family() == Family::Payment);
-        let mut shared = Arc::new(std::mem::take(&mut data));
-        for (batch, sanitise) in [(first, false), (rest, true)] {
-            let mut registered = Vec::new();
-            if sanitise {
-                let mut owned = Arc::try_unwrap(shared).unwrap_or_else(|arc| (*arc).clone());
-                let (changed, found) =
-                    super::sanitize::sanitize(&mut owned, self.analysis.implausible_value);
-                registered = changed;
-                if families.contains(&Family::Price) {
-                    per_family
-                        .entry(Family::Price)
-                        .or_insert_with(|| (Vec::new(), 0))
-                        .0
-                        .extend(found);
-                }
-                shared = Arc::new(owned);
-            }
-            let mut tasks = tokio::task::JoinSet::new();
-            // As many detectors at once as there are cores: more would not be
-            // faster, and each holds its working set (indices, token sets) in memory.
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let slots = Arc::new(tokio::sync::Semaphore::new(cores));
-            for detector in batch {
-                let data = shared.clone();
-                let slots = slots.clone();
-                let runtime = tokio::runtime::Handle::current();
-                tasks.spawn_blocking(move || {
-                    let _slot = runtime.block_on(slots.acquire_owned());
-                    let t = Instant::now();
-                    let found = detector.detect(&data);
-                    (detector.family(), found, t.elapsed().as_millis() as u64)
-                });
-            }
-            loop {
-                let next = tokio::select! {
-                    _ = cancel.cancelled() => {
-                        tasks.abort_all();
-                        return Err(JobError::Cancelled);
-                    }
-                    next = tasks.join_next() => next,
-                };
-                let Some(joined) = next else { break };
-                let (family, found, ms) = match joined {
-                    Ok(result) => result,
-                    // A detector's panic is the pipeline's: let the worker record it.
-                    Err(e) => std::panic::resume_unwind(e.into_panic()),
-                };
-                let entry = per_family.entry(family).or_insert_with(|| (Vec::new(), 0));
-                entry.0.extend(found);
-                entry.1 = ms;
-                done += 1;
-                progress.set(
-                    Phase::AnomalyDetection,
-                    0.40 + 0.45 * done as f64 / total as f64,
-                );
-            }
-            if sanitise {
-                let mut owned = Arc::try_unwrap(shared).unwrap_or_else(|arc| (*arc).clone());
-                super::sanitize::restore(&mut owned, registered);
-                shared = Arc::new(owned);
-            }
+        let mut data = stage.run(payment, data).await?;
+        let (registered, set_aside) =
+            super::sanitize::sanitize(&mut data, self.analysis.implausible_value);
+        if families.contains(&Family::Price) {
+            stage.record(Family::Price, set_aside, 0);
         }
-        let data = Arc::try_unwrap(shared).unwrap_or_else(|arc| (*arc).clone());
+        let mut data = stage.run(rest, data).await?;
+        super::sanitize::restore(&mut data, registered);
+        let per_family = stage.per_family;
         let detection_ms = detection_started.elapsed().as_millis() as u64;
 
         progress.set(Phase::Analysis, 0.86);

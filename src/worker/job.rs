@@ -31,6 +31,28 @@ enum Ending {
     Abandon,
 }
 
+impl Ending {
+    fn label(&self) -> &'static str {
+        match self {
+            Ending::Complete(_) => "completed",
+            Ending::Retry { .. } => "rescheduled",
+            Ending::Fail { .. } => "failed",
+            Ending::Release => "released",
+            Ending::Abandon => "abandoned",
+        }
+    }
+
+    fn counter<'a>(&self, c: &'a super::Counters) -> Option<&'a std::sync::atomic::AtomicU64> {
+        match self {
+            Ending::Complete(_) => Some(&c.completed),
+            Ending::Retry { .. } => Some(&c.rescheduled),
+            Ending::Fail { .. } => Some(&c.failed),
+            Ending::Release => Some(&c.released),
+            Ending::Abandon => None,
+        }
+    }
+}
+
 const INTERNAL_ERROR: &str = "Ocorreu um erro interno no fiscal ao analisar esta investigação. \
     Nada foi publicado. A equipe pode encontrar os detalhes nos registros do serviço; tente \
     criar a investigação de novo mais tarde.";
@@ -144,49 +166,48 @@ async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) {
                 info!("cancelled or claimed elsewhere; writing nothing more");
                 return;
             }
-            Ending::Complete(completion) => shared
-                .with_client(|c| async move { queue::complete(&c, fence, completion).await })
-                .await
-                .map(|f| (f, "completed")),
-            Ending::Fail { message, detail } => shared
-                .with_client(|c| async move { queue::fail(&c, fence, message, detail).await })
-                .await
-                .map(|f| (f, "failed")),
+            Ending::Complete(completion) => {
+                shared
+                    .with_client(|c| async move { queue::complete(&c, fence, completion).await })
+                    .await
+            }
+            Ending::Fail { message, detail } => {
+                shared
+                    .with_client(|c| async move { queue::fail(&c, fence, message, detail).await })
+                    .await
+            }
             Ending::Retry { detail, .. } => {
                 let backoff = shared.settings.worker.backoff();
                 shared
                     .with_client(|c| async move { queue::retry(&c, fence, detail, backoff).await })
                     .await
                     .map(|at| {
-                        let fenced = if at.is_some() {
+                        if at.is_some() {
                             Fenced::Written
                         } else {
                             Fenced::Lost
-                        };
-                        (fenced, "rescheduled")
+                        }
                     })
             }
             Ending::Release => shared
                 .with_client(|c| async move { queue::release(&c, &[fence]).await })
                 .await
-                .map(|n| {
-                    (
-                        if n > 0 { Fenced::Written } else { Fenced::Lost },
-                        "released",
-                    )
-                }),
+                .map(|n| if n > 0 { Fenced::Written } else { Fenced::Lost }),
         };
+        let what = ending.label();
         match written {
-            Ok((Fenced::Written, what)) => {
+            Ok(Fenced::Written) => {
                 match &ending {
                     Ending::Fail { detail, .. } => warn!(%detail, "{what}"),
                     Ending::Retry { message, detail } => warn!(%message, %detail, "{what}"),
                     _ => info!("{what}"),
                 }
-                shared.count(what);
+                if let Some(counter) = ending.counter(&shared.counters) {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 return;
             }
-            Ok((Fenced::Lost, what)) => {
+            Ok(Fenced::Lost) => {
                 info!("not {what}: the row was cancelled or claimed elsewhere meanwhile");
                 return;
             }

@@ -187,17 +187,6 @@ impl Shared {
         }
     }
 
-    fn count(&self, what: &str) {
-        let counter = match what {
-            "completed" => &self.counters.completed,
-            "failed" => &self.counters.failed,
-            "rescheduled" => &self.counters.rescheduled,
-            "released" => &self.counters.released,
-            _ => return,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
     fn report(&self) -> RunReport {
         let c = &self.counters;
         RunReport {

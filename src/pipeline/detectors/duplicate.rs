@@ -1049,13 +1049,6 @@ fn split_finding(
     }
 }
 
-/// The real 2021–2022 Portal file as a dataset, for tests that check the rules'
-/// volume on real data; `None` where the file is absent.
-#[cfg(test)]
-pub(crate) fn real_dataset() -> Option<Dataset> {
-    Some(super::real_data())
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -1553,10 +1546,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_real_file_gives_a_modest_number_of_findings() {
-        let Some(data) = real_dataset() else {
-            eprintln!("real file absent: skipped");
-            return;
-        };
+        let data = crate::pipeline::detectors::real_data();
         let started = std::time::Instant::now();
         let findings = DuplicateDetector {
             settings: DuplicateSettings::default(),

@@ -71,6 +71,19 @@ pub(crate) fn of_rule<'a>(
     findings.iter().filter(|f| f.rule == rule).collect()
 }
 
+/// How many findings are critical, high, medium and low, for tests' reports.
+#[cfg(test)]
+pub(crate) fn severity_counts(findings: &[&super::model::Finding]) -> [usize; 4] {
+    use super::model::Severity;
+    [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+    ]
+    .map(|s| findings.iter().filter(|f| f.severity == s).count())
+}
+
 /// The real 2021–2022 Portal file as the data source reads it (one record per
 /// contract, at its latest publication, with its amendments), for the tests that
 /// check each rule's volume on real data. The file is beside the repository

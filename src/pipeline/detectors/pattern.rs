@@ -976,10 +976,7 @@ mod tests {
 
     #[test]
     fn the_real_file_gives_a_modest_number_of_findings() {
-        let Some(data) = super::super::duplicate::real_dataset() else {
-            eprintln!("real file absent: skipped");
-            return;
-        };
+        let data = crate::pipeline::detectors::real_data();
         let started = std::time::Instant::now();
         let findings = PatternDetector {
             settings: PatternSettings::default(),
