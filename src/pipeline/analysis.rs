@@ -10,6 +10,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::format::round;
 use super::model::{Dataset, Finding};
 
 /// Records listed per anomaly; the evidence keeps the full count.
@@ -92,11 +93,6 @@ fn interleave_rules(ranked: Vec<Ranked>) -> Vec<Ranked> {
         }
     }
     out
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 /// One entry of `results`.

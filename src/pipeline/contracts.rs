@@ -202,7 +202,7 @@ impl Pipeline for ContractsPipeline {
             RetrievalError::TooMany { limit } => JobError::permanent(format!(
                 "Os filtros selecionam mais de {} contratos, mais do que uma investigação \
                  analisa de uma vez. Restrinja por ano, órgão ou valor.",
-                super::summary::thousands(limit)
+                super::format::count(limit)
             )),
             RetrievalError::Database(e) => unavailable(e),
         })?;

@@ -2,20 +2,67 @@
 
 use chrono::NaiveDate;
 
+use crate::pipeline::model::{Contract, Unit};
+
+/// Digits with a dot every three from the right: "1234567" → "1.234.567".
+fn group(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "R$ 1.234.567,89"
 pub fn reais(value: f64) -> String {
     let negative = value < 0.0;
     let cents = (value.abs() * 100.0).round() as u128;
     let (whole, frac) = (cents / 100, cents % 100);
-    let digits = whole.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(c);
+    format!(
+        "{}R$ {},{frac:02}",
+        if negative { "-" } else { "" },
+        group(&whole.to_string())
+    )
+}
+
+/// A whole number with thousands dots: 2500.4 → "2.500".
+pub fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.abs());
+    let sign = if x < 0.0 && digits != "0" { "-" } else { "" };
+    format!("{sign}{}", group(&digits))
+}
+
+/// A count with thousands dots: "12.345".
+pub fn count(n: usize) -> String {
+    group(&n.to_string())
+}
+
+/// `x` rounded to `places` decimals, for numbers stored in results.
+pub fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+/// A unit as citizens read it: "UNIVERSIDADE FEDERAL DE GOIAS (153052)".
+pub fn unit_label(unit: &Unit) -> String {
+    match (&unit.name, &unit.code) {
+        (Some(name), Some(code)) => format!("{name} ({code})"),
+        (Some(name), None) => name.to_string(),
+        (None, Some(code)) => format!("código {code}"),
+        (None, None) => "unidade não identificada".to_string(),
     }
-    format!("{}R$ {grouped},{frac:02}", if negative { "-" } else { "" })
+}
+
+/// "Contrato 12021 de FORNECEDOR, UG (código)".
+pub fn contract_label(c: &Contract) -> String {
+    let supplier = c
+        .supplier_name
+        .as_deref()
+        .unwrap_or("fornecedor não identificado");
+    format!("Contrato {} de {supplier}, {}", c.number, unit_label(&c.ug))
 }
 
 /// "37,5%" from 0.375.
@@ -44,5 +91,8 @@ mod tests {
         assert_eq!(reais(999.0), "R$ 999,00");
         assert_eq!(reais(-1000.0), "-R$ 1.000,00");
         assert_eq!(percent(0.375), "37,5%");
+        assert_eq!(thousands(2_500.4), "2.500");
+        assert_eq!(thousands(-1_234_567.0), "-1.234.567");
+        assert_eq!(count(12_345), "12.345");
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::analysis::Ranked;
-use super::format::reais;
+use super::format::{count, reais};
 use super::model::{Family, Severity};
 
 /// How many findings the summary names.
@@ -33,20 +33,7 @@ fn severity_pt(s: Severity, n: usize) -> String {
         (Severity::Low, true) => "baixa",
         (Severity::Low, false) => "baixas",
     };
-    format!("{} {word}", thousands(n))
-}
-
-/// "12.345"
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
+    format!("{} {word}", count(n))
 }
 
 fn list(items: &[String]) -> String {
@@ -76,7 +63,7 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
             "Analisamos {} {contratos} ({scope}) e não encontramos anomalias pelas regras \
              aplicadas. Isso não garante que não haja irregularidades, apenas que nenhum \
              indício passou dos limites definidos.",
-            thousands(records)
+            count(records)
         );
     }
     let mut by_severity: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
@@ -95,7 +82,7 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
         .collect();
     let families: Vec<String> = by_family
         .iter()
-        .map(|(f, n)| format!("{} {}", family_pt(*f), thousands(*n)))
+        .map(|(f, n)| format!("{} {}", family_pt(*f), count(*n)))
         .collect();
     let total = ranked.len();
     let anomalias = if total == 1 { "anomalia" } else { "anomalias" };
@@ -103,8 +90,8 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
         "Analisamos {} {contratos} ({scope}) e encontramos {} {anomalias}: {}. Por tipo: {}. \
          Valor somado dos indícios: {} (um mesmo contrato pode aparecer em mais de um \
          indício).",
-        thousands(records),
-        thousands(total),
+        count(records),
+        count(total),
         list(&severities),
         list(&families),
         reais(at_stake),
@@ -119,8 +106,8 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
     if shown < total {
         text.push_str(&format!(
             " A lista traz os {} indícios mais graves de {}.",
-            thousands(shown),
-            thousands(total)
+            count(shown),
+            count(total)
         ));
     }
     text.push_str(" Indícios não são provas: cada um pede verificação nos documentos do contrato.");

@@ -57,8 +57,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::pipeline::format;
-use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity, Unit};
+use crate::pipeline::format::{self, contract_label};
+use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 use crate::pipeline::text::fold;
 
 pub const AMENDMENT_OVER_LEGAL_LIMIT: &str = "payment.amendment_over_legal_limit";
@@ -179,23 +179,6 @@ fn value_groups(contracts: &[Contract], test: impl Fn(f64, f64) -> bool) -> Vec<
     let mut out: Vec<Vec<usize>> = groups.into_values().collect();
     out.sort_unstable_by_key(|g| g[0]);
     out
-}
-
-fn unit_label(unit: &Unit) -> String {
-    match (&unit.name, &unit.code) {
-        (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.to_string(),
-        (None, Some(code)) => format!("código {code}"),
-        (None, None) => "unidade não identificada".to_string(),
-    }
-}
-
-fn contract_label(c: &Contract) -> String {
-    let supplier = c
-        .supplier_name
-        .as_deref()
-        .unwrap_or("fornecedor não identificado");
-    format!("Contrato {} de {supplier}, {}", c.number, unit_label(&c.ug))
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -802,6 +785,7 @@ mod tests {
     use super::*;
     use crate::pipeline::detectors::{of_rule, severity_counts};
     use crate::pipeline::model::Amendment;
+    use crate::pipeline::model::Unit;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("valid date")

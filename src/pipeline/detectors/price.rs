@@ -50,7 +50,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::pipeline::format;
+use crate::pipeline::format::{self, count, round, thousands};
 use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 use crate::pipeline::stats;
 use crate::pipeline::text;
@@ -548,29 +548,6 @@ fn times(ratio: f64) -> String {
         return format::decimal(ratio, 1);
     }
     thousands(ratio)
-}
-
-/// A count as pt-BR writes it: "4.075".
-fn count(n: usize) -> String {
-    thousands(n as f64)
-}
-
-/// A non-negative whole number with thousands dots.
-fn thousands(x: f64) -> String {
-    let digits = format!("{:.0}", x);
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 fn finding(s: &PriceSettings, c: &Contract, cand: &Candidate, keywords: &[String]) -> Finding {

@@ -70,8 +70,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::holidays;
-use crate::pipeline::format;
-use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity, Unit};
+use crate::pipeline::format::{self, contract_label, unit_label};
+use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 use crate::pipeline::stats::{median, robust_center_scale, robust_z};
 
 pub const MONTHLY_SPIKE: &str = "temporal.monthly_spike";
@@ -198,24 +198,6 @@ fn step_up(severity: Severity, when: bool) -> Severity {
         (true, Severity::Medium) => Severity::High,
         (true, _) => Severity::Critical,
     }
-}
-
-/// "Nome (código)", whichever parts are known.
-fn unit_label(unit: &Unit) -> String {
-    match (&unit.name, &unit.code) {
-        (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.to_string(),
-        (None, Some(code)) => format!("código {code}"),
-        (None, None) => "unidade não identificada".to_string(),
-    }
-}
-
-fn contract_label(c: &Contract) -> String {
-    let supplier = c
-        .supplier_name
-        .as_deref()
-        .unwrap_or("fornecedor não identificado");
-    format!("Contrato {} de {supplier}, {}", c.number, unit_label(&c.ug))
 }
 
 /// What the temporal rules read of one contract.

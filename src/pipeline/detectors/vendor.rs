@@ -63,7 +63,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::pipeline::format;
+use crate::pipeline::format::{self, count, round, thousands};
 use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 use crate::pipeline::text;
 
@@ -453,32 +453,6 @@ fn largest(data: &Dataset, mut records: Vec<(usize, f64)>, max: usize) -> Vec<us
     });
     records.truncate(max);
     records.into_iter().map(|(i, _)| i).collect()
-}
-
-/// A count as pt-BR writes it: "10.066".
-fn count(n: usize) -> String {
-    thousands(n as f64)
-}
-
-/// A whole number with thousands dots: "2.500".
-fn thousands(x: f64) -> String {
-    let digits = format!("{:.0}", x.abs());
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if x < 0.0 && digits != "0" {
-        out.push('-');
-    }
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 /// One supplier's part of a unit: its contracts there, in index order.
