@@ -551,6 +551,13 @@ impl RunningWorker {
     }
 }
 
+/// Runs a draining worker with the pipelines this build ships, to the end.
+pub async fn drain_builtin(db: &TestDb) -> fiscal::worker::RunReport {
+    let settings = db.settings();
+    let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
+    drain(settings, pipelines).await
+}
+
 /// Runs a draining worker to the end.
 pub async fn drain(
     settings: Settings,

@@ -4,13 +4,13 @@
 use std::collections::BTreeSet;
 
 use fiscal::pipeline::contracts::ContractsPipeline;
-use fiscal::pipeline::{Job, Pipeline, Pipelines, Progress};
+use fiscal::pipeline::{Job, Pipeline, Progress};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::harness::{add_user, drain, fetch, TestDb};
+use crate::harness::{add_user, drain_builtin, fetch, TestDb};
 use crate::import::{shared_data, MONTHLY_ZIP};
 
 async fn import_january(client: &mut Client) {
@@ -73,12 +73,7 @@ async fn a_citizens_investigation_over_the_real_january_data_completes_with_rank
     )
     .await;
 
-    let settings = db.settings();
-    let report = drain(
-        settings.clone(),
-        Pipelines::builtin(&settings).expect("pipelines"),
-    )
-    .await;
+    let report = drain_builtin(&db).await;
     assert_eq!(report.completed, 1, "{report:?}");
     let row = row_json(&client, id).await;
     assert_eq!(row["status"], "completed", "{row:#}");
@@ -100,7 +95,7 @@ async fn a_citizens_investigation_over_the_real_january_data_completes_with_rank
     let results = row["results"].as_array().expect("results");
     let found = row["anomalies_found"].as_u64().expect("count") as usize;
     assert!(!results.is_empty(), "real data has anomalies");
-    assert!(results.len() <= settings.analysis.results_cap && results.len() <= found);
+    assert!(results.len() <= db.settings().analysis.results_cap && results.len() <= found);
     let families: BTreeSet<&str> = [
         "price",
         "vendor",
@@ -188,12 +183,7 @@ async fn the_original_frontends_filters_select_what_they_say() {
         json!(["payment", "price"]),
     )
     .await;
-    let settings = db.settings();
-    drain(
-        settings.clone(),
-        Pipelines::builtin(&settings).expect("pipelines"),
-    )
-    .await;
+    drain_builtin(&db).await;
     let expected: i64 = client
         .query_one(
             "select count(distinct contract_id) from transparency.contracts
@@ -227,12 +217,7 @@ async fn invalid_filters_and_unknown_types_fail_with_messages_naming_them() {
     let user = add_user(&client).await;
     let bad_key = insert_as_citizen(&client, user, "q", json!({"ano": 2024}), json!([])).await;
     let bad_type = insert_as_citizen(&client, user, "q", json!({}), json!(["preco"])).await;
-    let settings = db.settings();
-    drain(
-        settings.clone(),
-        Pipelines::builtin(&settings).expect("pipelines"),
-    )
-    .await;
+    drain_builtin(&db).await;
     let row = fetch(&client, bad_key).await;
     assert_eq!((row.status.as_str(), row.attempts), ("failed", 1));
     assert!(row

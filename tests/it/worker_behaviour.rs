@@ -2,10 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use fiscal::pipeline::Pipelines;
-
 use crate::harness::{
-    add_user, drain, enqueue, eventually, fetch, wait_for, RunningWorker, TestDb,
+    add_user, drain, drain_builtin, enqueue, eventually, fetch, wait_for, RunningWorker, TestDb,
 };
 use crate::scripted;
 
@@ -24,12 +22,7 @@ async fn unsupported_data_source_fails_with_a_message_that_says_so() {
         .await
         .expect("insert")
         .get(0);
-    let settings = db.settings();
-    let report = drain(
-        settings.clone(),
-        Pipelines::builtin(&settings).expect("pipelines"),
-    )
-    .await;
+    let report = drain_builtin(&db).await;
     assert_eq!(report.failed, 1);
     let row = fetch(&client, id).await;
     assert_eq!(row.status, "failed", "never a fake completed");
