@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod db;
+pub mod dev;
 pub mod enqueue;
 pub mod pipeline;
 pub mod queue;
@@ -13,4 +14,5 @@ pub mod signals;
 pub mod sources;
 pub mod status;
 pub mod telemetry;
+pub mod watch;
 pub mod worker;

@@ -30,6 +30,25 @@ enum Command {
         #[arg(long)]
         concurrency: Option<usize>,
     },
+    /// One command: a private PostgreSQL, the schema, the real sample month, a few
+    /// investigations and a worker, shown live. Ctrl-C stops everything.
+    Dev {
+        /// Where the private cluster lives; reused on the next run.
+        #[arg(long, default_value = ".fiscal/dev")]
+        dir: PathBuf,
+        /// Exit 0 once the demo investigations are finished, leaving the
+        /// database running (for scripts and tests).
+        #[arg(long)]
+        once: bool,
+        /// Stop the private cluster of an earlier `--once` run, and exit.
+        #[arg(long, conflicts_with = "once")]
+        stop: bool,
+    },
+    /// Follow one investigation live; exit 0 when it completes.
+    Watch {
+        /// The investigation's id.
+        id: uuid::Uuid,
+    },
     /// Apply sql/ to the database (and the Supabase shim where Supabase is absent).
     Migrate,
     /// Insert an investigation as a citizen would (under RLS) and print its id.
@@ -82,6 +101,10 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.config.as_deref())?;
+    if matches!(cli.command, Command::Dev { .. }) {
+        // The live board is the output; the worker speaks up only when it must.
+        settings.log.level = "warn".into();
+    }
     fiscal::telemetry::init(&settings.log);
     match cli.command {
         Command::Work { drain, concurrency } => {
@@ -94,6 +117,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .run(fiscal::signals::shutdown())
                 .await?;
         }
+        Command::Dev { dir, once, stop } => {
+            fiscal::dev::run(settings, fiscal::dev::Options { dir, once, stop }).await?
+        }
+        Command::Watch { id } => fiscal::watch::run(&settings, id).await?,
         Command::Migrate => {
             let report = fiscal::db::migrate::run(&settings).await?;
             if report.applied.is_empty() {

@@ -8,6 +8,7 @@ mod scripted;
 
 mod child;
 mod migrations;
+mod operator;
 mod pipeline_end_to_end;
 mod processes;
 mod queue_protocol;

@@ -1,0 +1,177 @@
+//! `fiscal dev`: the whole system on one machine in one command. A private
+//! PostgreSQL cluster (kept between runs), the schema, the real sample month of
+//! the Portal da Transparência shipped in `data/sample/`, a few investigations
+//! inserted as a citizen would, and a worker, shown live.
+
+mod cluster;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::pipeline::Pipelines;
+use crate::watch::{self, Board};
+use crate::worker::Worker;
+pub use cluster::Cluster;
+
+/// January 2021 as the Portal serves it (see `data/sample/SOURCES.md`).
+const SAMPLE_NAME: &str = "portal_transparencia_compras_202101_original.zip";
+const SAMPLE: &[u8] =
+    include_bytes!("../../data/sample/portal_transparencia_compras_202101_original.zip");
+
+/// Questions a citizen could ask of the sample month.
+const DEMO: &[(&str, &str)] = &[
+    (
+        "Contratos acima de R$ 1 milhão publicados em janeiro de 2021",
+        r#"{"min_value": 1000000}"#,
+    ),
+    (
+        "Compras do Ministério da Defesa em janeiro de 2021",
+        r#"{"codigo_orgao_superior": "52000"}"#,
+    ),
+    (
+        "Dispensas de licitação em janeiro de 2021",
+        r#"{"modalidade": "dispensa"}"#,
+    ),
+    ("Todos os contratos publicados em janeiro de 2021", "{}"),
+];
+
+pub struct Options {
+    /// Where the cluster lives (default `.fiscal/dev`).
+    pub dir: PathBuf,
+    /// Exit once the demo investigations are finished, leaving the database up.
+    pub once: bool,
+    /// Only stop the cluster of an earlier run.
+    pub stop: bool,
+}
+
+pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
+    let mut cluster = Cluster::open_or_create(&options.dir)?;
+    if options.stop {
+        if cluster.is_running() {
+            cluster.stop()?;
+            println!(
+                "stopped the development database in {}",
+                cluster.root().display()
+            );
+        } else {
+            println!("the development database is not running");
+        }
+        return Ok(());
+    }
+    let reused = cluster.is_running();
+    cluster.start()?;
+    let url = cluster.url();
+    println!(
+        "PostgreSQL {} at {url}\n  data: {}\n  look: psql {url}",
+        if reused { "already running" } else { "started" },
+        cluster.root().display()
+    );
+
+    settings.database.url = url.clone();
+    settings.database.migrate_url = String::new();
+    let migrated = crate::db::migrate::run(&settings).await?;
+    if !migrated.applied.is_empty() {
+        println!("schema: applied {}", migrated.applied.join(", "));
+    }
+    import_sample(&settings, cluster.root()).await?;
+    let ids = enqueue_demo(&settings).await?;
+
+    let stop_worker = CancellationToken::new();
+    let pipelines = Pipelines::builtin(&settings)?;
+    let worker = tokio::spawn(
+        Worker::new(settings.clone(), pipelines).run(stop_worker.clone().cancelled_owned()),
+    );
+
+    let channels: Vec<String> = ids.iter().map(|id| watch::channel(*id)).collect();
+    let (client, mut notifications, driver) = watch::listening_client(&settings, &channels).await?;
+    let mut board = Board::new();
+    let interrupted = tokio::select! {
+        finished = watch::follow(&client, &mut notifications, &ids, &mut board) => {
+            println!();
+            for s in finished? {
+                println!("{}", watch::render_final(&s, 5));
+            }
+            false
+        }
+        _ = crate::signals::shutdown() => true,
+    };
+    drop(client);
+    driver.abort();
+
+    if !interrupted && !options.once {
+        println!(
+            "The worker keeps running: ask more with\n  \
+             fiscal enqueue --create-user --user {} --query '…' --filters '{{\"min_value\": 500000}}'\n  \
+             (with DATABASE_URL={url})\nCtrl-C stops the worker and the database.",
+            Uuid::new_v4()
+        );
+        crate::signals::shutdown().await;
+    }
+    stop_worker.cancel();
+    let report = worker.await.context("the worker task")??;
+    tracing::debug!(?report, "dev worker stopped");
+    if options.once && !interrupted {
+        println!(
+            "database left running at {url}; stop it with `fiscal dev --stop --dir {}`",
+            options.dir.display()
+        );
+    } else {
+        cluster.stop()?;
+        println!("stopped the worker and the database");
+    }
+    Ok(())
+}
+
+/// Loads the sample unless an earlier run did (the import is idempotent, this
+/// only saves the second or two it takes).
+async fn import_sample(settings: &Settings, root: &Path) -> Result<()> {
+    let (mut client, driver) =
+        crate::db::connect_driven(&settings.database.url, &settings.database).await?;
+    let loaded: i64 = client
+        .query_one("select count(*) from transparency.contracts", &[])
+        .await?
+        .get(0);
+    if loaded == 0 {
+        let path = root.join(SAMPLE_NAME);
+        std::fs::write(&path, SAMPLE).with_context(|| format!("writing {}", path.display()))?;
+        let reports = crate::sources::import::import_paths(&mut client, &[&path]).await;
+        crate::sources::import::check(&reports)?;
+        for report in &reports {
+            println!("imported {}", report.line());
+        }
+    } else {
+        println!("sample data already loaded ({loaded} contracts)");
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// One new citizen per run, so earlier runs never count against the
+/// per-citizen cap.
+async fn enqueue_demo(settings: &Settings) -> Result<Vec<Uuid>> {
+    let (mut client, driver) =
+        crate::db::connect_driven(&settings.database.url, &settings.database).await?;
+    let user = Uuid::new_v4();
+    let mut ids = Vec::with_capacity(DEMO.len());
+    for (i, (query, filters)) in DEMO.iter().enumerate() {
+        let request = crate::enqueue::Request {
+            user,
+            query: query.to_string(),
+            data_source: "contracts".into(),
+            filters: serde_json::from_str(filters).context("demo filters")?,
+            anomaly_types: json!([]),
+            create_user: i == 0,
+        };
+        ids.push(crate::enqueue::enqueue(&mut client, &request).await?);
+    }
+    drop(client);
+    let _ = driver.await;
+    println!("citizen {user} asked {} questions", ids.len());
+    Ok(ids)
+}

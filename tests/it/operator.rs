@@ -1,0 +1,206 @@
+//! What a newcomer and an operator run: `fiscal dev`, `fiscal watch`, and the
+//! HTTP endpoints of a running worker.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use tokio::process::Command;
+use uuid::Uuid;
+
+use crate::harness::{add_user, enqueue, RunningWorker, TestDb};
+
+fn fiscal() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fiscal"));
+    // Only what the test says: no database URL from the environment.
+    for var in [
+        "DATABASE_URL",
+        "SUPABASE_DB_URL",
+        "FISCAL_DATABASE__URL",
+        "RUST_LOG",
+    ] {
+        command.env_remove(var);
+    }
+    command.kill_on_drop(true);
+    command
+}
+
+async fn run_to_end(command: &mut Command, what: &str) -> Output {
+    tokio::time::timeout(Duration::from_secs(180), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within 3 minutes"))
+        .unwrap_or_else(|e| panic!("running {what}: {e}"))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Stops the private cluster of `fiscal dev` even when the test fails half-way.
+struct DevDir(PathBuf);
+
+impl Drop for DevDir {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+            .args(["dev", "--stop", "--dir"])
+            .arg(&self.0)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn printed_url(out: &str) -> String {
+    out.split_whitespace()
+        .find(|w| w.starts_with("postgres://"))
+        .unwrap_or_else(|| panic!("no connection URL printed:\n{out}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn dev_once_runs_the_demo_on_a_private_cluster_and_reuses_it() {
+    let dir = DevDir(std::env::temp_dir().join(format!("fiscal-dev-test-{}", Uuid::new_v4())));
+    let first = run_to_end(
+        fiscal().args(["dev", "--once", "--dir"]).arg(&dir.0),
+        "fiscal dev --once",
+    )
+    .await;
+    let out = text(&first);
+    assert!(first.status.success(), "{out}");
+    let url = printed_url(&out);
+    assert!(out.contains("PostgreSQL started"), "{out}");
+    assert!(
+        out.contains("contracts_loaded") || out.contains("3184 rows read"),
+        "{out}"
+    );
+    assert_eq!(out.matches("completed in").count(), 4, "{out}");
+    assert!(out.contains("Analisamos 3.082 contratos"), "{out}");
+
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("the demo database stays up after --once");
+    tokio::spawn(connection);
+    let rows = client
+        .query(
+            "select status, anomalies_found, jsonb_array_length(results), summary
+             from investigations order by created_at",
+            &[],
+        )
+        .await
+        .expect("the demo investigations");
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert_eq!(row.get::<_, String>(0), "completed");
+        assert!(row.get::<_, i32>(1) > 0);
+        assert!(row.get::<_, i32>(2) > 0);
+        assert!(row.get::<_, String>(3).starts_with("Analisamos"));
+    }
+
+    let second = run_to_end(
+        fiscal().args(["dev", "--once", "--dir"]).arg(&dir.0),
+        "a second fiscal dev --once",
+    )
+    .await;
+    let again = text(&second);
+    assert!(second.status.success(), "{again}");
+    assert_eq!(
+        printed_url(&again),
+        url,
+        "the same cluster, on the same port"
+    );
+    assert!(again.contains("already running"), "{again}");
+    assert!(
+        again.contains("sample data already loaded (3082 contracts)"),
+        "{again}"
+    );
+    let count: i64 = client
+        .query_one(
+            "select count(*) from investigations where status = 'completed'",
+            &[],
+        )
+        .await
+        .expect("counting")
+        .get(0);
+    assert_eq!(count, 8);
+    drop(client);
+
+    let stop = run_to_end(
+        fiscal().args(["dev", "--stop", "--dir"]).arg(&dir.0),
+        "fiscal dev --stop",
+    )
+    .await;
+    assert!(stop.status.success(), "{}", text(&stop));
+    assert!(
+        tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .is_err(),
+        "the cluster is down after --stop"
+    );
+}
+
+#[tokio::test]
+async fn watch_follows_an_investigation_through_its_phases_to_the_summary() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let id = enqueue(&client, user, "steps 6 150").await;
+
+    let watcher = fiscal()
+        .args(["watch", &id.to_string()])
+        .env("FISCAL_DATABASE__URL", &db.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting fiscal watch");
+    // The watcher is subscribed before anything happens to the row.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let worker = RunningWorker::start(db.settings(), crate::scripted::pipelines(&db.url, "w"));
+    let out = tokio::time::timeout(Duration::from_secs(60), watcher.wait_with_output())
+        .await
+        .expect("watch ends when the investigation does")
+        .expect("fiscal watch output");
+    worker.stop().await;
+
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    for expected in ["pending", "data_retrieval", "completed", &id.to_string()] {
+        assert!(
+            shown.contains(expected),
+            "{expected} missing from:\n{shown}"
+        );
+    }
+    assert!(
+        shown.contains("== steps 6 150"),
+        "the final summary:\n{shown}"
+    );
+}
+
+#[tokio::test]
+async fn watch_exits_with_an_error_and_the_citizens_message_when_the_investigation_fails() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let id = enqueue(&client, user, "fail permanent").await;
+    let worker = RunningWorker::start(db.settings(), crate::scripted::pipelines(&db.url, "w"));
+
+    let out = run_to_end(
+        fiscal()
+            .args(["watch", &id.to_string()])
+            .env("FISCAL_DATABASE__URL", &db.url),
+        "fiscal watch",
+    )
+    .await;
+    worker.stop().await;
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!("investigation {id} ended failed")),
+        "{shown}"
+    );
+    let row = crate::harness::fetch(&client, id).await;
+    let message = row.error_message.expect("a failure message");
+    assert!(shown.contains(&message), "{shown}");
+}
