@@ -22,7 +22,24 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub analysis: AnalysisSettings,
     pub detectors: crate::pipeline::detectors::DetectorSettings,
+    pub http: HttpSettings,
     pub log: LogSettings,
+}
+
+/// The worker's HTTP endpoints: /healthz, /readyz, /metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// `host:port`; empty turns the endpoints off.
+    pub listen: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9187".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,6 +242,10 @@ impl Settings {
         }
         if w.concurrency == 0 {
             bail!("worker.concurrency must be at least 1");
+        }
+        let listen = self.http.listen.trim();
+        if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+            bail!("http.listen ({listen:?}) must be an address and port such as 127.0.0.1:9187, or empty to turn the endpoints off");
         }
         if d.max_connections < 2 {
             bail!(

@@ -8,6 +8,8 @@ pub mod config;
 pub mod db;
 pub mod dev;
 pub mod enqueue;
+pub mod http;
+pub mod metrics;
 pub mod pipeline;
 pub mod queue;
 pub mod signals;

@@ -518,3 +518,15 @@ pub async fn prune_workers(client: &Client, silent_for: Duration) -> Result<u64>
         .await
         .context("pruning silent workers")
 }
+
+/// Tells a row the citizen cancelled from one re-claimed after this worker's
+/// lease ran out, once the fence refused a write; only the metrics care.
+const IS_CANCELLED: &str = "
+select status = 'cancelled' from public.investigations where id = $1";
+
+pub async fn is_cancelled(client: &Client, id: Uuid) -> Result<bool> {
+    let rows = query(client, IS_CANCELLED, &[&id])
+        .await
+        .context("reading whether an investigation was cancelled")?;
+    Ok(rows.first().is_some_and(|r| r.get(0)))
+}

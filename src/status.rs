@@ -12,6 +12,15 @@ use tokio_postgres::Client;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Status {
+    #[serde(flatten)]
+    pub queue: QueueDepth,
+    pub workers: Vec<WorkerRow>,
+    pub recent_failures: Vec<Failure>,
+}
+
+/// Pending and processing rows, read through the partial indexes only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueDepth {
     pub pending: i64,
     /// Pending rows whose back-off is over: what a free worker would claim now.
     pub runnable: i64,
@@ -20,8 +29,6 @@ pub struct Status {
     /// requeue them).
     pub expired_leases: i64,
     pub oldest_pending_seconds: Option<f64>,
-    pub workers: Vec<WorkerRow>,
-    pub recent_failures: Vec<Failure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,7 +71,7 @@ pub async fn run(settings: &crate::config::Settings, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<Status> {
+pub async fn queue_depth(client: &Client) -> Result<QueueDepth> {
     let queue = client
         .query_one(
             "select
@@ -80,6 +87,17 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
         )
         .await
         .context("reading the queue")?;
+    Ok(QueueDepth {
+        pending: queue.get(0),
+        runnable: queue.get(1),
+        processing: queue.get(2),
+        expired_leases: queue.get(3),
+        oldest_pending_seconds: queue.get(4),
+    })
+}
+
+pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<Status> {
+    let queue = queue_depth(client).await?;
     let alive_ms = (heartbeat * ALIVE_HEARTBEATS).as_secs_f64() * 1000.0;
     let workers = client
         .query(
@@ -122,11 +140,7 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
         })
         .collect();
     Ok(Status {
-        pending: queue.get(0),
-        runnable: queue.get(1),
-        processing: queue.get(2),
-        expired_leases: queue.get(3),
-        oldest_pending_seconds: queue.get(4),
+        queue,
         workers,
         recent_failures,
     })
@@ -143,11 +157,12 @@ fn age(seconds: f64) -> String {
 
 /// The human form.
 pub fn render(status: &Status) -> String {
+    let q = &status.queue;
     let mut out = format!(
         "queue: {} pending ({} runnable now), {} processing ({} with an expired lease)\n",
-        status.pending, status.runnable, status.processing, status.expired_leases
+        q.pending, q.runnable, q.processing, q.expired_leases
     );
-    match status.oldest_pending_seconds {
+    match q.oldest_pending_seconds {
         Some(s) => out.push_str(&format!("oldest pending: {}\n", age(s))),
         None => out.push_str("oldest pending: none\n"),
     }

@@ -74,6 +74,8 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
 
     settings.database.url = url.clone();
     settings.database.migrate_url = String::new();
+    // A service's endpoints would only compete for a port with a real worker.
+    settings.http.listen = String::new();
     let migrated = crate::db::migrate::run(&settings).await?;
     if !migrated.applied.is_empty() {
         println!("schema: applied {}", migrated.applied.join(", "));

@@ -18,6 +18,7 @@ pub mod text;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -122,6 +123,9 @@ pub struct ProgressState {
 #[derive(Debug, Clone)]
 pub struct Progress {
     tx: Arc<watch::Sender<ProgressState>>,
+    /// When each phase was entered, for the phase-duration metrics: the writer
+    /// sees only the newest state, and a short phase may fall between writes.
+    entered: Arc<std::sync::Mutex<Vec<(Phase, Instant)>>>,
 }
 
 impl Progress {
@@ -131,12 +135,28 @@ impl Progress {
             fraction: 0.0,
             records_analyzed: None,
         });
-        (Self { tx: Arc::new(tx) }, rx)
+        let entered = Arc::new(std::sync::Mutex::new(vec![(
+            Phase::Initializing,
+            Instant::now(),
+        )]));
+        (
+            Self {
+                tx: Arc::new(tx),
+                entered,
+            },
+            rx,
+        )
     }
 
     /// Moves to `phase` at overall `fraction` (0..1 of the whole investigation).
     /// A fraction below the last one reported is ignored: progress never goes back.
     pub fn set(&self, phase: Phase, fraction: f64) {
+        {
+            let mut entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
+            if entered.last().is_none_or(|(last, _)| *last != phase) {
+                entered.push((phase, Instant::now()));
+            }
+        }
         self.tx.send_if_modified(|s| {
             let fraction = fraction.clamp(0.0, 1.0).max(s.fraction);
             let changed = s.phase != phase || s.fraction != fraction;
@@ -157,6 +177,19 @@ impl Progress {
 
     pub fn current(&self) -> ProgressState {
         self.tx.borrow().clone()
+    }
+
+    /// Time spent in each phase entered so far, the last one until `end`.
+    pub fn phase_durations(&self, end: Instant) -> Vec<(Phase, Duration)> {
+        let entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
+        entered
+            .iter()
+            .enumerate()
+            .map(|(i, (phase, at))| {
+                let until = entered.get(i + 1).map_or(end, |(_, next)| *next);
+                (*phase, until.saturating_duration_since(*at))
+            })
+            .collect()
     }
 }
 

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument, Span};
 
 use super::{JobHandle, Shared, StopReason};
+use crate::metrics::Outcome;
 use crate::pipeline::{Completion, Job, JobError, Progress, ProgressState};
 use crate::queue::{self, ClaimedRow, Fenced, ProgressWrite};
 
@@ -39,6 +40,18 @@ impl Ending {
             Ending::Fail { .. } => "failed",
             Ending::Release => "released",
             Ending::Abandon => "abandoned",
+        }
+    }
+
+    /// How the metrics count it once written; an abandoned row is told apart
+    /// later (cancelled or lost).
+    fn outcome(&self) -> Option<Outcome> {
+        match self {
+            Ending::Complete(_) => Some(Outcome::Completed),
+            Ending::Retry { .. } => Some(Outcome::Retried),
+            Ending::Fail { .. } => Some(Outcome::Failed),
+            Ending::Release => Some(Outcome::Released),
+            Ending::Abandon => None,
         }
     }
 
@@ -80,6 +93,7 @@ async fn attempt(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHandle>) {
         attempt: row.attempt,
         max_attempts: row.max_attempts,
     };
+    let mut phases = Vec::new();
     let outcome = match shared.pipelines.get(&job.data_source) {
         None => Err(JobError::permanent(
             shared.pipelines.unsupported_message(&job.data_source),
@@ -109,12 +123,25 @@ async fn attempt(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHandle>) {
             };
             writer_stop.cancel();
             let _ = writer.await;
+            phases = progress.phase_durations(std::time::Instant::now());
             outcome
         }
     };
 
     let ending = decide(&job, outcome, handle.reason());
-    persist(&shared, &handle, ending).await;
+    let records = match &ending {
+        Ending::Complete(c) => u64::try_from(c.total_records_analyzed).unwrap_or(0),
+        _ => 0,
+    };
+    let written = persist(&shared, &handle, ending).await;
+    let m = &shared.metrics;
+    m.phases(&phases);
+    if let Some(outcome) = written {
+        m.finished(outcome, started.elapsed());
+        if outcome == Outcome::Completed {
+            m.records_analyzed(records);
+        }
+    }
     info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "attempt over"
@@ -155,8 +182,8 @@ fn decide(job: &Job, outcome: Result<Completion, JobError>, reason: Option<StopR
 
 /// Writes the ending, retrying through connection trouble while our lease still
 /// stands; after that the row is the sweep's to recover, and writing would only
-/// be refused by the fence.
-async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) {
+/// be refused by the fence. Returns how the attempt ended, when that is known.
+async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) -> Option<Outcome> {
     let fence = handle.fence;
     let lease = shared.settings.worker.lease();
     let mut delay = Duration::from_millis(100);
@@ -164,7 +191,7 @@ async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) {
         let written = match &ending {
             Ending::Abandon => {
                 info!("cancelled or claimed elsewhere; writing nothing more");
-                return;
+                return lost_how(shared, fence.id).await;
             }
             Ending::Complete(completion) => {
                 shared
@@ -205,16 +232,16 @@ async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) {
                 if let Some(counter) = ending.counter(&shared.counters) {
                     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                return;
+                return ending.outcome();
             }
             Ok(Fenced::Lost) => {
                 info!("not {what}: the row was cancelled or claimed elsewhere meanwhile");
-                return;
+                return lost_how(shared, fence.id).await;
             }
             Err(e) => {
                 if handle.lease_renewed_at().elapsed() >= lease {
                     error!(error = %format!("{e:#}"), "could not record the outcome before the lease ran out; the sweep will retry the investigation");
-                    return;
+                    return None;
                 }
                 shared.outage.failed("recording an outcome", &e);
                 tokio::time::sleep(delay).await;
@@ -222,6 +249,18 @@ async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) {
             }
         }
     }
+}
+
+async fn lost_how(shared: &Shared, id: uuid::Uuid) -> Option<Outcome> {
+    let cancelled = shared
+        .with_client(|c| async move { queue::is_cancelled(&c, id).await })
+        .await
+        .ok()?;
+    Some(if cancelled {
+        Outcome::Cancelled
+    } else {
+        Outcome::Lost
+    })
 }
 
 /// Sends the newest reported state at most once per progress interval. Each write

@@ -96,12 +96,15 @@ async fn check_lost(shared: &Shared) {
 
 async fn sweep_once(shared: &Shared) {
     let backoff = shared.settings.worker.backoff();
+    let (mut requeued, mut failed) = (0, 0);
     loop {
         match shared
             .with_client(|c| async move { queue::sweep_expired(&c, SWEEP_BATCH, backoff).await })
             .await
         {
             Ok(report) => {
+                requeued += report.requeued;
+                failed += report.failed;
                 if !report.is_empty() {
                     info!(
                         requeued = report.requeued,
@@ -119,6 +122,7 @@ async fn sweep_once(shared: &Shared) {
             }
         }
     }
+    shared.metrics.swept(requeued, failed);
     // Workers silent for ten heartbeats are gone; `fiscal status` should not list them.
     let silent_for = shared.settings.worker.heartbeat() * 10;
     if let Err(e) = shared

@@ -29,6 +29,7 @@ use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::pipeline::Pipelines;
 use crate::queue::{self, Fence, WorkerInfo};
 
@@ -136,6 +137,7 @@ pub(crate) struct Shared {
     listening: AtomicBool,
     outage: Outage,
     counters: Counters,
+    metrics: Arc<Metrics>,
 }
 
 impl Shared {
@@ -227,6 +229,10 @@ impl Worker {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<RunReport> {
         let settings = self.settings;
         settings.validate()?;
+        let http = match settings.http.listen.trim() {
+            "" => None,
+            listen => Some(crate::http::bind(listen).await?),
+        };
         let pool = crate::db::pool(&settings.database)?;
         let hostname = gethostname::gethostname().to_string_lossy().into_owned();
         let worker_id = format!(
@@ -246,7 +252,20 @@ impl Worker {
             listening: AtomicBool::new(false),
             outage: Outage::default(),
             counters: Counters::default(),
+            metrics: Arc::new(Metrics::new()),
         });
+
+        // Up before the database is: /healthz answers and /readyz says why not.
+        let http_stop = CancellationToken::new();
+        let http = http.map(|listener| {
+            tokio::spawn(crate::http::serve(
+                listener,
+                shared.pool.clone(),
+                shared.metrics.clone(),
+                http_stop.clone(),
+            ))
+        });
+        let _stop_http = http_stop.clone().drop_guard();
 
         tokio::pin!(shutdown);
         tokio::select! {
@@ -283,6 +302,10 @@ impl Worker {
             .await
         {
             debug!(error = %format!("{e:#}"), "could not remove the worker record");
+        }
+        http_stop.cancel();
+        if let Some(http) = http {
+            let _ = http.await;
         }
         let report = shared.report();
         info!(?report, "worker stopped");
@@ -412,21 +435,20 @@ async fn claim_loop(
 
 fn start(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>, row: queue::ClaimedRow) {
     shared.counters.claimed.fetch_add(1, Ordering::Relaxed);
+    shared.metrics.claimed(1);
     let handle = Arc::new(JobHandle::new(row.fence));
-    shared
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(row.fence.id, handle.clone());
+    {
+        let mut running = shared.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.insert(row.fence.id, handle.clone());
+        shared.metrics.running(running.len() as i64);
+    }
     let shared = shared.clone();
     jobs.spawn(async move {
         let id = handle.fence.id;
         job::run(shared.clone(), row, handle).await;
-        shared
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        let mut running = shared.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.remove(&id);
+        shared.metrics.running(running.len() as i64);
         id
     });
 }

@@ -249,6 +249,8 @@ pub fn test_settings(url: &str) -> Settings {
     s.worker.backoff_base_seconds = 1.0;
     s.worker.max_attempts = 3;
     s.log.format = fiscal::config::LogFormat::Human;
+    // Many workers share this machine; a test that scrapes gives its own port.
+    s.http.listen = String::new();
     s
 }
 

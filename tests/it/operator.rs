@@ -204,3 +204,169 @@ async fn watch_exits_with_an_error_and_the_citizens_message_when_the_investigati
     let message = row.error_message.expect("a failure message");
     assert!(shown.contains(&message), "{shown}");
 }
+
+/// A plain HTTP/1.0 GET: status code and body.
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .expect("sending the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("reading the response");
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// The value of one sample, matched by name and labels.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(ref buckets) => {
+                buckets.last().map_or(0.0, |b| b.count)
+            }
+            prometheus_parse::Value::Summary(_) => f64::NAN,
+        })
+}
+
+async fn scrape(addr: &str) -> prometheus_parse::Scrape {
+    let (code, body) = http_get(addr, "/metrics").await;
+    assert_eq!(code, 200, "{body}");
+    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+        .expect("the metrics parse as Prometheus text")
+}
+
+#[tokio::test]
+async fn metrics_health_and_readiness_are_served_while_investigations_run() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("its address").to_string()
+    };
+    let mut settings = db.settings();
+    settings.http.listen = addr.clone();
+    let worker = RunningWorker::start(settings, crate::scripted::pipelines(&db.url, "w"));
+
+    let mut finished = Vec::new();
+    for _ in 0..3 {
+        finished.push(enqueue(&client, user, "steps 3 20").await);
+    }
+    finished.push(enqueue(&client, user, "fail permanent").await);
+    let long = enqueue(&client, user, "steps 400 100").await;
+    crate::harness::wait_for(
+        &client,
+        long,
+        Duration::from_secs(60),
+        "the long job runs",
+        |r| r.status == "processing",
+    )
+    .await;
+    for id in &finished {
+        crate::harness::wait_for(
+            &client,
+            *id,
+            Duration::from_secs(60),
+            "short jobs end",
+            |r| r.status == "completed" || r.status == "failed",
+        )
+        .await;
+    }
+
+    assert_eq!(http_get(&addr, "/healthz").await.0, 200);
+    let (code, body) = http_get(&addr, "/readyz").await;
+    assert_eq!(code, 200, "{body}");
+
+    let during = scrape(&addr).await;
+    let finished_total = |s: &prometheus_parse::Scrape, outcome: &str| {
+        sample(
+            s,
+            "fiscal_investigations_finished_total",
+            &[("outcome", outcome)],
+        )
+    };
+    assert_eq!(
+        sample(&during, "fiscal_investigations_claimed_total", &[]),
+        Some(5.0)
+    );
+    assert_eq!(finished_total(&during, "completed"), Some(3.0));
+    assert_eq!(finished_total(&during, "failed"), Some(1.0));
+    assert_eq!(sample(&during, "fiscal_jobs_running", &[]), Some(1.0));
+    assert_eq!(
+        sample(
+            &during,
+            "fiscal_queue_investigations",
+            &[("state", "processing")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &during,
+            "fiscal_queue_investigations",
+            &[("state", "pending")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(sample(&during, "fiscal_database_up", &[]), Some(1.0));
+    assert_eq!(
+        sample(&during, "fiscal_pool_connections", &[("state", "max")]),
+        Some(8.0)
+    );
+    assert!(
+        sample(&during, "fiscal_attempt_duration_seconds_count", &[]).unwrap_or(0.0) >= 4.0,
+        "attempt durations observed"
+    );
+    assert!(
+        sample(
+            &during,
+            "fiscal_phase_duration_seconds_count",
+            &[("phase", "data_retrieval")]
+        )
+        .unwrap_or(0.0)
+            >= 3.0,
+        "phase durations observed"
+    );
+
+    // The citizen cancels the long one; the worker counts it as cancelled.
+    client
+        .execute(
+            "update investigations set status = 'cancelled' where id = $1",
+            &[&long],
+        )
+        .await
+        .expect("cancelling");
+    crate::harness::eventually(
+        Duration::from_secs(30),
+        "the cancellation is counted",
+        || async {
+            let after = scrape(&addr).await;
+            (finished_total(&after, "cancelled") == Some(1.0)
+                && sample(&after, "fiscal_jobs_running", &[]) == Some(0.0))
+            .then_some(())
+        },
+    )
+    .await;
+    worker.stop().await;
+}
