@@ -153,7 +153,7 @@ impl Progress {
     pub fn set(&self, phase: Phase, fraction: f64) {
         {
             let mut entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
-            if entered.last().is_none_or(|(last, _)| *last != phase) {
+            if entered.last().map_or(true, |(last, _)| *last != phase) {
                 entered.push((phase, Instant::now()));
             }
         }
