@@ -44,6 +44,23 @@ enum Command {
         #[arg(long, conflicts_with = "once")]
         stop: bool,
     },
+    /// Measure the queue against the server of database.url, in a database of its
+    /// own: claim and pick-up latency, throughput, HOT progress writes, on an
+    /// empty table and after adding finished investigations.
+    Bench {
+        /// The benchmark's database, dropped and created anew on that server.
+        #[arg(long, default_value = "fiscal_bench")]
+        database: String,
+        /// Completed investigations added between the two measurements.
+        #[arg(long, default_value_t = 1_000_000)]
+        finished_rows: i64,
+        /// Claims timed and investigations run per figure.
+        #[arg(long, default_value_t = 1_000)]
+        samples: i64,
+        /// Investigations the benchmark worker runs at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Follow one investigation live; exit 0 when it completes.
     Watch {
         /// The investigation's id.
@@ -101,7 +118,7 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.config.as_deref())?;
-    if matches!(cli.command, Command::Dev { .. }) {
+    if matches!(cli.command, Command::Dev { .. } | Command::Bench { .. }) {
         // The live board is the output; the worker speaks up only when it must.
         settings.log.level = "warn".into();
     }
@@ -119,6 +136,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dev { dir, once, stop } => {
             fiscal::dev::run(settings, fiscal::dev::Options { dir, once, stop }).await?
+        }
+        Command::Bench {
+            database,
+            finished_rows,
+            samples,
+            concurrency,
+        } => {
+            let options = fiscal::bench::Options {
+                database,
+                finished_rows,
+                samples,
+                concurrency,
+            };
+            fiscal::bench::run(settings, options).await?
         }
         Command::Watch { id } => fiscal::watch::run(&settings, id).await?,
         Command::Migrate => {

@@ -102,7 +102,7 @@ impl SweepReport {
 /// claimers take disjoint rows without waiting on each other; the UPDATE turns them
 /// into this worker's attempt. `run_after <= now()` keeps backed-off retries out
 /// until their time. The row lock ends with the statement; the lease takes over.
-const CLAIM: &str = "
+pub const CLAIM: &str = "
 with candidates as (
     select id
     from public.investigations
@@ -231,7 +231,7 @@ where i.id = held.id and i.status = 'processing' and i.claim_token = held.token"
 /// the processing rows through `idx_investigations_processing`; SKIP LOCKED lets
 /// every worker sweep at once without blocking on rows a live worker is writing.
 /// Batched, so one statement stays short however many rows expired together.
-const SWEEP_EXPIRED: &str = "
+pub const SWEEP_EXPIRED: &str = "
 with expired as (
     select id
     from public.investigations

@@ -120,7 +120,7 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
             last_seen_at: r.get(6),
         })
         .collect();
-    // Through idx_investigations_status: failed rows are few.
+    // Through idx_investigations_failed: failed rows are few.
     let recent_failures = client
         .query(
             "select id, data_source, attempts, completed_at, error_message

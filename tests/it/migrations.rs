@@ -172,7 +172,6 @@ async fn schema_keeps_the_original_contract_and_adds_the_queue() {
         .collect();
     for name in [
         "idx_investigations_user_id",
-        "idx_investigations_status",
         "idx_investigations_created_at",
         "idx_investigations_user_status",
         "idx_investigations_session_id",
@@ -181,6 +180,7 @@ async fn schema_keeps_the_original_contract_and_adds_the_queue() {
         "idx_investigations_results",
         "idx_investigations_claimable",
         "idx_investigations_processing",
+        "idx_investigations_failed",
     ] {
         assert!(
             indexes.iter().any(|i| i == name),

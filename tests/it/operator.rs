@@ -370,3 +370,62 @@ async fn metrics_health_and_readiness_are_served_while_investigations_run() {
     .await;
     worker.stop().await;
 }
+
+/// The plan of `statement`, as JSON text, with its parameters bound.
+async fn plan(
+    client: &tokio_postgres::Client,
+    statement: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> String {
+    let rows = client
+        .query(&format!("explain (format json) {statement}"), params)
+        .await
+        .expect("explaining");
+    rows.iter()
+        .map(|r| r.get::<_, serde_json::Value>(0).to_string())
+        .collect()
+}
+
+/// The original schema's plain index on `status` made the planner sort every
+/// pending row for each claim; the claim must walk its partial index in order.
+#[tokio::test]
+async fn claim_and_sweep_read_only_their_partial_indexes_among_many_finished_rows() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    client
+        .batch_execute(&format!(
+            "insert into investigations (user_id, query, data_source, status, progress,
+                 completed_at, created_at)
+             select '{user}', 'done ' || g, 'contracts', 'completed', 1, now(),
+                    now() - g * interval '1 second'
+             from generate_series(1, 50000) g;
+             insert into investigations (user_id, query, data_source)
+             select '{user}', 'waiting ' || g, 'contracts' from generate_series(1, 20) g;
+             insert into investigations (user_id, query, data_source, status, attempts,
+                 lease_expires_at)
+             select '{user}', 'stuck ' || g, 'contracts', 'processing', 1,
+                    now() - interval '1 minute'
+             from generate_series(1, 5) g;
+             analyze investigations;"
+        ))
+        .await
+        .expect("a table of mostly finished investigations");
+
+    let claim = plan(&client, fiscal::queue::CLAIM, &[&"w", &4i64, &60_000f64]).await;
+    assert!(claim.contains("idx_investigations_claimable"), "{claim}");
+    for absent in ["Seq Scan", "\"Sort\""] {
+        assert!(
+            !claim.contains(absent),
+            "{absent} in the claim's plan: {claim}"
+        );
+    }
+    let sweep = plan(
+        &client,
+        fiscal::queue::SWEEP_EXPIRED,
+        &[&100i64, &5f64, &600f64, &0.2f64],
+    )
+    .await;
+    assert!(sweep.contains("idx_investigations_processing"), "{sweep}");
+    assert!(!sweep.contains("Seq Scan"), "{sweep}");
+}
