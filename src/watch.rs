@@ -1,6 +1,6 @@
 //! Following investigations as they run: `fiscal watch ID`, and the live board of
 //! `fiscal dev`. Transitions arrive through LISTEN (the channel
-//! `fiscal_watch_<id>`, see `sql/migrations/0005_operations.sql`); the progress
+//! `fiscal_watch_<id>`, see `sql/migrations/0006_operations.sql`); the progress
 //! fraction in between is read every half second while a job runs.
 
 use std::collections::HashMap;
@@ -40,7 +40,7 @@ impl Snapshot {
     }
 }
 
-/// The channel `sql/migrations/0005_operations.sql` notifies for one investigation.
+/// The channel `sql/migrations/0006_operations.sql` notifies for one investigation.
 pub fn channel(id: Uuid) -> String {
     format!("fiscal_watch_{}", id.simple())
 }
