@@ -11,4 +11,5 @@ mod migrations;
 mod pipeline_end_to_end;
 mod processes;
 mod queue_protocol;
+mod rls;
 mod worker_behaviour;
