@@ -631,7 +631,11 @@ impl RunningWorker {
 
 /// Runs a draining worker with the pipelines this build ships, to the end.
 pub async fn drain_builtin(db: &TestDb) -> fiscal::worker::RunReport {
-    let settings = db.settings();
+    drain_builtin_with(db.settings()).await
+}
+
+/// [`drain_builtin`] with settings of the test's choosing.
+pub async fn drain_builtin_with(settings: Settings) -> fiscal::worker::RunReport {
     let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
     drain(settings, pipelines).await
 }

@@ -11,5 +11,6 @@ mod migrations;
 mod pipeline_end_to_end;
 mod processes;
 mod queue_protocol;
+mod realtime;
 mod rls;
 mod worker_behaviour;
