@@ -5,6 +5,7 @@ mod deploy;
 mod harness;
 mod import;
 mod scripted;
+mod secrets;
 
 mod child;
 mod migrations;
