@@ -32,7 +32,7 @@ pub struct Settings {
 pub struct DatabaseSettings {
     /// Where the worker connects. `SUPABASE_DB_URL` or `DATABASE_URL` set it too.
     pub url: String,
-    /// A more privileged URL for `fiscal migrate`; empty means `url`.
+    /// The owner's URL, for `fiscal migrate` and `fiscal import`; empty means `url`.
     pub migrate_url: String,
     /// Connections opened at start-up and kept (`SUPABASE_MIN_CONNECTIONS`).
     pub min_connections: usize,

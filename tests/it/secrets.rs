@@ -106,7 +106,7 @@ async fn a_wrong_password_is_reported_as_such_without_the_password() {
         assert!(
             run.output.contains("password authentication failed")
                 && run.output.contains(WORKER_LOGIN)
-                && run.output.contains(&format!("127.0.0.1:")),
+                && run.output.contains("127.0.0.1:"),
             "{args:?} must say which login was refused where:\n{}",
             run.output
         );
