@@ -287,20 +287,11 @@ async fn a_citizen_may_only_cancel_and_the_cap_holds() {
     );
 }
 
-/// Runs `sql` as PostgREST would for a signed-in citizen; the SQLSTATE on refusal.
+/// Runs and commits `sql` as PostgREST would for a signed-in citizen; the SQLSTATE
+/// on refusal.
 async fn as_citizen(client: &Client, user: Uuid, sql: &str) -> Result<(), Option<String>> {
-    let claims = serde_json::json!({"sub": user, "role": "authenticated"}).to_string();
-    let result = client
-        .batch_execute(&format!(
-            "begin; select set_config('role', 'authenticated', true);
-             select set_config('request.jwt.claims', '{claims}', true); {sql}; commit;"
-        ))
-        .await;
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            client.batch_execute("rollback").await.expect("rollback");
-            Err(e.code().map(|c| c.code().to_string()))
-        }
+    match crate::rls::act(client, crate::rls::Actor::Citizen, user, sql, true).await {
+        crate::rls::Outcome::Rows(_) => Ok(()),
+        crate::rls::Outcome::Refused(code) => Err(Some(code)),
     }
 }
