@@ -93,11 +93,12 @@ async fn a_working_worker_and_fiscal_status_never_print_the_database_password() 
 async fn a_wrong_password_is_reported_as_such_without_the_password() {
     let db = TestDb::new().await;
     let wrong = with_user(&db.url, WORKER_LOGIN, WRONG_PASSWORD);
-    for args in [&["status"][..], &["work", "--drain"][..]] {
+    for args in [&["status"][..], &["work", "--drain"][..], &["migrate"][..]] {
         let run = fiscal(
             args,
             &[
                 ("FISCAL_DATABASE__URL", wrong.as_str()),
+                ("FISCAL_DATABASE__MIGRATE_URL", wrong.as_str()),
                 ("FISCAL_LOG__FORMAT", "json"),
             ],
         )
