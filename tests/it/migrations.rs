@@ -295,3 +295,27 @@ async fn as_citizen(client: &Client, user: Uuid, sql: &str) -> Result<(), Option
         crate::rls::Outcome::Refused(code) => Err(Some(code)),
     }
 }
+
+/// The role is cluster-wide and operators may re-run the file by hand (or a
+/// database may have had it applied under another name): it must converge.
+#[tokio::test]
+async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
+    let db = crate::harness::TestDb::new().await;
+    let client = db.client().await;
+    let grants = "select string_agg(table_schema || '.' || table_name || ':' || privilege_type, ',' order by 1)
+                  from information_schema.role_table_grants where grantee = 'fiscal_worker'";
+    let before: String = client.query_one(grants, &[]).await.expect("grants").get(0);
+    let sql = migrate::MIGRATIONS
+        .iter()
+        .find(|m| m.name == "0005_worker_role")
+        .expect("the worker role migration")
+        .sql;
+    client
+        .batch_execute(&format!(
+            "grant delete on public.investigations to fiscal_worker; {sql}"
+        ))
+        .await
+        .expect("0005 runs again");
+    let after: String = client.query_one(grants, &[]).await.expect("grants").get(0);
+    assert_eq!(after, before, "a grant made by hand is taken back");
+}
