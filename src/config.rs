@@ -42,12 +42,14 @@ impl Default for HttpSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Debug shows the URLs without their passwords (see the `Debug` impl below), so
+/// `Settings` can be logged.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// Where the worker connects. `SUPABASE_DB_URL` or `DATABASE_URL` set it too.
     pub url: String,
-    /// A more privileged URL for `fiscal migrate`; empty means `url`.
+    /// The owner's URL, for `fiscal migrate` and `fiscal import`; empty means `url`.
     pub migrate_url: String,
     /// Connections opened at start-up and kept (`SUPABASE_MIN_CONNECTIONS`).
     pub min_connections: usize,
@@ -302,6 +304,26 @@ impl Settings {
     }
 }
 
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |url: &str| {
+            if url.trim().is_empty() {
+                String::new()
+            } else {
+                crate::db::redacted(url)
+            }
+        };
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redacted(&self.url))
+            .field("migrate_url", &redacted(&self.migrate_url))
+            .field("min_connections", &self.min_connections)
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout_seconds", &self.connect_timeout_seconds)
+            .field("statement_timeout_seconds", &self.statement_timeout_seconds)
+            .finish()
+    }
+}
+
 impl DatabaseSettings {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_seconds)
@@ -347,6 +369,21 @@ impl WorkerSettings {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_the_settings_never_shows_a_database_password() {
+        let mut settings = Settings::default();
+        settings.database.url =
+            "postgres://fiscal_app:s3cr3t-url@db.example.org:5432/postgres".into();
+        settings.database.migrate_url =
+            "postgres://postgres:s3cr3t-owner@db.example.org/postgres".into();
+        let shown = format!("{settings:?} {settings:#?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("postgres://fiscal_app@db.example.org:5432/postgres"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn config_toml_documents_exactly_the_defaults() {

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_queue"),
     migration!(3, "0003_security_and_realtime"),
     migration!(4, "0004_transparency"),
+    migration!(5, "0005_worker_role"),
     migration!(6, "0006_operations"),
 ];
 

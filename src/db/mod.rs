@@ -121,4 +121,17 @@ mod tests {
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert_eq!(shown, "postgres://fiscal@db.example.org:6543/postgres");
     }
+
+    #[test]
+    fn debug_of_a_connection_config_never_shows_the_password() {
+        // Pools and managers print their tokio_postgres::Config in Debug; we rely
+        // on it hiding the password.
+        let config = pg_config(
+            "postgres://fiscal:s3cr3t@db.example.org:5432/postgres",
+            &DatabaseSettings::default(),
+        )
+        .expect("a valid URL");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
 }

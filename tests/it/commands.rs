@@ -29,7 +29,7 @@ async fn status_reports_queue_depth_oldest_pending_workers_and_failures_as_json(
 
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
         .args(["status", "--json"])
-        .env("FISCAL_DATABASE__URL", &db.url)
+        .env("FISCAL_DATABASE__URL", &db.worker_url)
         .output()
         .await
         .expect("running fiscal status");
@@ -64,7 +64,7 @@ async fn status_reports_queue_depth_oldest_pending_workers_and_failures_as_json(
 
     let text = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
         .arg("status")
-        .env("FISCAL_DATABASE__URL", &db.url)
+        .env("FISCAL_DATABASE__URL", &db.worker_url)
         .output()
         .await
         .expect("running fiscal status");

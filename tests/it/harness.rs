@@ -7,6 +7,10 @@
 //! its own database cloned from it, dropped when the test ends. A watchdog process
 //! stops the cluster and deletes its files when the test process exits, however
 //! it exits.
+//!
+//! Workers connect as they do in production: as a LOGIN role with a password that
+//! is a member of `fiscal_worker` (sql/migrations/0005), never as the superuser.
+//! Test setup (inserting rows, importing, migrating) keeps the superuser URL.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -130,7 +134,55 @@ begin
 end $$;
 create trigger record_completion after update on public.investigations
     for each row execute function test.record_completion();
+-- The trigger runs as the worker, and worker processes record their runs.
+grant usage on schema test to fiscal_worker;
+grant select, insert, update on test.runs to fiscal_worker;
+grant insert on test.completions to fiscal_worker;
 ";
+
+/// The LOGIN role test workers connect as, and its password: a string that must
+/// never show up in a log line or an error message.
+pub const WORKER_LOGIN: &str = "fiscal_test_worker";
+pub const WORKER_PASSWORD: &str = "pw-Q7vX2kLm9-never-printed";
+
+/// Creates (or refreshes) the worker's login role on a migrated cluster. Roles are
+/// cluster-wide and test processes may share a server: tolerate a concurrent
+/// creator.
+pub async fn ensure_worker_login(admin_url: &str) {
+    let client = connect(admin_url).await;
+    client
+        .batch_execute(&format!(
+            "do $$ begin
+                 if not exists (select 1 from pg_roles where rolname = '{WORKER_LOGIN}') then
+                     begin
+                         create role {WORKER_LOGIN} login password '{WORKER_PASSWORD}';
+                     exception when duplicate_object or unique_violation then null;
+                     end;
+                 end if;
+             end $$;
+             alter role {WORKER_LOGIN} login nosuperuser nobypassrls password '{WORKER_PASSWORD}';
+             grant fiscal_worker to {WORKER_LOGIN};"
+        ))
+        .await
+        .expect("creating the worker's login role (the test server URL must be a superuser's)");
+}
+
+/// The same database as `url`, as the worker's login role.
+pub fn worker_url(url: &str) -> String {
+    with_user(url, WORKER_LOGIN, WORKER_PASSWORD)
+}
+
+/// Replaces the user and password of a URL.
+pub fn with_user(url: &str, user: &str, password: &str) -> String {
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = match rest[..authority_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    format!("{}{user}:{password}@{host}", &url[..scheme_end])
+}
 
 /// Adds the test-only tables to a migrated database.
 pub async fn prepare_test_schema(url: &str) {
@@ -163,6 +215,7 @@ impl Cluster {
             .await
             .expect("migrating the template");
         prepare_test_schema(&self.url(&self.template)).await;
+        ensure_worker_login(&self.admin_url).await;
     }
 
     /// A fresh database cloned from the migrated template.
@@ -190,6 +243,7 @@ impl Cluster {
         }
         TestDb {
             url: self.url(&name),
+            worker_url: worker_url(&self.url(&name)),
             admin_url: self.admin_url.clone(),
             name,
         }
@@ -197,7 +251,10 @@ impl Cluster {
 }
 
 pub struct TestDb {
+    /// The superuser's: for setup and for owner commands (migrate, import).
     pub url: String,
+    /// The worker's login role, password included.
+    pub worker_url: String,
     pub name: String,
     admin_url: String,
 }
@@ -207,8 +264,10 @@ impl TestDb {
         cluster().database().await
     }
 
+    /// A worker's settings: connected as the worker's login role, migrating as
+    /// the owner.
     pub fn settings(&self) -> Settings {
-        test_settings(&self.url)
+        worker_settings(&self.url)
     }
 
     pub async fn client(&self) -> Client {
@@ -251,6 +310,13 @@ pub fn test_settings(url: &str) -> Settings {
     s.log.format = fiscal::config::LogFormat::Human;
     // Many workers share this machine; a test that scrapes gives its own port.
     s.http.listen = String::new();
+    s
+}
+
+/// [`test_settings`] for a worker of the database at the superuser URL `url`.
+pub fn worker_settings(url: &str) -> Settings {
+    let mut s = test_settings(&worker_url(url));
+    s.database.migrate_url = url.to_string();
     s
 }
 
@@ -338,6 +404,7 @@ impl LocalCluster {
                 "-D",
             ])
             .arg(cluster.data()))?;
+        cluster.require_passwords()?;
         cluster.watchdog()?;
         cluster.start_server()?;
         Ok(cluster)
@@ -345,6 +412,17 @@ impl LocalCluster {
 
     pub fn url(&self, dbname: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{dbname}", self.port)
+    }
+
+    /// The superuser stays password-less for setup, but every other role must
+    /// give its password (scram-sha-256), as on Supabase: a wrong one is refused.
+    fn require_passwords(&self) -> std::io::Result<()> {
+        std::fs::write(
+            self.data().join("pg_hba.conf"),
+            "local all all trust\n\
+             host all postgres 127.0.0.1/32 trust\n\
+             host all all 127.0.0.1/32 scram-sha-256\n",
+        )
     }
 
     fn data(&self) -> PathBuf {
@@ -555,7 +633,11 @@ impl RunningWorker {
 
 /// Runs a draining worker with the pipelines this build ships, to the end.
 pub async fn drain_builtin(db: &TestDb) -> fiscal::worker::RunReport {
-    let settings = db.settings();
+    drain_builtin_with(db.settings()).await
+}
+
+/// [`drain_builtin`] with settings of the test's choosing.
+pub async fn drain_builtin_with(settings: Settings) -> fiscal::worker::RunReport {
     let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
     drain(settings, pipelines).await
 }

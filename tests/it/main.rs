@@ -5,6 +5,7 @@ mod deploy;
 mod harness;
 mod import;
 mod scripted;
+mod secrets;
 
 mod child;
 mod migrations;
@@ -12,4 +13,6 @@ mod operator;
 mod pipeline_end_to_end;
 mod processes;
 mod queue_protocol;
+mod realtime;
+mod rls;
 mod worker_behaviour;

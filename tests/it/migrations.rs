@@ -287,20 +287,35 @@ async fn a_citizen_may_only_cancel_and_the_cap_holds() {
     );
 }
 
-/// Runs `sql` as PostgREST would for a signed-in citizen; the SQLSTATE on refusal.
+/// Runs and commits `sql` as PostgREST would for a signed-in citizen; the SQLSTATE
+/// on refusal.
 async fn as_citizen(client: &Client, user: Uuid, sql: &str) -> Result<(), Option<String>> {
-    let claims = serde_json::json!({"sub": user, "role": "authenticated"}).to_string();
-    let result = client
-        .batch_execute(&format!(
-            "begin; select set_config('role', 'authenticated', true);
-             select set_config('request.jwt.claims', '{claims}', true); {sql}; commit;"
-        ))
-        .await;
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            client.batch_execute("rollback").await.expect("rollback");
-            Err(e.code().map(|c| c.code().to_string()))
-        }
+    match crate::rls::act(client, crate::rls::Actor::Citizen, user, sql, true).await {
+        crate::rls::Outcome::Rows(_) => Ok(()),
+        crate::rls::Outcome::Refused(code) => Err(Some(code)),
     }
+}
+
+/// The role is cluster-wide and operators may re-run the file by hand (or a
+/// database may have had it applied under another name): it must converge.
+#[tokio::test]
+async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
+    let db = crate::harness::TestDb::new().await;
+    let client = db.client().await;
+    let grants = "select string_agg(table_schema || '.' || table_name || ':' || privilege_type, ',' order by 1)
+                  from information_schema.role_table_grants where grantee = 'fiscal_worker'";
+    let before: String = client.query_one(grants, &[]).await.expect("grants").get(0);
+    let sql = migrate::MIGRATIONS
+        .iter()
+        .find(|m| m.name == "0005_worker_role")
+        .expect("the worker role migration")
+        .sql;
+    client
+        .batch_execute(&format!(
+            "grant delete on public.investigations to fiscal_worker; {sql}"
+        ))
+        .await
+        .expect("0005 runs again");
+    let after: String = client.query_one(grants, &[]).await.expect("grants").get(0);
+    assert_eq!(after, before, "a grant made by hand is taken back");
 }

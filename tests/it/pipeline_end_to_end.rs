@@ -13,13 +13,13 @@ use uuid::Uuid;
 use crate::harness::{add_user, drain_builtin, fetch, TestDb};
 use crate::import::{shared_data, MONTHLY_ZIP};
 
-async fn import_january(client: &mut Client) {
+pub async fn import_january(client: &mut Client) {
     let reports = fiscal::sources::import::import_paths(client, &[shared_data(MONTHLY_ZIP)]).await;
     fiscal::sources::import::check(&reports).expect("imported");
 }
 
 /// Inserts through RLS as the signed-in citizen, as supabase-js does.
-async fn insert_as_citizen(
+pub async fn insert_as_citizen(
     client: &Client,
     user: Uuid,
     query: &str,

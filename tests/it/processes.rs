@@ -204,9 +204,10 @@ async fn sigterm_lets_short_jobs_finish_releases_long_ones_and_exits_zero() {
 async fn the_worker_reconnects_after_the_database_restarts_and_carries_on() {
     let cluster = LocalCluster::start().expect("a private cluster");
     let url = cluster.url("postgres");
-    let settings = crate::harness::test_settings(&url);
+    let settings = crate::harness::worker_settings(&url);
     fiscal::db::migrate::run(&settings).await.expect("migrate");
     crate::harness::prepare_test_schema(&url).await;
+    crate::harness::ensure_worker_login(&url).await;
     let client = crate::harness::connect(&url).await;
     let user = add_user(&client).await;
     let spanning = enqueue(&client, user, "steps 80 50").await;

@@ -238,7 +238,8 @@ async fn progress_is_written_throttled_and_reaches_one_only_on_completion() {
              create function test.watch_progress() returns trigger language plpgsql as $$
              begin insert into test.progress_seen values (new.progress, new.current_phase, new.status); return new; end $$;
              create trigger watch_progress after update on investigations
-                 for each row execute function test.watch_progress();",
+                 for each row execute function test.watch_progress();
+             grant insert on test.progress_seen to fiscal_worker;",
         )
         .await
         .expect("a progress recorder");
