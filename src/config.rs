@@ -41,6 +41,27 @@ pub struct DatabaseSettings {
     /// Client-side limit on one queue statement; a statement that takes longer is
     /// treated as a lost connection and retried.
     pub statement_timeout_seconds: u64,
+    /// PEM file of the CA that signed the server's certificate; empty means none.
+    /// With it, TLS connections verify the chain and the host name; without it,
+    /// `sslmode=require` encrypts without authenticating the server. `sslrootcert`
+    /// in a URL wins for that URL.
+    pub ca_file: String,
+    /// Whether a transaction-mode pooler sits in front of the database; see [`Pooler`].
+    pub pooler: Pooler,
+}
+
+/// `database.pooler`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooler {
+    /// Transaction mode when the URL says `pgbouncer=true` or uses port 6543
+    /// (Supavisor's transaction port on Supabase); otherwise none.
+    Auto,
+    /// A direct connection or a session-mode pooler: prepared statements and LISTEN.
+    None,
+    /// A transaction-mode pooler: unnamed statements only, no session state, no
+    /// LISTEN (the worker polls).
+    Transaction,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +155,8 @@ impl Default for DatabaseSettings {
             max_connections: 10,
             connect_timeout_seconds: 10,
             statement_timeout_seconds: 30,
+            ca_file: String::new(),
+            pooler: Pooler::Auto,
         }
     }
 }

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::db::Pool;
 use async_trait::async_trait;
-use deadpool_postgres::Pool;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 

@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::db::{Pool, Pooling};
 use anyhow::{anyhow, bail, Context, Result};
-use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -142,7 +142,7 @@ impl Shared {
     /// Runs `f` on a pooled connection under the statement timeout.
     async fn with_client<T, F, Fut>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(deadpool_postgres::Client) -> Fut,
+        F: FnOnce(crate::db::Conn) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let limit = self.settings.database.statement_timeout();
@@ -259,7 +259,16 @@ impl Worker {
 
         let background = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        if shared.settings.worker.listen {
+        let behind_pooler = shared.pool.pooling() == Pooling::Transaction;
+        if shared.settings.worker.listen && behind_pooler {
+            info!(
+                poll_interval_ms = shared.settings.worker.poll_interval_ms,
+                cancel_check_ms = shared.settings.worker.cancel_check_ms,
+                "LISTEN is off: the database is reached through a transaction-mode pooler \
+                 (database.pooler); polling for new and cancelled investigations instead"
+            );
+        }
+        if shared.settings.worker.listen && !behind_pooler {
             tasks.spawn(listener::run(shared.clone(), background.clone()));
         }
         tasks.spawn(maintenance::run(shared.clone(), background.clone()));
@@ -298,7 +307,9 @@ async fn prepare(shared: &Shared) -> Result<()> {
     loop {
         let attempt = async {
             let client = shared.pool.get().await.map_err(|e| match e {
-                deadpool_postgres::PoolError::Backend(e) => anyhow::Error::new(e),
+                deadpool_postgres::PoolError::Backend(e) => {
+                    crate::db::explained(e, &crate::db::redacted(&shared.settings.database.url))
+                }
                 other => anyhow!("{other}"),
             })?;
             crate::db::migrate::pending(&client).await
@@ -315,7 +326,7 @@ async fn prepare(shared: &Shared) -> Result<()> {
                  or set worker.migrate_on_start = true",
                 pending.join(", ")
             ),
-            Err(e) if is_refusal(&e) => {
+            Err(e) if is_refusal(&e) || crate::db::is_certificate_problem(&e) => {
                 return Err(e).with_context(|| {
                     format!(
                         "the database at {} refused the worker",

@@ -13,8 +13,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Pool;
 use fiscal::config::Settings;
+use fiscal::db::Pool;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
