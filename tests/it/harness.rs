@@ -30,6 +30,8 @@ pub struct LocalCluster {
     pub root: PathBuf,
     pub port: u16,
     bin: PathBuf,
+    /// Extra `-c name=value` server settings (TLS clusters).
+    settings: Vec<String>,
 }
 
 static SHARED: OnceLock<Cluster> = OnceLock::new();
@@ -271,7 +273,38 @@ where
     }
 }
 
-fn is_root() -> bool {
+/// Hands a file or folder to the `postgres` OS user when we run as root, since
+/// the server (and PgBouncer) run as that user and refuse keys others can read.
+pub fn give_to_postgres(path: &Path) -> std::io::Result<()> {
+    if is_root() {
+        run(Command::new("chown").arg("postgres:").arg(path))?;
+    }
+    Ok(())
+}
+
+/// The uid and gid a server process must run as: `postgres` when we are root
+/// (PostgreSQL and PgBouncer refuse root), ourselves otherwise.
+pub fn server_user() -> Option<(u32, u32)> {
+    if !is_root() {
+        return None;
+    }
+    let id = |flag: &str| {
+        Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
+            .expect("the postgres OS user exists")
+    };
+    Some((id("-u"), id("-g")))
+}
+
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -301,7 +334,7 @@ fn pg_bin_dir() -> PathBuf {
         .expect("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql, or set FISCAL_TEST_DATABASE_URL")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -312,16 +345,21 @@ impl LocalCluster {
     /// initdb + pg_ctl start in a fresh folder under the system temp dir (reachable
     /// by the postgres user, unlike the checkout's parents).
     pub fn start() -> std::io::Result<LocalCluster> {
+        Self::start_with(&[], None)
+    }
+
+    /// Like [`LocalCluster::start`], with extra server settings (`name=value`) and,
+    /// when given, this `pg_hba.conf` instead of initdb's.
+    pub fn start_with(settings: &[&str], hba: Option<&str>) -> std::io::Result<LocalCluster> {
         let root = std::env::temp_dir().join(format!("fiscal-test-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&root)?;
         let cluster = LocalCluster {
             root,
             port: free_port(),
             bin: pg_bin_dir(),
+            settings: settings.iter().map(|s| s.to_string()).collect(),
         };
-        if is_root() {
-            run(Command::new("chown").arg("postgres:").arg(&cluster.root))?;
-        }
+        give_to_postgres(&cluster.root)?;
         run(cluster
             .pg_command("initdb")
             .args([
@@ -336,6 +374,11 @@ impl LocalCluster {
                 "-D",
             ])
             .arg(cluster.data()))?;
+        if let Some(hba) = hba {
+            let path = cluster.data().join("pg_hba.conf");
+            std::fs::write(&path, hba)?;
+            give_to_postgres(&path)?;
+        }
         cluster.watchdog()?;
         cluster.start_server()?;
         Ok(cluster)
@@ -364,7 +407,7 @@ impl LocalCluster {
     /// only matters if the machine goes down, but synchronous_commit stays on, since
     /// the restart test stops the server as a crash would.
     pub fn start_server(&self) -> std::io::Result<()> {
-        let options = format!(
+        let mut options = format!(
             "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
              -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10 \
              -c fsync=off -c full_page_writes=off \
@@ -372,6 +415,9 @@ impl LocalCluster {
             self.port,
             self.root.display()
         );
+        for setting in &self.settings {
+            options.push_str(&format!(" -c {setting}"));
+        }
         run(self
             .pg_command("pg_ctl")
             .args(["-w", "-t", "60", "-o", &options, "-l"])
@@ -426,7 +472,7 @@ impl Drop for LocalCluster {
     }
 }
 
-fn run(command: &mut Command) -> std::io::Result<()> {
+pub fn run(command: &mut Command) -> std::io::Result<()> {
     let out = command.stdin(Stdio::null()).output()?;
     if out.status.success() {
         Ok(())

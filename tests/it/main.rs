@@ -5,6 +5,7 @@ mod deploy;
 mod harness;
 mod import;
 mod scripted;
+mod tls;
 
 mod child;
 mod migrations;
