@@ -237,6 +237,42 @@ impl Drop for TestDb {
     }
 }
 
+/// An empty database (from template0, not the migrated template), dropped at
+/// the end like a TestDb.
+pub struct EmptyDb {
+    pub url: String,
+    pub name: String,
+}
+
+impl EmptyDb {
+    pub async fn new() -> Self {
+        let cluster = cluster();
+        let name = format!("e_{}", Uuid::new_v4().simple());
+        let admin = connect(&cluster.url("postgres")).await;
+        admin
+            .batch_execute(&format!("create database {name} template template0"))
+            .await
+            .expect("creating an empty database");
+        Self {
+            url: cluster.url(&name),
+            name,
+        }
+    }
+}
+
+impl Drop for EmptyDb {
+    fn drop(&mut self) {
+        let admin = cluster().url("postgres");
+        let name = self.name.clone();
+        block_on(async move {
+            let client = connect(&admin).await;
+            let _ = client
+                .batch_execute(&format!("drop database if exists {name} with (force)"))
+                .await;
+        });
+    }
+}
+
 /// Settings for tests: the defaults, with intervals short enough that tests wait
 /// for behaviour rather than timers.
 pub fn test_settings(url: &str) -> Settings {
@@ -623,4 +659,146 @@ pub async fn drain(
 /// A file of the repository.
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A real PgBouncer in front of one test database, started in the foreground as a
+/// child process (as the `postgres` OS user when we are root: PgBouncer refuses
+/// root) and killed when dropped; a watchdog kills it if this process dies first.
+pub struct PgBouncer {
+    pub port: u16,
+    dir: PathBuf,
+    child: std::process::Child,
+    user: String,
+    dbname: String,
+}
+
+impl PgBouncer {
+    /// Transaction pooling for the database at `url`, with at most `pool_size` server connections.
+    pub fn start(url: &str, pool_size: u32) -> PgBouncer {
+        let server: tokio_postgres::Config = url.parse().expect("the test database URL parses");
+        let dbname = server.get_dbname().expect("a database name").to_string();
+        let host = match server.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            _ => panic!("PgBouncer tests need a TCP test database URL"),
+        };
+        let server_port = server.get_ports().first().copied().unwrap_or(5432);
+        let user = server.get_user().unwrap_or("postgres").to_string();
+        let password = server
+            .get_password()
+            .map(|p| format!(" password={}", String::from_utf8_lossy(p)))
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("fiscal-pgbouncer-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("a folder for pgbouncer.ini");
+        let port = free_port();
+        let ini = format!(
+            "[databases]
+{dbname} = host={host} port={server_port} dbname={dbname} user={user}{password}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {dir}/userlist.txt
+pool_mode = transaction
+default_pool_size = {pool_size}
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = 200
+",
+            dir = dir.display(),
+        );
+        std::fs::write(dir.join("pgbouncer.ini"), ini).expect("writing pgbouncer.ini");
+        std::fs::write(dir.join("userlist.txt"), format!("\"{user}\" \"\"\n"))
+            .expect("writing userlist.txt");
+        for file in ["", "pgbouncer.ini", "userlist.txt"] {
+            give_to_postgres(&dir.join(file)).expect("chown the PgBouncer files");
+        }
+        let binary = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("pgbouncer"));
+        let mut command = Command::new(binary);
+        command
+            .arg(dir.join("pgbouncer.ini"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.join("pgbouncer.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            );
+        if let Some((uid, gid)) = server_user() {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, gid);
+        }
+        let child = command
+            .spawn()
+            .expect("starting pgbouncer (Debian package `pgbouncer`; .ci/run installs it)");
+        let script = format!(
+            "trap '' INT HUP; while kill -0 {me} 2>/dev/null && kill -0 {child} 2>/dev/null; \
+             do sleep 1; done; kill {child} 2>/dev/null",
+            me = std::process::id(),
+            child = child.id(),
+        );
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        PgBouncer {
+            port,
+            dir,
+            child,
+            user,
+            dbname,
+        }
+    }
+
+    /// The URL of the test database through PgBouncer, with `extra` query
+    /// parameters (`pgbouncer=true`, ...).
+    pub fn url(&self, extra: &str) -> String {
+        let query = if extra.is_empty() {
+            String::new()
+        } else {
+            format!("?{extra}")
+        };
+        format!(
+            "postgres://{}@127.0.0.1:{}/{}{query}",
+            self.user, self.port, self.dbname
+        )
+    }
+
+    /// Waits until PgBouncer accepts connections and reaches the server.
+    pub async fn ready(&self) {
+        let mut settings = Settings::default();
+        settings.database.url = self.url("pgbouncer=true");
+        let what = format!(
+            "PgBouncer to accept connections (log: {})",
+            self.dir.join("pgbouncer.log").display()
+        );
+        eventually(Duration::from_secs(30), &what, || async {
+            let (client, driver) =
+                fiscal::db::connect_driven(&settings.database.url, &settings.database)
+                    .await
+                    .ok()?;
+            let answered = client.simple_query("select 1").await.is_ok();
+            drop(client);
+            let _ = driver.await;
+            answered.then_some(())
+        })
+        .await
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -4,6 +4,7 @@ mod commands;
 mod deploy;
 mod harness;
 mod import;
+mod pgbouncer;
 mod scripted;
 mod tls;
 
