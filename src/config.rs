@@ -71,8 +71,9 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// How often an idle worker looks for work when no NOTIFY arrives.
     pub poll_interval_ms: u64,
-    /// Use LISTEN/NOTIFY for wake-ups and cancellations. Turn off behind a
-    /// transaction-mode pooler, where LISTEN does not work; the poll then does all.
+    /// Use LISTEN/NOTIFY for wake-ups and cancellations. Always off behind a
+    /// transaction-mode pooler (`database.pooler`), where LISTEN does not work; the
+    /// poll then does all.
     pub listen: bool,
     /// How long a claim stays valid without a progress write or heartbeat.
     pub lease_seconds: u64,
