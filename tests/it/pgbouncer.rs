@@ -10,9 +10,11 @@ use std::time::Duration;
 use fiscal::config::Settings;
 use fiscal::db::migrate;
 
+use serde_json::json;
+
 use crate::harness::{
-    add_user, enqueue, eventually, test_settings, wait_for, EmptyDb, PgBouncer, RunningWorker,
-    TestDb,
+    add_user, drain, enqueue, eventually, fetch, test_settings, wait_for, EmptyDb, PgBouncer,
+    RunningWorker, TestDb,
 };
 use crate::scripted;
 
@@ -130,25 +132,96 @@ async fn worker_completes_investigations_through_pgbouncer_in_transaction_mode()
 
     // Both workers ran every statement on PgBouncer's single server connection;
     // in transaction mode none of them may leave a named statement there.
-    let (probe, driver) =
-        fiscal::db::connect_driven(&bouncer.url("pgbouncer=true"), &through(&bouncer).database)
-            .await
-            .expect("a client through PgBouncer");
-    let left = probe
+    assert_eq!(prepared_statements_left(&bouncer).await, 0);
+}
+
+/// Prepared statements on the server session behind `bouncer` (its only one when
+/// started with a pool of one).
+async fn prepared_statements_left(bouncer: &PgBouncer) -> i64 {
+    let settings = through(bouncer);
+    let (probe, driver) = fiscal::db::connect_driven(&settings.database.url, &settings.database)
+        .await
+        .expect("a client through PgBouncer");
+    let rows = probe
         .simple_query("select count(*)::text from pg_prepared_statements")
         .await
         .expect("pg_prepared_statements through PgBouncer");
-    let left = left.iter().find_map(|m| match m {
-        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-        _ => None,
-    });
-    assert_eq!(
-        left.as_deref(),
-        Some("0"),
-        "prepared statements left on the server session"
-    );
     drop(probe);
     let _ = driver.await;
+    rows.iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
+            _ => None,
+        })
+        .expect("a count")
+}
+
+#[tokio::test]
+async fn enqueue_status_and_the_contracts_pipeline_work_through_pgbouncer() {
+    let db = TestDb::new().await;
+    let mut direct = db.client().await;
+    let reports = fiscal::sources::import::import_paths(
+        &mut direct,
+        &[crate::import::shared_data(crate::import::MONTHLY_ZIP)],
+    )
+    .await;
+    fiscal::sources::import::check(&reports).expect("imported");
+    let bouncer = PgBouncer::start(&db.url, 1);
+    bouncer.ready().await;
+    let settings = through(&bouncer);
+
+    let (mut client, driver) =
+        fiscal::db::connect_driven(&settings.database.url, &settings.database)
+            .await
+            .expect("a client through PgBouncer");
+    let request = fiscal::enqueue::Request {
+        user: uuid::Uuid::new_v4(),
+        query: "contratos acima de R$ 1 milhão em 2020".into(),
+        data_source: "contracts".into(),
+        filters: json!({"min_value": 1000000, "year": 2020}),
+        anomaly_types: json!([]),
+        create_user: true,
+    };
+    let id = fiscal::enqueue::enqueue(&mut client, &request)
+        .await
+        .expect("enqueue through PgBouncer");
+    let status = fiscal::status::collect(&client, settings.worker.heartbeat())
+        .await
+        .expect("status through PgBouncer");
+    assert_eq!(status.pending, 1);
+    drop(client);
+    let _ = driver.await;
+
+    let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
+    let report = drain(settings, pipelines).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    let expected: i64 = direct
+        .query_one(
+            "select count(distinct contract_id) from transparency.contracts
+             where coalesce(valor_final, valor_inicial) >= 1000000
+               and data_assinatura between '2020-01-01' and '2020-12-31'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert!(expected > 0, "the sample has such contracts");
+    let row = fetch(&direct, id).await;
+    assert_eq!(row.status, "completed", "{row:?}");
+    let analysed: i32 = direct
+        .query_one(
+            "select total_records_analyzed from investigations where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(
+        i64::from(analysed),
+        expected,
+        "retrieval read what the filters select"
+    );
+    assert_eq!(prepared_statements_left(&bouncer).await, 0);
 }
 
 #[tokio::test]
