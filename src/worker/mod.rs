@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::db::{Pool, Pooling};
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -29,6 +28,7 @@ use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::db::{Pool, Pooling};
 use crate::pipeline::Pipelines;
 use crate::queue::{self, Fence, WorkerInfo};
 

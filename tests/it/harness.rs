@@ -547,6 +547,35 @@ pub async fn enqueue(client: &Client, user: Uuid, query: &str) -> Uuid {
         .get(0)
 }
 
+/// Inserts `n` pending investigations running `query`, for one citizen, at once.
+pub async fn enqueue_many(client: &Client, user: Uuid, query: &str, n: i32) {
+    client
+        .execute(
+            "insert into investigations (user_id, query, data_source)
+             select $1, $2, 'contracts' from generate_series(1, $3)",
+            &[&user, &query, &n],
+        )
+        .await
+        .expect("seed");
+}
+
+/// The citizen who owns `id` cancels it, as the frontend does: through RLS.
+pub async fn cancel_as_citizen(client: &Client, id: Uuid) {
+    let user: Uuid = client
+        .query_one("select user_id from investigations where id = $1", &[&id])
+        .await
+        .expect("the investigation exists")
+        .get(0);
+    client
+        .batch_execute(&format!(
+            "begin; select set_config('role', 'authenticated', true);
+             select set_config('request.jwt.claims', '{{\"sub\":\"{user}\",\"role\":\"authenticated\"}}', true);
+             update investigations set status = 'cancelled' where id = '{id}'; commit;"
+        ))
+        .await
+        .expect("the citizen cancels");
+}
+
 /// The columns tests look at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Investigation {

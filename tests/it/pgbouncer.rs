@@ -13,8 +13,8 @@ use fiscal::db::migrate;
 use serde_json::json;
 
 use crate::harness::{
-    add_user, drain, enqueue, eventually, fetch, test_settings, wait_for, EmptyDb, PgBouncer,
-    RunningWorker, TestDb,
+    add_user, cancel_as_citizen, drain, enqueue, enqueue_many, eventually, fetch, test_settings,
+    wait_for, EmptyDb, PgBouncer, RunningWorker, TestDb,
 };
 use crate::scripted;
 
@@ -39,14 +39,7 @@ async fn worker_completes_investigations_through_pgbouncer_in_transaction_mode()
     bouncer.ready().await;
 
     let user = add_user(&client).await;
-    client
-        .execute(
-            "insert into investigations (user_id, query, data_source)
-             select $1, 'steps 3 20', 'contracts' from generate_series(1, 40)",
-            &[&user],
-        )
-        .await
-        .expect("seed");
+    enqueue_many(&client, user, "steps 3 20", 40).await;
     let long = enqueue(&client, user, "steps 1000 50").await;
 
     // The recorder of the scripted pipeline connects directly: it is the test's
@@ -68,14 +61,7 @@ async fn worker_completes_investigations_through_pgbouncer_in_transaction_mode()
         |r| r.progress.unwrap_or(0.0) > 0.0,
     )
     .await;
-    client
-        .batch_execute(&format!(
-            "begin; select set_config('role', 'authenticated', true);
-             select set_config('request.jwt.claims', '{{\"sub\":\"{user}\",\"role\":\"authenticated\"}}', true);
-             update investigations set status = 'cancelled' where id = '{long}'; commit;"
-        ))
-        .await
-        .expect("the citizen cancels, through RLS");
+    cancel_as_citizen(&client, long).await;
     eventually(
         DEADLINE,
         "the cancelled job to stop, found by polling",
@@ -195,16 +181,7 @@ async fn enqueue_status_and_the_contracts_pipeline_work_through_pgbouncer() {
     let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
     let report = drain(settings, pipelines).await;
     assert_eq!(report.completed, 1, "{report:?}");
-    let expected: i64 = direct
-        .query_one(
-            "select count(distinct contract_id) from transparency.contracts
-             where coalesce(valor_final, valor_inicial) >= 1000000
-               and data_assinatura between '2020-01-01' and '2020-12-31'",
-            &[],
-        )
-        .await
-        .expect("count")
-        .get(0);
+    let expected = crate::pipeline_end_to_end::contracts_over_a_million_in_2020(&direct).await;
     assert!(expected > 0, "the sample has such contracts");
     let row = fetch(&direct, id).await;
     assert_eq!(row.status, "completed", "{row:?}");
