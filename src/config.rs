@@ -387,6 +387,21 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_pooler_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FISCAL_DATABASE__CA_FILE", "/etc/fiscal/supabase-ca.crt");
+            jail.set_env("FISCAL_DATABASE__POOLER", "transaction");
+            let settings = Settings::load(None).map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(settings.database.ca_file, "/etc/fiscal/supabase-ca.crt");
+            assert_eq!(settings.database.pooler, Pooler::Transaction);
+            jail.set_env("FISCAL_DATABASE__POOLER", "sometimes");
+            let err = Settings::load(None).expect_err("an unknown pooler mode");
+            assert!(err.to_string().contains("sometimes"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_misspelt_environment_key_is_refused() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("FISCAL_WORKER__CONCURENCY", "9");

@@ -381,19 +381,25 @@ impl LocalCluster {
     /// initdb + pg_ctl start in a fresh folder under the system temp dir (reachable
     /// by the postgres user, unlike the checkout's parents).
     pub fn start() -> std::io::Result<LocalCluster> {
-        Self::start_with(&[], None)
+        Self::start_with(|_| Vec::new(), None)
     }
 
     /// Like [`LocalCluster::start`], with extra server settings (`name=value`) and,
-    /// when given, this `pg_hba.conf` instead of initdb's.
-    pub fn start_with(settings: &[&str], hba: Option<&str>) -> std::io::Result<LocalCluster> {
+    /// when given, this `pg_hba.conf` instead of initdb's. `settings` gets the
+    /// cluster's folder first, to put files there (certificates) that are removed
+    /// with it.
+    pub fn start_with(
+        settings: impl FnOnce(&Path) -> Vec<String>,
+        hba: Option<&str>,
+    ) -> std::io::Result<LocalCluster> {
         let root = std::env::temp_dir().join(format!("fiscal-test-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&root)?;
+        let settings = settings(&root);
         let cluster = LocalCluster {
             root,
             port: free_port(),
             bin: pg_bin_dir(),
-            settings: settings.iter().map(|s| s.to_string()).collect(),
+            settings,
         };
         give_to_postgres(&cluster.root)?;
         run(cluster

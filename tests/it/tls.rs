@@ -35,14 +35,21 @@ static TLS: OnceLock<TlsCluster> = OnceLock::new();
 
 fn tls_cluster() -> &'static TlsCluster {
     TLS.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("fiscal-tls-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("a folder for the certificates");
-        make_certificates(&dir);
-        let cert = format!("ssl_cert_file={}", dir.join("server.crt").display());
-        let key = format!("ssl_key_file={}", dir.join("server.key").display());
-        let cluster = LocalCluster::start_with(&["ssl=on", &cert, &key], Some(HBA))
-            .expect("starting a PostgreSQL cluster with ssl=on");
+        let mut dir = PathBuf::new();
+        let cluster = LocalCluster::start_with(
+            |root| {
+                dir = root.join("certificates");
+                std::fs::create_dir_all(&dir).expect("a folder for the certificates");
+                make_certificates(&dir);
+                vec![
+                    "ssl=on".to_string(),
+                    format!("ssl_cert_file={}", dir.join("server.crt").display()),
+                    format!("ssl_key_file={}", dir.join("server.key").display()),
+                ]
+            },
+            Some(HBA),
+        )
+        .expect("starting a PostgreSQL cluster with ssl=on");
         TlsCluster {
             cluster,
             ca: dir.join("ca.crt"),
@@ -168,6 +175,22 @@ async fn tls_with_a_wrong_ca_is_refused_saying_the_certificate_is_not_trusted() 
     .expect("the worker stops at once on an untrusted certificate")
     .expect_err("the worker refuses an untrusted server");
     assert!(format!("{err:#}").contains("not trusted"), "{err:#}");
+}
+
+#[tokio::test]
+async fn tls_with_the_right_ca_refuses_a_certificate_for_another_host() {
+    let tls = tls_cluster();
+    // The certificate names IP 127.0.0.1 only; "localhost" reaches the same server.
+    let url = format!(
+        "postgres://postgres@localhost:{}/postgres?sslmode=require",
+        tls.cluster.port
+    );
+    let mut settings = test_settings(&url);
+    settings.database.ca_file = tls.ca.display().to_string();
+    let err = connect(&settings)
+        .await
+        .expect_err("a certificate for another host must be refused");
+    assert!(format!("{err:#}").contains("host name mismatch"), "{err:#}");
 }
 
 #[tokio::test]
