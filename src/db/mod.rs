@@ -187,6 +187,14 @@ pub fn explained(error: tokio_postgres::Error, shown: &str) -> anyhow::Error {
     }
 }
 
+/// A failure to get a pooled connection, explained like [`Endpoint::connect`]'s.
+pub fn pool_error(error: PoolError, url: &str) -> anyhow::Error {
+    match error {
+        PoolError::Backend(e) => explained(e, &redacted(url)),
+        other => anyhow::anyhow!("connecting to the database at {}: {other}", redacted(url)),
+    }
+}
+
 /// True when `error` is a refused server certificate anywhere in its chain.
 pub fn is_certificate_problem(error: &anyhow::Error) -> bool {
     error.chain().any(|e| tls::certificate_problem(e).is_some())
@@ -291,13 +299,7 @@ fn unzip<'a>(params: &Params<'a>) -> (Vec<&'a (dyn ToSql + Sync)>, Vec<Type>) {
 pub async fn warm_up(pool: &Pool, settings: &DatabaseSettings) -> Result<()> {
     let mut held = Vec::with_capacity(settings.min_connections);
     for _ in 0..settings.min_connections.max(1) {
-        held.push(pool.get().await.map_err(|e| match e {
-            PoolError::Backend(e) => explained(e, &redacted(&settings.url)),
-            other => anyhow::anyhow!(
-                "connecting to the database at {}: {other}",
-                redacted(&settings.url)
-            ),
-        })?);
+        held.push(pool.get().await.map_err(|e| pool_error(e, &settings.url))?);
     }
     Ok(())
 }

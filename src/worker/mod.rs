@@ -306,12 +306,11 @@ async fn prepare(shared: &Shared) -> Result<()> {
     let mut delay = Duration::from_millis(500);
     loop {
         let attempt = async {
-            let client = shared.pool.get().await.map_err(|e| match e {
-                deadpool_postgres::PoolError::Backend(e) => {
-                    crate::db::explained(e, &crate::db::redacted(&shared.settings.database.url))
-                }
-                other => anyhow!("{other}"),
-            })?;
+            let client = shared
+                .pool
+                .get()
+                .await
+                .map_err(|e| crate::db::pool_error(e, &shared.settings.database.url))?;
             crate::db::migrate::pending(&client).await
         };
         match attempt.await {
