@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
-use deadpool_postgres::Client;
+use crate::db::Conn as Client;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

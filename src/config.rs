@@ -60,6 +60,27 @@ pub struct DatabaseSettings {
     /// Client-side limit on one queue statement; a statement that takes longer is
     /// treated as a lost connection and retried.
     pub statement_timeout_seconds: u64,
+    /// PEM file of the CA that signed the server's certificate; empty means none.
+    /// With it, TLS connections verify the chain and the host name; without it,
+    /// `sslmode=require` encrypts without authenticating the server. `sslrootcert`
+    /// in a URL wins for that URL.
+    pub ca_file: String,
+    /// Whether a transaction-mode pooler sits in front of the database; see [`Pooler`].
+    pub pooler: Pooler,
+}
+
+/// `database.pooler`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooler {
+    /// Transaction mode when the URL says `pgbouncer=true` or uses port 6543
+    /// (Supavisor's transaction port on Supabase); otherwise none.
+    Auto,
+    /// A direct connection or a session-mode pooler: prepared statements and LISTEN.
+    None,
+    /// A transaction-mode pooler: unnamed statements only, no session state, no
+    /// LISTEN (the worker polls).
+    Transaction,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,8 +90,9 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// How often an idle worker looks for work when no NOTIFY arrives.
     pub poll_interval_ms: u64,
-    /// Use LISTEN/NOTIFY for wake-ups and cancellations. Turn off behind a
-    /// transaction-mode pooler, where LISTEN does not work; the poll then does all.
+    /// Use LISTEN/NOTIFY for wake-ups and cancellations. Always off behind a
+    /// transaction-mode pooler (`database.pooler`), where LISTEN does not work; the
+    /// poll then does all.
     pub listen: bool,
     /// How long a claim stays valid without a progress write or heartbeat.
     pub lease_seconds: u64,
@@ -153,6 +175,8 @@ impl Default for DatabaseSettings {
             max_connections: 10,
             connect_timeout_seconds: 10,
             statement_timeout_seconds: 30,
+            ca_file: String::new(),
+            pooler: Pooler::Auto,
         }
     }
 }
@@ -306,6 +330,17 @@ impl Settings {
 
 impl std::fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so a new field cannot be forgotten here.
+        let DatabaseSettings {
+            url,
+            migrate_url,
+            min_connections,
+            max_connections,
+            connect_timeout_seconds,
+            statement_timeout_seconds,
+            ca_file,
+            pooler,
+        } = self;
         let redacted = |url: &str| {
             if url.trim().is_empty() {
                 String::new()
@@ -314,12 +349,14 @@ impl std::fmt::Debug for DatabaseSettings {
             }
         };
         f.debug_struct("DatabaseSettings")
-            .field("url", &redacted(&self.url))
-            .field("migrate_url", &redacted(&self.migrate_url))
-            .field("min_connections", &self.min_connections)
-            .field("max_connections", &self.max_connections)
-            .field("connect_timeout_seconds", &self.connect_timeout_seconds)
-            .field("statement_timeout_seconds", &self.statement_timeout_seconds)
+            .field("url", &redacted(url))
+            .field("migrate_url", &redacted(migrate_url))
+            .field("min_connections", min_connections)
+            .field("max_connections", max_connections)
+            .field("connect_timeout_seconds", connect_timeout_seconds)
+            .field("statement_timeout_seconds", statement_timeout_seconds)
+            .field("ca_file", ca_file)
+            .field("pooler", pooler)
             .finish()
     }
 }
@@ -416,6 +453,21 @@ mod tests {
                 settings.worker.poll_interval_ms, 700,
                 "the file beats the defaults"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_and_pooler_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FISCAL_DATABASE__CA_FILE", "/etc/fiscal/supabase-ca.crt");
+            jail.set_env("FISCAL_DATABASE__POOLER", "transaction");
+            let settings = Settings::load(None).map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(settings.database.ca_file, "/etc/fiscal/supabase-ca.crt");
+            assert_eq!(settings.database.pooler, Pooler::Transaction);
+            jail.set_env("FISCAL_DATABASE__POOLER", "sometimes");
+            let err = Settings::load(None).expect_err("an unknown pooler mode");
+            assert!(err.to_string().contains("sometimes"), "{err}");
             Ok(())
         });
     }

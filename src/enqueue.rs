@@ -1,9 +1,12 @@
 //! `fiscal enqueue`: inserts an investigation exactly as the frontend does —
 //! under Row Level Security, as the signed-in citizen — so what it proves about
 //! grants, policies and the per-citizen cap holds for the real frontend too.
+//! Unnamed statements and transaction-local settings only, so it works through a
+//! transaction-mode pooler as well.
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
@@ -34,9 +37,9 @@ pub async fn run(settings: &crate::config::Settings, request: &Request) -> Resul
 pub async fn enqueue(client: &mut Client, request: &Request) -> Result<Uuid> {
     if request.create_user {
         client
-            .execute(
+            .execute_typed(
                 "insert into auth.users (id) values ($1) on conflict (id) do nothing",
-                &[&request.user],
+                &[(&request.user, Type::UUID)],
             )
             .await
             .context("creating the citizen in auth.users")?;
@@ -44,21 +47,21 @@ pub async fn enqueue(client: &mut Client, request: &Request) -> Result<Uuid> {
     let claims = json!({"sub": request.user, "role": "authenticated"}).to_string();
     let tx = client.transaction().await?;
     // As PostgREST does for a signed-in user: both settings local to the transaction.
-    tx.execute(
+    tx.execute_typed(
         "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
-        &[&claims],
+        &[(&claims, Type::TEXT)],
     )
     .await
     .context("acting as the citizen (the connecting role must be able to SET ROLE authenticated)")?;
     let inserted = tx
-        .query_one(
+        .query_typed_one(
             "insert into public.investigations (query, data_source, filters, anomaly_types)
              values ($1, $2, $3, $4) returning id",
             &[
-                &request.query,
-                &request.data_source,
-                &request.filters,
-                &request.anomaly_types,
+                (&request.query, Type::TEXT),
+                (&request.data_source, Type::TEXT),
+                (&request.filters, Type::JSONB),
+                (&request.anomaly_types, Type::JSONB),
             ],
         )
         .await;

@@ -11,11 +11,11 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use deadpool_postgres::Pool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::db::Pool;
 use crate::metrics::Metrics;
 
 /// A probe never waits longer than this for the database: an orchestrator's

@@ -18,11 +18,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 use uuid::Uuid;
+
+use crate::db::{Conn, Params};
 
 /// Identifies one attempt at one investigation: what every fenced write checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -281,22 +282,22 @@ const REMOVE_WORKER: &str = "delete from fiscal.workers where worker_id = $1";
 const PRUNE_WORKERS: &str = "
 delete from fiscal.workers where last_seen_at < now() - $1 * interval '1 millisecond'";
 
+// Every statement names its parameter types, so that behind a transaction-mode
+// pooler it can go out unnamed (see `db`); `Conn` picks how to send it.
 async fn query(
-    client: &Client,
+    client: &Conn,
     sql: &str,
-    params: &[&(dyn ToSql + Sync)],
+    params: &Params<'_>,
 ) -> Result<Vec<Row>, tokio_postgres::Error> {
-    let statement = client.prepare_cached(sql).await?;
-    client.query(&statement, params).await
+    client.rows(sql, params).await
 }
 
 async fn execute(
-    client: &Client,
+    client: &Conn,
     sql: &str,
-    params: &[&(dyn ToSql + Sync)],
+    params: &Params<'_>,
 ) -> Result<u64, tokio_postgres::Error> {
-    let statement = client.prepare_cached(sql).await?;
-    client.execute(&statement, params).await
+    client.run(sql, params).await
 }
 
 fn millis(d: Duration) -> f64 {
@@ -316,15 +317,23 @@ fn split(fences: &[Fence]) -> (Vec<Uuid>, Vec<Uuid>) {
 }
 
 pub async fn claim(
-    client: &Client,
+    client: &Conn,
     worker_id: &str,
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<ClaimedRow>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = query(client, CLAIM, &[&worker_id, &limit, &millis(lease)])
-        .await
-        .context("claiming investigations")?;
+    let rows = query(
+        client,
+        CLAIM,
+        &[
+            (&worker_id, Type::TEXT),
+            (&limit, Type::INT8),
+            (&millis(lease), Type::FLOAT8),
+        ],
+    )
+    .await
+    .context("claiming investigations")?;
     Ok(rows
         .iter()
         .map(|r| ClaimedRow {
@@ -345,7 +354,7 @@ pub async fn claim(
 }
 
 pub async fn report_progress(
-    client: &Client,
+    client: &Conn,
     fence: Fence,
     progress: &ProgressWrite<'_>,
     lease: Duration,
@@ -356,12 +365,12 @@ pub async fn report_progress(
         client,
         REPORT_PROGRESS,
         &[
-            &fence.id,
-            &fence.token,
-            &progress.phase,
-            &fraction,
-            &progress.records_analyzed,
-            &millis(lease),
+            (&fence.id, Type::UUID),
+            (&fence.token, Type::UUID),
+            (&progress.phase, Type::TEXT),
+            (&fraction, Type::FLOAT8),
+            (&progress.records_analyzed, Type::INT4),
+            (&millis(lease), Type::FLOAT8),
         ],
     )
     .await
@@ -370,11 +379,19 @@ pub async fn report_progress(
 }
 
 /// Renews leases; returns the fences that are no longer held.
-pub async fn heartbeat(client: &Client, fences: &[Fence], lease: Duration) -> Result<Vec<Fence>> {
+pub async fn heartbeat(client: &Conn, fences: &[Fence], lease: Duration) -> Result<Vec<Fence>> {
     let (ids, tokens) = split(fences);
-    let rows = query(client, HEARTBEAT, &[&ids, &tokens, &millis(lease)])
-        .await
-        .context("renewing leases")?;
+    let rows = query(
+        client,
+        HEARTBEAT,
+        &[
+            (&ids, Type::UUID_ARRAY),
+            (&tokens, Type::UUID_ARRAY),
+            (&millis(lease), Type::FLOAT8),
+        ],
+    )
+    .await
+    .context("renewing leases")?;
     let held: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
     Ok(fences
         .iter()
@@ -383,27 +400,31 @@ pub async fn heartbeat(client: &Client, fences: &[Fence], lease: Duration) -> Re
         .collect())
 }
 
-pub async fn lost_fences(client: &Client, fences: &[Fence]) -> Result<Vec<Uuid>> {
+pub async fn lost_fences(client: &Conn, fences: &[Fence]) -> Result<Vec<Uuid>> {
     let (ids, tokens) = split(fences);
-    let rows = query(client, LOST_FENCES, &[&ids, &tokens])
-        .await
-        .context("checking for cancelled investigations")?;
+    let rows = query(
+        client,
+        LOST_FENCES,
+        &[(&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)],
+    )
+    .await
+    .context("checking for cancelled investigations")?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-pub async fn complete(client: &Client, fence: Fence, completion: &Completion) -> Result<Fenced> {
+pub async fn complete(client: &Conn, fence: Fence, completion: &Completion) -> Result<Fenced> {
     let rows = execute(
         client,
         COMPLETE,
         &[
-            &fence.id,
-            &fence.token,
-            &completion.results,
-            &completion.anomalies_found,
-            &completion.total_records_analyzed,
-            &completion.confidence_score,
-            &completion.summary,
-            &completion.metadata,
+            (&fence.id, Type::UUID),
+            (&fence.token, Type::UUID),
+            (&completion.results, Type::JSONB),
+            (&completion.anomalies_found, Type::INT4),
+            (&completion.total_records_analyzed, Type::INT4),
+            (&completion.confidence_score, Type::FLOAT8),
+            (&completion.summary, Type::TEXT),
+            (&completion.metadata, Type::JSONB),
         ],
     )
     .await
@@ -412,16 +433,25 @@ pub async fn complete(client: &Client, fence: Fence, completion: &Completion) ->
 }
 
 /// `message` is the citizen's (pt-BR); `detail` is the operator's, kept in metadata.
-pub async fn fail(client: &Client, fence: Fence, message: &str, detail: &str) -> Result<Fenced> {
-    let rows = execute(client, FAIL, &[&fence.id, &fence.token, &message, &detail])
-        .await
-        .context("writing the failed investigation")?;
+pub async fn fail(client: &Conn, fence: Fence, message: &str, detail: &str) -> Result<Fenced> {
+    let rows = execute(
+        client,
+        FAIL,
+        &[
+            (&fence.id, Type::UUID),
+            (&fence.token, Type::UUID),
+            (&message, Type::TEXT),
+            (&detail, Type::TEXT),
+        ],
+    )
+    .await
+    .context("writing the failed investigation")?;
     Ok(fenced(rows))
 }
 
 /// Returns when the row becomes runnable again, or `None` if the fence was lost.
 pub async fn retry(
-    client: &Client,
+    client: &Conn,
     fence: Fence,
     detail: &str,
     backoff: Backoff,
@@ -430,12 +460,12 @@ pub async fn retry(
         client,
         RETRY,
         &[
-            &fence.id,
-            &fence.token,
-            &detail,
-            &backoff.base_seconds,
-            &backoff.max_seconds,
-            &backoff.jitter,
+            (&fence.id, Type::UUID),
+            (&fence.token, Type::UUID),
+            (&detail, Type::TEXT),
+            (&backoff.base_seconds, Type::FLOAT8),
+            (&backoff.max_seconds, Type::FLOAT8),
+            (&backoff.jitter, Type::FLOAT8),
         ],
     )
     .await
@@ -443,22 +473,26 @@ pub async fn retry(
     Ok(rows.first().map(|r| r.get(0)))
 }
 
-pub async fn release(client: &Client, fences: &[Fence]) -> Result<u64> {
+pub async fn release(client: &Conn, fences: &[Fence]) -> Result<u64> {
     let (ids, tokens) = split(fences);
-    execute(client, RELEASE, &[&ids, &tokens])
-        .await
-        .context("releasing investigations at shutdown")
+    execute(
+        client,
+        RELEASE,
+        &[(&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)],
+    )
+    .await
+    .context("releasing investigations at shutdown")
 }
 
-pub async fn sweep_expired(client: &Client, batch: i64, backoff: Backoff) -> Result<SweepReport> {
+pub async fn sweep_expired(client: &Conn, batch: i64, backoff: Backoff) -> Result<SweepReport> {
     let rows = query(
         client,
         SWEEP_EXPIRED,
         &[
-            &batch,
-            &backoff.base_seconds,
-            &backoff.max_seconds,
-            &backoff.jitter,
+            (&batch, Type::INT8),
+            (&backoff.base_seconds, Type::FLOAT8),
+            (&backoff.max_seconds, Type::FLOAT8),
+            (&backoff.jitter, Type::FLOAT8),
         ],
     )
     .await
@@ -473,7 +507,7 @@ pub async fn sweep_expired(client: &Client, batch: i64, backoff: Backoff) -> Res
     })
 }
 
-pub async fn has_unfinished(client: &Client) -> Result<bool> {
+pub async fn has_unfinished(client: &Conn) -> Result<bool> {
     let rows = query(client, HAS_UNFINISHED, &[])
         .await
         .context("checking for unfinished investigations")?;
@@ -488,17 +522,17 @@ pub struct WorkerInfo<'a> {
     pub concurrency: i32,
 }
 
-pub async fn touch_worker(client: &Client, info: &WorkerInfo<'_>, running: i32) -> Result<()> {
+pub async fn touch_worker(client: &Conn, info: &WorkerInfo<'_>, running: i32) -> Result<()> {
     execute(
         client,
         TOUCH_WORKER,
         &[
-            &info.worker_id,
-            &info.hostname,
-            &info.pid,
-            &info.version,
-            &info.concurrency,
-            &running,
+            (&info.worker_id, Type::TEXT),
+            (&info.hostname, Type::TEXT),
+            (&info.pid, Type::INT4),
+            (&info.version, Type::TEXT),
+            (&info.concurrency, Type::INT4),
+            (&running, Type::INT4),
         ],
     )
     .await
@@ -506,17 +540,21 @@ pub async fn touch_worker(client: &Client, info: &WorkerInfo<'_>, running: i32) 
     Ok(())
 }
 
-pub async fn remove_worker(client: &Client, worker_id: &str) -> Result<()> {
-    execute(client, REMOVE_WORKER, &[&worker_id])
+pub async fn remove_worker(client: &Conn, worker_id: &str) -> Result<()> {
+    execute(client, REMOVE_WORKER, &[(&worker_id, Type::TEXT)])
         .await
         .context("removing the worker record")?;
     Ok(())
 }
 
-pub async fn prune_workers(client: &Client, silent_for: Duration) -> Result<u64> {
-    execute(client, PRUNE_WORKERS, &[&millis(silent_for)])
-        .await
-        .context("pruning silent workers")
+pub async fn prune_workers(client: &Conn, silent_for: Duration) -> Result<u64> {
+    execute(
+        client,
+        PRUNE_WORKERS,
+        &[(&millis(silent_for), Type::FLOAT8)],
+    )
+    .await
+    .context("pruning silent workers")
 }
 
 /// Tells a row the citizen cancelled from one re-claimed after this worker's
@@ -524,8 +562,8 @@ pub async fn prune_workers(client: &Client, silent_for: Duration) -> Result<u64>
 const IS_CANCELLED: &str = "
 select status = 'cancelled' from public.investigations where id = $1";
 
-pub async fn is_cancelled(client: &Client, id: Uuid) -> Result<bool> {
-    let rows = query(client, IS_CANCELLED, &[&id])
+pub async fn is_cancelled(client: &Conn, id: Uuid) -> Result<bool> {
+    let rows = query(client, IS_CANCELLED, &[(&id, Type::UUID)])
         .await
         .context("reading whether an investigation was cancelled")?;
     Ok(rows.first().is_some_and(|r| r.get(0)))

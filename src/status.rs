@@ -8,6 +8,7 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,7 +74,7 @@ pub async fn run(settings: &crate::config::Settings, json: bool) -> Result<()> {
 
 pub async fn queue_depth(client: &Client) -> Result<QueueDepth> {
     let queue = client
-        .query_one(
+        .query_typed_one(
             "select
                  (select count(*) from public.investigations where status = 'pending'),
                  (select count(*) from public.investigations
@@ -100,12 +101,12 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
     let queue = queue_depth(client).await?;
     let alive_ms = (heartbeat * ALIVE_HEARTBEATS).as_secs_f64() * 1000.0;
     let workers = client
-        .query(
+        .query_typed(
             "select worker_id, hostname, pid, version, concurrency, running, last_seen_at
              from fiscal.workers
              where last_seen_at > now() - $1 * interval '1 millisecond'
              order by worker_id",
-            &[&alive_ms],
+            &[(&alive_ms, Type::FLOAT8)],
         )
         .await
         .context("reading fiscal.workers")?
@@ -122,11 +123,11 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
         .collect();
     // Through idx_investigations_failed: failed rows are few.
     let recent_failures = client
-        .query(
+        .query_typed(
             "select id, data_source, attempts, completed_at, error_message
              from public.investigations where status = 'failed'
              order by completed_at desc nulls last limit $1",
-            &[&RECENT_FAILURES],
+            &[(&RECENT_FAILURES, Type::INT8)],
         )
         .await
         .context("reading recent failures")?

@@ -2,13 +2,17 @@
 //! container needs nothing beside it.
 //!
 //! Each migration runs once, in its own transaction, and is recorded with the md5
-//! of its text in `fiscal.schema_migrations`. A session-level advisory lock makes
-//! any number of processes starting at once safe: one applies, the others wait and
-//! then find nothing to do. The Supabase shim runs first, only where `auth.uid()`
-//! is missing (plain PostgreSQL).
+//! of its text in `fiscal.schema_migrations`. Every step (the bookkeeping table,
+//! the Supabase shim, each migration) takes a transaction-level advisory lock and
+//! checks inside it whether it is still needed, so any number of processes starting
+//! at once are safe: one applies, the others wait and then find nothing to do.
+//! Nothing outlives a transaction (no session lock, no session setting, unnamed
+//! statements only), so migrating through a transaction-mode pooler works too. The
+//! Supabase shim runs first, only where `auth.uid()` is missing (plain PostgreSQL).
 
 use anyhow::{Context, Result};
-use tokio_postgres::Client;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, GenericClient, Transaction};
 use tracing::{info, warn};
 
 use crate::config::Settings;
@@ -41,7 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");
 
-/// "fiscal" in ASCII: the advisory lock every migrating process queues on.
+/// "fiscal" in ASCII: the advisory lock every migrating transaction queues on.
 const MIGRATION_LOCK: i64 = 0x66_69_73_63_61_6c;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -55,64 +59,65 @@ pub struct MigrationReport {
 pub async fn run(settings: &Settings) -> Result<MigrationReport> {
     let (mut client, driver) =
         crate::db::connect_driven(settings.migrate_url(), &settings.database).await?;
-    let report = migrate(&mut client, settings).await;
+    let report = apply_all(&mut client, settings).await;
     drop(client);
     let _ = driver.await;
     report
 }
 
-async fn migrate(client: &mut Client, settings: &Settings) -> Result<MigrationReport> {
+/// Opens a transaction that holds the migration lock until it ends.
+async fn locked(client: &mut Client) -> Result<Transaction<'_>> {
+    let tx = client.transaction().await?;
     // "already exists, skipping" notices of the idempotent DDL are noise in logs.
-    client
-        .batch_execute("set client_min_messages = warning")
+    tx.batch_execute("set local client_min_messages = warning")
         .await
-        .context("configuring the migration session")?;
-    client
-        .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .context("waiting for the migration lock")?;
-    let result = apply_all(client, settings).await;
-    // The lock also ends with the session; unlocking here frees waiters sooner.
-    let _ = client
-        .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-        .await;
-    result
+        .context("configuring the migration transaction")?;
+    tx.execute_typed(
+        "select pg_advisory_xact_lock($1)",
+        &[(&MIGRATION_LOCK, Type::INT8)],
+    )
+    .await
+    .context("waiting for the migration lock")?;
+    Ok(tx)
 }
 
 async fn apply_all(client: &mut Client, settings: &Settings) -> Result<MigrationReport> {
     let mut report = MigrationReport::default();
-    client
-        .batch_execute(
-            "create schema if not exists fiscal;
-             create table if not exists fiscal.schema_migrations (
-                 version integer primary key,
-                 name text not null,
-                 checksum text not null,
-                 applied_at timestamptz not null default now()
-             );",
-        )
-        .await
-        .context("creating fiscal.schema_migrations")?;
+    let tx = locked(client).await?;
+    tx.batch_execute(
+        "create schema if not exists fiscal;
+         create table if not exists fiscal.schema_migrations (
+             version integer primary key,
+             name text not null,
+             checksum text not null,
+             applied_at timestamptz not null default now()
+         );",
+    )
+    .await
+    .context("creating fiscal.schema_migrations")?;
+    tx.commit().await?;
 
-    let has_auth: bool = client
-        .query_one("select to_regprocedure('auth.uid()') is not null", &[])
+    let tx = locked(client).await?;
+    let has_auth: bool = tx
+        .query_typed_one("select to_regprocedure('auth.uid()') is not null", &[])
         .await?
         .get(0);
     if !has_auth {
-        let tx = client.transaction().await?;
         tx.batch_execute(SUPABASE_SHIM)
             .await
             .context("applying sql/supabase_shim.sql")?;
-        tx.commit().await?;
         report.shim_applied = true;
         info!("applied the Supabase shim (auth schema, roles, publication)");
     }
+    tx.commit().await?;
 
-    let applied = applied_checksums(client).await?;
     for migration in MIGRATIONS {
+        let tx = locked(client).await?;
+        // Read under the lock: another process may have applied it while we waited.
+        let applied = applied_checksums(&tx).await?;
         if let Some(checksum) = applied.iter().find(|(v, _)| *v == migration.version) {
-            let current: String = client
-                .query_one("select md5($1)", &[&migration.sql])
+            let current: String = tx
+                .query_typed_one("select md5($1)", &[(&migration.sql, Type::TEXT)])
                 .await?
                 .get(0);
             if checksum.1 != current {
@@ -121,15 +126,19 @@ async fn apply_all(client: &mut Client, settings: &Settings) -> Result<Migration
                     "migration file changed after it was applied; the database keeps the old version"
                 );
             }
+            tx.commit().await?;
             continue;
         }
-        let tx = client.transaction().await?;
         tx.batch_execute(migration.sql)
             .await
             .with_context(|| format!("applying sql/migrations/{}.sql", migration.name))?;
-        tx.execute(
+        tx.execute_typed(
             "insert into fiscal.schema_migrations (version, name, checksum) values ($1, $2, md5($3))",
-            &[&migration.version, &migration.name, &migration.sql],
+            &[
+                (&migration.version, Type::INT4),
+                (&migration.name, Type::TEXT),
+                (&migration.sql, Type::TEXT),
+            ],
         )
         .await?;
         tx.commit().await?;
@@ -141,9 +150,9 @@ async fn apply_all(client: &mut Client, settings: &Settings) -> Result<Migration
     Ok(report)
 }
 
-async fn applied_checksums(client: &Client) -> Result<Vec<(i32, String)>> {
+async fn applied_checksums(client: &impl GenericClient) -> Result<Vec<(i32, String)>> {
     let rows = client
-        .query(
+        .query_typed(
             "select version, checksum from fiscal.schema_migrations",
             &[],
         )
@@ -167,11 +176,11 @@ async fn write_settings(client: &Client, settings: &Settings) -> Result<()> {
     ];
     for (key, value) in values {
         client
-            .execute(
+            .execute_typed(
                 "insert into fiscal.settings (key, value) values ($1, $2)
                  on conflict (key) do update set value = excluded.value, updated_at = now()
                  where fiscal.settings.value is distinct from excluded.value",
-                &[&key, &value],
+                &[(&key, Type::TEXT), (&value, Type::JSONB)],
             )
             .await
             .with_context(|| format!("writing setting {key}"))?;
@@ -182,7 +191,7 @@ async fn write_settings(client: &Client, settings: &Settings) -> Result<()> {
 /// Migrations the database at hand has not applied yet, by name.
 pub async fn pending(client: &Client) -> Result<Vec<&'static str>> {
     let exists: bool = client
-        .query_one(
+        .query_typed_one(
             "select to_regclass('fiscal.schema_migrations') is not null",
             &[],
         )

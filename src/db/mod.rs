@@ -1,48 +1,302 @@
 //! Connections: the pool every queue statement runs on, and single connections for
-//! LISTEN and migrations.
+//! LISTEN and migrations. Every one of them is made from an [`Endpoint`], the one
+//! place that reads a URL: TLS (see [`tls`]) and whether a transaction-mode pooler
+//! sits in front of the database.
+//!
+//! Behind a transaction-mode pooler (Supavisor on port 6543, PgBouncer with
+//! `pool_mode = transaction`) consecutive statements of one client may run on
+//! different server sessions. Named prepared statements, session settings,
+//! session advisory locks and LISTEN then break in ways that show up only under
+//! load. So, in that mode, every statement goes out unnamed with its parameter
+//! types given (`query_typed`: parse, bind and execute in one round trip), and the
+//! worker polls instead of listening. Elsewhere the queue keeps its cached
+//! prepared statements, which save the server a parse per statement.
 
 pub mod migrate;
+pub mod tls;
 
+use std::ops::Deref;
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use anyhow::{bail, Context, Result};
+use deadpool_postgres::{Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Row, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, Pooler};
 
-/// Parses a connection URL, naming fiscal in `pg_stat_activity`. The error never
-/// repeats the URL, which may hold a password.
-pub fn pg_config(url: &str, settings: &DatabaseSettings) -> Result<tokio_postgres::Config> {
-    let mut config = tokio_postgres::Config::from_str(url)
-        .map_err(|e| anyhow::anyhow!("database URL is not valid: {e}"))?;
-    if config.get_application_name().is_none() {
-        config.application_name("fiscal");
+/// How a connection may be used, decided once per URL by [`Endpoint::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// A direct connection or a session-mode pooler: the session is ours.
+    Session,
+    /// A transaction-mode pooler: nothing may outlive a transaction.
+    Transaction,
+}
+
+/// The Supabase/Prisma convention for "this URL goes through PgBouncer".
+const PGBOUNCER_PARAM: &str = "pgbouncer";
+/// Supavisor's transaction-mode port on Supabase.
+const SUPAVISOR_TRANSACTION_PORT: u16 = 6543;
+
+/// The stream type of every connection fiscal makes (TLS or, when `sslmode`
+/// says so, plain: tokio-postgres wraps both).
+pub type TlsStream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
+pub type Connection = tokio_postgres::Connection<Socket, TlsStream>;
+
+/// A parsed connection URL with what it implies.
+pub struct Endpoint {
+    pub config: tokio_postgres::Config,
+    pub tls: MakeRustlsConnect,
+    pub pooling: Pooling,
+    /// The URL without its password, for errors and logs.
+    pub shown: String,
+}
+
+/// What the URL says that tokio-postgres would refuse as unknown, taken out
+/// before it parses the rest.
+#[derive(Debug, Default, PartialEq)]
+struct LibpqExtras {
+    sslrootcert: Option<String>,
+    pgbouncer: bool,
+    verify_full: bool,
+}
+
+/// Splits libpq-only parameters off a `postgres://` URL. Key-value strings
+/// (`host=… port=…`) pass through untouched.
+fn split_extras(url: &str) -> Result<(String, LibpqExtras)> {
+    let mut extras = LibpqExtras::default();
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), extras));
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslrootcert" => extras.sslrootcert = Some(percent_decode(value)),
+            PGBOUNCER_PARAM => {
+                extras.pgbouncer = match value {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    other => bail!("database URL: pgbouncer={other} is neither true nor false"),
+                }
+            }
+            // libpq's strictest mode: verify chain and host name. We verify both
+            // whenever a CA is given, so it is `require` plus a CA that must exist.
+            "sslmode" if value == "verify-full" => {
+                extras.verify_full = true;
+                kept.push("sslmode=require".to_string());
+            }
+            _ => kept.push(pair.to_string()),
+        }
     }
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(settings.connect_timeout());
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, extras))
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
     }
-    Ok(config)
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Endpoint {
+    /// Parses `url` with the connection settings. The error never repeats the URL,
+    /// which may hold a password.
+    pub fn new(url: &str, settings: &DatabaseSettings) -> Result<Endpoint> {
+        let (url, extras) = split_extras(url)?;
+        let mut config = tokio_postgres::Config::from_str(&url)
+            .map_err(|e| anyhow::anyhow!("database URL is not valid: {e}"))?;
+        if config.get_application_name().is_none() {
+            config.application_name("fiscal");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(settings.connect_timeout());
+        }
+        let ca_file = extras
+            .sslrootcert
+            .clone()
+            .or_else(|| Some(settings.ca_file.trim().to_string()).filter(|f| !f.is_empty()))
+            .map(PathBuf::from);
+        if extras.verify_full && ca_file.is_none() {
+            bail!(
+                "database URL asks for sslmode=verify-full but no CA is given: set \
+                 database.ca_file (or sslrootcert in the URL) to the CA that signed the \
+                 server's certificate"
+            );
+        }
+        let tls = tls::connector(ca_file.as_deref())?;
+        let pooling = match settings.pooler {
+            Pooler::None => Pooling::Session,
+            Pooler::Transaction => Pooling::Transaction,
+            Pooler::Auto if extras.pgbouncer => Pooling::Transaction,
+            Pooler::Auto if config.get_ports().contains(&SUPAVISOR_TRANSACTION_PORT) => {
+                Pooling::Transaction
+            }
+            Pooler::Auto => Pooling::Session,
+        };
+        Ok(Endpoint {
+            shown: shown(&config),
+            config,
+            tls,
+            pooling,
+        })
+    }
+
+    /// One connection; the caller drives it (see [`connect_driven`]).
+    pub async fn connect(&self) -> Result<(tokio_postgres::Client, Connection)> {
+        self.config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| explained(e, &self.shown))
+    }
+}
+
+/// A connection error with its cause spelt out when it is a certificate problem,
+/// which retrying cannot fix.
+pub fn explained(error: tokio_postgres::Error, shown: &str) -> anyhow::Error {
+    let problem = tls::certificate_problem(&error);
+    let error = anyhow::Error::new(error).context(format!("connecting to the database at {shown}"));
+    match problem {
+        Some(problem) => error.context(problem),
+        None => error,
+    }
+}
+
+/// A failure to get a pooled connection, explained like [`Endpoint::connect`]'s.
+pub fn pool_error(error: PoolError, url: &str) -> anyhow::Error {
+    match error {
+        PoolError::Backend(e) => explained(e, &redacted(url)),
+        other => anyhow::anyhow!("connecting to the database at {}: {other}", redacted(url)),
+    }
+}
+
+/// True when `error` is a refused server certificate anywhere in its chain.
+pub fn is_certificate_problem(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| tls::certificate_problem(e).is_some())
 }
 
 /// The worker's pool. Connections are made lazily and replaced when they break, so
 /// a database restart costs failed statements (retried by the caller), not the pool.
+#[derive(Clone)]
+pub struct Pool {
+    inner: deadpool_postgres::Pool,
+    pooling: Pooling,
+}
+
 pub fn pool(settings: &DatabaseSettings) -> Result<Pool> {
-    let config = pg_config(&settings.url, settings)?;
+    let endpoint = Endpoint::new(&settings.url, settings)?;
     let manager = Manager::from_config(
-        config,
-        NoTls,
+        endpoint.config,
+        endpoint.tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let inner = deadpool_postgres::Pool::builder(manager)
         .max_size(settings.max_connections)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(settings.statement_timeout()))
         .create_timeout(Some(settings.connect_timeout()))
         .build()
-        .context("building the connection pool")
+        .context("building the connection pool")?;
+    Ok(Pool {
+        inner,
+        pooling: endpoint.pooling,
+    })
+}
+
+impl Pool {
+    pub async fn get(&self) -> Result<Conn, PoolError> {
+        Ok(Conn {
+            client: self.inner.get().await?,
+            pooling: self.pooling,
+        })
+    }
+
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    /// Connections open, idle and waited for, for the metrics.
+    pub fn status(&self) -> deadpool_postgres::Status {
+        self.inner.status()
+    }
+}
+
+/// A pooled connection that knows how its statements may be sent.
+pub struct Conn {
+    client: deadpool_postgres::Client,
+    pooling: Pooling,
+}
+
+impl Deref for Conn {
+    type Target = deadpool_postgres::Client;
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
+
+/// Parameters with their PostgreSQL types, so a statement can go out unnamed.
+pub type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
+
+impl Conn {
+    /// Runs a statement and returns its rows: a cached prepared statement in a
+    /// session of our own, an unnamed one behind a transaction-mode pooler.
+    pub async fn rows(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        match self.pooling {
+            Pooling::Session => {
+                let (values, types) = unzip(params);
+                let statement = self.client.prepare_typed_cached(sql, &types).await?;
+                self.client.query(&statement, &values).await
+            }
+            Pooling::Transaction => self.client.query_typed(sql, params).await,
+        }
+    }
+
+    /// Like [`Conn::rows`], for statements whose row count is the answer.
+    pub async fn run(&self, sql: &str, params: &Params<'_>) -> Result<u64, tokio_postgres::Error> {
+        match self.pooling {
+            Pooling::Session => {
+                let (values, types) = unzip(params);
+                let statement = self.client.prepare_typed_cached(sql, &types).await?;
+                self.client.execute(&statement, &values).await
+            }
+            Pooling::Transaction => self.client.execute_typed(sql, params).await,
+        }
+    }
+}
+
+fn unzip<'a>(params: &Params<'a>) -> (Vec<&'a (dyn ToSql + Sync)>, Vec<Type>) {
+    params.iter().map(|(v, t)| (*v, t.clone())).unzip()
 }
 
 /// Opens `min_connections` at once, so a misconfigured URL is reported at start-up
@@ -50,27 +304,18 @@ pub fn pool(settings: &DatabaseSettings) -> Result<Pool> {
 pub async fn warm_up(pool: &Pool, settings: &DatabaseSettings) -> Result<()> {
     let mut held = Vec::with_capacity(settings.min_connections);
     for _ in 0..settings.min_connections.max(1) {
-        held.push(pool.get().await.with_context(|| {
-            format!("connecting to the database at {}", redacted(&settings.url))
-        })?);
+        held.push(pool.get().await.map_err(|e| pool_error(e, &settings.url))?);
     }
     Ok(())
 }
 
-/// One connection outside the pool, driven by a task of its own. For LISTEN the
-/// caller drives it instead (see `worker::listener`).
+/// One connection outside the pool. For LISTEN the caller drives it (see
+/// `worker::listener`).
 pub async fn connect(
     url: &str,
     settings: &DatabaseSettings,
-) -> Result<(
-    tokio_postgres::Client,
-    tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
-)> {
-    let config = pg_config(url, settings)?;
-    config
-        .connect(NoTls)
-        .await
-        .with_context(|| format!("connecting to the database at {}", redacted(url)))
+) -> Result<(tokio_postgres::Client, Connection)> {
+    Endpoint::new(url, settings)?.connect().await
 }
 
 /// One connection driven by a task of its own, for short commands: drop the
@@ -88,27 +333,29 @@ pub async fn connect_driven(
 
 /// The URL with its password replaced, for logs and errors.
 pub fn redacted(url: &str) -> String {
-    match tokio_postgres::Config::from_str(url) {
-        Ok(config) => {
-            let hosts: Vec<String> = config
-                .get_hosts()
-                .iter()
-                .map(|h| match h {
-                    tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                    tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-                })
-                .collect();
-            let port = config.get_ports().first().copied().unwrap_or(5432);
-            format!(
-                "postgres://{}@{}:{}/{}",
-                config.get_user().unwrap_or(""),
-                hosts.join(","),
-                port,
-                config.get_dbname().unwrap_or("")
-            )
-        }
-        Err(_) => "<unparseable URL>".into(),
+    match split_extras(url).map(|(url, _)| tokio_postgres::Config::from_str(&url)) {
+        Ok(Ok(config)) => shown(&config),
+        _ => "<unparseable URL>".into(),
     }
+}
+
+fn shown(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{}:{}/{}",
+        config.get_user().unwrap_or(""),
+        hosts.join(","),
+        port,
+        config.get_dbname().unwrap_or("")
+    )
 }
 
 #[cfg(test)]
@@ -126,12 +373,61 @@ mod tests {
     fn debug_of_a_connection_config_never_shows_the_password() {
         // Pools and managers print their tokio_postgres::Config in Debug; we rely
         // on it hiding the password.
-        let config = pg_config(
+        let config = Endpoint::new(
             "postgres://fiscal:s3cr3t@db.example.org:5432/postgres",
             &DatabaseSettings::default(),
         )
-        .expect("a valid URL");
+        .expect("a valid URL")
+        .config;
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    fn pooling(url: &str, pooler: Pooler) -> Pooling {
+        let settings = DatabaseSettings {
+            pooler,
+            ..DatabaseSettings::default()
+        };
+        Endpoint::new(url, &settings).expect("a valid URL").pooling
+    }
+
+    #[test]
+    fn transaction_pooling_is_detected_from_the_port_or_the_pgbouncer_parameter() {
+        let direct = "postgres://postgres@db.example.org:5432/postgres";
+        let supavisor = "postgres://postgres.ref@aws-0-sa-east-1.pooler.supabase.com:6543/postgres";
+        let flagged = "postgres://postgres@127.0.0.1:7000/postgres?pgbouncer=true&sslmode=disable";
+        assert_eq!(pooling(direct, Pooler::Auto), Pooling::Session);
+        assert_eq!(pooling(supavisor, Pooler::Auto), Pooling::Transaction);
+        assert_eq!(pooling(flagged, Pooler::Auto), Pooling::Transaction);
+        assert_eq!(
+            pooling(supavisor, Pooler::None),
+            Pooling::Session,
+            "explicit wins"
+        );
+        assert_eq!(pooling(direct, Pooler::Transaction), Pooling::Transaction);
+    }
+
+    #[test]
+    fn libpq_only_parameters_are_taken_out_before_tokio_postgres_parses_the_url() {
+        let (url, extras) = split_extras(
+            "postgres://u@h:5432/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&pgbouncer=true",
+        )
+        .expect("splits");
+        assert_eq!(url, "postgres://u@h:5432/db?sslmode=require");
+        assert_eq!(
+            extras,
+            LibpqExtras {
+                sslrootcert: Some("/etc/ca.pem".into()),
+                pgbouncer: true,
+                verify_full: true,
+            }
+        );
+        let err = Endpoint::new(
+            "postgres://u@h/db?sslmode=verify-full",
+            &DatabaseSettings::default(),
+        )
+        .err()
+        .expect("verify-full without a CA");
+        assert!(err.to_string().contains("database.ca_file"), "{err}");
     }
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use deadpool_postgres::Pool;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +21,7 @@ use super::detectors::{self, DetectorSettings};
 use super::model::{Dataset, Detector, Family, Finding};
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
 use crate::config::AnalysisSettings;
+use crate::db::Pool;
 use crate::sources::contracts::{retrieve, RetrievalError};
 use crate::sources::filters::ContractFilters;
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use futures_util::{pin_mut, TryStreamExt};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
@@ -49,48 +49,66 @@ const CONTRACT_COLUMNS: &str = "
     c.data_inicio_vigencia, c.data_fim_vigencia, c.codigo_contratado, c.nome_contratado,
     c.valor_inicial::float8, c.valor_final::float8, c.modalidade_licitacao";
 
+/// Values with their types: retrieval sends its statements unnamed (one round
+/// trip each, and possible behind a transaction-mode pooler), which needs the types.
+pub type QueryParams = Vec<(Box<dyn ToSql + Sync + Send>, Type)>;
+
 /// The WHERE clause over `transparency.contracts c` and its parameters.
-pub fn where_clause(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+pub fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
     let mut clauses: Vec<String> = Vec::new();
-    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>| {
-        params.push(value);
+    let mut params: QueryParams = Vec::new();
+    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
+        params.push((value, ty));
         clauses.push(clause.replace('?', &format!("${}", params.len())));
     };
     if let Some(v) = &f.codigo_orgao {
-        push("c.codigo_orgao = ?", Box::new(v.clone()));
+        push("c.codigo_orgao = ?", Box::new(v.clone()), Type::TEXT);
     }
     if let Some(v) = &f.codigo_orgao_superior {
-        push("c.codigo_orgao_superior = ?", Box::new(v.clone()));
+        push(
+            "c.codigo_orgao_superior = ?",
+            Box::new(v.clone()),
+            Type::TEXT,
+        );
     }
     if let Some(v) = &f.codigo_ug {
-        push("c.codigo_ug = ?", Box::new(v.clone()));
+        push("c.codigo_ug = ?", Box::new(v.clone()), Type::TEXT);
     }
     if let Some(v) = &f.cnpj_fornecedor {
-        push("c.codigo_contratado = ?", Box::new(v.clone()));
+        push("c.codigo_contratado = ?", Box::new(v.clone()), Type::TEXT);
     }
     if let Some(v) = &f.modalidade {
-        push("c.modalidade_busca like ?", Box::new(format!("%{v}%")));
+        push(
+            "c.modalidade_busca like ?",
+            Box::new(format!("%{v}%")),
+            Type::TEXT,
+        );
     }
     for word in &f.texto {
-        push("c.objeto_busca like ?", Box::new(format!("%{word}%")));
+        push(
+            "c.objeto_busca like ?",
+            Box::new(format!("%{word}%")),
+            Type::TEXT,
+        );
     }
     if let Some(v) = f.signed_from {
-        push("c.data_assinatura >= ?", Box::new(v));
+        push("c.data_assinatura >= ?", Box::new(v), Type::DATE);
     }
     if let Some(v) = f.signed_until {
-        push("c.data_assinatura <= ?", Box::new(v));
+        push("c.data_assinatura <= ?", Box::new(v), Type::DATE);
     }
     if let Some(v) = f.min_value {
         push(
             "coalesce(c.valor_final, c.valor_inicial) >= ?::float8::numeric",
             Box::new(v),
+            Type::FLOAT8,
         );
     }
     if let Some(v) = f.max_value {
         push(
             "coalesce(c.valor_final, c.valor_inicial) <= ?::float8::numeric",
             Box::new(v),
+            Type::FLOAT8,
         );
     }
     let clause = if clauses.is_empty() {
@@ -103,7 +121,7 @@ pub fn where_clause(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + 
 
 /// The statement retrieval runs; public so the benchmark can time a bare
 /// `COPY (…) TO STDOUT` of the very same rows.
-pub fn contracts_query(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+pub fn contracts_query(f: &ContractFilters) -> (String, QueryParams) {
     let (clause, params) = where_clause(f);
     let sql = format!(
         "select distinct on (c.contract_id) {CONTRACT_COLUMNS}
@@ -114,7 +132,7 @@ pub fn contracts_query(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync
     (sql, params)
 }
 
-fn amendments_query(f: &ContractFilters) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+fn amendments_query(f: &ContractFilters) -> (String, QueryParams) {
     let (clause, params) = where_clause(f);
     let sql = format!(
         "select distinct on (a.amendment_id)
@@ -219,9 +237,11 @@ pub async fn retrieve(
     const BATCH: usize = 5_000;
     let (sql, params) = contracts_query(filters);
     let rows = client
-        .query_raw(
+        .query_typed_raw(
             &sql,
-            params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)),
+            params
+                .iter()
+                .map(|(p, ty)| (p.as_ref() as &(dyn ToSql + Sync), ty.clone())),
         )
         .await
         .context("querying transparency.contracts")?;
@@ -277,9 +297,11 @@ pub async fn retrieve(
     let mut attached: Vec<(usize, Amendment)> = Vec::new();
     let (sql, params) = amendments_query(filters);
     let rows = client
-        .query_raw(
+        .query_typed_raw(
             &sql,
-            params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)),
+            params
+                .iter()
+                .map(|(p, ty)| (p.as_ref() as &(dyn ToSql + Sync), ty.clone())),
         )
         .await
         .context("querying transparency.amendments")?;

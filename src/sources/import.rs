@@ -368,22 +368,23 @@ async fn record(
     started: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let n = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
+    // Unnamed, outside the import's transaction: safe behind a transaction pooler.
     client
-        .execute(
+        .execute_typed(
             "insert into transparency.imports
                  (source_file, kind, rows_read, rows_loaded, rows_unchanged, rows_merged,
                   rows_rejected, rejections, started_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
-                &report.source,
-                &report.kind.map_or("?", Kind::as_str),
-                &n(report.read),
-                &n(report.loaded),
-                &n(report.unchanged),
-                &n(report.merged),
-                &n(report.rejected),
-                &json!(report.rejections),
-                &started,
+                (&report.source, Type::TEXT),
+                (&report.kind.map_or("?", Kind::as_str), Type::TEXT),
+                (&n(report.read), Type::INT4),
+                (&n(report.loaded), Type::INT4),
+                (&n(report.unchanged), Type::INT4),
+                (&n(report.merged), Type::INT4),
+                (&n(report.rejected), Type::INT4),
+                (&json!(report.rejections), Type::JSONB),
+                (&started, Type::TIMESTAMPTZ),
             ],
         )
         .await?;

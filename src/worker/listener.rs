@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use futures_util::stream::poll_fn;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -45,12 +46,12 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
 
 /// One connection's life. Returns Ok only when asked to stop.
 async fn listen_once(shared: &Arc<Shared>, stop: &CancellationToken) -> anyhow::Result<()> {
-    let mut config = db::pg_config(&shared.settings.database.url, &shared.settings.database)?;
-    config.application_name("fiscal listener");
-    let (client, mut connection) = config
-        .connect(tokio_postgres::NoTls)
+    let mut endpoint = db::Endpoint::new(&shared.settings.database.url, &shared.settings.database)?;
+    endpoint.config.application_name("fiscal listener");
+    let (client, mut connection) = endpoint
+        .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("connecting the LISTEN session: {e}"))?;
+        .context("connecting the LISTEN session")?;
 
     // The connection must be polled for the client to make progress; this task
     // drives it and hands notifications over.

@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +28,7 @@ use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::db::{Pool, Pooling};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelines;
 use crate::queue::{self, Fence, WorkerInfo};
@@ -144,7 +144,7 @@ impl Shared {
     /// Runs `f` on a pooled connection under the statement timeout.
     async fn with_client<T, F, Fut>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(deadpool_postgres::Client) -> Fut,
+        F: FnOnce(crate::db::Conn) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let limit = self.settings.database.statement_timeout();
@@ -278,7 +278,16 @@ impl Worker {
 
         let background = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        if shared.settings.worker.listen {
+        let behind_pooler = shared.pool.pooling() == Pooling::Transaction;
+        if shared.settings.worker.listen && behind_pooler {
+            info!(
+                poll_interval_ms = shared.settings.worker.poll_interval_ms,
+                cancel_check_ms = shared.settings.worker.cancel_check_ms,
+                "LISTEN is off: the database is reached through a transaction-mode pooler \
+                 (database.pooler); polling for new and cancelled investigations instead"
+            );
+        }
+        if shared.settings.worker.listen && !behind_pooler {
             tasks.spawn(listener::run(shared.clone(), background.clone()));
         }
         tasks.spawn(maintenance::run(shared.clone(), background.clone()));
@@ -320,10 +329,11 @@ async fn prepare(shared: &Shared) -> Result<()> {
     let mut delay = Duration::from_millis(500);
     loop {
         let attempt = async {
-            let client = shared.pool.get().await.map_err(|e| match e {
-                deadpool_postgres::PoolError::Backend(e) => anyhow::Error::new(e),
-                other => anyhow!("{other}"),
-            })?;
+            let client = shared
+                .pool
+                .get()
+                .await
+                .map_err(|e| crate::db::pool_error(e, &shared.settings.database.url))?;
             crate::db::migrate::pending(&client).await
         };
         match attempt.await {
@@ -338,7 +348,7 @@ async fn prepare(shared: &Shared) -> Result<()> {
                  or set worker.migrate_on_start = true",
                 pending.join(", ")
             ),
-            Err(e) if is_refusal(&e) => {
+            Err(e) if is_refusal(&e) || crate::db::is_certificate_problem(&e) => {
                 return Err(e).with_context(|| {
                     format!(
                         "the database at {} refused the worker",

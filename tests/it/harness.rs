@@ -17,8 +17,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Pool;
 use fiscal::config::Settings;
+use fiscal::db::Pool;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
@@ -34,6 +34,8 @@ pub struct LocalCluster {
     pub root: PathBuf,
     pub port: u16,
     bin: PathBuf,
+    /// Extra `-c name=value` server settings (TLS clusters).
+    settings: Vec<String>,
 }
 
 static SHARED: OnceLock<Cluster> = OnceLock::new();
@@ -294,6 +296,42 @@ impl Drop for TestDb {
     }
 }
 
+/// An empty database (from template0, not the migrated template), dropped at
+/// the end like a TestDb.
+pub struct EmptyDb {
+    pub url: String,
+    pub name: String,
+}
+
+impl EmptyDb {
+    pub async fn new() -> Self {
+        let cluster = cluster();
+        let name = format!("e_{}", Uuid::new_v4().simple());
+        let admin = connect(&cluster.url("postgres")).await;
+        admin
+            .batch_execute(&format!("create database {name} template template0"))
+            .await
+            .expect("creating an empty database");
+        Self {
+            url: cluster.url(&name),
+            name,
+        }
+    }
+}
+
+impl Drop for EmptyDb {
+    fn drop(&mut self) {
+        let admin = cluster().url("postgres");
+        let name = self.name.clone();
+        block_on(async move {
+            let client = connect(&admin).await;
+            let _ = client
+                .batch_execute(&format!("drop database if exists {name} with (force)"))
+                .await;
+        });
+    }
+}
+
 /// Settings for tests: the defaults, with intervals short enough that tests wait
 /// for behaviour rather than timers.
 pub fn test_settings(url: &str) -> Settings {
@@ -339,7 +377,38 @@ where
     }
 }
 
-fn is_root() -> bool {
+/// Hands a file or folder to the `postgres` OS user when we run as root, since
+/// the server (and PgBouncer) run as that user and refuse keys others can read.
+pub fn give_to_postgres(path: &Path) -> std::io::Result<()> {
+    if is_root() {
+        run(Command::new("chown").arg("postgres:").arg(path))?;
+    }
+    Ok(())
+}
+
+/// The uid and gid a server process must run as: `postgres` when we are root
+/// (PostgreSQL and PgBouncer refuse root), ourselves otherwise.
+pub fn server_user() -> Option<(u32, u32)> {
+    if !is_root() {
+        return None;
+    }
+    let id = |flag: &str| {
+        Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
+            .expect("the postgres OS user exists")
+    };
+    Some((id("-u"), id("-g")))
+}
+
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -369,7 +438,7 @@ fn pg_bin_dir() -> PathBuf {
         .expect("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql, or set FISCAL_TEST_DATABASE_URL")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -380,16 +449,27 @@ impl LocalCluster {
     /// initdb + pg_ctl start in a fresh folder under the system temp dir (reachable
     /// by the postgres user, unlike the checkout's parents).
     pub fn start() -> std::io::Result<LocalCluster> {
+        Self::start_with(|_| Vec::new(), None)
+    }
+
+    /// Like [`LocalCluster::start`], with extra server settings (`name=value`) and,
+    /// when given, this `pg_hba.conf` instead of initdb's. `settings` gets the
+    /// cluster's folder first, to put files there (certificates) that are removed
+    /// with it.
+    pub fn start_with(
+        settings: impl FnOnce(&Path) -> Vec<String>,
+        hba: Option<&str>,
+    ) -> std::io::Result<LocalCluster> {
         let root = std::env::temp_dir().join(format!("fiscal-test-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&root)?;
+        let settings = settings(&root);
         let cluster = LocalCluster {
             root,
             port: free_port(),
             bin: pg_bin_dir(),
+            settings,
         };
-        if is_root() {
-            run(Command::new("chown").arg("postgres:").arg(&cluster.root))?;
-        }
+        give_to_postgres(&cluster.root)?;
         run(cluster
             .pg_command("initdb")
             .args([
@@ -404,7 +484,14 @@ impl LocalCluster {
                 "-D",
             ])
             .arg(cluster.data()))?;
-        cluster.require_passwords()?;
+        match hba {
+            Some(hba) => {
+                let path = cluster.data().join("pg_hba.conf");
+                std::fs::write(&path, hba)?;
+                give_to_postgres(&path)?;
+            }
+            None => cluster.require_passwords()?,
+        }
         cluster.watchdog()?;
         cluster.start_server()?;
         Ok(cluster)
@@ -444,7 +531,7 @@ impl LocalCluster {
     /// only matters if the machine goes down, but synchronous_commit stays on, since
     /// the restart test stops the server as a crash would.
     pub fn start_server(&self) -> std::io::Result<()> {
-        let options = format!(
+        let mut options = format!(
             "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
              -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10 \
              -c fsync=off -c full_page_writes=off \
@@ -452,6 +539,9 @@ impl LocalCluster {
             self.port,
             self.root.display()
         );
+        for setting in &self.settings {
+            options.push_str(&format!(" -c {setting}"));
+        }
         run(self
             .pg_command("pg_ctl")
             .args(["-w", "-t", "60", "-o", &options, "-l"])
@@ -506,7 +596,7 @@ impl Drop for LocalCluster {
     }
 }
 
-fn run(command: &mut Command) -> std::io::Result<()> {
+pub fn run(command: &mut Command) -> std::io::Result<()> {
     let out = command.stdin(Stdio::null()).output()?;
     if out.status.success() {
         Ok(())
@@ -543,6 +633,35 @@ pub async fn enqueue(client: &Client, user: Uuid, query: &str) -> Uuid {
         .await
         .expect("enqueueing")
         .get(0)
+}
+
+/// Inserts `n` pending investigations running `query`, for one citizen, at once.
+pub async fn enqueue_many(client: &Client, user: Uuid, query: &str, n: i32) {
+    client
+        .execute(
+            "insert into investigations (user_id, query, data_source)
+             select $1, $2, 'contracts' from generate_series(1, $3)",
+            &[&user, &query, &n],
+        )
+        .await
+        .expect("seed");
+}
+
+/// The citizen who owns `id` cancels it, as the frontend does: through RLS.
+pub async fn cancel_as_citizen(client: &Client, id: Uuid) {
+    let user: Uuid = client
+        .query_one("select user_id from investigations where id = $1", &[&id])
+        .await
+        .expect("the investigation exists")
+        .get(0);
+    client
+        .batch_execute(&format!(
+            "begin; select set_config('role', 'authenticated', true);
+             select set_config('request.jwt.claims', '{{\"sub\":\"{user}\",\"role\":\"authenticated\"}}', true);
+             update investigations set status = 'cancelled' where id = '{id}'; commit;"
+        ))
+        .await
+        .expect("the citizen cancels");
 }
 
 /// The columns tests look at.
@@ -661,4 +780,146 @@ pub async fn drain(
 /// A file of the repository.
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A real PgBouncer in front of one test database, started in the foreground as a
+/// child process (as the `postgres` OS user when we are root: PgBouncer refuses
+/// root) and killed when dropped; a watchdog kills it if this process dies first.
+pub struct PgBouncer {
+    pub port: u16,
+    dir: PathBuf,
+    child: std::process::Child,
+    user: String,
+    dbname: String,
+}
+
+impl PgBouncer {
+    /// Transaction pooling for the database at `url`, with at most `pool_size` server connections.
+    pub fn start(url: &str, pool_size: u32) -> PgBouncer {
+        let server: tokio_postgres::Config = url.parse().expect("the test database URL parses");
+        let dbname = server.get_dbname().expect("a database name").to_string();
+        let host = match server.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            _ => panic!("PgBouncer tests need a TCP test database URL"),
+        };
+        let server_port = server.get_ports().first().copied().unwrap_or(5432);
+        let user = server.get_user().unwrap_or("postgres").to_string();
+        let password = server
+            .get_password()
+            .map(|p| format!(" password={}", String::from_utf8_lossy(p)))
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("fiscal-pgbouncer-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("a folder for pgbouncer.ini");
+        let port = free_port();
+        let ini = format!(
+            "[databases]
+{dbname} = host={host} port={server_port} dbname={dbname} user={user}{password}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {dir}/userlist.txt
+pool_mode = transaction
+default_pool_size = {pool_size}
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = 200
+",
+            dir = dir.display(),
+        );
+        std::fs::write(dir.join("pgbouncer.ini"), ini).expect("writing pgbouncer.ini");
+        std::fs::write(dir.join("userlist.txt"), format!("\"{user}\" \"\"\n"))
+            .expect("writing userlist.txt");
+        for file in ["", "pgbouncer.ini", "userlist.txt"] {
+            give_to_postgres(&dir.join(file)).expect("chown the PgBouncer files");
+        }
+        let binary = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("pgbouncer"));
+        let mut command = Command::new(binary);
+        command
+            .arg(dir.join("pgbouncer.ini"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.join("pgbouncer.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            );
+        if let Some((uid, gid)) = server_user() {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, gid);
+        }
+        let child = command
+            .spawn()
+            .expect("starting pgbouncer (Debian package `pgbouncer`; .ci/run installs it)");
+        let script = format!(
+            "trap '' INT HUP; while kill -0 {me} 2>/dev/null && kill -0 {child} 2>/dev/null; \
+             do sleep 1; done; kill {child} 2>/dev/null",
+            me = std::process::id(),
+            child = child.id(),
+        );
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        PgBouncer {
+            port,
+            dir,
+            child,
+            user,
+            dbname,
+        }
+    }
+
+    /// The URL of the test database through PgBouncer, with `extra` query
+    /// parameters (`pgbouncer=true`, ...).
+    pub fn url(&self, extra: &str) -> String {
+        let query = if extra.is_empty() {
+            String::new()
+        } else {
+            format!("?{extra}")
+        };
+        format!(
+            "postgres://{}@127.0.0.1:{}/{}{query}",
+            self.user, self.port, self.dbname
+        )
+    }
+
+    /// Waits until PgBouncer accepts connections and reaches the server.
+    pub async fn ready(&self) {
+        let mut settings = Settings::default();
+        settings.database.url = self.url("pgbouncer=true");
+        let what = format!(
+            "PgBouncer to accept connections (log: {})",
+            self.dir.join("pgbouncer.log").display()
+        );
+        eventually(Duration::from_secs(30), &what, || async {
+            let (client, driver) =
+                fiscal::db::connect_driven(&settings.database.url, &settings.database)
+                    .await
+                    .ok()?;
+            let answered = client.simple_query("select 1").await.is_ok();
+            drop(client);
+            let _ = driver.await;
+            answered.then_some(())
+        })
+        .await
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -4,8 +4,10 @@ mod commands;
 mod deploy;
 mod harness;
 mod import;
+mod pgbouncer;
 mod scripted;
 mod secrets;
+mod tls;
 
 mod child;
 mod migrations;

@@ -5,42 +5,7 @@ use fiscal::db::migrate;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::harness::{cluster, connect, test_settings};
-
-/// An empty database (from template0), dropped at the end like a TestDb.
-struct EmptyDb {
-    url: String,
-    name: String,
-}
-
-impl EmptyDb {
-    async fn new() -> Self {
-        let cluster = cluster();
-        let name = format!("e_{}", Uuid::new_v4().simple());
-        let admin = connect(&cluster.url("postgres")).await;
-        admin
-            .batch_execute(&format!("create database {name} template template0"))
-            .await
-            .expect("creating an empty database");
-        Self {
-            url: cluster.url(&name),
-            name,
-        }
-    }
-}
-
-impl Drop for EmptyDb {
-    fn drop(&mut self) {
-        let admin = cluster().url("postgres");
-        let name = self.name.clone();
-        crate::harness::block_on(async move {
-            let client = connect(&admin).await;
-            let _ = client
-                .batch_execute(&format!("drop database if exists {name} with (force)"))
-                .await;
-        });
-    }
-}
+use crate::harness::{connect, test_settings, EmptyDb};
 
 /// Everything a migration creates, as text, to compare before and after.
 async fn schema_fingerprint(client: &Client) -> String {

@@ -169,6 +169,20 @@ async fn a_citizens_investigation_over_the_real_january_data_completes_with_rank
     assert_eq!(meta["rows_read"]["contracts"], json!(distinct));
 }
 
+/// What `{"min_value": 1000000, "year": 2020}` selects, counted in plain SQL.
+pub async fn contracts_over_a_million_in_2020(client: &Client) -> i64 {
+    client
+        .query_one(
+            "select count(distinct contract_id) from transparency.contracts
+             where coalesce(valor_final, valor_inicial) >= 1000000
+               and data_assinatura between '2020-01-01' and '2020-12-31'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0)
+}
+
 #[tokio::test]
 async fn the_original_frontends_filters_select_what_they_say() {
     let db = TestDb::new().await;
@@ -184,16 +198,7 @@ async fn the_original_frontends_filters_select_what_they_say() {
     )
     .await;
     drain_builtin(&db).await;
-    let expected: i64 = client
-        .query_one(
-            "select count(distinct contract_id) from transparency.contracts
-             where coalesce(valor_final, valor_inicial) >= 1000000
-               and data_assinatura between '2020-01-01' and '2020-12-31'",
-            &[],
-        )
-        .await
-        .expect("count")
-        .get(0);
+    let expected = contracts_over_a_million_in_2020(&client).await;
     assert!(expected > 0, "the sample has such contracts");
     let row = row_json(&client, id).await;
     assert_eq!(row["status"], "completed", "{row:#}");

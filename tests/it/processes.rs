@@ -6,7 +6,9 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::child::ChildWorker;
-use crate::harness::{add_user, enqueue, fetch, wait_for, LocalCluster, RunningWorker, TestDb};
+use crate::harness::{
+    add_user, enqueue, enqueue_many, fetch, wait_for, LocalCluster, RunningWorker, TestDb,
+};
 use crate::scripted;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -16,14 +18,7 @@ async fn a_thousand_investigations_on_four_workers_in_two_processes_complete_exa
     let db = TestDb::new().await;
     let client = db.client().await;
     let user = add_user(&client).await;
-    client
-        .execute(
-            "insert into investigations (user_id, query, data_source)
-             select $1, 'instant', 'contracts' from generate_series(1, 1000)",
-            &[&user],
-        )
-        .await
-        .expect("seed");
+    enqueue_many(&client, user, "instant", 1000).await;
     let mut settings = db.settings();
     settings.worker.concurrency = 2;
     let mut workers: Vec<ChildWorker> = (0..2)

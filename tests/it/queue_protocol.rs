@@ -6,7 +6,7 @@ use std::time::Duration;
 use fiscal::queue::{self, Backoff, Completion, Fenced, ProgressWrite};
 use serde_json::json;
 
-use crate::harness::{add_user, enqueue, fetch, TestDb};
+use crate::harness::{add_user, enqueue, enqueue_many, fetch, TestDb};
 
 const LEASE: Duration = Duration::from_secs(60);
 const BACKOFF: Backoff = Backoff {
@@ -31,14 +31,7 @@ async fn two_pools_claiming_at_once_never_take_the_same_row() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let user = add_user(&client).await;
-    client
-        .execute(
-            "insert into investigations (user_id, query, data_source)
-             select $1, 'instant', 'contracts' from generate_series(1, 300)",
-            &[&user],
-        )
-        .await
-        .expect("seed");
+    enqueue_many(&client, user, "instant", 300).await;
     let claimers: Vec<_> = (0..2)
         .map(|n| {
             let pool = db.pool();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::Pool;
+use fiscal::db::Pool;
 use fiscal::pipeline::{Completion, Job, JobError, Phase, Pipeline, Pipelines, Progress};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;

@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    add_user, drain, drain_builtin, enqueue, eventually, fetch, wait_for, RunningWorker, TestDb,
+    add_user, cancel_as_citizen, drain, drain_builtin, enqueue, eventually, fetch, wait_for,
+    RunningWorker, TestDb,
 };
 use crate::scripted;
 
@@ -126,19 +127,7 @@ async fn cancelled_job_stops_within_a_second_and_writes_nothing_more() {
     .await;
 
     // As the citizen does it, through RLS.
-    let user: uuid::Uuid = client
-        .query_one("select user_id from investigations where id = $1", &[&id])
-        .await
-        .expect("row")
-        .get(0);
-    client
-        .batch_execute(&format!(
-            "begin; select set_config('role', 'authenticated', true);
-             select set_config('request.jwt.claims', '{{\"sub\":\"{user}\",\"role\":\"authenticated\"}}', true);
-             update investigations set status = 'cancelled' where id = '{id}'; commit;"
-        ))
-        .await
-        .expect("the citizen cancels");
+    cancel_as_citizen(&client, id).await;
     let stopped_after: f64 = eventually(Duration::from_secs(5), "the pipeline to stop", || async {
         client
             .query_opt(
