@@ -12,9 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::db::Conn as Client;
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
-use crate::db::Conn as Client;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

@@ -41,7 +41,7 @@ fn settings_env(settings: &Settings) -> Vec<(String, String)> {
     let value = serde_json::to_value(settings).expect("settings serialise");
     let mut env = Vec::new();
     for (section, keys) in value.as_object().into_iter().flatten() {
-        if !["database", "worker", "limits", "log"].contains(&section.as_str()) {
+        if !["database", "worker", "limits", "http", "log"].contains(&section.as_str()) {
             continue;
         }
         for (key, v) in keys.as_object().into_iter().flatten() {

@@ -43,6 +43,7 @@ static SHARED: OnceLock<Cluster> = OnceLock::new();
 /// The cluster shared by every test of this process.
 pub fn cluster() -> &'static Cluster {
     SHARED.get_or_init(|| {
+        install_prerequisites();
         let cluster = match std::env::var("FISCAL_TEST_DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => Cluster {
                 admin_url: url,
@@ -61,6 +62,22 @@ pub fn cluster() -> &'static Cluster {
         block_on(cluster.create_template());
         cluster
     })
+}
+
+/// `cargo test` on a fresh machine: the Debian packages the suite needs
+/// (PostgreSQL, wal2json, PgBouncer, openssl) are installed by the same script CI
+/// uses, which does nothing when they are there.
+fn install_prerequisites() {
+    let script = repo_path(".ci/prerequisites");
+    let out = Command::new(&script)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "the test prerequisites are missing:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs a future to completion on a runtime of its own, from sync code (the

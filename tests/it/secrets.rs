@@ -25,6 +25,8 @@ async fn fiscal(args: &[&str], envs: &[(&str, &str)]) -> Run {
         .args(args)
         .envs(envs.iter().copied())
         .env("RUST_LOG", "trace")
+        // Tests run in parallel; the endpoints' port is not what is tested here.
+        .env("FISCAL_HTTP__LISTEN", "")
         .stdin(Stdio::null())
         .output()
         .await
@@ -143,6 +145,7 @@ async fn an_unreachable_database_is_reported_with_its_address_but_without_the_pa
         .env("FISCAL_DATABASE__URL", &nowhere)
         .env("FISCAL_LOG__FORMAT", "json")
         .env("RUST_LOG", "trace")
+        .env("FISCAL_HTTP__LISTEN", "")
         .stdin(Stdio::null())
         .stdout(Stdio::from(file.try_clone().expect("log handle")))
         .stderr(Stdio::from(file))
