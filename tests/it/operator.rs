@@ -429,3 +429,31 @@ async fn claim_and_sweep_read_only_their_partial_indexes_among_many_finished_row
     assert!(sweep.contains("idx_investigations_processing"), "{sweep}");
     assert!(!sweep.contains("Seq Scan"), "{sweep}");
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_investigation_id_attempt_and_phase() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let id = enqueue(&client, user, "steps 4 50").await;
+    let mut settings = db.settings();
+    settings.log.format = fiscal::config::LogFormat::Json;
+    let mut worker = crate::child::ChildWorker::spawn(&settings, true);
+    assert_eq!(worker.exit_code(Duration::from_secs(60)).await, Some(0));
+
+    let log = worker.log_text();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let over = lines
+        .iter()
+        .find(|l| l["message"] == "attempt over")
+        .unwrap_or_else(|| panic!("no 'attempt over' line in:\n{log}"));
+    let span = &over["span"];
+    assert_eq!(span["name"], "investigation", "{over}");
+    assert_eq!(span["id"], id.to_string(), "{over}");
+    assert_eq!(span["attempt"], 1, "{over}");
+    assert_eq!(span["phase"], "data_retrieval", "{over}");
+}
