@@ -83,6 +83,7 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
     import_sample(&settings, cluster.root()).await?;
     let ids = enqueue_demo(&settings).await?;
 
+    let mut signals = crate::signals::Signals::install();
     let stop_worker = CancellationToken::new();
     let pipelines = Pipelines::builtin(&settings)?;
     let worker = tokio::spawn(
@@ -100,7 +101,7 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
             }
             false
         }
-        _ = crate::signals::shutdown() => true,
+        _ = signals.recv() => true,
     };
     drop(client);
     driver.abort();
@@ -112,7 +113,7 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
              (with DATABASE_URL={url})\nCtrl-C stops the worker and the database.",
             Uuid::new_v4()
         );
-        crate::signals::shutdown().await;
+        signals.recv().await;
     }
     stop_worker.cancel();
     let report = worker.await.context("the worker task")??;

@@ -457,3 +457,57 @@ async fn json_logs_carry_the_investigation_id_attempt_and_phase() {
     assert_eq!(span["attempt"], 1, "{over}");
     assert_eq!(span["phase"], "data_retrieval", "{over}");
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_the_dev_worker_and_its_database_cleanly() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = DevDir(std::env::temp_dir().join(format!("fiscal-dev-test-{}", Uuid::new_v4())));
+    let mut dev = fiscal()
+        .args(["dev", "--dir"])
+        .arg(&dir.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting fiscal dev");
+    let mut lines = BufReader::new(dev.stdout.take().expect("stdout")).lines();
+    let mut shown = String::new();
+    tokio::time::timeout(Duration::from_secs(180), async {
+        while let Some(line) = lines.next_line().await.expect("reading the output") {
+            shown.push_str(&line);
+            shown.push('\n');
+            if line.contains("Ctrl-C stops the worker and the database") {
+                return;
+            }
+        }
+        panic!("fiscal dev ended before the demo finished:\n{shown}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the demo did not finish in time:\n{shown}"));
+    let url = printed_url(&shown);
+
+    let pid = dev.id().expect("fiscal dev is running") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("sending SIGINT");
+    let status = tokio::time::timeout(Duration::from_secs(60), dev.wait())
+        .await
+        .expect("fiscal dev exits after Ctrl-C")
+        .expect("its exit status");
+    while let Ok(Some(line)) = lines.next_line().await {
+        shown.push_str(&line);
+        shown.push('\n');
+    }
+    assert!(status.success(), "{shown}");
+    assert!(
+        shown.contains("stopped the worker and the database"),
+        "{shown}"
+    );
+    assert!(
+        tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .is_err(),
+        "the database is down after Ctrl-C"
+    );
+}
