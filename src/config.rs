@@ -131,6 +131,10 @@ pub struct AnalysisSettings {
     /// Anomalies kept in `results`, most serious first (`anomalies_found` counts
     /// them all). Keeps a row well under Realtime's 1 MB payload limit.
     pub results_cap: usize,
+    /// Bytes of `results` JSON at most: findings that would go past it are left
+    /// out (least serious first), however many the count cap allows, because a
+    /// Realtime message over 1 MB never reaches the frontend.
+    pub results_max_bytes: usize,
     /// Contracts one investigation may retrieve; broader filters fail with a
     /// message asking to narrow them.
     pub max_records: usize,
@@ -143,6 +147,7 @@ impl Default for AnalysisSettings {
     fn default() -> Self {
         Self {
             results_cap: 500,
+            results_max_bytes: 700_000,
             max_records: 2_000_000,
             implausible_value: 50_000_000_000.0,
         }
@@ -309,8 +314,11 @@ impl Settings {
                 w.backoff_jitter
             );
         }
-        if self.analysis.results_cap == 0 || self.analysis.max_records == 0 {
-            bail!("analysis.results_cap and analysis.max_records must be positive");
+        if self.analysis.results_cap == 0
+            || self.analysis.max_records == 0
+            || self.analysis.results_max_bytes == 0
+        {
+            bail!("analysis.results_cap, analysis.results_max_bytes and analysis.max_records must be positive");
         }
         if self.limits.max_active_per_user < 1 {
             bail!("limits.max_active_per_user must be at least 1");

@@ -41,6 +41,23 @@ impl ContractsPipeline {
     }
 }
 
+/// The findings, in order, while their JSON array stays within `max_bytes`;
+/// returns them with the array's size.
+fn within_budget(findings: impl Iterator<Item = Value>, max_bytes: usize) -> (Vec<Value>, usize) {
+    let mut kept = Vec::new();
+    // "[" and "]", and a comma between two findings.
+    let mut bytes = 2;
+    for finding in findings {
+        let size = finding.to_string().len() + usize::from(!kept.is_empty());
+        if bytes + size > max_bytes {
+            break;
+        }
+        bytes += size;
+        kept.push(finding);
+    }
+    (kept, bytes)
+}
+
 /// `anomaly_types`: a JSON array of family names; empty means all.
 pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {
     let known: Vec<&str> = Family::ALL.iter().map(|f| f.as_str()).collect();
@@ -253,11 +270,14 @@ impl Pipeline for ContractsPipeline {
         for r in &ranked {
             *by_rule.entry(r.finding.rule).or_default() += 1;
         }
-        let shown = ranked.len().min(self.analysis.results_cap);
-        let results: Vec<Value> = ranked[..shown]
-            .iter()
-            .map(|r| analysis::to_json(r, &data))
-            .collect();
+        let (results, results_bytes) = within_budget(
+            ranked
+                .iter()
+                .take(self.analysis.results_cap)
+                .map(|r| analysis::to_json(r, &data)),
+            self.analysis.results_max_bytes,
+        );
+        let shown = results.len();
         let analysis_ms = analysis_started.elapsed().as_millis() as u64;
 
         progress.set(Phase::SummaryGeneration, 0.95);
@@ -283,7 +303,35 @@ impl Pipeline for ContractsPipeline {
                 "detectors": detector_stats,
                 "anomalies_by_rule": by_rule,
                 "results_cap": self.analysis.results_cap,
+                "results_bytes": results_bytes,
+                "results_shown": shown,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_stop_before_the_byte_budget_and_the_size_is_exact() {
+        let findings: Vec<Value> = (0..10)
+            .map(|i| json!({"anomaly_id": i, "description": "x".repeat(100)}))
+            .collect();
+        let one = findings[0].to_string().len();
+        let (kept, bytes) = within_budget(findings.clone().into_iter(), 2 + 3 * one + 2);
+        assert_eq!(kept.len(), 3);
+        assert_eq!(bytes, Value::Array(kept.clone()).to_string().len());
+        assert_eq!(
+            kept[..],
+            findings[..3],
+            "the most serious are kept, in order"
+        );
+
+        let (all, bytes) = within_budget(findings.clone().into_iter(), usize::MAX);
+        assert_eq!(all.len(), 10);
+        assert_eq!(bytes, Value::Array(all).to_string().len());
+        assert!(within_budget(findings.into_iter(), 10).0.is_empty());
     }
 }

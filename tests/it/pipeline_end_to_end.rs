@@ -274,3 +274,35 @@ async fn the_same_input_gives_the_same_results_byte_for_byte() {
     }
     assert_eq!(outputs[0], outputs[1]);
 }
+
+#[tokio::test]
+async fn results_are_cut_to_the_byte_budget_and_the_count_still_says_how_many() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    import_january(&mut client).await;
+    let mut settings = db.settings();
+    settings.analysis.results_max_bytes = 30_000;
+    let user = add_user(&client).await;
+    let id = insert_as_citizen(&client, user, "todos", json!({}), json!([])).await;
+    let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
+    crate::harness::drain(settings, pipelines).await;
+
+    let row = row_json(&client, id).await;
+    assert_eq!(row["status"], "completed", "{row:#}");
+    let results = row["results"].as_array().expect("results");
+    let bytes = row["results"].to_string().len();
+    assert!(!results.is_empty());
+    assert!(bytes <= 30_000, "{bytes} bytes of results");
+    let found = row["anomalies_found"].as_i64().expect("a count");
+    assert!(
+        found > results.len() as i64,
+        "{found} found, {} shown",
+        results.len()
+    );
+    let metadata = &row["investigation_metadata"];
+    assert_eq!(metadata["results_shown"], results.len());
+    assert_eq!(
+        results[0]["severity"], "critical",
+        "the most serious come first"
+    );
+}
