@@ -24,6 +24,105 @@ pub struct Settings {
     pub detectors: crate::pipeline::detectors::DetectorSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    pub portal: PortalSettings,
+}
+
+/// The Portal da Transparência REST API, the `portal` backend of the contracts
+/// data source. Debug never shows the key (see the `Debug` impl below).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSettings {
+    /// The `chave-api-dados` key (`PORTAL_TRANSPARENCIA_API_KEY`); empty turns the
+    /// API off and investigations read only what `fiscal import` loaded.
+    pub api_key: String,
+    /// Where `/contratos` lives (`PORTAL_TRANSPARENCIA_BASE_URL`): the Portal, a
+    /// mirror, or a local server in tests.
+    pub base_url: String,
+    /// One HTTP request, connection included.
+    pub request_timeout_seconds: u64,
+    /// The Portal's limits per key, by day and from 00:00 to 05:59 Brasília time.
+    pub requests_per_minute: u32,
+    pub night_requests_per_minute: u32,
+    /// Retries of one request after a 5xx, a timeout or a lost connection, each
+    /// after retry_base_ms·2^n; also how many 429 answers are waited out.
+    pub max_retries: u32,
+    pub retry_base_ms: u64,
+    /// A 429 asking to wait longer than this gives the investigation back to the
+    /// queue instead of holding a job slot.
+    pub max_retry_after_seconds: u64,
+    /// How long a fetched month stays fresh while it is the current month (or was
+    /// when fetched), and once it had ended when fetched.
+    pub fresh_hours: u64,
+    pub closed_month_fresh_days: u64,
+    /// Months one investigation may fetch; a longer period fails with a message
+    /// asking to narrow it.
+    pub max_months: u32,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self {
+            api_key: String::new(),
+            base_url: "https://api.portaldatransparencia.gov.br/api-de-dados".into(),
+            request_timeout_seconds: 30,
+            requests_per_minute: 90,
+            night_requests_per_minute: 300,
+            max_retries: 3,
+            retry_base_ms: 1_000,
+            max_retry_after_seconds: 120,
+            fresh_hours: 24,
+            closed_month_fresh_days: 30,
+            max_months: 24,
+        }
+    }
+}
+
+impl std::fmt::Debug for PortalSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so a new field cannot be forgotten here.
+        let PortalSettings {
+            api_key,
+            base_url,
+            request_timeout_seconds,
+            requests_per_minute,
+            night_requests_per_minute,
+            max_retries,
+            retry_base_ms,
+            max_retry_after_seconds,
+            fresh_hours,
+            closed_month_fresh_days,
+            max_months,
+        } = self;
+        let key = if api_key.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("PortalSettings")
+            .field("api_key", &key)
+            .field("base_url", base_url)
+            .field("request_timeout_seconds", request_timeout_seconds)
+            .field("requests_per_minute", requests_per_minute)
+            .field("night_requests_per_minute", night_requests_per_minute)
+            .field("max_retries", max_retries)
+            .field("retry_base_ms", retry_base_ms)
+            .field("max_retry_after_seconds", max_retry_after_seconds)
+            .field("fresh_hours", fresh_hours)
+            .field("closed_month_fresh_days", closed_month_fresh_days)
+            .field("max_months", max_months)
+            .finish()
+    }
+}
+
+impl PortalSettings {
+    pub fn enabled(&self) -> bool {
+        !self.api_key.trim().is_empty()
+    }
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds)
+    }
+    pub fn retry_base(&self) -> Duration {
+        Duration::from_millis(self.retry_base_ms)
+    }
+    pub fn max_retry_after(&self) -> Duration {
+        Duration::from_secs(self.max_retry_after_seconds)
+    }
 }
 
 /// The worker's HTTP endpoints: /healthz, /readyz, /metrics.
@@ -231,6 +330,8 @@ const LEGACY_ENV: &[(&str, &str)] = &[
     ("SUPABASE_DB_URL", "database.url"),
     ("SUPABASE_MIN_CONNECTIONS", "database.min_connections"),
     ("SUPABASE_MAX_CONNECTIONS", "database.max_connections"),
+    ("PORTAL_TRANSPARENCIA_API_KEY", "portal.api_key"),
+    ("PORTAL_TRANSPARENCIA_BASE_URL", "portal.base_url"),
 ];
 
 impl Settings {
@@ -319,6 +420,19 @@ impl Settings {
             || self.analysis.results_max_bytes == 0
         {
             bail!("analysis.results_cap, analysis.results_max_bytes and analysis.max_records must be positive");
+        }
+        let p = &self.portal;
+        if p.requests_per_minute == 0 || p.night_requests_per_minute == 0 {
+            bail!(
+                "portal.requests_per_minute and portal.night_requests_per_minute must be positive"
+            );
+        }
+        if p.request_timeout_seconds == 0 || p.max_months == 0 {
+            bail!("portal.request_timeout_seconds and portal.max_months must be positive");
+        }
+        if p.enabled() && !(p.base_url.starts_with("https://") || p.base_url.starts_with("http://"))
+        {
+            bail!("portal.base_url ({:?}) must be an http(s) URL such as https://api.portaldatransparencia.gov.br/api-de-dados", p.base_url);
         }
         if self.limits.max_active_per_user < 1 {
             bail!("limits.max_active_per_user must be at least 1");
@@ -428,6 +542,31 @@ mod tests {
             shown.contains("postgres://fiscal_app@db.example.org:5432/postgres"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn debug_of_the_settings_never_shows_the_portal_api_key() {
+        let mut settings = Settings::default();
+        settings.portal.api_key = "k3y-s3cr3t-portal".into();
+        let shown = format!("{settings:?} {settings:#?}");
+        assert!(!shown.contains("k3y-s3cr3t"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn the_original_portal_variables_still_set_the_key_and_the_base_url() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PORTAL_TRANSPARENCIA_API_KEY", "abc123");
+            jail.set_env(
+                "PORTAL_TRANSPARENCIA_BASE_URL",
+                "http://127.0.0.1:9/api-de-dados",
+            );
+            let settings = Settings::load(None).map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(settings.portal.api_key, "abc123");
+            assert_eq!(settings.portal.base_url, "http://127.0.0.1:9/api-de-dados");
+            assert!(settings.portal.enabled());
+            Ok(())
+        });
     }
 
     #[test]

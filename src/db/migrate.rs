@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_transparency"),
     migration!(5, "0005_worker_role"),
     migration!(6, "0006_operations"),
+    migration!(7, "0007_portal_api"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

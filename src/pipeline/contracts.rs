@@ -24,11 +24,16 @@ use crate::config::AnalysisSettings;
 use crate::db::Pool;
 use crate::sources::contracts::{retrieve, RetrievalError};
 use crate::sources::filters::ContractFilters;
+use crate::sources::portal_api::{ApiError, PortalClient};
+use crate::sources::portal_cache::{self, SyncError, SyncStats};
 
 pub struct ContractsPipeline {
     pool: Pool,
     analysis: AnalysisSettings,
     detectors: DetectorSettings,
+    /// The `portal` backend, when a key is configured: one client, and so one
+    /// rate limiter, for every job of the process.
+    portal: Option<PortalClient>,
 }
 
 impl ContractsPipeline {
@@ -37,7 +42,96 @@ impl ContractsPipeline {
             pool,
             analysis,
             detectors,
+            portal: None,
         }
+    }
+
+    /// Fetches from the Portal da Transparência API before reading, for
+    /// investigations that name an agency.
+    pub fn with_portal(mut self, portal: Option<PortalClient>) -> Self {
+        self.portal = portal;
+        self
+    }
+
+    /// The `portal` backend's part of data retrieval: when a key is configured
+    /// and the filters name an agency (the API requires one), the months of the
+    /// period are brought into the cache first; retrieval then reads the cache
+    /// together with what `fiscal import` loaded.
+    async fn fetch_from_portal(
+        &self,
+        client: &tokio_postgres::Client,
+        filters: &ContractFilters,
+        progress: &Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Option<SyncStats>, JobError> {
+        let (Some(api), Some(orgao)) = (&self.portal, &filters.codigo_orgao) else {
+            return Ok(None);
+        };
+        let today = crate::sources::portal_api::brasilia_now().date();
+        let months =
+            portal_cache::months(filters, today, api.settings().max_months).map_err(|e| {
+                JobError::permanent(format!(
+                    "O período pedido cobre {} meses, e uma investigação consulta no máximo {} \
+                     meses do Portal da Transparência. Restrinja o período com \"year\" ou \
+                     \"data_inicial\"/\"data_final\".",
+                    e.months, e.limit
+                ))
+            })?;
+        let stats = portal_cache::sync(client, api, orgao, &months, cancel, |done, total| {
+            progress.set(
+                Phase::DataRetrieval,
+                0.05 + 0.25 * done as f64 / total.max(1) as f64,
+            )
+        })
+        .await
+        .map_err(|e| portal_error(e, orgao))?;
+        tracing::info!(
+            codigo_orgao = %orgao,
+            months = stats.months,
+            months_fetched = stats.months_fetched,
+            requests = stats.requests,
+            contracts = stats.contracts,
+            skipped = stats.skipped,
+            "Portal API cache up to date"
+        );
+        Ok(Some(stats))
+    }
+}
+
+/// What the citizen (and the operator) reads when the API could not be used.
+fn portal_error(e: SyncError, orgao: &str) -> JobError {
+    let api = match e {
+        SyncError::Database(e) => return unavailable(e),
+        SyncError::Api(api) => api,
+    };
+    let message = match &api {
+        ApiError::Cancelled => return JobError::Cancelled,
+        ApiError::KeyRefused { status } => format!(
+            "O Portal da Transparência recusou a chave de acesso à sua API (HTTP {status}). \
+             Nada foi analisado. O operador do fiscal deve conferir a chave em \
+             PORTAL_TRANSPARENCIA_API_KEY (portal.api_key): ela pode estar errada, vencida ou \
+             ausente; uma chave nova é pedida em portaldatransparencia.gov.br/api-de-dados."
+        ),
+        ApiError::Rejected { status, .. } => format!(
+            "O Portal da Transparência recusou a consulta de contratos do órgão {orgao} \
+             (HTTP {status}). Confira o filtro \"codigo_orgao\": é o código SIAFI do órgão, \
+             como 26000."
+        ),
+        ApiError::Malformed { detail } => format!(
+            "O Portal da Transparência respondeu à consulta de contratos do órgão {orgao} em \
+             um formato inesperado, e nada foi analisado ({detail})."
+        ),
+        ApiError::Unavailable { .. } => {
+            return JobError::retryable(
+                "O Portal da Transparência não respondeu à consulta de contratos; a \
+                 investigação foi tentada de novo e não pôde ser concluída. Tente mais tarde.",
+                anyhow::Error::new(api),
+            )
+        }
+    };
+    JobError::Permanent {
+        message,
+        detail: Some(anyhow::Error::new(api)),
     }
 }
 
@@ -210,6 +304,9 @@ impl Pipeline for ContractsPipeline {
 
         progress.set(Phase::DataRetrieval, 0.05);
         let client = self.pool.get().await.map_err(unavailable)?;
+        let fetched = self
+            .fetch_from_portal(&client, &filters, progress, cancel)
+            .await?;
         let (data, stats) = retrieve(&client, &filters, self.analysis.max_records, cancel, |n| {
             progress.records_analyzed(n)
         })
@@ -295,6 +392,13 @@ impl Pipeline for ContractsPipeline {
                 "pipeline_version": env!("CARGO_PKG_VERSION"),
                 "anomaly_types": families.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
                 "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
+                "portal_api": fetched.map(|f| json!({
+                    "months": f.months,
+                    "months_fetched": f.months_fetched,
+                    "requests": f.requests,
+                    "contracts": f.contracts,
+                    "skipped": f.skipped,
+                })),
                 "phases_ms": {
                     "data_retrieval": retrieval_ms,
                     "anomaly_detection": detection_ms,

@@ -222,7 +222,14 @@ impl Pipelines {
             pool,
             settings.analysis.clone(),
             settings.detectors.clone(),
-        );
+        )
+        .with_portal(if settings.portal.enabled() {
+            Some(crate::sources::portal_api::PortalClient::new(
+                &settings.portal,
+            )?)
+        } else {
+            None
+        });
         Ok(Self::default().with("contracts", Arc::new(contracts)))
     }
 

@@ -322,9 +322,11 @@ async fn load(
                 let line = records.line() as i32;
                 match item {
                     Ok($row) => {
-                        let values: Vec<Box<dyn ToSql + Sync>> = $values(line);
-                        let refs: Vec<&(dyn ToSql + Sync)> =
-                            values.iter().map(|v| v.as_ref()).collect();
+                        let values: Row = $values(line);
+                        let refs: Vec<&(dyn ToSql + Sync)> = values
+                            .iter()
+                            .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+                            .collect();
                         writer.as_mut().write(&refs).await.context("COPY")?;
                     }
                     Err(e) => reject(report, e),
@@ -391,9 +393,10 @@ async fn record(
     Ok(())
 }
 
-type Row = Vec<Box<dyn ToSql + Sync>>;
+// Send, so the API cache may hold a row across an await.
+pub(crate) type Row = Vec<Box<dyn ToSql + Sync + Send>>;
 
-fn b<T: ToSql + Sync + 'static>(v: T) -> Box<dyn ToSql + Sync> {
+fn b<T: ToSql + Sync + Send + 'static>(v: T) -> Box<dyn ToSql + Sync + Send> {
     Box::new(v)
 }
 
@@ -408,7 +411,14 @@ pub fn contract_id(c: &Contract) -> String {
     )
 }
 
-fn contract_values(c: &Contract, file: &str, name_month: Option<NaiveDate>, line: i32) -> Row {
+/// The values of one contract row, in the order of [`contract_columns`]; the API
+/// cache writes its rows through it too, so both sources key a contract alike.
+pub(crate) fn contract_values(
+    c: &Contract,
+    file: &str,
+    name_month: Option<NaiveDate>,
+    line: i32,
+) -> Row {
     let month = c
         .data_publicacao_dou
         .map(first_of_month)
@@ -505,6 +515,12 @@ fn item_values(i: &ContractItem, file: &str, name_month: Option<NaiveDate>, line
         b(i.quantidade),
         b(i.valor),
     ]
+}
+
+/// The column list and types of [`contract_values`].
+pub(crate) fn contract_columns() -> (&'static str, &'static [Type]) {
+    let (_, columns, types, _) = statements(Kind::Contracts);
+    (columns, types)
 }
 
 fn distinct_keys(kind: Kind) -> &'static str {

@@ -2,3 +2,5 @@ pub mod contracts;
 pub mod filters;
 pub mod import;
 pub mod portal;
+pub mod portal_api;
+pub mod portal_cache;

@@ -13,6 +13,7 @@ mod child;
 mod migrations;
 mod operator;
 mod pipeline_end_to_end;
+mod portal_api;
 mod processes;
 mod queue_protocol;
 mod realtime;

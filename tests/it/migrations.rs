@@ -267,20 +267,24 @@ async fn as_citizen(client: &Client, user: Uuid, sql: &str) -> Result<(), Option
 async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
     let db = crate::harness::TestDb::new().await;
     let client = db.client().await;
-    let grants = "select string_agg(table_schema || '.' || table_name || ':' || privilege_type, ',' order by 1)
+    let grants = "select string_agg(table_schema || '.' || table_name || ':' || privilege_type, ','
+                      order by table_schema, table_name, privilege_type)
                   from information_schema.role_table_grants where grantee = 'fiscal_worker'";
     let before: String = client.query_one(grants, &[]).await.expect("grants").get(0);
-    let sql = migrate::MIGRATIONS
+    // 0005 revokes everything on schema transparency before it grants; 0007
+    // grants the worker the API cache on top, so the two are re-run in order.
+    let sql: String = migrate::MIGRATIONS
         .iter()
-        .find(|m| m.name == "0005_worker_role")
-        .expect("the worker role migration")
-        .sql;
+        .filter(|m| m.name == "0005_worker_role" || m.name == "0007_portal_api")
+        .map(|m| m.sql)
+        .collect::<Vec<_>>()
+        .join("\n");
     client
         .batch_execute(&format!(
             "grant delete on public.investigations to fiscal_worker; {sql}"
         ))
         .await
-        .expect("0005 runs again");
+        .expect("0005 and 0007 run again");
     let after: String = client.query_one(grants, &[]).await.expect("grants").get(0);
     assert_eq!(after, before, "a grant made by hand is taken back");
 }

@@ -620,7 +620,10 @@ async fn the_worker_role_cannot_insert_delete_or_rewrite_what_is_not_its_to_writ
         ("update investigations set summary = 'reescrito' where id = '{bob_completed}'", Expect::Nothing),
         ("update fiscal.settings set value = '1000' where key = 'max_active_per_user'", Expect::Refused("42501")),
         ("select * from auth.users", Expect::Refused("42501")),
-        ("insert into transparency.contracts (contract_id, source_month, source_file, source_line, numero, objeto, objeto_busca) values ('x', '2024-01-01', 'f', 1, 'n', 'o', 'o')", Expect::Refused("42501")),
+        // It may insert and update contracts (the Portal API cache, migration
+        // 0007) but never delete them, nor write amendments.
+        ("delete from transparency.contracts", Expect::Refused("42501")),
+        ("insert into transparency.amendments (amendment_id, source_month, source_file, source_line, numero_contrato, objeto) values ('x', '2024-01-01', 'f', 1, 'n', 'o')", Expect::Refused("42501")),
         ("create table public.intruder (id int)", Expect::Refused("42501")),
     ];
     let mut wrong = Vec::new();

@@ -1,0 +1,431 @@
+//! The `portal` backend against a real HTTP server on 127.0.0.1 that answers
+//! `/api-de-dados/contratos` in the API's shape (`tests/data/portal_api/`), checks
+//! the `chave-api-dados` header, pages, counts requests, and can be told to
+//! misbehave.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::harness::{add_user, drain_builtin_with, eventually, fetch, TestDb};
+use crate::pipeline_end_to_end::insert_as_citizen;
+
+const KEY: &str = "chave-Tq83nVx-never-printed";
+const ORGAO: &str = "26274";
+/// Small, so a month of the sample takes several pages.
+const PAGE_SIZE: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Normal,
+    /// Answers 429 with `Retry-After: 1` this many times first.
+    TooManyRequests(u32),
+    ServerError,
+    Malformed,
+}
+
+struct Api {
+    requests: AtomicUsize,
+    mode: Mutex<Mode>,
+    records: Vec<Value>,
+}
+
+struct Server {
+    api: Arc<Api>,
+    base_url: String,
+}
+
+impl Server {
+    async fn start(mode: Mode) -> Server {
+        let sample = std::fs::read_to_string(crate::harness::repo_path(
+            "tests/data/portal_api/contratos_26274_202101.json",
+        ))
+        .expect("the sample response");
+        let records: Vec<Value> = serde_json::from_str(&sample).expect("the sample is JSON");
+        let api = Arc::new(Api {
+            requests: AtomicUsize::new(0),
+            mode: Mutex::new(mode),
+            records,
+        });
+        let router = axum::Router::new()
+            .route("/api-de-dados/contratos", axum::routing::get(contratos))
+            .with_state(api.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let addr = listener.local_addr().expect("its address");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Server {
+            api,
+            base_url: format!("http://{addr}/api-de-dados"),
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.api.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// `dd/MM/yyyy` → `yyyy-MM-dd`, comparable with the records' dates.
+fn iso(date: &str) -> String {
+    let parts: Vec<&str> = date.split('/').collect();
+    match parts.as_slice() {
+        [d, m, y] => format!("{y}-{m}-{d}"),
+        _ => String::new(),
+    }
+}
+
+async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    api.requests.fetch_add(1, Ordering::SeqCst);
+    if headers.get("chave-api-dados").and_then(|v| v.to_str().ok()) != Some(KEY) {
+        return (StatusCode::UNAUTHORIZED, "Chave de API inválida").into_response();
+    }
+    let mode = *api.mode.lock().expect("mode");
+    match mode {
+        Mode::TooManyRequests(n) if n > 0 => {
+            *api.mode.lock().expect("mode") = Mode::TooManyRequests(n - 1);
+            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response();
+        }
+        Mode::ServerError => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Mode::Malformed => return "<html>manutenção</html>".into_response(),
+        _ => {}
+    }
+    let query: Vec<(String, String)> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.replace("%2F", "/")))
+        .collect();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(orgao), Some(from), Some(until), Some(page)) = (
+        param("codigoOrgao"),
+        param("dataInicial"),
+        param("dataFinal"),
+        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+    ) else {
+        return (StatusCode::BAD_REQUEST, "parâmetros obrigatórios").into_response();
+    };
+    let (from, until) = (iso(&from), iso(&until));
+    let matching: Vec<&Value> = api
+        .records
+        .iter()
+        .filter(|r| r["unidadeGestora"]["orgaoVinculado"]["codigoSIAFI"] == orgao.as_str())
+        .filter(|r| {
+            let signed = r["dataAssinatura"].as_str().unwrap_or("");
+            signed >= from.as_str() && signed <= until.as_str()
+        })
+        .collect();
+    let body: Vec<&Value> = matching
+        .into_iter()
+        .skip((page.max(1) - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+    (
+        [("content-type", "application/json")],
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn settings(db: &TestDb, server: &Server) -> fiscal::config::Settings {
+    let mut s = db.settings();
+    s.portal.api_key = KEY.into();
+    s.portal.base_url = server.base_url.clone();
+    // The limiter is tested under a paused clock; here it must not slow the suite.
+    s.portal.requests_per_minute = 60_000;
+    s.portal.night_requests_per_minute = 60_000;
+    s.portal.max_retries = 1;
+    s.portal.retry_base_ms = 10;
+    s.portal.request_timeout_seconds = 5;
+    s
+}
+
+/// The sample's contracts of `ORGAO` signed in 2020.
+fn signed_in_2020(server: &Server) -> usize {
+    server
+        .api
+        .records
+        .iter()
+        .filter(|r| {
+            r["dataAssinatura"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("2020-")
+        })
+        .count()
+}
+
+async fn investigate(db: &TestDb) -> Uuid {
+    investigate_year(db, 2020).await
+}
+
+async fn investigate_year(db: &TestDb, year: i32) -> Uuid {
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    insert_as_citizen(
+        &client,
+        user,
+        "contratos da UFU",
+        json!({"codigo_orgao": ORGAO, "year": year}),
+        json!([]),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_investigation_naming_an_agency_fetches_its_contracts_from_the_api_and_completes() {
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Normal).await;
+    let id = investigate(&db).await;
+    let report = drain_builtin_with(settings(&db, &server)).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+
+    let client = db.client().await;
+    let row = fetch(&client, id).await;
+    assert_eq!(row.status, "completed", "{row:?}");
+    let expected = signed_in_2020(&server);
+    assert!(
+        expected >= 10,
+        "the sample has {expected} contracts of 2020"
+    );
+    let analysed: i32 = client
+        .query_one(
+            "select total_records_analyzed from investigations where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(analysed as usize, expected);
+    let fetched = &row.metadata["portal_api"];
+    assert_eq!(fetched["months"], 12, "{fetched}");
+    assert_eq!(fetched["months_fetched"], 12, "{fetched}");
+    assert_eq!(fetched["contracts"], json!(expected), "{fetched}");
+    assert_eq!(fetched["requests"], json!(server.requests()), "{fetched}");
+    assert!(
+        server.requests() > 12,
+        "months of more than {PAGE_SIZE} contracts take several pages"
+    );
+    let cached: i64 = client
+        .query_one(
+            "select count(*) from transparency.contracts where source_file like 'api:%'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(cached as usize, expected);
+    let months: i64 = client
+        .query_one(
+            "select count(*) from transparency.api_fetches where codigo_orgao = $1",
+            &[&ORGAO],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(months, 12);
+    assert!(
+        row.metadata["detectors"].is_object(),
+        "anomaly detection ran: {}",
+        row.metadata
+    );
+}
+
+#[tokio::test]
+async fn a_second_investigation_over_the_same_agency_and_months_makes_no_request() {
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Normal).await;
+    investigate(&db).await;
+    drain_builtin_with(settings(&db, &server)).await;
+    let first = server.requests();
+    assert!(first > 0);
+
+    let id = investigate(&db).await;
+    let report = drain_builtin_with(settings(&db, &server)).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(server.requests(), first, "the cache answered");
+    let row = fetch(&db.client().await, id).await;
+    assert_eq!(row.metadata["portal_api"]["months_fetched"], 0);
+    assert_eq!(
+        row.metadata["rows_read"]["contracts"],
+        json!(signed_in_2020(&server))
+    );
+}
+
+#[tokio::test]
+async fn an_api_contract_and_the_same_contract_from_the_bulk_file_are_one_row_per_month() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    crate::pipeline_end_to_end::import_january(&mut client).await;
+    let server = Server::start(Mode::Normal).await;
+    let id = investigate(&db).await;
+    drain_builtin_with(settings(&db, &server)).await;
+    let row = fetch(&client, id).await;
+    assert_eq!(row.status, "completed", "{row:?}");
+    let api_rows: i64 = client
+        .query_one(
+            "select count(*) from transparency.contracts where source_file like 'api:%'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(
+        api_rows, 0,
+        "every contract was already there from the bulk file"
+    );
+    assert_eq!(
+        row.metadata["rows_read"]["contracts"],
+        json!(signed_in_2020(&server))
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_for_its_retry_after() {
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::TooManyRequests(1)).await;
+    let id = investigate(&db).await;
+    let report = drain_builtin_with(settings(&db, &server)).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    let row = fetch(&db.client().await, id).await;
+    assert_eq!(row.attempts, 1, "waited, not retried: {row:?}");
+    assert_eq!(
+        row.metadata["portal_api"]["requests"],
+        json!(server.requests()),
+        "the 429 counts as a request"
+    );
+}
+
+#[tokio::test]
+async fn repeated_server_errors_retry_the_investigation_then_fail_it_in_portuguese() {
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::ServerError).await;
+    let id = investigate(&db).await;
+    let settings = settings(&db, &server);
+    let client = db.client().await;
+    let worker = crate::harness::RunningWorker::start(
+        settings.clone(),
+        fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines"),
+    );
+    let retried = eventually(
+        Duration::from_secs(60),
+        "the first attempt retried",
+        || async {
+            let row = fetch(&client, id).await;
+            (row.status == "pending" && row.attempts == 1).then_some(row)
+        },
+    )
+    .await;
+    let last_error = retried.metadata["last_error"].to_string();
+    assert!(last_error.contains("HTTP 500"), "{last_error}");
+    let failed = eventually(
+        Duration::from_secs(60),
+        "the investigation failed",
+        || async {
+            let row = fetch(&client, id).await;
+            (row.status == "failed").then_some(row)
+        },
+    )
+    .await;
+    worker.stop().await;
+    let max_attempts: i32 = client
+        .query_one(
+            "select max_attempts from investigations where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(
+        failed.attempts, max_attempts,
+        "failed once attempts ran out"
+    );
+    let message = failed.error_message.unwrap_or_default();
+    assert!(
+        message.contains("O Portal da Transparência não respondeu"),
+        "{message}"
+    );
+    assert!(!message.contains(KEY));
+}
+
+#[tokio::test]
+async fn a_refused_key_fails_the_investigation_at_once_with_a_message_for_the_operator() {
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Normal).await;
+    let id = investigate(&db).await;
+    let mut settings = settings(&db, &server);
+    settings.portal.api_key = "uma-chave-errada".into();
+    let report = drain_builtin_with(settings).await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    let row = fetch(&db.client().await, id).await;
+    assert_eq!((row.status.as_str(), row.attempts), ("failed", 1));
+    let message = row.error_message.unwrap_or_default();
+    assert!(
+        message.contains("recusou a chave") && message.contains("PORTAL_TRANSPARENCIA_API_KEY"),
+        "{message}"
+    );
+    assert_eq!(server.requests(), 1, "a refused key is not retried");
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_json_fails_the_investigation_naming_what_was_wrong() {
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Malformed).await;
+    let id = investigate(&db).await;
+    let report = drain_builtin_with(settings(&db, &server)).await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    let row = fetch(&db.client().await, id).await;
+    let message = row.error_message.unwrap_or_default();
+    assert!(
+        message.contains("formato inesperado") && message.contains("<html>"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_key_never_appears_in_what_the_worker_prints() {
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Normal).await;
+    // A year apiece, so the second run calls the API too (with a refused key).
+    for (key, year) in [(KEY, 2020), ("chave-errada-Zq71-never-printed", 2019)] {
+        investigate_year(&db, year).await;
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+            .args(["work", "--drain"])
+            .env("FISCAL_DATABASE__URL", &db.worker_url)
+            .env("FISCAL_DATABASE__MIGRATE_URL", &db.url)
+            .env("FISCAL_HTTP__LISTEN", "")
+            .env("FISCAL_LOG__FORMAT", "json")
+            .env("RUST_LOG", "trace")
+            // The original deployment's names.
+            .env("PORTAL_TRANSPARENCIA_API_KEY", key)
+            .env("PORTAL_TRANSPARENCIA_BASE_URL", &server.base_url)
+            .env("FISCAL_PORTAL__REQUESTS_PER_MINUTE", "60000")
+            .env("FISCAL_PORTAL__RETRY_BASE_MS", "10")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("running fiscal");
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{output}");
+        assert!(output.contains("worker stopped"), "{output}");
+        assert!(!output.contains(key), "the key was printed:\n{output}");
+    }
+    assert!(server.requests() > 0, "the binary used the API");
+}
