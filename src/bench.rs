@@ -4,7 +4,7 @@
 //! empty table and after `finished_rows` completed rows are added, and reported
 //! with the ratio between the two.
 //!
-//! It works in a database of its own (`--database`, dropped and created anew) on
+//! It works in a database of its own (`--database`, default `fiscal_queue_bench`, dropped and created anew) on
 //! the server `database.url` points at, with a pipeline that does nothing, so
 //! what is measured is the queue: the claim statement, pick-up through NOTIFY,
 //! end-to-end throughput, and whether progress writes are HOT updates.

@@ -49,7 +49,7 @@ enum Command {
     /// empty table and after adding finished investigations.
     Bench {
         /// The benchmark's database, dropped and created anew on that server.
-        #[arg(long, default_value = "fiscal_bench")]
+        #[arg(long, default_value = "fiscal_queue_bench")]
         database: String,
         /// Completed investigations added between the two measurements.
         #[arg(long, default_value_t = 1_000_000)]

@@ -218,7 +218,8 @@ pub fn render_final(s: &Snapshot, top: usize) -> String {
     out
 }
 
-/// A connection whose notifications arrive on a channel; LISTENs `channels`.
+/// A connection whose notifications arrive on a channel; LISTENs `channels`,
+/// unless the URL goes through a transaction-mode pooler.
 pub async fn listening_client(
     settings: &Settings,
     channels: &[String],
@@ -227,8 +228,9 @@ pub async fn listening_client(
     mpsc::UnboundedReceiver<String>,
     tokio::task::JoinHandle<()>,
 )> {
-    let (client, mut connection) =
-        crate::db::connect(&settings.database.url, &settings.database).await?;
+    let endpoint = crate::db::Endpoint::new(&settings.database.url, &settings.database)?;
+    let listen = endpoint.pooling == crate::db::Pooling::Session;
+    let (client, mut connection) = endpoint.connect().await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = poll_fn(move |cx| connection.poll_message(cx));
@@ -240,11 +242,17 @@ pub async fn listening_client(
             }
         }
     });
-    let listen: String = channels.iter().map(|c| format!("LISTEN {c};")).collect();
-    client
-        .batch_execute(&listen)
-        .await
-        .context("subscribing to the investigations' notifications")?;
+    if listen {
+        let listen: String = channels.iter().map(|c| format!("LISTEN {c};")).collect();
+        client
+            .batch_execute(&listen)
+            .await
+            .context("subscribing to the investigations' notifications")?;
+    } else {
+        // Notifications do not cross a transaction-mode pooler; `follow` reads
+        // the rows on its own every few seconds instead.
+        tracing::info!("behind a transaction-mode pooler: following by polling, not LISTEN");
+    }
     Ok((client, rx, driver))
 }
 
