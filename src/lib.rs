@@ -11,6 +11,7 @@ pub mod dev;
 pub mod enqueue;
 pub mod http;
 pub mod metrics;
+pub mod pg_server;
 pub mod pipeline;
 pub mod queue;
 pub mod signals;

@@ -181,6 +181,34 @@ impl Metrics {
         self.attempt_seconds.observe(attempt.as_secs_f64());
     }
 
+    /// Rows handed back by the worker itself at shutdown, whose jobs did not stop
+    /// in time: no attempt ended, so no duration is observed.
+    pub fn released_at_shutdown(&self, n: u64) {
+        self.finished
+            .get_or_create(&OutcomeLabel {
+                outcome: Outcome::Released.as_str(),
+            })
+            .inc_by(n);
+    }
+
+    /// What this process did, for [`crate::worker::Worker::run`]'s caller.
+    pub fn report(&self) -> crate::worker::RunReport {
+        let finished = |outcome: Outcome| {
+            self.finished
+                .get_or_create(&OutcomeLabel {
+                    outcome: outcome.as_str(),
+                })
+                .get()
+        };
+        crate::worker::RunReport {
+            claimed: self.claimed.get(),
+            completed: finished(Outcome::Completed),
+            failed: finished(Outcome::Failed),
+            rescheduled: finished(Outcome::Retried),
+            released: finished(Outcome::Released),
+        }
+    }
+
     pub fn phases(&self, phases: &[(Phase, Duration)]) {
         for (phase, spent) in phases {
             self.phase_seconds

@@ -20,10 +20,9 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio_postgres::types::Type;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::db::{Conn, Params};
+use crate::db::Conn;
 
 /// Identifies one attempt at one investigation: what every fenced write checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -282,23 +281,9 @@ const REMOVE_WORKER: &str = "delete from fiscal.workers where worker_id = $1";
 const PRUNE_WORKERS: &str = "
 delete from fiscal.workers where last_seen_at < now() - $1 * interval '1 millisecond'";
 
-// Every statement names its parameter types, so that behind a transaction-mode
-// pooler it can go out unnamed (see `db`); `Conn` picks how to send it.
-async fn query(
-    client: &Conn,
-    sql: &str,
-    params: &Params<'_>,
-) -> Result<Vec<Row>, tokio_postgres::Error> {
-    client.rows(sql, params).await
-}
-
-async fn execute(
-    client: &Conn,
-    sql: &str,
-    params: &Params<'_>,
-) -> Result<u64, tokio_postgres::Error> {
-    client.run(sql, params).await
-}
+// Every statement below names its parameter types, so that behind a
+// transaction-mode pooler it can go out unnamed; `Conn::rows` and `Conn::run`
+// pick how to send it (see `db`).
 
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -323,17 +308,17 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<ClaimedRow>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = query(
-        client,
-        CLAIM,
-        &[
-            (&worker_id, Type::TEXT),
-            (&limit, Type::INT8),
-            (&millis(lease), Type::FLOAT8),
-        ],
-    )
-    .await
-    .context("claiming investigations")?;
+    let rows = client
+        .rows(
+            CLAIM,
+            &[
+                (&worker_id, Type::TEXT),
+                (&limit, Type::INT8),
+                (&millis(lease), Type::FLOAT8),
+            ],
+        )
+        .await
+        .context("claiming investigations")?;
     Ok(rows
         .iter()
         .map(|r| ClaimedRow {
@@ -361,37 +346,37 @@ pub async fn report_progress(
 ) -> Result<Fenced> {
     // 1.0 means "completed"; only COMPLETE may write it.
     let fraction = progress.fraction.clamp(0.0, 0.99);
-    let rows = execute(
-        client,
-        REPORT_PROGRESS,
-        &[
-            (&fence.id, Type::UUID),
-            (&fence.token, Type::UUID),
-            (&progress.phase, Type::TEXT),
-            (&fraction, Type::FLOAT8),
-            (&progress.records_analyzed, Type::INT4),
-            (&millis(lease), Type::FLOAT8),
-        ],
-    )
-    .await
-    .context("writing progress")?;
+    let rows = client
+        .run(
+            REPORT_PROGRESS,
+            &[
+                (&fence.id, Type::UUID),
+                (&fence.token, Type::UUID),
+                (&progress.phase, Type::TEXT),
+                (&fraction, Type::FLOAT8),
+                (&progress.records_analyzed, Type::INT4),
+                (&millis(lease), Type::FLOAT8),
+            ],
+        )
+        .await
+        .context("writing progress")?;
     Ok(fenced(rows))
 }
 
 /// Renews leases; returns the fences that are no longer held.
 pub async fn heartbeat(client: &Conn, fences: &[Fence], lease: Duration) -> Result<Vec<Fence>> {
     let (ids, tokens) = split(fences);
-    let rows = query(
-        client,
-        HEARTBEAT,
-        &[
-            (&ids, Type::UUID_ARRAY),
-            (&tokens, Type::UUID_ARRAY),
-            (&millis(lease), Type::FLOAT8),
-        ],
-    )
-    .await
-    .context("renewing leases")?;
+    let rows = client
+        .rows(
+            HEARTBEAT,
+            &[
+                (&ids, Type::UUID_ARRAY),
+                (&tokens, Type::UUID_ARRAY),
+                (&millis(lease), Type::FLOAT8),
+            ],
+        )
+        .await
+        .context("renewing leases")?;
     let held: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
     Ok(fences
         .iter()
@@ -402,50 +387,50 @@ pub async fn heartbeat(client: &Conn, fences: &[Fence], lease: Duration) -> Resu
 
 pub async fn lost_fences(client: &Conn, fences: &[Fence]) -> Result<Vec<Uuid>> {
     let (ids, tokens) = split(fences);
-    let rows = query(
-        client,
-        LOST_FENCES,
-        &[(&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)],
-    )
-    .await
-    .context("checking for cancelled investigations")?;
+    let rows = client
+        .rows(
+            LOST_FENCES,
+            &[(&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)],
+        )
+        .await
+        .context("checking for cancelled investigations")?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 pub async fn complete(client: &Conn, fence: Fence, completion: &Completion) -> Result<Fenced> {
-    let rows = execute(
-        client,
-        COMPLETE,
-        &[
-            (&fence.id, Type::UUID),
-            (&fence.token, Type::UUID),
-            (&completion.results, Type::JSONB),
-            (&completion.anomalies_found, Type::INT4),
-            (&completion.total_records_analyzed, Type::INT4),
-            (&completion.confidence_score, Type::FLOAT8),
-            (&completion.summary, Type::TEXT),
-            (&completion.metadata, Type::JSONB),
-        ],
-    )
-    .await
-    .context("writing the completed investigation")?;
+    let rows = client
+        .run(
+            COMPLETE,
+            &[
+                (&fence.id, Type::UUID),
+                (&fence.token, Type::UUID),
+                (&completion.results, Type::JSONB),
+                (&completion.anomalies_found, Type::INT4),
+                (&completion.total_records_analyzed, Type::INT4),
+                (&completion.confidence_score, Type::FLOAT8),
+                (&completion.summary, Type::TEXT),
+                (&completion.metadata, Type::JSONB),
+            ],
+        )
+        .await
+        .context("writing the completed investigation")?;
     Ok(fenced(rows))
 }
 
 /// `message` is the citizen's (pt-BR); `detail` is the operator's, kept in metadata.
 pub async fn fail(client: &Conn, fence: Fence, message: &str, detail: &str) -> Result<Fenced> {
-    let rows = execute(
-        client,
-        FAIL,
-        &[
-            (&fence.id, Type::UUID),
-            (&fence.token, Type::UUID),
-            (&message, Type::TEXT),
-            (&detail, Type::TEXT),
-        ],
-    )
-    .await
-    .context("writing the failed investigation")?;
+    let rows = client
+        .run(
+            FAIL,
+            &[
+                (&fence.id, Type::UUID),
+                (&fence.token, Type::UUID),
+                (&message, Type::TEXT),
+                (&detail, Type::TEXT),
+            ],
+        )
+        .await
+        .context("writing the failed investigation")?;
     Ok(fenced(rows))
 }
 
@@ -456,47 +441,47 @@ pub async fn retry(
     detail: &str,
     backoff: Backoff,
 ) -> Result<Option<DateTime<Utc>>> {
-    let rows = query(
-        client,
-        RETRY,
-        &[
-            (&fence.id, Type::UUID),
-            (&fence.token, Type::UUID),
-            (&detail, Type::TEXT),
-            (&backoff.base_seconds, Type::FLOAT8),
-            (&backoff.max_seconds, Type::FLOAT8),
-            (&backoff.jitter, Type::FLOAT8),
-        ],
-    )
-    .await
-    .context("rescheduling the investigation")?;
+    let rows = client
+        .rows(
+            RETRY,
+            &[
+                (&fence.id, Type::UUID),
+                (&fence.token, Type::UUID),
+                (&detail, Type::TEXT),
+                (&backoff.base_seconds, Type::FLOAT8),
+                (&backoff.max_seconds, Type::FLOAT8),
+                (&backoff.jitter, Type::FLOAT8),
+            ],
+        )
+        .await
+        .context("rescheduling the investigation")?;
     Ok(rows.first().map(|r| r.get(0)))
 }
 
 pub async fn release(client: &Conn, fences: &[Fence]) -> Result<u64> {
     let (ids, tokens) = split(fences);
-    execute(
-        client,
-        RELEASE,
-        &[(&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)],
-    )
-    .await
-    .context("releasing investigations at shutdown")
+    client
+        .run(
+            RELEASE,
+            &[(&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)],
+        )
+        .await
+        .context("releasing investigations at shutdown")
 }
 
 pub async fn sweep_expired(client: &Conn, batch: i64, backoff: Backoff) -> Result<SweepReport> {
-    let rows = query(
-        client,
-        SWEEP_EXPIRED,
-        &[
-            (&batch, Type::INT8),
-            (&backoff.base_seconds, Type::FLOAT8),
-            (&backoff.max_seconds, Type::FLOAT8),
-            (&backoff.jitter, Type::FLOAT8),
-        ],
-    )
-    .await
-    .context("sweeping expired leases")?;
+    let rows = client
+        .rows(
+            SWEEP_EXPIRED,
+            &[
+                (&batch, Type::INT8),
+                (&backoff.base_seconds, Type::FLOAT8),
+                (&backoff.max_seconds, Type::FLOAT8),
+                (&backoff.jitter, Type::FLOAT8),
+            ],
+        )
+        .await
+        .context("sweeping expired leases")?;
     let failed = rows
         .iter()
         .filter(|r| r.get::<_, &str>(0) == "failed")
@@ -508,7 +493,8 @@ pub async fn sweep_expired(client: &Conn, batch: i64, backoff: Backoff) -> Resul
 }
 
 pub async fn has_unfinished(client: &Conn) -> Result<bool> {
-    let rows = query(client, HAS_UNFINISHED, &[])
+    let rows = client
+        .rows(HAS_UNFINISHED, &[])
         .await
         .context("checking for unfinished investigations")?;
     Ok(rows.first().map(|r| r.get(0)).unwrap_or(false))
@@ -523,38 +509,36 @@ pub struct WorkerInfo<'a> {
 }
 
 pub async fn touch_worker(client: &Conn, info: &WorkerInfo<'_>, running: i32) -> Result<()> {
-    execute(
-        client,
-        TOUCH_WORKER,
-        &[
-            (&info.worker_id, Type::TEXT),
-            (&info.hostname, Type::TEXT),
-            (&info.pid, Type::INT4),
-            (&info.version, Type::TEXT),
-            (&info.concurrency, Type::INT4),
-            (&running, Type::INT4),
-        ],
-    )
-    .await
-    .context("recording the worker heartbeat")?;
+    client
+        .run(
+            TOUCH_WORKER,
+            &[
+                (&info.worker_id, Type::TEXT),
+                (&info.hostname, Type::TEXT),
+                (&info.pid, Type::INT4),
+                (&info.version, Type::TEXT),
+                (&info.concurrency, Type::INT4),
+                (&running, Type::INT4),
+            ],
+        )
+        .await
+        .context("recording the worker heartbeat")?;
     Ok(())
 }
 
 pub async fn remove_worker(client: &Conn, worker_id: &str) -> Result<()> {
-    execute(client, REMOVE_WORKER, &[(&worker_id, Type::TEXT)])
+    client
+        .run(REMOVE_WORKER, &[(&worker_id, Type::TEXT)])
         .await
         .context("removing the worker record")?;
     Ok(())
 }
 
 pub async fn prune_workers(client: &Conn, silent_for: Duration) -> Result<u64> {
-    execute(
-        client,
-        PRUNE_WORKERS,
-        &[(&millis(silent_for), Type::FLOAT8)],
-    )
-    .await
-    .context("pruning silent workers")
+    client
+        .run(PRUNE_WORKERS, &[(&millis(silent_for), Type::FLOAT8)])
+        .await
+        .context("pruning silent workers")
 }
 
 /// Tells a row the citizen cancelled from one re-claimed after this worker's
@@ -563,7 +547,8 @@ const IS_CANCELLED: &str = "
 select status = 'cancelled' from public.investigations where id = $1";
 
 pub async fn is_cancelled(client: &Conn, id: Uuid) -> Result<bool> {
-    let rows = query(client, IS_CANCELLED, &[(&id, Type::UUID)])
+    let rows = client
+        .rows(IS_CANCELLED, &[(&id, Type::UUID)])
         .await
         .context("reading whether an investigation was cancelled")?;
     Ok(rows.first().is_some_and(|r| r.get(0)))

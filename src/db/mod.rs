@@ -76,7 +76,13 @@ fn split_extras(url: &str) -> Result<(String, LibpqExtras)> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
-            "sslrootcert" => extras.sslrootcert = Some(percent_decode(value)),
+            "sslrootcert" => {
+                extras.sslrootcert = Some(
+                    percent_encoding::percent_decode_str(value)
+                        .decode_utf8_lossy()
+                        .into(),
+                )
+            }
             PGBOUNCER_PARAM => {
                 extras.pgbouncer = match value {
                     "true" | "1" => true,
@@ -99,29 +105,6 @@ fn split_extras(url: &str) -> Result<(String, LibpqExtras)> {
         format!("{base}?{}", kept.join("&"))
     };
     Ok((url, extras))
-}
-
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Endpoint {

@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
+
+use crate::pg_server::{self, free_port, is_root, run};
 
 pub struct Cluster {
     root: PathBuf,
@@ -20,7 +22,7 @@ impl Cluster {
     /// Finds the cluster under `root` or creates it there (initdb), on the port it
     /// used last time, or a free one. Does not start it.
     pub fn open_or_create(preferred_root: &Path) -> Result<Cluster> {
-        let bin = server_bin_dir()?;
+        let bin = pg_server::bin_dir()?;
         let root = reachable_root(preferred_root)?;
         let port_file = root.join("port");
         let port = match std::fs::read_to_string(&port_file) {
@@ -54,12 +56,7 @@ impl Cluster {
     fn init(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("creating {}", self.root.display()))?;
-        if is_root() {
-            run(Command::new("chown")
-                .arg("-R")
-                .arg("postgres:")
-                .arg(&self.root))?;
-        }
+        pg_server::give_to_postgres(&self.root)?;
         run(self
             .pg_command("initdb")
             .args([
@@ -130,44 +127,8 @@ impl Cluster {
     }
 
     fn pg_command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
+        pg_server::command(&self.bin, program)
     }
-}
-
-/// `pg_config --bindir`, or the newest `/usr/lib/postgresql/*/bin` (Debian does
-/// not put `initdb` on the PATH).
-pub fn server_bin_dir() -> Result<PathBuf> {
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if dir.join("initdb").exists() {
-            return Ok(dir);
-        }
-    }
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .collect()
-        })
-        .unwrap_or_default();
-    candidates.sort();
-    candidates
-        .into_iter()
-        .rev()
-        .find(|d| d.join("initdb").exists())
-        .ok_or_else(|| {
-            anyhow!(
-                "the PostgreSQL server (initdb, pg_ctl) is not installed; on Debian or \
-                 Ubuntu: sudo apt-get install -y postgresql"
-            )
-        })
 }
 
 /// As root, the `postgres` user must be able to enter every parent folder; the
@@ -193,40 +154,4 @@ fn reachable_root(preferred: &Path) -> Result<PathBuf> {
         preferred.to_string_lossy().as_bytes(),
     );
     Ok(std::env::temp_dir().join(format!("fiscal-dev-{}", &tag.simple().to_string()[..12])))
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .context("finding a free port on 127.0.0.1")?
-        .port())
-}
-
-fn is_root() -> bool {
-    // The effective uid, without a libc dependency: /proc/self/status "Uid:" line.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn run(command: &mut Command) -> Result<()> {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {:?}", command.get_program()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        bail!(
-            "{:?} failed: {}{}",
-            command.get_program(),
-            String::from_utf8_lossy(&out.stdout).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    }
 }

@@ -80,8 +80,12 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
     if !migrated.applied.is_empty() {
         println!("schema: applied {}", migrated.applied.join(", "));
     }
-    import_sample(&settings, cluster.root()).await?;
-    let ids = enqueue_demo(&settings).await?;
+    let (mut client, driver) =
+        crate::db::connect_driven(&settings.database.url, &settings.database).await?;
+    import_sample(&mut client, cluster.root()).await?;
+    let ids = enqueue_demo(&mut client).await?;
+    drop(client);
+    let _ = driver.await;
 
     let mut signals = crate::signals::Signals::install();
     let stop_worker = CancellationToken::new();
@@ -132,9 +136,7 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
 
 /// Loads the sample unless an earlier run did (the import is idempotent, this
 /// only saves the second or two it takes).
-async fn import_sample(settings: &Settings, root: &Path) -> Result<()> {
-    let (mut client, driver) =
-        crate::db::connect_driven(&settings.database.url, &settings.database).await?;
+async fn import_sample(client: &mut tokio_postgres::Client, root: &Path) -> Result<()> {
     let loaded: i64 = client
         .query_one("select count(*) from transparency.contracts", &[])
         .await?
@@ -142,7 +144,7 @@ async fn import_sample(settings: &Settings, root: &Path) -> Result<()> {
     if loaded == 0 {
         let path = root.join(SAMPLE_NAME);
         std::fs::write(&path, SAMPLE).with_context(|| format!("writing {}", path.display()))?;
-        let reports = crate::sources::import::import_paths(&mut client, &[&path]).await;
+        let reports = crate::sources::import::import_paths(client, &[&path]).await;
         crate::sources::import::check(&reports)?;
         for report in &reports {
             println!("imported {}", report.line());
@@ -150,16 +152,12 @@ async fn import_sample(settings: &Settings, root: &Path) -> Result<()> {
     } else {
         println!("sample data already loaded ({loaded} contracts)");
     }
-    drop(client);
-    let _ = driver.await;
     Ok(())
 }
 
 /// One new citizen per run, so earlier runs never count against the
 /// per-citizen cap.
-async fn enqueue_demo(settings: &Settings) -> Result<Vec<Uuid>> {
-    let (mut client, driver) =
-        crate::db::connect_driven(&settings.database.url, &settings.database).await?;
+async fn enqueue_demo(client: &mut tokio_postgres::Client) -> Result<Vec<Uuid>> {
     let user = Uuid::new_v4();
     let mut ids = Vec::with_capacity(DEMO.len());
     for (i, (query, filters)) in DEMO.iter().enumerate() {
@@ -171,10 +169,8 @@ async fn enqueue_demo(settings: &Settings) -> Result<Vec<Uuid>> {
             anomaly_types: json!([]),
             create_user: i == 0,
         };
-        ids.push(crate::enqueue::enqueue(&mut client, &request).await?);
+        ids.push(crate::enqueue::enqueue(client, &request).await?);
     }
-    drop(client);
-    let _ = driver.await;
     println!("citizen {user} asked {} questions", ids.len());
     Ok(ids)
 }

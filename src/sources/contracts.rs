@@ -201,28 +201,74 @@ pub fn from_portal(c: &super::portal::Contract) -> Contract {
     }
 }
 
-/// Attaches amendments to contracts by (UG, contract number), as retrieval does.
-pub fn attach_amendments(contracts: &mut [Contract], amendments: &[super::portal::Amendment]) {
-    let mut index: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    for (i, c) in contracts.iter().enumerate() {
-        if let Some(ug) = &c.ug.code {
+/// Contracts by (UG, contract number): how the Portal links an amendment to its
+/// contract (the number alone repeats across units).
+struct ByUgNumber<'a>(HashMap<(Option<&'a str>, &'a str), Vec<usize>>);
+
+impl<'a> ByUgNumber<'a> {
+    fn new(contracts: &'a [Contract]) -> Self {
+        let mut index: HashMap<_, Vec<usize>> = HashMap::new();
+        for (i, c) in contracts.iter().enumerate() {
             index
-                .entry((ug.to_string(), c.number.clone()))
+                .entry((c.ug.code.as_deref(), c.number.as_str()))
                 .or_default()
                 .push(i);
         }
+        Self(index)
     }
+
+    /// Calls `f` with each contract of that UG and number.
+    fn each(&self, ug: Option<&str>, number: &str, f: impl FnMut(usize)) {
+        if let Some(targets) = self.0.get(&(ug, number)) {
+            targets.iter().copied().for_each(f);
+        }
+    }
+}
+
+/// Gives each contract its amendments, in publication order.
+fn attach(contracts: &mut [Contract], attached: Vec<(usize, Amendment)>) {
+    for (i, amendment) in attached {
+        contracts[i].amendments.push(amendment);
+    }
+    for c in contracts {
+        c.amendments.sort_by(|a, b| {
+            (a.published, &a.number, &a.object).cmp(&(b.published, &b.number, &b.object))
+        });
+    }
+}
+
+/// Attaches parsed Portal amendments to contracts, as retrieval does.
+pub fn attach_amendments(contracts: &mut [Contract], amendments: &[super::portal::Amendment]) {
+    let index = ByUgNumber::new(contracts);
+    let mut attached = Vec::new();
     for a in amendments {
-        if let Some(targets) = index.get(&(a.codigo_ug.clone(), a.numero_contrato.clone())) {
-            for &i in targets {
-                contracts[i].amendments.push(Amendment {
+        index.each(Some(&a.codigo_ug), &a.numero_contrato, |i| {
+            attached.push((
+                i,
+                Amendment {
                     number: Some(a.numero_termo_aditivo.clone()),
                     published: a.data_publicacao,
                     object: a.objeto.clone(),
-                });
-            }
-        }
+                },
+            ))
+        });
     }
+    attach(contracts, attached);
+}
+
+/// Streams the rows of one retrieval statement, sent unnamed with its types.
+async fn query_rows(
+    client: &Client,
+    (sql, params): &(String, QueryParams),
+) -> Result<tokio_postgres::RowStream, tokio_postgres::Error> {
+    client
+        .query_typed_raw(
+            sql,
+            params
+                .iter()
+                .map(|(p, ty)| (p.as_ref() as &(dyn ToSql + Sync), ty.clone())),
+        )
+        .await
 }
 
 /// Reads the dataset. `on_progress` is told how many contracts were read so far,
@@ -235,14 +281,7 @@ pub async fn retrieve(
     mut on_progress: impl FnMut(usize),
 ) -> Result<(Dataset, RetrievalStats), RetrievalError> {
     const BATCH: usize = 5_000;
-    let (sql, params) = contracts_query(filters);
-    let rows = client
-        .query_typed_raw(
-            &sql,
-            params
-                .iter()
-                .map(|(p, ty)| (p.as_ref() as &(dyn ToSql + Sync), ty.clone())),
-        )
+    let rows = query_rows(client, &contracts_query(filters))
         .await
         .context("querying transparency.contracts")?;
     pin_mut!(rows);
@@ -286,23 +325,9 @@ pub async fn retrieve(
     }
     on_progress(contracts.len());
 
-    // Amendments attach by (UG, contract number), as the Portal links them.
-    let mut index: HashMap<(Option<&str>, &str), Vec<usize>> = HashMap::new();
-    for (i, c) in contracts.iter().enumerate() {
-        index
-            .entry((c.ug.code.as_deref(), c.number.as_str()))
-            .or_default()
-            .push(i);
-    }
+    let index = ByUgNumber::new(&contracts);
     let mut attached: Vec<(usize, Amendment)> = Vec::new();
-    let (sql, params) = amendments_query(filters);
-    let rows = client
-        .query_typed_raw(
-            &sql,
-            params
-                .iter()
-                .map(|(p, ty)| (p.as_ref() as &(dyn ToSql + Sync), ty.clone())),
-        )
+    let rows = query_rows(client, &amendments_query(filters))
         .await
         .context("querying transparency.amendments")?;
     pin_mut!(rows);
@@ -319,21 +344,12 @@ pub async fn retrieve(
             object: r.get(4),
         };
         amendments += 1;
-        if let Some(targets) = index.get(&(ug.as_deref(), number.as_str())) {
-            for &i in targets {
-                attached.push((i, amendment.clone()));
-            }
-        }
-    }
-    drop(index);
-    for (i, amendment) in attached {
-        contracts[i].amendments.push(amendment);
-    }
-    for c in &mut contracts {
-        c.amendments.sort_by(|a, b| {
-            (a.published, &a.number, &a.object).cmp(&(b.published, &b.number, &b.object))
+        index.each(ug.as_deref(), &number, |i| {
+            attached.push((i, amendment.clone()))
         });
     }
+    drop(index);
+    attach(&mut contracts, attached);
     let stats = RetrievalStats {
         contracts: contracts.len(),
         amendments,

@@ -54,16 +54,6 @@ impl Ending {
             Ending::Abandon => None,
         }
     }
-
-    fn counter<'a>(&self, c: &'a super::Counters) -> Option<&'a std::sync::atomic::AtomicU64> {
-        match self {
-            Ending::Complete(_) => Some(&c.completed),
-            Ending::Retry { .. } => Some(&c.rescheduled),
-            Ending::Fail { .. } => Some(&c.failed),
-            Ending::Release => Some(&c.released),
-            Ending::Abandon => None,
-        }
-    }
 }
 
 const INTERNAL_ERROR: &str = "Ocorreu um erro interno no fiscal ao analisar esta investigação. \
@@ -228,9 +218,6 @@ async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) -> Option<
                     Ending::Fail { detail, .. } => warn!(%detail, "{what}"),
                     Ending::Retry { message, detail } => warn!(%message, %detail, "{what}"),
                     _ => info!("{what}"),
-                }
-                if let Some(counter) = ending.counter(&shared.counters) {
-                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 return ending.outcome();
             }

@@ -16,7 +16,7 @@ mod maintenance;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -116,15 +116,6 @@ pub struct RunReport {
     pub released: u64,
 }
 
-#[derive(Default)]
-struct Counters {
-    claimed: AtomicU64,
-    completed: AtomicU64,
-    failed: AtomicU64,
-    rescheduled: AtomicU64,
-    released: AtomicU64,
-}
-
 pub(crate) struct Shared {
     settings: Settings,
     pool: Pool,
@@ -136,7 +127,6 @@ pub(crate) struct Shared {
     check_cancel: Notify,
     listening: AtomicBool,
     outage: Outage,
-    counters: Counters,
     metrics: Arc<Metrics>,
 }
 
@@ -190,14 +180,7 @@ impl Shared {
     }
 
     fn report(&self) -> RunReport {
-        let c = &self.counters;
-        RunReport {
-            claimed: c.claimed.load(Ordering::Relaxed),
-            completed: c.completed.load(Ordering::Relaxed),
-            failed: c.failed.load(Ordering::Relaxed),
-            rescheduled: c.rescheduled.load(Ordering::Relaxed),
-            released: c.released.load(Ordering::Relaxed),
-        }
+        self.metrics.report()
     }
 }
 
@@ -251,7 +234,6 @@ impl Worker {
             check_cancel: Notify::new(),
             listening: AtomicBool::new(false),
             outage: Outage::default(),
-            counters: Counters::default(),
             metrics: Arc::new(Metrics::new()),
         });
 
@@ -444,7 +426,6 @@ async fn claim_loop(
 }
 
 fn start(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>, row: queue::ClaimedRow) {
-    shared.counters.claimed.fetch_add(1, Ordering::Relaxed);
     shared.metrics.claimed(1);
     let handle = Arc::new(JobHandle::new(row.fence));
     {
@@ -499,7 +480,7 @@ async fn shut_down(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>) {
         .await
     {
         Ok(n) => {
-            shared.counters.released.fetch_add(n, Ordering::Relaxed);
+            shared.metrics.released_at_shutdown(n);
             warn!(
                 released = n,
                 "released investigations whose pipelines did not stop"

@@ -27,7 +27,7 @@ async fn status_reports_queue_depth_oldest_pending_workers_and_failures_as_json(
         .await
         .expect("a queue in every state");
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+    let out = crate::harness::fiscal_command()
         .args(["status", "--json"])
         .env("FISCAL_DATABASE__URL", &db.worker_url)
         .output()
@@ -62,7 +62,7 @@ async fn status_reports_queue_depth_oldest_pending_workers_and_failures_as_json(
         .unwrap_or("")
         .contains("\"ano\""));
 
-    let text = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+    let text = crate::harness::fiscal_command()
         .arg("status")
         .env("FISCAL_DATABASE__URL", &db.worker_url)
         .output()
@@ -77,7 +77,7 @@ async fn status_reports_queue_depth_oldest_pending_workers_and_failures_as_json(
 }
 
 async fn fiscal(db: &TestDb, args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+    crate::harness::fiscal_command()
         .args(args)
         .env("FISCAL_DATABASE__URL", &db.url)
         .output()

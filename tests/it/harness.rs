@@ -17,8 +17,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use fiscal::config::Settings;
 use fiscal::db::Pool;
+pub use fiscal::pg_server::{self, give_to_postgres, is_root, run};
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
@@ -394,15 +396,6 @@ where
     }
 }
 
-/// Hands a file or folder to the `postgres` OS user when we run as root, since
-/// the server (and PgBouncer) run as that user and refuse keys others can read.
-pub fn give_to_postgres(path: &Path) -> std::io::Result<()> {
-    if is_root() {
-        run(Command::new("chown").arg("postgres:").arg(path))?;
-    }
-    Ok(())
-}
-
 /// The uid and gid a server process must run as: `postgres` when we are root
 /// (PostgreSQL and PgBouncer refuse root), ourselves otherwise.
 pub fn server_user() -> Option<(u32, u32)> {
@@ -425,47 +418,14 @@ pub fn server_user() -> Option<(u32, u32)> {
     Some((id("-u"), id("-g")))
 }
 
-pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn pg_bin_dir() -> PathBuf {
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if dir.join("initdb").exists() {
-            return dir;
-        }
-    }
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .collect()
-        })
-        .unwrap_or_default();
-    candidates.sort();
-    candidates
-        .into_iter()
-        .rev()
-        .find(|d| d.join("initdb").exists())
-        .expect("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql, or set FISCAL_TEST_DATABASE_URL")
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
+fn free_port() -> u16 {
+    pg_server::free_port().expect("a free port on 127.0.0.1")
 }
 
 impl LocalCluster {
     /// initdb + pg_ctl start in a fresh folder under the system temp dir (reachable
     /// by the postgres user, unlike the checkout's parents).
-    pub fn start() -> std::io::Result<LocalCluster> {
+    pub fn start() -> anyhow::Result<LocalCluster> {
         Self::start_with(|_| Vec::new(), None)
     }
 
@@ -476,14 +436,15 @@ impl LocalCluster {
     pub fn start_with(
         settings: impl FnOnce(&Path) -> Vec<String>,
         hba: Option<&str>,
-    ) -> std::io::Result<LocalCluster> {
+    ) -> anyhow::Result<LocalCluster> {
         let root = std::env::temp_dir().join(format!("fiscal-test-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&root)?;
         let settings = settings(&root);
         let cluster = LocalCluster {
             root,
             port: free_port(),
-            bin: pg_bin_dir(),
+            bin: pg_server::bin_dir()
+                .context("install postgresql, or set FISCAL_TEST_DATABASE_URL")?,
             settings,
         };
         give_to_postgres(&cluster.root)?;
@@ -520,13 +481,14 @@ impl LocalCluster {
 
     /// The superuser stays password-less for setup, but every other role must
     /// give its password (scram-sha-256), as on Supabase: a wrong one is refused.
-    fn require_passwords(&self) -> std::io::Result<()> {
+    fn require_passwords(&self) -> anyhow::Result<()> {
         std::fs::write(
             self.data().join("pg_hba.conf"),
             "local all all trust\n\
              host all postgres 127.0.0.1/32 trust\n\
              host all all 127.0.0.1/32 scram-sha-256\n",
         )
+        .context("writing pg_hba.conf")
     }
 
     fn data(&self) -> PathBuf {
@@ -534,20 +496,13 @@ impl LocalCluster {
     }
 
     fn pg_command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
+        pg_server::command(&self.bin, program)
     }
 
     /// Durability is traded for speed where a crash cannot lose data: fsync=off
     /// only matters if the machine goes down, but synchronous_commit stays on, since
     /// the restart test stops the server as a crash would.
-    pub fn start_server(&self) -> std::io::Result<()> {
+    pub fn start_server(&self) -> anyhow::Result<()> {
         let mut options = format!(
             "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
              -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10 \
@@ -569,7 +524,7 @@ impl LocalCluster {
     }
 
     /// Stops the server at once, like a crash or a failover would.
-    pub fn stop_server(&self) -> std::io::Result<()> {
+    pub fn stop_server(&self) -> anyhow::Result<()> {
         run(self
             .pg_command("pg_ctl")
             .args(["-w", "-m", "immediate", "-D"])
@@ -580,7 +535,7 @@ impl LocalCluster {
     /// A shell loop that outlives nothing: when this process is gone, it stops the
     /// server and removes the folder. It ignores SIGINT so that Ctrl-C on the test
     /// run still leads to cleanup.
-    fn watchdog(&self) -> std::io::Result<()> {
+    fn watchdog(&self) -> anyhow::Result<()> {
         let ctl = self.bin.join("pg_ctl");
         let as_postgres = if is_root() {
             "runuser -u postgres -- "
@@ -603,6 +558,7 @@ impl LocalCluster {
             .stderr(Stdio::null())
             .spawn()
             .map(|_| ())
+            .context("starting the cluster's watchdog")
     }
 }
 
@@ -610,20 +566,6 @@ impl Drop for LocalCluster {
     fn drop(&mut self) {
         let _ = self.stop_server();
         let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-pub fn run(command: &mut Command) -> std::io::Result<()> {
-    let out = command.stdin(Stdio::null()).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!(
-            "{:?} failed: {}{}",
-            command,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )))
     }
 }
 
@@ -691,6 +633,7 @@ pub struct Investigation {
     pub error_message: Option<String>,
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub processing_time_ms: Option<i32>,
+    pub total_records_analyzed: i32,
     pub run_after: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub metadata: serde_json::Value,
@@ -703,7 +646,7 @@ pub async fn fetch(client: &Client, id: Uuid) -> Investigation {
         .query_one(
             "select status, current_phase, progress, attempts, error_message, completed_at,
                     processing_time_ms, run_after, updated_at, investigation_metadata, locked_by,
-                    run_after > now()
+                    run_after > now(), coalesce(total_records_analyzed, 0)
              from investigations where id = $1",
             &[&id],
         )
@@ -722,6 +665,7 @@ pub async fn fetch(client: &Client, id: Uuid) -> Investigation {
         metadata: r.get(9),
         locked_by: r.get(10),
         run_after_in_future: r.get(11),
+        total_records_analyzed: r.get(12),
     }
 }
 
@@ -792,6 +736,35 @@ pub async fn drain(
     .await
     .expect("draining worker finished in time")
     .expect("draining worker ran without error")
+}
+
+/// The `fiscal` binary as an operator runs it, with only what the test says: no
+/// database URL or log filter from the environment, and no HTTP endpoints (tests
+/// run in parallel; one that scrapes gives its own port). Killed when dropped.
+pub fn fiscal_command() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"));
+    for var in [
+        "DATABASE_URL",
+        "SUPABASE_DB_URL",
+        "FISCAL_DATABASE__URL",
+        "RUST_LOG",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .env("FISCAL_HTTP__LISTEN", "")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// Everything a finished command printed, stdout then stderr.
+pub fn printed(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// A file of the repository.

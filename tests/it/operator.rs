@@ -8,36 +8,15 @@ use std::time::Duration;
 use tokio::process::Command;
 use uuid::Uuid;
 
-use crate::harness::{add_user, enqueue, RunningWorker, TestDb};
-
-fn fiscal() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fiscal"));
-    // Only what the test says: no database URL from the environment.
-    for var in [
-        "DATABASE_URL",
-        "SUPABASE_DB_URL",
-        "FISCAL_DATABASE__URL",
-        "RUST_LOG",
-    ] {
-        command.env_remove(var);
-    }
-    command.kill_on_drop(true);
-    command
-}
+use crate::harness::{
+    add_user, enqueue, fiscal_command as fiscal, printed as text, RunningWorker, TestDb,
+};
 
 async fn run_to_end(command: &mut Command, what: &str) -> Output {
     tokio::time::timeout(Duration::from_secs(180), command.output())
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish within 3 minutes"))
         .unwrap_or_else(|e| panic!("running {what}: {e}"))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Stops the private cluster of `fiscal dev` even when the test fails half-way.

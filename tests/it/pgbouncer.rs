@@ -13,8 +13,8 @@ use fiscal::db::migrate;
 use serde_json::json;
 
 use crate::harness::{
-    add_user, cancel_as_citizen, drain, enqueue, enqueue_many, eventually, fetch, test_settings,
-    wait_for, EmptyDb, PgBouncer, RunningWorker, TestDb,
+    add_user, cancel_as_citizen, enqueue, enqueue_many, eventually, fetch, test_settings, wait_for,
+    EmptyDb, PgBouncer, RunningWorker, TestDb,
 };
 use crate::scripted;
 
@@ -178,23 +178,14 @@ async fn enqueue_status_and_the_contracts_pipeline_work_through_pgbouncer() {
     drop(client);
     let _ = driver.await;
 
-    let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
-    let report = drain(settings, pipelines).await;
+    let report = crate::harness::drain_builtin_with(settings).await;
     assert_eq!(report.completed, 1, "{report:?}");
     let expected = crate::pipeline_end_to_end::contracts_over_a_million_in_2020(&direct).await;
     assert!(expected > 0, "the sample has such contracts");
     let row = fetch(&direct, id).await;
     assert_eq!(row.status, "completed", "{row:?}");
-    let analysed: i32 = direct
-        .query_one(
-            "select total_records_analyzed from investigations where id = $1",
-            &[&id],
-        )
-        .await
-        .expect("row")
-        .get(0);
     assert_eq!(
-        i64::from(analysed),
+        i64::from(row.total_records_analyzed),
         expected,
         "retrieval read what the filters select"
     );

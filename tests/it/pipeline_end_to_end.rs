@@ -284,8 +284,7 @@ async fn results_are_cut_to_the_byte_budget_and_the_count_still_says_how_many() 
     settings.analysis.results_max_bytes = 30_000;
     let user = add_user(&client).await;
     let id = insert_as_citizen(&client, user, "todos", json!({}), json!([])).await;
-    let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
-    crate::harness::drain(settings, pipelines).await;
+    crate::harness::drain_builtin_with(settings).await;
 
     let row = row_json(&client, id).await;
     assert_eq!(row["status"], "completed", "{row:#}");

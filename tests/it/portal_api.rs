@@ -3,7 +3,6 @@
 //! the `chave-api-dados` header, pages, counts requests, and can be told to
 //! misbehave.
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -201,15 +200,7 @@ async fn an_investigation_naming_an_agency_fetches_its_contracts_from_the_api_an
         expected >= 10,
         "the sample has {expected} contracts of 2020"
     );
-    let analysed: i32 = client
-        .query_one(
-            "select total_records_analyzed from investigations where id = $1",
-            &[&id],
-        )
-        .await
-        .expect("row")
-        .get(0);
-    assert_eq!(analysed as usize, expected);
+    assert_eq!(row.total_records_analyzed as usize, expected);
     let fetched = &row.metadata["portal_api"];
     assert_eq!(fetched["months"], 12, "{fetched}");
     assert_eq!(fetched["months_fetched"], 12, "{fetched}");
@@ -402,11 +393,10 @@ async fn the_api_key_never_appears_in_what_the_worker_prints() {
     // A year apiece, so the second run calls the API too (with a refused key).
     for (key, year) in [(KEY, 2020), ("chave-errada-Zq71-never-printed", 2019)] {
         investigate_year(&db, year).await;
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+        let out = crate::harness::fiscal_command()
             .args(["work", "--drain"])
             .env("FISCAL_DATABASE__URL", &db.worker_url)
             .env("FISCAL_DATABASE__MIGRATE_URL", &db.url)
-            .env("FISCAL_HTTP__LISTEN", "")
             .env("FISCAL_LOG__FORMAT", "json")
             .env("RUST_LOG", "trace")
             // The original deployment's names.
@@ -414,7 +404,6 @@ async fn the_api_key_never_appears_in_what_the_worker_prints() {
             .env("PORTAL_TRANSPARENCIA_BASE_URL", &server.base_url)
             .env("FISCAL_PORTAL__REQUESTS_PER_MINUTE", "60000")
             .env("FISCAL_PORTAL__RETRY_BASE_MS", "10")
-            .stdin(Stdio::null())
             .output()
             .await
             .expect("running fiscal");

@@ -21,23 +21,16 @@ struct Run {
 }
 
 async fn fiscal(args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+    let out = crate::harness::fiscal_command()
         .args(args)
         .envs(envs.iter().copied())
         .env("RUST_LOG", "trace")
-        // Tests run in parallel; the endpoints' port is not what is tested here.
-        .env("FISCAL_HTTP__LISTEN", "")
-        .stdin(Stdio::null())
         .output()
         .await
         .expect("running fiscal");
     Run {
         success: out.status.success(),
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        output: crate::harness::printed(&out),
     }
 }
 
@@ -140,13 +133,11 @@ async fn an_unreachable_database_is_reported_with_its_address_but_without_the_pa
     // `fiscal work` waits out a database that is not there yet, saying so.
     let log = std::env::temp_dir().join(format!("fiscal-secrets-{}.log", db.name));
     let file = std::fs::File::create(&log).expect("a log file");
-    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_fiscal"))
+    let mut worker = crate::harness::fiscal_command()
         .args(["work"])
         .env("FISCAL_DATABASE__URL", &nowhere)
         .env("FISCAL_LOG__FORMAT", "json")
         .env("RUST_LOG", "trace")
-        .env("FISCAL_HTTP__LISTEN", "")
-        .stdin(Stdio::null())
         .stdout(Stdio::from(file.try_clone().expect("log handle")))
         .stderr(Stdio::from(file))
         .kill_on_drop(true)
