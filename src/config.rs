@@ -222,6 +222,9 @@ pub struct WorkerSettings {
 pub struct LimitSettings {
     /// Pending + processing investigations one citizen may have at once.
     pub max_active_per_user: i32,
+    /// New investigations one citizen may create per minute (a token bucket of
+    /// that size, refilled at that rate). Defaults to 20.
+    pub max_inserts_per_minute: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -310,6 +313,7 @@ impl Default for LimitSettings {
     fn default() -> Self {
         Self {
             max_active_per_user: 5,
+            max_inserts_per_minute: 20,
         }
     }
 }
@@ -436,6 +440,9 @@ impl Settings {
         }
         if self.limits.max_active_per_user < 1 {
             bail!("limits.max_active_per_user must be at least 1");
+        }
+        if self.limits.max_inserts_per_minute < 1 {
+            bail!("limits.max_inserts_per_minute must be at least 1");
         }
         Ok(())
     }

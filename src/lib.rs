@@ -10,6 +10,7 @@ pub mod db;
 pub mod dev;
 pub mod enqueue;
 pub mod http;
+pub mod input;
 pub mod metrics;
 pub mod pg_server;
 pub mod pipeline;

@@ -23,6 +23,7 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::db::Conn;
+use crate::input::{self, Unreadable};
 
 /// Identifies one attempt at one investigation: what every fenced write checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,14 +36,21 @@ pub struct Fence {
 #[derive(Debug, Clone)]
 pub struct ClaimedRow {
     pub fence: Fence,
+    /// This attempt's number, starting at 1.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// What the citizen asked, or why it cannot be read (see `input`).
+    pub input: Result<Input, Unreadable>,
+}
+
+/// The citizen's part of a claimed row, decoded.
+#[derive(Debug, Clone)]
+pub struct Input {
     pub user_id: Uuid,
     pub query: String,
     pub data_source: String,
     pub filters: Value,
     pub anomaly_types: Value,
-    /// This attempt's number, starting at 1.
-    pub attempt: i32,
-    pub max_attempts: i32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -102,6 +110,9 @@ impl SweepReport {
 /// claimers take disjoint rows without waiting on each other; the UPDATE turns them
 /// into this worker's attempt. `run_after <= now()` keeps backed-off retries out
 /// until their time. The row lock ends with the statement; the lease takes over.
+/// The citizen's columns come back as text, cut at the limits of `input`
+/// ($4 characters of query, $5 and $6 bytes of JSON), so that no value a citizen
+/// stored can fail to decode inside the claim or make it read megabytes.
 pub const CLAIM: &str = "
 with candidates as (
     select id
@@ -124,8 +135,12 @@ set status = 'processing',
     error_message = null
 from candidates
 where i.id = candidates.id
-returning i.id, i.claim_token, i.user_id, i.query, i.data_source,
-          coalesce(i.filters, '{}'::jsonb), coalesce(i.anomaly_types, '[]'::jsonb),
+returning i.id, i.claim_token, i.user_id, left(i.query, $4 + 1), i.data_source,
+          case when octet_length(i.filters::text) <= $5 then coalesce(i.filters, '{}')::text end,
+          coalesce(octet_length(i.filters::text), 0)::int8,
+          case when octet_length(i.anomaly_types::text) <= $6
+               then coalesce(i.anomaly_types, '[]')::text end,
+          coalesce(octet_length(i.anomaly_types::text), 0)::int8,
           i.attempts, i.max_attempts, i.created_at";
 
 /// Records progress and renews the lease in the same write, so a job that reports
@@ -308,6 +323,11 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<ClaimedRow>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let (query_chars, filters_bytes, types_bytes) = (
+        input::MAX_QUERY_CHARS as i32,
+        input::MAX_FILTERS_BYTES as i32,
+        input::MAX_ANOMALY_TYPES_BYTES as i32,
+    );
     let rows = client
         .rows(
             CLAIM,
@@ -315,27 +335,61 @@ pub async fn claim(
                 (&worker_id, Type::TEXT),
                 (&limit, Type::INT8),
                 (&millis(lease), Type::FLOAT8),
+                (&query_chars, Type::INT4),
+                (&filters_bytes, Type::INT4),
+                (&types_bytes, Type::INT4),
             ],
         )
         .await
         .context("claiming investigations")?;
-    Ok(rows
-        .iter()
-        .map(|r| ClaimedRow {
-            fence: Fence {
-                id: r.get(0),
-                token: r.get(1),
-            },
-            user_id: r.get(2),
-            query: r.get(3),
-            data_source: r.get(4),
-            filters: r.get(5),
-            anomaly_types: r.get(6),
-            attempt: r.get(7),
-            max_attempts: r.get(8),
-            created_at: r.get(9),
-        })
-        .collect())
+    let mut claimed = Vec::with_capacity(rows.len());
+    for r in &rows {
+        // The row is ours now: if even its id cannot be read there is nothing to
+        // fence a write with, and its lease will expire into the sweep.
+        let fence = match (r.try_get(0), r.try_get(1)) {
+            (Ok(id), Ok(token)) => Fence { id, token },
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "a claimed row has no readable id; leaving it to the sweep");
+                continue;
+            }
+        };
+        claimed.push(ClaimedRow {
+            fence,
+            attempt: r.try_get(9).unwrap_or(1),
+            max_attempts: r.try_get(10).unwrap_or(1),
+            input: claimed_input(r),
+        });
+    }
+    Ok(claimed)
+}
+
+fn claimed_input(r: &tokio_postgres::Row) -> Result<Input, Unreadable> {
+    let column = |e: tokio_postgres::Error| Unreadable {
+        message: input::UNREADABLE_ROW.into(),
+        detail: format!("claimed row does not decode: {e}"),
+    };
+    let filters_text: Option<&str> = r.try_get(5).map_err(column)?;
+    let filters_bytes: i64 = r.try_get(6).map_err(column)?;
+    let types_text: Option<&str> = r.try_get(7).map_err(column)?;
+    let types_bytes: i64 = r.try_get(8).map_err(column)?;
+    Ok(Input {
+        user_id: r.try_get(2).map_err(column)?,
+        query: input::query(r.try_get(3).map_err(column)?)?,
+        data_source: r.try_get(4).map_err(column)?,
+        filters: input::json(
+            "filters",
+            filters_text,
+            filters_bytes,
+            input::MAX_FILTERS_BYTES,
+        )?,
+        anomaly_types: input::json(
+            "anomaly_types",
+            types_text,
+            types_bytes,
+            input::MAX_ANOMALY_TYPES_BYTES,
+        )?,
+        created_at: r.try_get(11).map_err(column)?,
+    })
 }
 
 pub async fn report_progress(

@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_worker_role"),
     migration!(6, "0006_operations"),
     migration!(7, "0007_portal_api"),
+    migration!(8, "0008_citizen_input_limits"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");
@@ -173,6 +174,10 @@ async fn write_settings(client: &Client, settings: &Settings) -> Result<()> {
         (
             "max_active_per_user",
             serde_json::json!(settings.limits.max_active_per_user),
+        ),
+        (
+            "max_inserts_per_minute",
+            serde_json::json!(settings.limits.max_inserts_per_minute),
         ),
     ];
     for (key, value) in values {

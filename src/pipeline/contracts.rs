@@ -165,7 +165,7 @@ pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {
     let items = match anomaly_types {
         Value::Null => return Ok(Family::ALL.to_vec()),
         Value::Array(items) => items,
-        other => return Err(invalid(other.to_string())),
+        other => return Err(invalid(crate::input::echo(&other.to_string()))),
     };
     if items.is_empty() {
         return Ok(Family::ALL.to_vec());
@@ -175,7 +175,7 @@ pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {
         let family = item
             .as_str()
             .and_then(|s| Family::parse(s.trim()))
-            .ok_or_else(|| invalid(item.to_string()))?;
+            .ok_or_else(|| invalid(crate::input::echo(&item.to_string())))?;
         if !out.contains(&family) {
             out.push(family);
         }
@@ -298,7 +298,10 @@ impl Pipeline for ContractsPipeline {
         let started = Instant::now();
         let filters = ContractFilters::parse(&job.filters).map_err(|e| JobError::Permanent {
             message: e.message.clone(),
-            detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
+            detail: Some(anyhow::anyhow!(
+                "invalid filter {}",
+                crate::input::echo(&e.key)
+            )),
         })?;
         let families = families(&job.anomaly_types)?;
 
@@ -307,11 +310,19 @@ impl Pipeline for ContractsPipeline {
         let fetched = self
             .fetch_from_portal(&client, &filters, progress, cancel)
             .await?;
-        let (data, stats) = retrieve(&client, &filters, self.analysis.max_records, cancel, |n| {
+        let retrieval = retrieve(&client, &filters, self.analysis.max_records, cancel, |n| {
             progress.records_analyzed(n)
-        })
-        .await
-        .map_err(|e| match e {
+        });
+        // Retrieval checks the token between rows; a statement that has not sent
+        // its first row yet (a wide text search) is cancelled on the server.
+        let retrieved = tokio::select! {
+            retrieved = retrieval => retrieved,
+            _ = cancel.cancelled() => {
+                client.cancel_running().await;
+                return Err(JobError::Cancelled);
+            }
+        };
+        let (data, stats) = retrieved.map_err(|e| match e {
             RetrievalError::Cancelled => JobError::Cancelled,
             RetrievalError::TooMany { limit } => JobError::permanent(format!(
                 "Os filtros selecionam mais de {} contratos, mais do que uma investigação \

@@ -84,11 +84,15 @@ pub fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
             Type::TEXT,
         );
     }
-    for word in &f.texto {
+    // One clause and one parameter however many words: the statement's size and
+    // its plan do not depend on what the citizen typed. `fold` leaves only
+    // letters, digits and spaces, so no word holds a LIKE wildcard.
+    if !f.texto.is_empty() {
+        let patterns: Vec<String> = f.texto.iter().map(|w| format!("%{w}%")).collect();
         push(
-            "c.objeto_busca like ?",
-            Box::new(format!("%{word}%")),
-            Type::TEXT,
+            "c.objeto_busca like all(?)",
+            Box::new(patterns),
+            Type::TEXT_ARRAY,
         );
     }
     if let Some(v) = f.signed_from {

@@ -60,13 +60,15 @@ fn error(key: &str, message: String) -> FilterError {
 }
 
 fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(60).collect::<String>())
-    } else {
-        text
-    }
+    crate::input::echo(&value.to_string())
 }
+
+/// The largest value in reais a filter may name: above the whole federal budget,
+/// and still printed as an ordinary amount in the summary.
+pub const MAX_MONEY: f64 = 1e13;
+
+/// Characters of `texto` at most, before its words are counted.
+const MAX_TEXT_CHARS: usize = 300;
 
 impl ContractFilters {
     pub fn parse(filters: &Value) -> Result<Self, FilterError> {
@@ -98,20 +100,21 @@ impl ContractFilters {
                 "codigo_ug" => f.codigo_ug = Some(code(key, value)?),
                 "cnpj_fornecedor" => f.cnpj_fornecedor = Some(supplier(key, value)?),
                 "modalidade" => f.modalidade = Some(words(key, value)?.join(" ")),
-                "texto" => f.texto = words(key, value)?,
+                "texto" => f.texto = search_words(key, value)?,
                 "year" => year = Some(year_of(key, value)?),
                 "data_inicial" => from = Some(date(key, value)?),
                 "data_final" => until = Some(date(key, value)?),
                 "min_value" => f.min_value = Some(money(key, value)?),
                 "max_value" => f.max_value = Some(money(key, value)?),
                 _ => {
+                    let key = crate::input::echo(key);
                     return Err(error(
-                        key,
+                        &key,
                         format!(
                             "O filtro \"{key}\" não existe. Filtros aceitos: {}.",
                             KNOWN_KEYS.join(", ")
                         ),
-                    ))
+                    ));
                 }
             }
         }
@@ -262,6 +265,37 @@ fn words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
     Ok(folded.split(' ').map(str::to_string).collect())
 }
 
+/// The words of `texto`, each a substring every object must contain: at most
+/// [`MAX_TEXT_WORDS`](crate::input::MAX_TEXT_WORDS) distinct ones, since each
+/// costs a test per contract read.
+fn search_words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
+    let chars = value.as_str().map_or(0, |s| s.chars().count());
+    if chars > MAX_TEXT_CHARS {
+        return Err(error(
+            key,
+            format!(
+                "O filtro \"{key}\" tem {chars} caracteres; use no máximo {MAX_TEXT_CHARS}, \
+                 algumas palavras que descrevam o objeto, como \"ambulância UTI\"."
+            ),
+        ));
+    }
+    let mut found = words(key, value)?;
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|w| seen.insert(w.clone()));
+    let max = crate::input::MAX_TEXT_WORDS;
+    if found.len() > max {
+        return Err(error(
+            key,
+            format!(
+                "O filtro \"{key}\" tem {} palavras; use no máximo {max}, as que melhor \
+                 descrevem o objeto, como \"ambulância UTI\".",
+                found.len()
+            ),
+        ));
+    }
+    Ok(found)
+}
+
 fn year_of(key: &str, value: &Value) -> Result<i32, FilterError> {
     match value.as_i64() {
         Some(y) if (1990..=2100).contains(&y) => Ok(y as i32),
@@ -294,12 +328,13 @@ fn date(key: &str, value: &Value) -> Result<NaiveDate, FilterError> {
 
 fn money(key: &str, value: &Value) -> Result<f64, FilterError> {
     match value.as_f64() {
-        Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Some(v) if v.is_finite() && (0.0..=MAX_MONEY).contains(&v) => Ok(v),
         _ => Err(error(
             key,
             format!(
                 "O filtro \"{key}\" deve ser um valor em reais, número não negativo sem aspas, \
-                 como 1000000; recebido: {}.",
+                 como 1000000, de no máximo {}; recebido: {}.",
+                crate::pipeline::format::reais(MAX_MONEY),
                 shown(value)
             ),
         )),
@@ -389,6 +424,37 @@ mod tests {
         assert_eq!(
             f.describe(),
             "assinados em 2024, valor a partir de R$ 1.000.000,00, órgão 36000"
+        );
+    }
+
+    #[test]
+    fn a_hostile_key_is_echoed_short_and_on_one_line() {
+        let key = format!("x\nlevel=ERROR forged{}", "k".repeat(1_000_000));
+        let err = ContractFilters::parse(&json!({ key: 1 })).expect_err("unknown key");
+        assert!(err.message.len() < 400, "{} bytes", err.message.len());
+        assert!(!err.message.contains('\n') && !err.key.contains('\n'));
+    }
+
+    #[test]
+    fn texto_takes_at_most_ten_distinct_words() {
+        let f = ContractFilters::parse(&json!({"texto": "ambulancia ambulancia UTI"}))
+            .expect("repeated words count once");
+        assert_eq!(f.texto, vec!["ambulancia", "uti"]);
+        let err = ContractFilters::parse(&json!({ "texto": "a b c d e f g h i j k" }))
+            .expect_err("eleven words");
+        assert!(err.message.contains("11 palavras"), "{}", err.message);
+        let err = ContractFilters::parse(&json!({ "texto": "a ".repeat(30_000) }))
+            .expect_err("60,000 characters");
+        assert!(err.message.contains("60000 caracteres"), "{}", err.message);
+    }
+
+    #[test]
+    fn absurd_amounts_are_refused_with_an_ordinary_number() {
+        let err = ContractFilters::parse(&json!({"min_value": 1e308})).expect_err("1e308");
+        assert!(
+            err.message.contains("R$ 10.000.000.000.000,00"),
+            "{}",
+            err.message
         );
     }
 

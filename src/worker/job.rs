@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument, Span};
 
 use super::{JobHandle, Shared, StopReason};
+use crate::input;
 use crate::metrics::Outcome;
 use crate::pipeline::{Completion, Job, JobError, Progress, ProgressState};
 use crate::queue::{self, ClaimedRow, Fenced, ProgressWrite};
@@ -72,14 +73,30 @@ pub(super) async fn run(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHan
 
 async fn attempt(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHandle>) {
     let started = std::time::Instant::now();
-    info!(data_source = %row.data_source, "claimed");
+    let input = match row.input {
+        Ok(input) => input,
+        Err(unreadable) => {
+            // Written as failed through the same fenced path as any ending; the
+            // rest of the batch and the process go on.
+            warn!(detail = %unreadable.detail, "claimed a row that cannot be read");
+            let ending = Ending::Fail {
+                message: unreadable.message,
+                detail: unreadable.detail,
+            };
+            if let Some(outcome) = persist(&shared, &handle, ending).await {
+                shared.metrics.finished(outcome, started.elapsed());
+            }
+            return;
+        }
+    };
+    info!(data_source = %input::echo(&input.data_source), "claimed");
     let job = Job {
         id: row.fence.id,
-        user_id: row.user_id,
-        query: row.query,
-        data_source: row.data_source,
-        filters: row.filters,
-        anomaly_types: row.anomaly_types,
+        user_id: input.user_id,
+        query: input.query,
+        data_source: input.data_source,
+        filters: input.filters,
+        anomaly_types: input.anomaly_types,
         attempt: row.attempt,
         max_attempts: row.max_attempts,
     };

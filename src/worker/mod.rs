@@ -218,11 +218,9 @@ impl Worker {
         };
         let pool = crate::db::pool(&settings.database)?;
         let hostname = gethostname::gethostname().to_string_lossy().into_owned();
-        let worker_id = format!(
-            "{hostname}:{}:{}",
-            std::process::id(),
-            &Uuid::new_v4().simple().to_string()[..8]
-        );
+        // Opaque: `locked_by` is on the citizen's row, and a host name or pid is
+        // for operators, who find both in fiscal.workers under this id.
+        let worker_id = format!("w-{}", &Uuid::new_v4().simple().to_string()[..12]);
         let shared = Arc::new(Shared {
             settings,
             pool,
@@ -276,6 +274,8 @@ impl Worker {
 
         info!(
             worker_id = %shared.worker_id,
+            hostname = %shared.hostname,
+            pid = std::process::id(),
             concurrency = shared.settings.worker.concurrency,
             pipelines = ?shared.pipelines.sources(),
             drain = self.drain,

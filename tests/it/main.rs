@@ -3,6 +3,7 @@
 mod commands;
 mod deploy;
 mod harness;
+mod hostile_input;
 mod import;
 mod pgbouncer;
 mod scripted;

@@ -391,7 +391,12 @@ async fn claim_and_sweep_read_only_their_partial_indexes_among_many_finished_row
         .await
         .expect("a table of mostly finished investigations");
 
-    let claim = plan(&client, fiscal::queue::CLAIM, &[&"w", &4i64, &60_000f64]).await;
+    let claim = plan(
+        &client,
+        fiscal::queue::CLAIM,
+        &[&"w", &4i64, &60_000f64, &2000i32, &4096i32, &1024i32],
+    )
+    .await;
     assert!(claim.contains("idx_investigations_claimable"), "{claim}");
     for absent in ["Seq Scan", "\"Sort\""] {
         assert!(
