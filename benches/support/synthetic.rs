@@ -1,34 +1,29 @@
 //! Contracts for benchmarks, generated from the real 2021–2022 Portal da
-//! Transparência file (../shared/data/procurement): each synthetic contract is a
+//! Transparência file (data/procurement): each synthetic contract is a
 //! real one whose agency and UG codes are suffixed by a replica number (so the
 //! number and size of groups grow as in more months of real data, rather than
 //! every group swelling), whose values are scaled by a log-normal factor
 //! (σ = 0.3) and whose dates move by up to ±180 days. Distributions of values,
 //! modalities, objects, suppliers and amendments are thus the real ones.
 
-use std::path::PathBuf;
-
 use chrono::Duration;
 use fiscal::pipeline::model::{Contract, Dataset};
 use fiscal::sources::contracts::{attach_amendments, from_portal};
 use fiscal::sources::portal;
 
-pub fn shared(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/procurement")
-        .join(file)
+/// One of the two-year CSVs the repository ships (data/procurement, zipped).
+pub fn shipped(file: &str) -> std::io::Cursor<Vec<u8>> {
+    std::io::Cursor::new(fiscal::sources::shipped::procurement_csv(file).expect("real data file"))
 }
 
 pub fn real_contracts() -> Vec<Contract> {
-    let file = shared("portal_transparencia_compras_202101-202212.csv");
-    let reader = std::fs::File::open(&file).expect("real contracts file");
+    let reader = shipped("portal_transparencia_compras_202101-202212.csv");
     let mut contracts: Vec<Contract> = portal::read_contracts(reader, "compras")
         .expect("header")
         .filter_map(Result::ok)
         .map(|c| from_portal(&c))
         .collect();
-    let file = shared("portal_transparencia_termos_aditivos_202101-202212.csv");
-    let reader = std::fs::File::open(&file).expect("real amendments file");
+    let reader = shipped("portal_transparencia_termos_aditivos_202101-202212.csv");
     let amendments: Vec<portal::Amendment> = portal::read_amendments(reader, "aditivos")
         .expect("header")
         .filter_map(Result::ok)

@@ -4,3 +4,4 @@ pub mod import;
 pub mod portal;
 pub mod portal_api;
 pub mod portal_cache;
+pub mod shipped;

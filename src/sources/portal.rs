@@ -788,8 +788,7 @@ impl Fnv {
 mod tests {
     use super::*;
     use std::collections::HashMap;
-    use std::fs::File;
-    use std::path::{Path, PathBuf};
+
     use std::time::Instant;
 
     const CONTRACT_HEADER: &str = "\"Número do Contrato\";\"Objeto\";\"Fundamento Legal\";\"Modalidade Compra\";\"Situação Contrato\";\"Código Órgão Superior\";\"Nome Órgão Superior\";\"Código Órgão\";\"Nome Órgão\";\"Código UG\";\"Nome UG\";\"Data Assinatura Contrato\";\"Data Publicação DOU\";\"Data Início Vigência\";\"Data Fim Vigência\";\"Código Contratado\";\"Nome Contratado\";\"Valor Inicial Compra\";\"Valor Final Compra\";\"Número Licitação\";\"Código UG Licitação\";\"Nome UG Licitação\";\"Código Modalidade Compra Licitação\";\"Modalidade Compra Licitação\"";
@@ -820,16 +819,11 @@ mod tests {
         latin1(&text)
     }
 
-    fn shared_file(name: &str) -> PathBuf {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/procurement")
-            .join(name);
-        assert!(
-            path.exists(),
-            "real data file missing: {} (shared/ must sit beside the repository)",
-            path.display()
-        );
-        path
+    fn shipped(name: &str) -> io::Cursor<Vec<u8>> {
+        io::Cursor::new(
+            crate::sources::shipped::procurement_csv(name)
+                .unwrap_or_else(|e| panic!("real data file {name}: {e:#}")),
+        )
     }
 
     fn date(d: u32, m: u32, y: i32) -> NaiveDate {
@@ -1219,10 +1213,9 @@ mod tests {
 
     #[test]
     fn real_contracts_file_parses_every_row() {
-        let path = shared_file("portal_transparencia_compras_202101-202212.csv");
+        let file = shipped("portal_transparencia_compras_202101-202212.csv");
         let started = Instant::now();
-        let file = File::open(&path).expect("open real contracts file");
-        let reader = read_contracts(io::BufReader::new(file), "compras.csv").expect("header");
+        let reader = read_contracts(file, "compras.csv").expect("header");
         assert_eq!(reader.encoding(), TextEncoding::Latin1);
         let (contracts, errors): (Vec<_>, Vec<_>) = reader.partition(Result::is_ok);
         let contracts: Vec<Contract> = contracts.into_iter().flatten().collect();
@@ -1308,9 +1301,8 @@ mod tests {
 
     #[test]
     fn real_amendments_file_parses_every_row() {
-        let path = shared_file("portal_transparencia_termos_aditivos_202101-202212.csv");
-        let file = File::open(&path).expect("open real amendments file");
-        let rows: Vec<_> = read_amendments(io::BufReader::new(file), "termos.csv")
+        let file = shipped("portal_transparencia_termos_aditivos_202101-202212.csv");
+        let rows: Vec<_> = read_amendments(file, "termos.csv")
             .expect("header")
             .collect();
         let errors: Vec<_> = rows.iter().filter_map(|r| r.as_ref().err()).collect();

@@ -18,16 +18,9 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::harness::{
-    add_user, cancel_as_citizen, connect, eventually, fetch, fiscal_command, repo_path, TestDb,
+    add_user, cancel_as_citizen, connect, eventually, fetch, fiscal_command, TestDb,
 };
-use crate::pipeline_end_to_end::insert_as_citizen;
-
-const MONTHLY_ZIP: &str = "data/sample/portal_transparencia_compras_202101_original.zip";
-
-async fn import_january(client: &mut Client) {
-    let reports = fiscal::sources::import::import_paths(client, &[repo_path(MONTHLY_ZIP)]).await;
-    fiscal::sources::import::check(&reports).expect("imported");
-}
+use crate::pipeline_end_to_end::{import_january, insert_as_citizen};
 
 /// One citizen insert as PostgREST sends it (one transaction, role and claims
 /// set locally), with the JSON columns given as text so that values serde_json

@@ -6,15 +6,17 @@ use fiscal::sources::import::{check, import_paths, FileReport, Kind};
 
 use crate::harness::TestDb;
 
-pub fn shared_data(file: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/procurement")
-        .join(file);
+/// A real file the repository ships under `data/`.
+pub fn shipped(relative: &str) -> PathBuf {
+    let path = fiscal::sources::shipped::data_path(relative);
     assert!(path.exists(), "real data file missing: {}", path.display());
     path
 }
 
-pub const MONTHLY_ZIP: &str = "portal_transparencia_compras_202101_original.zip";
+pub const MONTHLY_ZIP: &str = "sample/portal_transparencia_compras_202101_original.zip";
+/// The two-year contracts file, shipped zipped; its report is named after the
+/// CSV inside.
+const CONTRACTS_ZIP: &str = "procurement/portal_transparencia_compras_202101-202212.zip";
 const CONTRACTS_CSV: &str = "portal_transparencia_compras_202101-202212.csv";
 
 fn report<'a>(reports: &'a [FileReport], ends_with: &str) -> &'a FileReport {
@@ -57,7 +59,7 @@ impl Drop for Scratch {
 /// The header and the first `n` data lines of the real contracts file, as bytes
 /// (Latin-1, LF).
 fn real_contract_lines(n: usize) -> Vec<u8> {
-    let bytes = std::fs::read(shared_data(CONTRACTS_CSV)).expect("real csv");
+    let bytes = fiscal::sources::shipped::procurement_csv(CONTRACTS_CSV).expect("real csv");
     let mut out = Vec::new();
     for line in bytes.split_inclusive(|b| *b == b'\n').take(n + 1) {
         out.extend_from_slice(line);
@@ -69,7 +71,7 @@ fn real_contract_lines(n: usize) -> Vec<u8> {
 async fn the_real_monthly_zip_loads_every_file_and_a_second_import_changes_nothing() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
-    let zip = shared_data(MONTHLY_ZIP);
+    let zip = shipped(MONTHLY_ZIP);
 
     let first = import_paths(&mut client, &[&zip]).await;
     check(&first).expect("every file imported");
@@ -132,11 +134,7 @@ async fn the_real_monthly_zip_loads_every_file_and_a_second_import_changes_nothi
 async fn the_full_two_year_file_loads_every_contract_and_matches_the_monthly_zip() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
-    let reports = import_paths(
-        &mut client,
-        &[shared_data(CONTRACTS_CSV), shared_data(MONTHLY_ZIP)],
-    )
-    .await;
+    let reports = import_paths(&mut client, &[shipped(CONTRACTS_ZIP), shipped(MONTHLY_ZIP)]).await;
     check(&reports).expect("imported");
     let full = report(&reports, CONTRACTS_CSV);
     assert_eq!((full.read, full.rejected), (49_414, 0));
@@ -230,7 +228,7 @@ async fn an_empty_or_foreign_file_is_refused_clearly_and_the_others_still_load()
     let db = TestDb::new().await;
     let mut client = db.client().await;
     let empty = Scratch::new("202101_Compras.csv", b"");
-    let foreign = shared_data("comprasgov_api_contratos_amostra_2024.csv");
+    let foreign = shipped("procurement/comprasgov_api_contratos_amostra_2024_head.csv");
     let good = Scratch::new("202102_Compras.csv", &real_contract_lines(10));
     let reports = import_paths(&mut client, &[&empty.0, &foreign, &good.0]).await;
     let err = check(&reports).expect_err("two files could not be imported");

@@ -148,7 +148,7 @@ async fn enqueue_status_and_the_contracts_pipeline_work_through_pgbouncer() {
     let mut direct = db.client().await;
     let reports = fiscal::sources::import::import_paths(
         &mut direct,
-        &[crate::import::shared_data(crate::import::MONTHLY_ZIP)],
+        &[crate::import::shipped(crate::import::MONTHLY_ZIP)],
     )
     .await;
     fiscal::sources::import::check(&reports).expect("imported");

@@ -11,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::harness::{add_user, drain_builtin, fetch, TestDb};
-use crate::import::{shared_data, MONTHLY_ZIP};
+use crate::import::{shipped, MONTHLY_ZIP};
 
 pub async fn import_january(client: &mut Client) {
-    let reports = fiscal::sources::import::import_paths(client, &[shared_data(MONTHLY_ZIP)]).await;
+    let reports = fiscal::sources::import::import_paths(client, &[shipped(MONTHLY_ZIP)]).await;
     fiscal::sources::import::check(&reports).expect("imported");
 }
 

@@ -86,8 +86,8 @@ pub(crate) fn severity_counts(findings: &[&super::model::Finding]) -> [usize; 4]
 
 /// The real 2021–2022 Portal file as the data source reads it (one record per
 /// contract, at its latest publication, with its amendments), for the tests that
-/// check each rule's volume on real data. The file is beside the repository
-/// (`../shared/data/procurement`), in CI too; its absence fails the test.
+/// check each rule's volume on real data. The files ship with the repository
+/// (`data/procurement`, zipped); their absence fails the test.
 #[cfg(test)]
 pub(crate) fn real_data() -> super::model::Dataset {
     use std::collections::HashMap;
@@ -95,11 +95,11 @@ pub(crate) fn real_data() -> super::model::Dataset {
     use crate::sources::contracts::{attach_amendments, from_portal};
     use crate::sources::portal;
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/procurement");
     let open = |name: &str| {
-        let path = dir.join(name);
-        std::fs::File::open(&path)
-            .unwrap_or_else(|e| panic!("real data file {} is missing: {e}", path.display()))
+        std::io::Cursor::new(
+            crate::sources::shipped::procurement_csv(name)
+                .unwrap_or_else(|e| panic!("real data file {name}: {e:#}")),
+        )
     };
     let rows = portal::read_contracts(
         std::io::BufReader::new(open("portal_transparencia_compras_202101-202212.csv")),
