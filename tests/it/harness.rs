@@ -606,6 +606,44 @@ pub async fn enqueue_many(client: &Client, user: Uuid, query: &str, n: i32) {
         .expect("seed");
 }
 
+/// One citizen insert as PostgREST sends it (one transaction, role and claims
+/// set locally), with the JSON columns given as text so that values serde_json
+/// cannot hold (1e400) reach the server as the frontend would send them.
+pub async fn citizen_insert(
+    client: &Client,
+    user: Uuid,
+    query: &str,
+    filters: &str,
+    anomaly_types: &str,
+    session_id: Option<&str>,
+) -> Result<Uuid, tokio_postgres::Error> {
+    let claims = serde_json::json!({"sub": user, "role": "authenticated"}).to_string();
+    client
+        .batch_execute(&format!(
+            "begin; select set_config('role', 'authenticated', true);
+             select set_config('request.jwt.claims', '{claims}', true);"
+        ))
+        .await
+        .expect("a citizen session");
+    let inserted = client
+        .query_one(
+            "insert into investigations (query, data_source, filters, anomaly_types, session_id)
+             values ($1, 'contracts', $2::text::jsonb, $3::text::jsonb, $4) returning id",
+            &[&query, &filters, &anomaly_types, &session_id],
+        )
+        .await;
+    match inserted {
+        Ok(row) => {
+            client.batch_execute("commit").await.expect("commit");
+            Ok(row.get(0))
+        }
+        Err(e) => {
+            client.batch_execute("rollback").await.expect("rollback");
+            Err(e)
+        }
+    }
+}
+
 /// The citizen who owns `id` cancels it, as the frontend does: through RLS.
 pub async fn cancel_as_citizen(client: &Client, id: Uuid) {
     let user: Uuid = client

@@ -17,48 +17,11 @@ use serde_json::json;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
+use crate::harness::citizen_insert;
 use crate::harness::{
     add_user, cancel_as_citizen, connect, eventually, fetch, fiscal_command, TestDb,
 };
 use crate::pipeline_end_to_end::{import_january, insert_as_citizen};
-
-/// One citizen insert as PostgREST sends it (one transaction, role and claims
-/// set locally), with the JSON columns given as text so that values serde_json
-/// cannot hold (1e400) reach the server as the frontend would send them.
-async fn citizen_insert(
-    client: &Client,
-    user: Uuid,
-    query: &str,
-    filters: &str,
-    anomaly_types: &str,
-    session_id: Option<&str>,
-) -> Result<Uuid, tokio_postgres::Error> {
-    let claims = json!({"sub": user, "role": "authenticated"}).to_string();
-    client
-        .batch_execute(&format!(
-            "begin; select set_config('role', 'authenticated', true);
-             select set_config('request.jwt.claims', '{claims}', true);"
-        ))
-        .await
-        .expect("a citizen session");
-    let inserted = client
-        .query_one(
-            "insert into investigations (query, data_source, filters, anomaly_types, session_id)
-             values ($1, 'contracts', $2::text::jsonb, $3::text::jsonb, $4) returning id",
-            &[&query, &filters, &anomaly_types, &session_id],
-        )
-        .await;
-    match inserted {
-        Ok(row) => {
-            client.batch_execute("commit").await.expect("commit");
-            Ok(row.get(0))
-        }
-        Err(e) => {
-            client.batch_execute("rollback").await.expect("rollback");
-            Err(e)
-        }
-    }
-}
 
 fn nested(depth: usize) -> String {
     format!("{}{}", "[".repeat(depth), "]".repeat(depth))
@@ -593,22 +556,23 @@ async fn a_cancelled_investigation_stops_its_database_statement_and_shows_no_hos
     let settings = db.settings();
     let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
     let worker = crate::harness::RunningWorker::start(settings, pipelines);
-    let waiting = "select count(*) from pg_stat_activity
-                   where datname = current_database() and state = 'active'
-                     and wait_event_type = 'Lock' and query like '%transparency.contracts%'";
-    eventually(
-        Duration::from_secs(30),
-        "retrieval waits on the lock",
-        || async {
+    let waiting_statements = |expected: i64, what: &'static str, limit: u64| {
+        let client = &client;
+        eventually(Duration::from_secs(limit), what, move || async move {
             let n: i64 = client
-                .query_one(waiting, &[])
+                .query_one(
+                    "select count(*) from pg_stat_activity
+                     where datname = current_database() and state = 'active'
+                       and wait_event_type = 'Lock' and query like '%transparency.contracts%'",
+                    &[],
+                )
                 .await
                 .expect("activity")
                 .get(0);
-            (n == 1).then_some(())
-        },
-    )
-    .await;
+            (n == expected).then_some(())
+        })
+    };
+    waiting_statements(1, "retrieval waits on the lock", 30).await;
 
     // What the citizen sees of the worker while it runs: no host name, no pid.
     let locked_by = fetch(&client, id).await.locked_by.unwrap_or_default();
@@ -622,19 +586,7 @@ async fn a_cancelled_investigation_stops_its_database_statement_and_shows_no_hos
 
     cancel_as_citizen(&client, id).await;
     let cancelled = Instant::now();
-    eventually(
-        Duration::from_secs(10),
-        "the statement is cancelled",
-        || async {
-            let n: i64 = client
-                .query_one(waiting, &[])
-                .await
-                .expect("activity")
-                .get(0);
-            (n == 0).then_some(())
-        },
-    )
-    .await;
+    waiting_statements(0, "the statement is cancelled", 10).await;
     println!(
         "database work stopped {} ms after the cancel, with the lock still held",
         cancelled.elapsed().as_millis()

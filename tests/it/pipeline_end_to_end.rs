@@ -26,25 +26,16 @@ pub async fn insert_as_citizen(
     filters: Value,
     types: Value,
 ) -> Uuid {
-    let claims = json!({"sub": user, "role": "authenticated"}).to_string();
-    client
-        .batch_execute(&format!(
-            "begin; select set_config('role', 'authenticated', true);
-             select set_config('request.jwt.claims', '{claims}', true);"
-        ))
-        .await
-        .expect("as citizen");
-    let id: Uuid = client
-        .query_one(
-            "insert into investigations (query, data_source, filters, anomaly_types)
-             values ($1, 'contracts', $2, $3) returning id",
-            &[&query, &filters, &types],
-        )
-        .await
-        .expect("citizen insert")
-        .get(0);
-    client.batch_execute("commit").await.expect("commit");
-    id
+    crate::harness::citizen_insert(
+        client,
+        user,
+        query,
+        &filters.to_string(),
+        &types.to_string(),
+        None,
+    )
+    .await
+    .expect("citizen insert")
 }
 
 async fn row_json(client: &Client, id: Uuid) -> Value {
