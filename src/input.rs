@@ -21,8 +21,6 @@ pub const MAX_QUERY_CHARS: usize = 2000;
 pub const MAX_FILTERS_BYTES: usize = 4096;
 /// Bytes of `anomaly_types` as PostgreSQL prints jsonb.
 pub const MAX_ANOMALY_TYPES_BYTES: usize = 1024;
-/// Words of the `texto` filter: each is one more substring test per contract.
-pub const MAX_TEXT_WORDS: usize = 10;
 /// Characters of citizen text repeated in a message or a log line.
 pub const MAX_ECHO_CHARS: usize = 60;
 
@@ -58,6 +56,11 @@ pub fn echo(text: &str) -> String {
     out
 }
 
+/// A JSON value as it may be repeated: its compact text, through [`echo`].
+pub fn echo_json(value: &Value) -> String {
+    echo(&value.to_string())
+}
+
 /// The text of the question, refused when longer than the limit. `query` was
 /// fetched cut one character past the limit, so a long one costs nothing more.
 pub fn query(query: String) -> Result<String, Unreadable> {
@@ -73,15 +76,15 @@ pub fn query(query: String) -> Result<String, Unreadable> {
     Ok(query)
 }
 
-/// A JSON column as fetched: its text when within `max_bytes` (None past it)
-/// and its size in bytes.
+/// A JSON column as the claim fetched it: its text, or None when its `bytes`
+/// were over `max_bytes`.
 pub fn json(
     column: &str,
     text: Option<&str>,
     bytes: i64,
     max_bytes: usize,
 ) -> Result<Value, Unreadable> {
-    let Some(text) = text.filter(|_| bytes <= max_bytes as i64) else {
+    let Some(text) = text else {
         return Err(Unreadable {
             message: format!(
                 "O campo {column} é grande demais ({bytes} bytes); o máximo é {max_bytes} bytes. \

@@ -110,12 +110,16 @@ impl SweepReport {
 /// claimers take disjoint rows without waiting on each other; the UPDATE turns them
 /// into this worker's attempt. `run_after <= now()` keeps backed-off retries out
 /// until their time. The row lock ends with the statement; the lease takes over.
-/// The citizen's columns come back as text, cut at the limits of `input`
-/// ($4 characters of query, $5 and $6 bytes of JSON), so that no value a citizen
-/// stored can fail to decode inside the claim or make it read megabytes.
+/// The citizen's columns come back as text, each converted once in the CTE and
+/// cut at the limits of `input` ($4 characters of query, $5 and $6 bytes of
+/// JSON; NULL read as the column's default), so that no value a citizen stored
+/// can fail to decode inside the claim or make it send megabytes.
 pub const CLAIM: &str = "
 with candidates as (
-    select id
+    select id,
+           left(query, $4 + 1) as query,
+           coalesce(filters, '{}')::text as filters,
+           coalesce(anomaly_types, '[]')::text as anomaly_types
     from public.investigations
     where status = 'pending' and run_after <= now()
     order by run_after, created_at
@@ -133,14 +137,13 @@ set status = 'processing',
     current_phase = 'initializing',
     progress = 0,
     error_message = null
-from candidates
-where i.id = candidates.id
-returning i.id, i.claim_token, i.user_id, left(i.query, $4 + 1), i.data_source,
-          case when octet_length(i.filters::text) <= $5 then coalesce(i.filters, '{}')::text end,
-          coalesce(octet_length(i.filters::text), 0)::int8,
-          case when octet_length(i.anomaly_types::text) <= $6
-               then coalesce(i.anomaly_types, '[]')::text end,
-          coalesce(octet_length(i.anomaly_types::text), 0)::int8,
+from candidates c
+where i.id = c.id
+returning i.id, i.claim_token, i.user_id, c.query, i.data_source,
+          case when octet_length(c.filters) <= $5 then c.filters end,
+          octet_length(c.filters)::int8,
+          case when octet_length(c.anomaly_types) <= $6 then c.anomaly_types end,
+          octet_length(c.anomaly_types)::int8,
           i.attempts, i.max_attempts, i.created_at";
 
 /// Records progress and renews the lease in the same write, so a job that reports

@@ -10,11 +10,12 @@
 --   flood the queue or Realtime.
 -- * The per-citizen cap on active investigations holds under every isolation
 --   level. Its count reads the transaction's snapshot, which under REPEATABLE
---   READ predates a concurrent insert that committed while we waited for the
---   advisory lock; but every citizen insert first updates the citizen's bucket
---   row, and a row update does not depend on the snapshot: under READ COMMITTED
---   it waits for the other insert and counts after it, under REPEATABLE READ and
---   SERIALIZABLE the second insert fails with 40001 (try again).
+--   READ can predate a concurrent insert that has committed since (so 0002's
+--   advisory lock was not enough). Every citizen insert first updates the
+--   citizen's bucket row, and a row update does not depend on the snapshot:
+--   under READ COMMITTED the second insert waits for the first and counts after
+--   it; under REPEATABLE READ and SERIALIZABLE it fails with 40001 (try again).
+--   That row lock is what serialises one citizen's inserts now.
 -- * Functions created later in schema fiscal are not executable by everyone, and
 --   the worker role may write only the contracts it cached from the API.
 
@@ -154,6 +155,7 @@ declare
     who uuid := auth.uid();
     left_over double precision;
 begin
+    -- No signed-in citizen: the insert fails its RLS check (user_id = auth.uid()).
     if who is null then
         return per_minute;
     end if;
@@ -169,8 +171,8 @@ begin
 end
 $$;
 
--- The cap, now behind the insert brake (see the top of this file for why the
--- bucket row makes the count safe under every isolation level).
+-- The cap, now behind the insert brake, which replaces 0002's advisory lock
+-- (see the top of this file).
 create or replace function fiscal.enforce_active_cap() returns trigger
 language plpgsql as $$
 declare
@@ -188,8 +190,9 @@ begin
             hint = format('Limite de %s investigações novas por minuto por pessoa.',
                           fiscal.setting_int('max_inserts_per_minute', 20));
     end if;
+    -- Spending above locked the citizen's bucket row until commit: the count
+    -- below cannot race another insert of the same citizen.
     cap := fiscal.setting_int('max_active_per_user', 5);
-    perform pg_advisory_xact_lock(hashtextextended('fiscal.active_cap:' || new.user_id::text, 0));
     select count(*) into active
     from public.investigations
     where user_id = new.user_id and status in ('pending', 'processing');

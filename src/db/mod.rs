@@ -221,8 +221,19 @@ impl Pool {
         Ok(Conn {
             client: self.inner.get().await?,
             pooling: self.pooling,
-            tls: self.tls.clone(),
         })
+    }
+
+    /// Asks the server to cancel whatever statement `conn` is running, so that
+    /// a cancelled investigation stops costing database time at once instead of
+    /// when its statement ends. The cancel request travels on a connection of
+    /// its own, as the protocol requires (hence the pool's TLS settings); if it
+    /// fails, the statement runs to its end or to `statement_timeout`.
+    pub async fn cancel_statement(&self, conn: &Conn) {
+        let token = conn.client.cancel_token();
+        if let Err(e) = token.cancel_query(self.tls.clone()).await {
+            tracing::warn!(error = %e, "could not cancel a running statement");
+        }
     }
 
     pub fn pooling(&self) -> Pooling {
@@ -239,7 +250,6 @@ impl Pool {
 pub struct Conn {
     client: deadpool_postgres::Client,
     pooling: Pooling,
-    tls: MakeRustlsConnect,
 }
 
 impl Deref for Conn {
@@ -253,18 +263,6 @@ impl Deref for Conn {
 pub type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 
 impl Conn {
-    /// Asks the server to cancel whatever statement this connection is running,
-    /// so that a cancelled investigation stops costing database time at once
-    /// instead of when its statement ends. The cancel request travels on a
-    /// connection of its own, as the protocol requires; if it fails, the
-    /// statement runs to its end or to `statement_timeout`.
-    pub async fn cancel_running(&self) {
-        let token = self.client.cancel_token();
-        if let Err(e) = token.cancel_query(self.tls.clone()).await {
-            tracing::warn!(error = %e, "could not cancel a running statement");
-        }
-    }
-
     /// Runs a statement and returns its rows: a cached prepared statement in a
     /// session of our own, an unnamed one behind a transaction-mode pooler.
     pub async fn rows(

@@ -165,7 +165,7 @@ pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {
     let items = match anomaly_types {
         Value::Null => return Ok(Family::ALL.to_vec()),
         Value::Array(items) => items,
-        other => return Err(invalid(crate::input::echo(&other.to_string()))),
+        other => return Err(invalid(crate::input::echo_json(other))),
     };
     if items.is_empty() {
         return Ok(Family::ALL.to_vec());
@@ -175,7 +175,7 @@ pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {
         let family = item
             .as_str()
             .and_then(|s| Family::parse(s.trim()))
-            .ok_or_else(|| invalid(crate::input::echo(&item.to_string())))?;
+            .ok_or_else(|| invalid(crate::input::echo_json(item)))?;
         if !out.contains(&family) {
             out.push(family);
         }
@@ -298,10 +298,8 @@ impl Pipeline for ContractsPipeline {
         let started = Instant::now();
         let filters = ContractFilters::parse(&job.filters).map_err(|e| JobError::Permanent {
             message: e.message.clone(),
-            detail: Some(anyhow::anyhow!(
-                "invalid filter {}",
-                crate::input::echo(&e.key)
-            )),
+            // An unknown key comes back echoed already; the others are ours.
+            detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
         })?;
         let families = families(&job.anomaly_types)?;
 
@@ -318,7 +316,7 @@ impl Pipeline for ContractsPipeline {
         let retrieved = tokio::select! {
             retrieved = retrieval => retrieved,
             _ = cancel.cancelled() => {
-                client.cancel_running().await;
+                self.pool.cancel_statement(&client).await;
                 return Err(JobError::Cancelled);
             }
         };

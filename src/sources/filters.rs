@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
+use crate::input::echo_json;
 use crate::pipeline::text::fold;
 
 /// The keys a `contracts` investigation accepts, in the order the error lists them.
@@ -59,16 +60,15 @@ fn error(key: &str, message: String) -> FilterError {
     }
 }
 
-fn shown(value: &Value) -> String {
-    crate::input::echo(&value.to_string())
-}
-
 /// The largest value in reais a filter may name: above the whole federal budget,
 /// and still printed as an ordinary amount in the summary.
 pub const MAX_MONEY: f64 = 1e13;
 
 /// Characters of `texto` at most, before its words are counted.
 const MAX_TEXT_CHARS: usize = 300;
+/// Distinct words of `texto` at most: each is one more substring test per
+/// contract read.
+pub const MAX_TEXT_WORDS: usize = 10;
 
 impl ContractFilters {
     pub fn parse(filters: &Value) -> Result<Self, FilterError> {
@@ -81,7 +81,7 @@ impl ContractFilters {
                     "filters",
                     format!(
                     "Os filtros devem ser um objeto JSON, como {{\"year\": 2024}}; recebido: {}.",
-                    shown(other)
+                    echo_json(other)
                 ),
                 ))
             }
@@ -219,7 +219,7 @@ fn code(key: &str, value: &Value) -> Result<String, FilterError> {
             key,
             format!(
                 "O filtro \"{key}\" deve ser um código numérico, como \"26000\"; recebido: {}.",
-                shown(value)
+                echo_json(value)
             ),
         ));
     }
@@ -240,7 +240,7 @@ fn supplier(key: &str, value: &Value) -> Result<String, FilterError> {
             format!(
                 "O filtro \"{key}\" deve ser um CNPJ (14 dígitos, como \"12.345.678/0001-90\") \
                  ou um CPF (11 dígitos); recebido: {}.",
-                shown(value)
+                echo_json(value)
             ),
         ));
     }
@@ -258,7 +258,7 @@ fn words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
             format!(
                 "O filtro \"{key}\" deve ser um texto com letras ou números, como \"pregão\"; \
                  recebido: {}.",
-                shown(value)
+                echo_json(value)
             ),
         ));
     }
@@ -266,8 +266,7 @@ fn words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
 }
 
 /// The words of `texto`, each a substring every object must contain: at most
-/// [`MAX_TEXT_WORDS`](crate::input::MAX_TEXT_WORDS) distinct ones, since each
-/// costs a test per contract read.
+/// [`MAX_TEXT_WORDS`] distinct ones.
 fn search_words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
     let chars = value.as_str().map_or(0, |s| s.chars().count());
     if chars > MAX_TEXT_CHARS {
@@ -282,7 +281,7 @@ fn search_words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
     let mut found = words(key, value)?;
     let mut seen = std::collections::HashSet::new();
     found.retain(|w| seen.insert(w.clone()));
-    let max = crate::input::MAX_TEXT_WORDS;
+    let max = MAX_TEXT_WORDS;
     if found.len() > max {
         return Err(error(
             key,
@@ -304,7 +303,7 @@ fn year_of(key: &str, value: &Value) -> Result<i32, FilterError> {
             format!(
                 "O filtro \"{key}\" deve ser um ano, número inteiro entre 1990 e 2100, como 2024; \
                  recebido: {}.",
-                shown(value)
+                echo_json(value)
             ),
         )),
     }
@@ -320,7 +319,7 @@ fn date(key: &str, value: &Value) -> Result<NaiveDate, FilterError> {
                 format!(
                     "O filtro \"{key}\" deve ser uma data no formato AAAA-MM-DD, como \
                      \"2024-03-31\"; recebido: {}.",
-                    shown(value)
+                    echo_json(value)
                 ),
             )
         })
@@ -335,7 +334,7 @@ fn money(key: &str, value: &Value) -> Result<f64, FilterError> {
                 "O filtro \"{key}\" deve ser um valor em reais, número não negativo sem aspas, \
                  como 1000000, de no máximo {}; recebido: {}.",
                 crate::pipeline::format::reais(MAX_MONEY),
-                shown(value)
+                echo_json(value)
             ),
         )),
     }

@@ -161,7 +161,8 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
     reports
 }
 
-async fn import_zip(client: &mut Client, path: &Path, reports: &mut Vec<FileReport>) -> Result<()> {
+/// The files of a zip, decompressed, by name (folders left out).
+pub fn zip_entries(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let file = std::fs::File::open(path).context("opening the zip")?;
     let mut archive =
         zip::ZipArchive::new(file).context("reading the zip (is it a Portal download?)")?;
@@ -178,7 +179,11 @@ async fn import_zip(client: &mut Client, path: &Path, reports: &mut Vec<FileRepo
             .with_context(|| format!("decompressing {name}"))?;
         entries.push((name, bytes));
     }
-    for (name, bytes) in entries {
+    Ok(entries)
+}
+
+async fn import_zip(client: &mut Client, path: &Path, reports: &mut Vec<FileReport>) -> Result<()> {
+    for (name, bytes) in zip_entries(path)? {
         let source = format!("{}:{name}", path.display());
         if fold(&name).contains("apostilamento") {
             let mut report = FileReport::new(&source);

@@ -2,7 +2,6 @@
 //! benchmarks that check fiscal on real records. A fresh clone has everything
 //! they read; nothing beside the checkout is consulted.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -16,23 +15,12 @@ pub fn data_path(relative: &str) -> PathBuf {
 
 /// The bytes of the one file inside a zip: how the large CSVs are shipped.
 pub fn read_single_entry(zip_path: &Path) -> Result<Vec<u8>> {
-    let file =
-        std::fs::File::open(zip_path).with_context(|| format!("opening {}", zip_path.display()))?;
-    let mut archive = zip::ZipArchive::new(file)
-        .with_context(|| format!("reading the zip {}", zip_path.display()))?;
-    if archive.len() != 1 {
-        bail!(
-            "{} holds {} entries, not one",
-            zip_path.display(),
-            archive.len()
-        );
+    let mut entries = super::import::zip_entries(zip_path)
+        .with_context(|| format!("reading {}", zip_path.display()))?;
+    match entries.pop() {
+        Some((_, bytes)) if entries.is_empty() => Ok(bytes),
+        _ => bail!("{} does not hold exactly one file", zip_path.display()),
     }
-    let mut entry = archive.by_index(0).context("reading the zip entry")?;
-    let mut bytes = Vec::with_capacity(entry.size() as usize);
-    entry
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("decompressing {}", zip_path.display()))?;
-    Ok(bytes)
 }
 
 /// One of the two-year Portal CSVs of `data/procurement`, by its name

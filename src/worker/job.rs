@@ -14,7 +14,7 @@ use tracing::{error, info, warn, Instrument, Span};
 use super::{JobHandle, Shared, StopReason};
 use crate::input;
 use crate::metrics::Outcome;
-use crate::pipeline::{Completion, Job, JobError, Progress, ProgressState};
+use crate::pipeline::{Completion, Job, JobError, Phase, Progress, ProgressState};
 use crate::queue::{self, ClaimedRow, Fenced, ProgressWrite};
 
 /// What the row is to become when the attempt ends.
@@ -73,69 +73,33 @@ pub(super) async fn run(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHan
 
 async fn attempt(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHandle>) {
     let started = std::time::Instant::now();
-    let input = match row.input {
-        Ok(input) => input,
-        Err(unreadable) => {
-            // Written as failed through the same fenced path as any ending; the
-            // rest of the batch and the process go on.
-            warn!(detail = %unreadable.detail, "claimed a row that cannot be read");
-            let ending = Ending::Fail {
+    let (outcome, phases) = match row.input {
+        // A row the worker cannot read fails like any permanent error: through
+        // the same fenced write, while the rest of the batch goes on.
+        Err(unreadable) => (
+            Err(JobError::Permanent {
                 message: unreadable.message,
-                detail: unreadable.detail,
+                detail: Some(anyhow::anyhow!(unreadable.detail)),
+            }),
+            Vec::new(),
+        ),
+        Ok(input) => {
+            info!(data_source = %input::echo(&input.data_source), "claimed");
+            let job = Job {
+                id: row.fence.id,
+                user_id: input.user_id,
+                query: input.query,
+                data_source: input.data_source,
+                filters: input.filters,
+                anomaly_types: input.anomaly_types,
+                attempt: row.attempt,
+                max_attempts: row.max_attempts,
             };
-            if let Some(outcome) = persist(&shared, &handle, ending).await {
-                shared.metrics.finished(outcome, started.elapsed());
-            }
-            return;
-        }
-    };
-    info!(data_source = %input::echo(&input.data_source), "claimed");
-    let job = Job {
-        id: row.fence.id,
-        user_id: input.user_id,
-        query: input.query,
-        data_source: input.data_source,
-        filters: input.filters,
-        anomaly_types: input.anomaly_types,
-        attempt: row.attempt,
-        max_attempts: row.max_attempts,
-    };
-    let mut phases = Vec::new();
-    let outcome = match shared.pipelines.get(&job.data_source) {
-        None => Err(JobError::permanent(
-            shared.pipelines.unsupported_message(&job.data_source),
-        )),
-        Some(pipeline) => {
-            let (progress, updates) = Progress::new();
-            let writer_stop = CancellationToken::new();
-            let writer = tokio::spawn(
-                write_progress(shared.clone(), handle.clone(), updates, writer_stop.clone())
-                    .instrument(Span::current()),
-            );
-            let run = AssertUnwindSafe(pipeline.run(&job, &progress, &handle.cancel));
-            let outcome = match run.catch_unwind().await {
-                Ok(outcome) => outcome,
-                Err(panic) => {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".into());
-                    error!(panic = %what, "pipeline panicked");
-                    Err(JobError::Permanent {
-                        message: INTERNAL_ERROR.into(),
-                        detail: Some(anyhow::anyhow!("pipeline panicked: {what}")),
-                    })
-                }
-            };
-            writer_stop.cancel();
-            let _ = writer.await;
-            phases = progress.phase_durations(std::time::Instant::now());
-            outcome
+            run_pipeline(&shared, &job, &handle).await
         }
     };
 
-    let ending = decide(&job, outcome, handle.reason());
+    let ending = decide(row.attempt, row.max_attempts, outcome, handle.reason());
     let records = match &ending {
         Ending::Complete(c) => u64::try_from(c.total_records_analyzed).unwrap_or(0),
         _ => 0,
@@ -155,7 +119,52 @@ async fn attempt(shared: Arc<Shared>, row: ClaimedRow, handle: Arc<JobHandle>) {
     );
 }
 
-fn decide(job: &Job, outcome: Result<Completion, JobError>, reason: Option<StopReason>) -> Ending {
+/// Runs the row's pipeline with its progress writer; returns how it ended and
+/// the time spent in each phase.
+async fn run_pipeline(
+    shared: &Arc<Shared>,
+    job: &Job,
+    handle: &Arc<JobHandle>,
+) -> (Result<Completion, JobError>, Vec<(Phase, Duration)>) {
+    let Some(pipeline) = shared.pipelines.get(&job.data_source) else {
+        let message = shared.pipelines.unsupported_message(&job.data_source);
+        return (Err(JobError::permanent(message)), Vec::new());
+    };
+    let (progress, updates) = Progress::new();
+    let writer_stop = CancellationToken::new();
+    let writer = tokio::spawn(
+        write_progress(shared.clone(), handle.clone(), updates, writer_stop.clone())
+            .instrument(Span::current()),
+    );
+    let run = AssertUnwindSafe(pipeline.run(job, &progress, &handle.cancel));
+    let outcome = match run.catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            error!(panic = %what, "pipeline panicked");
+            Err(JobError::Permanent {
+                message: INTERNAL_ERROR.into(),
+                detail: Some(anyhow::anyhow!("pipeline panicked: {what}")),
+            })
+        }
+    };
+    writer_stop.cancel();
+    let _ = writer.await;
+    (outcome, progress.phase_durations(std::time::Instant::now()))
+}
+
+/// `attempt` and `max_attempts` come from the claim, which has them for rows
+/// whose citizen input could not be read too.
+fn decide(
+    attempt: i32,
+    max_attempts: i32,
+    outcome: Result<Completion, JobError>,
+    reason: Option<StopReason>,
+) -> Ending {
     match (reason, outcome) {
         (Some(StopReason::Lost), _) => Ending::Abandon,
         (_, Ok(completion)) => Ending::Complete(completion),
@@ -171,12 +180,12 @@ fn decide(job: &Job, outcome: Result<Completion, JobError>, reason: Option<StopR
         }
         (None, Err(JobError::Retryable { message, source })) => {
             let detail = format!("{source:#}");
-            if job.attempt >= job.max_attempts {
+            if attempt >= max_attempts {
                 Ending::Fail {
                     message: format!(
                         "{message} Desistimos depois de {} tentativas; tente criar a \
                          investigação de novo mais tarde.",
-                        job.attempt
+                        attempt
                     ),
                     detail,
                 }

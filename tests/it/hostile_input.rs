@@ -576,7 +576,7 @@ async fn a_cancelled_investigation_stops_its_database_statement_and_shows_no_hos
 
     // What the citizen sees of the worker while it runs: no host name, no pid.
     let locked_by = fetch(&client, id).await.locked_by.unwrap_or_default();
-    let host = gethostname();
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
     assert!(!locked_by.is_empty());
     assert!(!locked_by.contains(&host), "{locked_by} names the host");
     assert!(
@@ -594,12 +594,6 @@ async fn a_cancelled_investigation_stops_its_database_statement_and_shows_no_hos
     locker.batch_execute("rollback").await.expect("unlock");
     assert_eq!(fetch(&client, id).await.status, "cancelled");
     worker.stop().await;
-}
-
-fn gethostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -711,6 +705,16 @@ async fn random_json_in_filters_and_anomaly_types_never_breaks_the_claim() {
             .expect("anomaly_types");
         stored += 1;
     }
+    // NULL columns (a frontend sending `filters: null`) read as their defaults.
+    let nulls = store_around_the_limits(&client, user, "filters", "{}").await;
+    client
+        .execute(
+            "update investigations set filters = null, anomaly_types = null where id = $1",
+            &[&nulls],
+        )
+        .await
+        .expect("NULL columns");
+    stored += 1;
     let pool = db.pool();
     let conn = pool.get().await.expect("a worker connection");
     let mut seen = 0;
@@ -723,6 +727,13 @@ async fn random_json_in_filters_and_anomaly_types_never_breaks_the_claim() {
         }
         for row in claimed {
             seen += 1;
+            if row.fence.id == nulls {
+                let input = row.input.as_ref().expect("NULL columns are readable");
+                assert_eq!(
+                    (&input.filters, &input.anomaly_types),
+                    (&json!({}), &json!([]))
+                );
+            }
             match row.input {
                 Ok(input) => {
                     // What the pipeline does next must not panic either.

@@ -102,7 +102,7 @@ pub(crate) fn real_data() -> super::model::Dataset {
         )
     };
     let rows = portal::read_contracts(
-        std::io::BufReader::new(open("portal_transparencia_compras_202101-202212.csv")),
+        open("portal_transparencia_compras_202101-202212.csv"),
         "compras",
     )
     .expect("contracts header");
@@ -119,9 +119,7 @@ pub(crate) fn real_data() -> super::model::Dataset {
         }
     }
     let mut amendments: Vec<portal::Amendment> = portal::read_amendments(
-        std::io::BufReader::new(open(
-            "portal_transparencia_termos_aditivos_202101-202212.csv",
-        )),
+        open("portal_transparencia_termos_aditivos_202101-202212.csv"),
         "aditivos",
     )
     .expect("amendments header")
