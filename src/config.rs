@@ -156,8 +156,9 @@ pub struct DatabaseSettings {
     /// comes on top of it.
     pub max_connections: usize,
     pub connect_timeout_seconds: u64,
-    /// Client-side limit on one queue statement; a statement that takes longer is
-    /// treated as a lost connection and retried.
+    /// Limit on one queue statement: the worker stops waiting for it, treats the
+    /// connection as lost and retries; in sessions of its own (no transaction
+    /// pooler) the server ends the statement at the same limit.
     pub statement_timeout_seconds: u64,
     /// PEM file of the CA that signed the server's certificate; empty means none.
     /// With it, TLS connections verify the chain and the host name; without it,

@@ -18,9 +18,13 @@ pub mod tls;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use deadpool_postgres::{Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime,
+};
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, Socket};
@@ -194,7 +198,28 @@ pub struct Pool {
 }
 
 pub fn pool(settings: &DatabaseSettings) -> Result<Pool> {
+    build_pool(settings, None)
+}
+
+/// The queue's pool: like [`pool`], and in sessions of our own the server ends
+/// any statement at `database.statement_timeout_seconds` too, the limit after
+/// which the worker stops waiting for it. Without it, a statement given up on
+/// (stuck behind a lock, say) would hold its backend and its locks until it
+/// finished. Behind a transaction-mode pooler a SET would leak into other
+/// clients' transactions, so there only the worker's own limit holds.
+pub fn queue_pool(settings: &DatabaseSettings) -> Result<Pool> {
+    build_pool(settings, Some(settings.statement_timeout()))
+}
+
+fn build_pool(settings: &DatabaseSettings, server_timeout: Option<Duration>) -> Result<Pool> {
     let endpoint = Endpoint::new(&settings.url, settings)?;
+    let set_timeout = match (endpoint.pooling, server_timeout) {
+        (Pooling::Session, Some(limit)) => Some(format!(
+            "set statement_timeout = {}",
+            limit.as_millis().max(1)
+        )),
+        _ => None,
+    };
     let manager = Manager::from_config(
         endpoint.config,
         endpoint.tls.clone(),
@@ -202,13 +227,24 @@ pub fn pool(settings: &DatabaseSettings) -> Result<Pool> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    let inner = deadpool_postgres::Pool::builder(manager)
+    let mut builder = deadpool_postgres::Pool::builder(manager)
         .max_size(settings.max_connections)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(settings.statement_timeout()))
-        .create_timeout(Some(settings.connect_timeout()))
-        .build()
-        .context("building the connection pool")?;
+        .create_timeout(Some(settings.connect_timeout()));
+    if let Some(set_timeout) = set_timeout {
+        builder = builder.post_create(Hook::async_fn(move |client, _| {
+            let set_timeout = set_timeout.clone();
+            Box::pin(async move {
+                client
+                    .simple_query(&set_timeout)
+                    .await
+                    .map(|_| ())
+                    .map_err(HookError::Backend)
+            })
+        }));
+    }
+    let inner = builder.build().context("building the connection pool")?;
     Ok(Pool {
         inner,
         pooling: endpoint.pooling,
@@ -219,8 +255,9 @@ pub fn pool(settings: &DatabaseSettings) -> Result<Pool> {
 impl Pool {
     pub async fn get(&self) -> Result<Conn, PoolError> {
         Ok(Conn {
-            client: self.inner.get().await?,
+            client: Some(self.inner.get().await?),
             pooling: self.pooling,
+            abandoned: AtomicBool::new(false),
         })
     }
 
@@ -230,7 +267,7 @@ impl Pool {
     /// its own, as the protocol requires (hence the pool's TLS settings); if it
     /// fails, the statement runs to its end or to `statement_timeout`.
     pub async fn cancel_statement(&self, conn: &Conn) {
-        let token = conn.client.cancel_token();
+        let token = conn.cancel_token();
         if let Err(e) = token.cancel_query(self.tls.clone()).await {
             tracing::warn!(error = %e, "could not cancel a running statement");
         }
@@ -248,14 +285,34 @@ impl Pool {
 
 /// A pooled connection that knows how its statements may be sent.
 pub struct Conn {
-    client: deadpool_postgres::Client,
+    /// Always present until dropped; an Option so that `drop` can take it.
+    client: Option<deadpool_postgres::Client>,
     pooling: Pooling,
+    /// Set while a statement of [`Conn::rows`] or [`Conn::run`] waits for its
+    /// answer; still set at drop when the caller gave up on it (a client-side
+    /// timeout, a cancelled job).
+    abandoned: AtomicBool,
 }
 
 impl Deref for Conn {
     type Target = deadpool_postgres::Client;
     fn deref(&self) -> &Self::Target {
-        &self.client
+        self.client
+            .as_ref()
+            .expect("a Conn holds its client until dropped")
+    }
+}
+
+impl Drop for Conn {
+    /// A connection whose statement was given up on goes, instead of back to the
+    /// pool: its answer is still owed (over a cut network, perhaps not for
+    /// minutes), and every statement sent after it would queue behind that.
+    fn drop(&mut self) {
+        if self.abandoned.load(Ordering::Relaxed) {
+            if let Some(client) = self.client.take() {
+                drop(deadpool_postgres::Object::take(client));
+            }
+        }
     }
 }
 
@@ -270,26 +327,38 @@ impl Conn {
         sql: &str,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        match self.pooling {
+        self.abandoned.store(true, Ordering::Relaxed);
+        let rows = match self.pooling {
             Pooling::Session => {
                 let (values, types) = unzip(params);
-                let statement = self.client.prepare_typed_cached(sql, &types).await?;
-                self.client.query(&statement, &values).await
+                async {
+                    let statement = self.prepare_typed_cached(sql, &types).await?;
+                    self.query(&statement, &values).await
+                }
+                .await
             }
-            Pooling::Transaction => self.client.query_typed(sql, params).await,
-        }
+            Pooling::Transaction => self.query_typed(sql, params).await,
+        };
+        self.abandoned.store(false, Ordering::Relaxed);
+        rows
     }
 
     /// Like [`Conn::rows`], for statements whose row count is the answer.
     pub async fn run(&self, sql: &str, params: &Params<'_>) -> Result<u64, tokio_postgres::Error> {
-        match self.pooling {
+        self.abandoned.store(true, Ordering::Relaxed);
+        let count = match self.pooling {
             Pooling::Session => {
                 let (values, types) = unzip(params);
-                let statement = self.client.prepare_typed_cached(sql, &types).await?;
-                self.client.execute(&statement, &values).await
+                async {
+                    let statement = self.prepare_typed_cached(sql, &types).await?;
+                    self.execute(&statement, &values).await
+                }
+                .await
             }
-            Pooling::Transaction => self.client.execute_typed(sql, params).await,
-        }
+            Pooling::Transaction => self.execute_typed(sql, params).await,
+        };
+        self.abandoned.store(false, Ordering::Relaxed);
+        count
     }
 }
 

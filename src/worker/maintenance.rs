@@ -1,6 +1,11 @@
 //! The worker's background duties, one ticker each: renew the leases of silent
 //! jobs, notice cancelled or lost jobs within a second, and sweep expired leases
 //! of vanished workers back to the queue. Quiet unless something happened.
+//!
+//! Noticing that a lease ran out needs no database, and must not wait for it:
+//! while the network is cut, each duty that talks to the database blocks until
+//! its statement timeout, so the local lease watch runs beside them, on its own
+//! ticker.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +21,31 @@ use crate::queue;
 const SWEEP_BATCH: i64 = 100;
 
 pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
+    tokio::join!(watch_leases(&shared, &stop), duties(&shared, &stop));
+}
+
+/// Stops jobs whose lease ran out while the database could not be reached:
+/// another worker may have claimed them by now, and nothing they write would
+/// be accepted. Ticks at a quarter of the lease, so a job stops at most that
+/// long after its lease ended.
+async fn watch_leases(shared: &Shared, stop: &CancellationToken) {
+    let lease = shared.settings.worker.lease();
+    let mut tick = tokio::time::interval((lease / 4).min(shared.settings.worker.cancel_check()));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => shared.for_running(|job| {
+                if job.reason().is_none() && job.lease_renewed_at().elapsed() >= lease {
+                    warn!(id = %job.fence.id, "lease ran out while the database was unreachable; stopping the job");
+                    job.stop(StopReason::Lost);
+                }
+            }),
+        }
+    }
+}
+
+async fn duties(shared: &Shared, stop: &CancellationToken) {
     let w = &shared.settings.worker;
     let mut heartbeat = tokio::time::interval(w.heartbeat());
     let mut cancel_check = tokio::time::interval(w.cancel_check());
@@ -26,10 +56,10 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = heartbeat.tick() => renew_leases(&shared).await,
-            _ = cancel_check.tick() => check_lost(&shared).await,
-            _ = shared.check_cancel.notified() => check_lost(&shared).await,
-            _ = sweep.tick() => sweep_once(&shared).await,
+            _ = heartbeat.tick() => renew_leases(shared).await,
+            _ = cancel_check.tick() => check_lost(shared).await,
+            _ = shared.check_cancel.notified() => check_lost(shared).await,
+            _ = sweep.tick() => sweep_once(shared).await,
         }
     }
 }
@@ -67,16 +97,8 @@ async fn renew_leases(shared: &Shared) {
     }
 }
 
-/// Stops jobs whose row is no longer ours, and jobs whose lease ran out while the
-/// database could not be reached: another worker may have claimed them by now.
+/// Stops jobs whose row is no longer ours: cancelled, re-claimed or finished.
 async fn check_lost(shared: &Shared) {
-    let lease = shared.settings.worker.lease();
-    shared.for_running(|job| {
-        if job.lease_renewed_at().elapsed() >= lease {
-            warn!(id = %job.fence.id, "lease ran out while the database was unreachable; stopping the job");
-            job.stop(StopReason::Lost);
-        }
-    });
     let fences = shared.running_fences(|_| true);
     if fences.is_empty() {
         return;

@@ -216,7 +216,7 @@ impl Worker {
             "" => None,
             listen => Some(crate::http::bind(listen).await?),
         };
-        let pool = crate::db::pool(&settings.database)?;
+        let pool = crate::db::queue_pool(&settings.database)?;
         let hostname = gethostname::gethostname().to_string_lossy().into_owned();
         // Opaque: `locked_by` is on the citizen's row, and a host name or pid is
         // for operators, who find both in fiscal.workers under this id.

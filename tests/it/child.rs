@@ -60,14 +60,26 @@ fn settings_env(settings: &Settings) -> Vec<(String, String)> {
 
 impl ChildWorker {
     pub fn spawn(settings: &Settings, drain: bool) -> ChildWorker {
+        Self::spawn_in(None, settings, drain)
+    }
+
+    /// [`ChildWorker::spawn`] inside the network namespace `netns`, when given.
+    pub fn spawn_in(netns: Option<&str>, settings: &Settings, drain: bool) -> ChildWorker {
         let log = std::env::temp_dir().join(format!(
             "fiscal-child-{}.log",
             uuid::Uuid::new_v4().simple()
         ));
         let file = std::fs::File::create(&log).expect("child log");
         let file2 = file.try_clone().expect("child log handle");
-        let mut command =
-            tokio::process::Command::new(std::env::current_exe().expect("test binary"));
+        let exe = std::env::current_exe().expect("test binary");
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = tokio::process::Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(exe);
+                c
+            }
+            None => tokio::process::Command::new(exe),
+        };
         command
             .args([
                 "child::worker_process",
@@ -104,6 +116,11 @@ impl ChildWorker {
                 self.log_text()
             ),
         }
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn log_text(&self) -> String {

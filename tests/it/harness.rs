@@ -479,6 +479,15 @@ impl LocalCluster {
         format!("postgres://postgres@127.0.0.1:{}/{dbname}", self.port)
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What the server logged so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default()
+    }
+
     /// The superuser stays password-less for setup, but every other role must
     /// give its password (scram-sha-256), as on Supabase: a wrong one is refused.
     fn require_passwords(&self) -> anyhow::Result<()> {
@@ -525,9 +534,15 @@ impl LocalCluster {
 
     /// Stops the server at once, like a crash or a failover would.
     pub fn stop_server(&self) -> anyhow::Result<()> {
+        self.stop_server_with("immediate")
+    }
+
+    /// Stops the server in pg_ctl's shutdown `mode`: `smart`, `fast` (sessions
+    /// are ended, as for a planned restart) or `immediate`.
+    pub fn stop_server_with(&self, mode: &str) -> anyhow::Result<()> {
         run(self
             .pg_command("pg_ctl")
-            .args(["-w", "-m", "immediate", "-D"])
+            .args(["-w", "-m", mode, "-D"])
             .arg(self.data())
             .arg("stop"))
     }

@@ -2,6 +2,7 @@
 
 mod commands;
 mod deploy;
+mod faults;
 mod harness;
 mod hostile_input;
 mod import;
@@ -12,6 +13,7 @@ mod tls;
 
 mod child;
 mod migrations;
+mod netns;
 mod operator;
 mod pipeline_end_to_end;
 mod portal_api;

@@ -1,0 +1,382 @@
+//! Real faults under running workers: the network between a worker and the
+//! database cut for longer than a lease, the database restarted, its backends
+//! killed, its statements timed out and the server turned read-only, while
+//! worker processes have work in flight. Each ends with every investigation
+//! finished exactly once and every worker still up.
+//!
+//! Sizes are small for CI; `FISCAL_TEST_FULL=1` runs the full ones.
+
+use std::time::{Duration, Instant};
+
+use crate::child::ChildWorker;
+use crate::harness::{
+    add_user, connect, enqueue, fetch, wait_for, with_user, worker_settings, LocalCluster,
+    RunningWorker,
+};
+use crate::netns::NetNs;
+use crate::scripted;
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// True when the full sizes were asked for.
+fn full() -> bool {
+    std::env::var_os("FISCAL_TEST_FULL").is_some_and(|v| v != "0")
+}
+
+/// A private cluster (these tests restart it, or read its statistics), migrated,
+/// with the test tables and the worker's login.
+async fn private_cluster(settings: Vec<String>) -> (LocalCluster, String) {
+    let cluster = LocalCluster::start_with(|_| settings, None).expect("a private cluster");
+    let url = cluster.url("postgres");
+    fiscal::db::migrate::run(&worker_settings(&url))
+        .await
+        .expect("migrate");
+    crate::harness::prepare_test_schema(&url).await;
+    crate::harness::ensure_worker_login(&url).await;
+    (cluster, url)
+}
+
+/// Every update that reached a row, with the attempt it was written under.
+const ROW_WRITES: &str = "
+create table test.row_writes (
+    id uuid not null,
+    attempts integer not null,
+    status text not null,
+    locked_by text,
+    at timestamptz not null default clock_timestamp()
+);
+create function test.record_write() returns trigger language plpgsql as $$
+begin
+    insert into test.row_writes (id, attempts, status, locked_by)
+    values (new.id, new.attempts, new.status, new.locked_by);
+    return new;
+end $$;
+create trigger record_write after update on public.investigations
+    for each row execute function test.record_write();
+grant insert on test.row_writes to fiscal_worker;
+";
+
+const PARTITIONED_LOGIN: &str = "fiscal_partitioned";
+const PARTITIONED_PASSWORD: &str = "pw-partitioned-4dJ8";
+
+#[tokio::test]
+async fn a_partitioned_worker_loses_its_job_and_none_of_its_late_writes_land() {
+    if let Some(why) = NetNs::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (cluster, url) =
+        private_cluster(vec!["shared_preload_libraries=pg_stat_statements".into()]).await;
+    let admin = connect(&url).await;
+    admin
+        .batch_execute(&format!(
+            "create extension pg_stat_statements;
+             {ROW_WRITES}
+             create role {PARTITIONED_LOGIN} login password '{PARTITIONED_PASSWORD}';
+             grant fiscal_worker to {PARTITIONED_LOGIN};"
+        ))
+        .await
+        .expect("statement statistics, row writes and a login of its own");
+    let user = add_user(&admin).await;
+    let id = enqueue(&admin, user, "steps 120 50").await;
+
+    let mut settings = worker_settings(&url);
+    settings.worker.lease_seconds = 2;
+    settings.worker.heartbeat_seconds = 1;
+    settings.worker.poll_interval_ms = 200;
+    settings.worker.backoff_base_seconds = 0.1;
+    settings.database.statement_timeout_seconds = 4;
+    settings.database.connect_timeout_seconds = 4;
+
+    let ns = NetNs::with_forward_to(cluster.port()).await;
+    let mut far = settings.clone();
+    far.database.url = ns.url(&with_user(&url, PARTITIONED_LOGIN, PARTITIONED_PASSWORD));
+    let mut partitioned = ChildWorker::spawn_in(Some(&ns.name), &far, false);
+    wait_for(
+        &admin,
+        id,
+        DEADLINE,
+        "the job to run across the veth",
+        |r| r.progress.unwrap_or(0.0) > 0.0,
+    )
+    .await;
+    let first = fetch(&admin, id).await;
+    assert_eq!(first.attempts, 1);
+
+    ns.cut();
+    let cut_at = Instant::now();
+    // On our side of the cut, a worker sweeps the expired lease and finishes the job.
+    let rescuer = RunningWorker::start(settings.clone(), scripted::pipelines(&url, "rescuer"));
+    let rescued = wait_for(&admin, id, DEADLINE, "the rescue to complete", |r| {
+        r.status == "completed"
+    })
+    .await;
+    rescuer.stop().await;
+    assert_eq!(rescued.attempts, 2, "taken over as a second attempt");
+
+    // Only what the partitioned worker sends after the cut heals counts from here.
+    admin
+        .execute(
+            "select pg_stat_statements_reset(
+                 (select oid from pg_roles where rolname = $1), 0, 0)",
+            &[&PARTITIONED_LOGIN],
+        )
+        .await
+        .expect("resetting the statistics");
+    let cut_for = cut_at.elapsed();
+    ns.heal();
+
+    // The partitioned worker notices, stops its attempt and carries on: with the
+    // rescuer gone, a new investigation can only be its own.
+    let stopped = crate::harness::eventually(DEADLINE, "the old attempt to stop", || async {
+        let row = admin
+            .query_opt(
+                "select outcome from test.runs where investigation_id = $1 and attempt = 1
+                 and outcome is not null",
+                &[&id],
+            )
+            .await
+            .expect("runs");
+        row.map(|r| r.get::<_, String>(0))
+    })
+    .await;
+    assert_eq!(
+        stopped, "cancelled",
+        "the old attempt was stopped, not finished"
+    );
+    let after = enqueue(&admin, user, "instant").await;
+    wait_for(
+        &admin,
+        after,
+        DEADLINE,
+        "the partitioned worker to work again",
+        |r| r.status == "completed",
+    )
+    .await;
+    assert!(partitioned.is_running(), "{}", partitioned.log_text());
+
+    // TCP delivers what the cut held back at its next retransmission, which
+    // backs off while the cut lasts: wait for it rather than guess.
+    let fenced_writes = || async {
+        let row = admin
+            .query_one(
+                "select coalesce(sum(calls), 0)::int8, coalesce(sum(rows), 0)::int8
+                 from pg_stat_statements
+                 where userid = (select oid from pg_roles where rolname = $1)
+                   and query like '%claim_token = %' and query not like '%skip locked%'",
+                &[&PARTITIONED_LOGIN],
+            )
+            .await
+            .expect("statement statistics");
+        (row.get::<_, i64>(0), row.get::<_, i64>(1))
+    };
+    crate::harness::eventually(DEADLINE, "the held-back writes to arrive", || async {
+        let (calls, rows) = fenced_writes().await;
+        (calls > rows).then_some(())
+    })
+    .await;
+    let (calls, rows) = fenced_writes().await;
+    let refused = calls - rows;
+    let late: i64 = admin
+        .query_one(
+            "select count(*) from test.row_writes
+             where id = $1 and attempts = 1
+               and at > (select min(at) from test.row_writes where id = $1 and attempts = 2)",
+            &[&id],
+        )
+        .await
+        .expect("row writes")
+        .get(0);
+    let row = fetch(&admin, id).await;
+    let completions: i64 = admin
+        .query_one(
+            "select count(*) from test.completions where investigation_id = $1",
+            &[&id],
+        )
+        .await
+        .expect("completions")
+        .get(0);
+    eprintln!(
+        "partition of {cut_for:?}: {calls} fenced writes sent after the heal, {refused} refused, \
+         {late} writes of the old attempt landed after the take-over"
+    );
+    assert_eq!(late, 0, "no write of the old attempt may land");
+    assert_eq!(
+        (row.status.as_str(), row.attempts, completions),
+        ("completed", 2, 1),
+        "the rescuer's ending stands"
+    );
+}
+
+/// One fault at a time, each while jobs are in flight, with a second of normal
+/// running between them. Returns what each did, for the report.
+async fn inflict_faults(cluster: &LocalCluster, url: &str) -> Vec<String> {
+    let mut done = Vec::new();
+    let pause = || tokio::time::sleep(Duration::from_secs(1));
+
+    let admin = connect(url).await;
+    let mut killed = 0i64;
+    for _ in 0..10 {
+        killed += admin
+            .query_one(
+                "select count(*) filter (where pg_terminate_backend(pid))
+                 from pg_stat_activity where usename = $1 and random() < 0.5",
+                &[&crate::harness::WORKER_LOGIN],
+            )
+            .await
+            .expect("terminating worker backends")
+            .get::<_, i64>(0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    done.push(format!("{killed} worker backends terminated"));
+    pause().await;
+
+    // Writes on the table wait behind the lock past the workers' statement
+    // timeout; reads go on.
+    admin
+        .batch_execute(
+            "begin; lock table public.investigations in exclusive mode;
+             select pg_sleep(3); commit;",
+        )
+        .await
+        .expect("holding the table lock");
+    done.push("table locked for 3 s".into());
+    pause().await;
+
+    for (statement, pause) in [
+        ("alter system set default_transaction_read_only = on", 0),
+        ("select pg_reload_conf()", 2000),
+        ("alter system reset default_transaction_read_only", 0),
+        ("select pg_reload_conf()", 0),
+    ] {
+        admin
+            .simple_query(statement)
+            .await
+            .expect("turning read-only on and off");
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+    done.push("server read-only for 2 s".into());
+    pause().await;
+    drop(admin);
+
+    for mode in ["fast", "immediate"] {
+        cluster.stop_server_with(mode).expect("stopping the server");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cluster.start_server().expect("starting the server");
+        done.push(format!("restarted ({mode})"));
+        pause().await;
+    }
+    done
+}
+
+#[tokio::test]
+async fn database_faults_under_load_lose_nothing_and_finish_nothing_twice() {
+    let (cluster, url) = private_cluster(Vec::new()).await;
+    let n: i32 = if full() { 5000 } else { 400 };
+    let admin = connect(&url).await;
+    let user = add_user(&admin).await;
+    // Most jobs are quick; one in ten spans several faults.
+    admin
+        .execute(
+            "insert into investigations (user_id, query, data_source, max_attempts)
+             select $1, case when g % 10 = 0 then 'steps 20 100' else 'steps 3 20' end,
+                    'contracts', 10
+             from generate_series(1, $2) g",
+            &[&user, &n],
+        )
+        .await
+        .expect("seeding");
+    drop(admin);
+
+    let mut settings = worker_settings(&url);
+    settings.worker.concurrency = 4;
+    settings.worker.lease_seconds = 3;
+    settings.worker.heartbeat_seconds = 1;
+    settings.worker.poll_interval_ms = 200;
+    settings.worker.backoff_base_seconds = 0.2;
+    settings.database.statement_timeout_seconds = 2;
+    settings.database.connect_timeout_seconds = 2;
+    let mut workers: Vec<ChildWorker> = (0..2)
+        .map(|_| ChildWorker::spawn(&settings, false))
+        .collect();
+
+    let faults = inflict_faults(&cluster, &url).await;
+
+    let admin = connect(&url).await;
+    let finished = crate::harness::eventually(
+        Duration::from_secs(if full() { 900 } else { 240 }),
+        "every investigation to finish",
+        || async {
+            let row = admin
+                .query_one(
+                    "select count(*) filter (where status = 'completed'),
+                            count(*) filter (where status = 'failed')
+                     from investigations",
+                    &[],
+                )
+                .await
+                .ok()?;
+            let (completed, failed): (i64, i64) = (row.get(0), row.get(1));
+            (completed + failed == i64::from(n)).then_some((completed, failed))
+        },
+    )
+    .await;
+    let tally = admin
+        .query_one(
+            "select (select count(*) from test.completions),
+                    (select count(distinct investigation_id) from test.completions),
+                    (select count(*) from investigations where attempts > 1),
+                    (select max(attempts) from investigations)",
+            &[],
+        )
+        .await
+        .expect("tally");
+    let (completions, distinct, retried, max_attempts): (i64, i64, i64, i32) =
+        (tally.get(0), tally.get(1), tally.get(2), tally.get(3));
+    let failures: Vec<String> = admin
+        .query(
+            "select coalesce(error_message, '') from investigations where status = 'failed' limit 5",
+            &[],
+        )
+        .await
+        .expect("failures")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    eprintln!(
+        "{n} investigations through {faults:?}: {} completed, {} failed, {retried} needed \
+         more than one attempt (at most {max_attempts})",
+        finished.0, finished.1
+    );
+    assert_eq!(finished, (i64::from(n), 0), "failures: {failures:?}");
+    assert_eq!(
+        (completions, distinct),
+        (i64::from(n), i64::from(n)),
+        "each completed once"
+    );
+    // The server's log shows what the workers' statements met.
+    let log = cluster.server_log();
+    for (fault, trace) in [
+        (
+            "terminated backends",
+            "terminating connection due to administrator command",
+        ),
+        (
+            "statement timeouts",
+            "canceling statement due to statement timeout",
+        ),
+        ("read-only server", "in a read-only transaction"),
+    ] {
+        assert!(log.contains(trace), "the workers met no {fault}");
+    }
+    for worker in &mut workers {
+        assert!(worker.is_running(), "a worker died:\n{}", worker.log_text());
+        worker.signal(nix::sys::signal::Signal::SIGTERM);
+        assert_eq!(
+            worker.exit_code(DEADLINE).await,
+            Some(0),
+            "{}",
+            worker.log_text()
+        );
+    }
+}
