@@ -39,8 +39,19 @@ pub struct ClaimedRow {
     /// This attempt's number, starting at 1.
     pub attempt: i32,
     pub max_attempts: i32,
+    /// An earlier attempt ended with its worker gone: run it alone (see CLAIM).
+    pub suspect: bool,
     /// What the citizen asked, or why it cannot be read (see `input`).
     pub input: Result<Input, Unreadable>,
+}
+
+/// What one claim brought.
+#[derive(Debug)]
+pub struct ClaimBatch {
+    pub rows: Vec<ClaimedRow>,
+    /// A suspect has waited longer than a lease for a worker with nothing in
+    /// flight; only known when the claim brought rows.
+    pub suspect_overdue: bool,
 }
 
 /// The citizen's part of a claimed row, decoded.
@@ -105,26 +116,49 @@ impl SweepReport {
 
 /// Claims up to `limit` runnable rows for `worker_id`.
 ///
-/// One statement: the CTE picks the oldest runnable rows through the partial index
-/// `idx_investigations_claimable` and locks them with SKIP LOCKED, so concurrent
-/// claimers take disjoint rows without waiting on each other; the UPDATE turns them
-/// into this worker's attempt. `run_after <= now()` keeps backed-off retries out
-/// until their time. The row lock ends with the statement; the lease takes over.
-/// The citizen's columns come back as text, each converted once in the CTE and
-/// cut at the limits of `input` ($4 characters of query, $5 and $6 bytes of
-/// JSON; NULL read as the column's default), so that no value a citizen stored
-/// can fail to decode inside the claim or make it send megabytes.
+/// One statement: the CTEs pick the oldest runnable rows through the partial
+/// index `idx_investigations_claimable` and lock them with SKIP LOCKED, so
+/// concurrent claimers take disjoint rows without waiting on each other; the
+/// UPDATE turns them into this worker's attempt. `run_after <= now()` keeps
+/// backed-off retries out until their time. The row lock ends with the
+/// statement; the lease takes over.
+///
+/// Suspects (rows whose earlier attempt ended with its worker gone, see
+/// migration 0009) run alone: only a worker with nothing in flight ($7) takes
+/// one, through their own small index, and then takes nothing else; the
+/// `not exists` is evaluated once, so with a suspect found the ordinary scan
+/// does not run. The last column says whether a suspect has waited longer than
+/// $8 ms, which tells a busy worker to let its jobs finish and take it.
+///
+/// The citizen's columns come back as text, each converted once in `picked`
+/// and cut at the limits of `input` ($4 characters of query, $5 and $6 bytes
+/// of JSON; NULL read as the column's default), so that no value a citizen
+/// stored can fail to decode inside the claim or make it send megabytes.
 pub const CLAIM: &str = "
-with candidates as (
+with suspect as (
+    select id
+    from public.investigations
+    where $7 and status = 'pending' and orphaned_attempts > 0 and run_after <= now()
+    order by run_after, created_at
+    limit 1
+    for update skip locked
+),
+fresh as (
+    select id
+    from public.investigations
+    where status = 'pending' and run_after <= now() and orphaned_attempts = 0
+      and not exists (select 1 from suspect)
+    order by run_after, created_at
+    limit $2
+    for update skip locked
+),
+picked as (
     select id,
            left(query, $4 + 1) as query,
            coalesce(filters, '{}')::text as filters,
            coalesce(anomaly_types, '[]')::text as anomaly_types
     from public.investigations
-    where status = 'pending' and run_after <= now()
-    order by run_after, created_at
-    limit $2
-    for update skip locked
+    where id in (select id from suspect union all select id from fresh)
 )
 update public.investigations i
 set status = 'processing',
@@ -137,14 +171,20 @@ set status = 'processing',
     current_phase = 'initializing',
     progress = 0,
     error_message = null
-from candidates c
+from picked c
 where i.id = c.id
 returning i.id, i.claim_token, i.user_id, c.query, i.data_source,
           case when octet_length(c.filters) <= $5 then c.filters end,
           octet_length(c.filters)::int8,
           case when octet_length(c.anomaly_types) <= $6 then c.anomaly_types end,
           octet_length(c.anomaly_types)::int8,
-          i.attempts, i.max_attempts, i.created_at";
+          i.attempts, i.max_attempts, i.created_at,
+          i.orphaned_attempts > 0,
+          exists (
+              select 1 from public.investigations
+              where status = 'pending' and orphaned_attempts > 0
+                and run_after <= now() - $8 * interval '1 millisecond'
+          )";
 
 /// Records progress and renews the lease in the same write, so a job that reports
 /// progress needs no separate heartbeat. `greatest` keeps progress from going
@@ -273,6 +313,7 @@ set status = case when i.attempts >= i.max_attempts then 'failed' else 'pending'
         || jsonb_build_object('last_error',
                format('lease held by %s expired on attempt %s', i.locked_by, i.attempts),
                'last_error_at', now(), 'last_error_attempt', i.attempts),
+    orphaned_attempts = i.orphaned_attempts + 1,
     locked_by = null,
     lease_expires_at = null
 from expired
@@ -319,34 +360,55 @@ fn split(fences: &[Fence]) -> (Vec<Uuid>, Vec<Uuid>) {
     fences.iter().map(|f| (f.id, f.token)).unzip()
 }
 
+/// Claims up to `limit` rows, as a worker with nothing in flight would: a
+/// suspect alone if one is waiting, else the oldest rows.
 pub async fn claim(
     client: &Conn,
     worker_id: &str,
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<ClaimedRow>> {
+    Ok(claim_batch(client, worker_id, limit, lease, true)
+        .await?
+        .rows)
+}
+
+/// Claims up to `limit` rows; `idle` says the worker has nothing in flight, and
+/// may take a suspect (which then comes alone).
+pub async fn claim_batch(
+    client: &Conn,
+    worker_id: &str,
+    limit: usize,
+    lease: Duration,
+    idle: bool,
+) -> Result<ClaimBatch> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let (query_chars, filters_bytes, types_bytes) = (
         input::MAX_QUERY_CHARS as i32,
         input::MAX_FILTERS_BYTES as i32,
         input::MAX_ANOMALY_TYPES_BYTES as i32,
     );
+    let lease = millis(lease);
     let rows = client
         .rows(
             CLAIM,
             &[
                 (&worker_id, Type::TEXT),
                 (&limit, Type::INT8),
-                (&millis(lease), Type::FLOAT8),
+                (&lease, Type::FLOAT8),
                 (&query_chars, Type::INT4),
                 (&filters_bytes, Type::INT4),
                 (&types_bytes, Type::INT4),
+                (&idle, Type::BOOL),
+                (&lease, Type::FLOAT8),
             ],
         )
         .await
         .context("claiming investigations")?;
     let mut claimed = Vec::with_capacity(rows.len());
+    let mut suspect_overdue = false;
     for r in &rows {
+        suspect_overdue |= r.try_get(13).unwrap_or(false);
         // The row is ours now: if even its id cannot be read there is nothing to
         // fence a write with, and its lease will expire into the sweep.
         let fence = match (r.try_get(0), r.try_get(1)) {
@@ -360,10 +422,14 @@ pub async fn claim(
             fence,
             attempt: r.try_get(9).unwrap_or(1),
             max_attempts: r.try_get(10).unwrap_or(1),
+            suspect: r.try_get(12).unwrap_or(false),
             input: claimed_input(r),
         });
     }
-    Ok(claimed)
+    Ok(ClaimBatch {
+        rows: claimed,
+        suspect_overdue,
+    })
 }
 
 fn claimed_input(r: &tokio_postgres::Row) -> Result<Input, Unreadable> {

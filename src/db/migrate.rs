@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_operations"),
     migration!(7, "0007_portal_api"),
     migration!(8, "0008_citizen_input_limits"),
+    migration!(9, "0009_crash_isolation"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

@@ -374,20 +374,43 @@ async fn claim_loop(
     // Consecutive failed claims: while the database is away, wake-ups are ignored
     // and the pause doubles from 250 ms up to 30 s.
     let mut failures: u32 = 0;
+    // A suspect running alone (see queue::CLAIM): nothing else is claimed beside it.
+    let mut solo: Option<Uuid> = None;
+    // A suspect has waited too long for an idle worker: claim nothing more until
+    // this one is idle, then take it.
+    let mut make_room = false;
     loop {
-        let free = w.concurrency.saturating_sub(jobs.len());
+        let idle = jobs.is_empty();
+        if idle {
+            solo = None;
+        }
+        let free = if solo.is_some() || (make_room && !idle) {
+            0
+        } else {
+            w.concurrency.saturating_sub(jobs.len())
+        };
         let mut claimed = 0;
         if free > 0 {
             let worker_id = shared.worker_id.as_str();
             match shared
-                .with_client(|c| async move { queue::claim(&c, worker_id, free, w.lease()).await })
+                .with_client(|c| async move {
+                    queue::claim_batch(&c, worker_id, free, w.lease(), idle).await
+                })
                 .await
             {
-                Ok(rows) => {
+                Ok(batch) => {
                     shared.outage.recovered();
                     failures = 0;
-                    claimed = rows.len();
-                    for row in rows {
+                    claimed = batch.rows.len();
+                    make_room = batch.suspect_overdue && !batch.rows.iter().any(|r| r.suspect);
+                    if make_room {
+                        info!("an investigation that may have crashed a worker is waiting; letting running jobs finish to run it alone");
+                    }
+                    for row in batch.rows {
+                        if row.suspect {
+                            info!(id = %row.fence.id, "running alone: an earlier attempt ended with its worker gone");
+                            solo = Some(row.fence.id);
+                        }
                         start(shared, jobs, row);
                     }
                 }
@@ -420,7 +443,11 @@ async fn claim_loop(
             _ = &mut shutdown => return,
             _ = shared.wake.notified(), if failures == 0 => {}
             _ = tokio::time::sleep(pause) => {}
-            Some(done) = jobs.join_next(), if !jobs.is_empty() => reap(done),
+            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                if reap(done).is_some_and(|id| solo == Some(id)) {
+                    solo = None;
+                }
+            }
         }
     }
 }
@@ -444,11 +471,13 @@ fn start(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>, row: queue::ClaimedRow)
     });
 }
 
-fn reap(done: Result<Uuid, tokio::task::JoinError>) {
-    if let Err(e) = done {
+/// The id of the job that ended, when its task ended normally.
+fn reap(done: Result<Uuid, tokio::task::JoinError>) -> Option<Uuid> {
+    done.map_err(|e| {
         // job::run catches pipeline panics; this is a panic in the worker itself.
         error!(error = %e, "job task ended abnormally");
-    }
+    })
+    .ok()
 }
 
 async fn shut_down(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>) {
@@ -501,7 +530,9 @@ async fn wait_for_jobs(jobs: &mut JoinSet<Uuid>, limit: Duration) -> bool {
         tokio::select! {
             _ = &mut deadline => return jobs.is_empty(),
             done = jobs.join_next() => match done {
-                Some(done) => reap(done),
+                Some(done) => {
+                    reap(done);
+                }
                 None => return true,
             },
         }

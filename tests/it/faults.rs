@@ -380,3 +380,128 @@ async fn database_faults_under_load_lose_nothing_and_finish_nothing_twice() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_investigation_that_kills_its_worker_every_time_fails_alone_after_its_attempts() {
+    let db = crate::harness::TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let poison = enqueue(&client, user, "abort").await;
+    crate::harness::enqueue_many(&client, user, "steps 5 20", 20).await;
+    let mut settings = db.settings();
+    settings.worker.concurrency = 4;
+    settings.worker.lease_seconds = 2;
+    settings.worker.heartbeat_seconds = 1;
+    settings.worker.poll_interval_ms = 100;
+    settings.worker.backoff_base_seconds = 0.1;
+
+    // A supervisor (systemd's Restart=always) starts a new worker whenever one dies.
+    let mut crashes = 0;
+    let deadline = Instant::now() + DEADLINE;
+    let mut worker = ChildWorker::spawn(&settings, false);
+    loop {
+        let open: i64 = client
+            .query_one(
+                "select count(*) from investigations where status in ('pending', 'processing')",
+                &[],
+            )
+            .await
+            .expect("open rows")
+            .get(0);
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {open} open after {crashes} crashes"
+        );
+        if !worker.is_running() {
+            assert!(
+                worker.log_text().contains("claimed"),
+                "the worker died before claiming:\n{}",
+                worker.log_text()
+            );
+            crashes += 1;
+            worker = ChildWorker::spawn(&settings, false);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        worker.is_running(),
+        "the last worker is up:\n{}",
+        worker.log_text()
+    );
+
+    let row = fetch(&client, poison).await;
+    assert_eq!((row.status.as_str(), row.attempts), ("failed", 3));
+    let message = row.error_message.unwrap_or_default();
+    assert!(
+        message.contains("interrompida 3 vezes") && message.contains("avise a equipe"),
+        "{message}"
+    );
+    assert_eq!(crashes, 3, "one crash per attempt, then no more");
+    let innocents = client
+        .query_one(
+            "select count(*) filter (where status = 'completed'), count(*)
+             from investigations where id <> $1",
+            &[&poison],
+        )
+        .await
+        .expect("innocents");
+    assert_eq!(
+        (innocents.get::<_, i64>(0), innocents.get::<_, i64>(1)),
+        (20, 20),
+        "the others all completed"
+    );
+}
+
+#[tokio::test]
+async fn a_suspect_runs_alone_even_while_a_backlog_keeps_the_worker_busy() {
+    let db = crate::harness::TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    crate::harness::enqueue_many(&client, user, "steps 2 50", 150).await;
+    // Recovered from a crash once, and runnable only once the worker is busy.
+    let suspect: uuid::Uuid = client
+        .query_one(
+            "insert into investigations (user_id, query, data_source, attempts,
+                 orphaned_attempts, run_after)
+             values ($1, 'steps 4 50', 'contracts', 1, 1, now() + interval '1 second')
+             returning id",
+            &[&user],
+        )
+        .await
+        .expect("a suspect")
+        .get(0);
+    let mut settings = db.settings();
+    settings.worker.concurrency = 3;
+    settings.worker.lease_seconds = 2;
+    settings.worker.heartbeat_seconds = 1;
+    let worker = RunningWorker::start(settings, scripted::pipelines(&db.url, "busy"));
+    wait_for(&client, suspect, DEADLINE, "the suspect to complete", |r| {
+        r.status == "completed"
+    })
+    .await;
+    let waiting: i64 = client
+        .query_one(
+            "select count(*) from investigations where status = 'pending'",
+            &[],
+        )
+        .await
+        .expect("backlog")
+        .get(0);
+    worker.stop().await;
+    assert!(waiting > 0, "the suspect ran before the backlog was gone");
+    let beside: i64 = client
+        .query_one(
+            "select count(*) from test.runs s join test.runs o
+                 on o.investigation_id <> s.investigation_id
+                and o.started_at < s.stopped_at and o.stopped_at > s.started_at
+             where s.investigation_id = $1",
+            &[&suspect],
+        )
+        .await
+        .expect("overlaps")
+        .get(0);
+    assert_eq!(beside, 0, "nothing ran beside the suspect");
+}

@@ -7,6 +7,7 @@
 //!   silent MS          MS ms without any progress report, stopping on cancellation
 //!   stubborn MS        MS ms, ignoring cancellation
 //!   fail permanent | fail retryable | panic
+//!   abort              takes the whole worker process down, every time
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,6 +137,7 @@ impl Pipeline for Scripted {
                 anyhow::anyhow!("upstream timed out after 30s"),
             )),
             Some("panic") => panic!("scripted panic"),
+            Some("abort") => std::process::abort(),
             _ => Err(JobError::permanent(format!(
                 "unknown script {:?}",
                 job.query
