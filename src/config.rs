@@ -226,6 +226,11 @@ pub struct LimitSettings {
     /// New investigations one citizen may create per minute (a token bucket of
     /// that size, refilled at that rate). Defaults to 20.
     pub max_inserts_per_minute: i32,
+    /// Spacing of one citizen's rows in the claim order (milliseconds): with
+    /// many rows waiting, a citizen holds one place per quantum, and other
+    /// citizens' new rows go in between. Defaults to 1000; 0 is first come,
+    /// first served.
+    pub queue_quantum_ms: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,6 +320,7 @@ impl Default for LimitSettings {
         Self {
             max_active_per_user: 5,
             max_inserts_per_minute: 20,
+            queue_quantum_ms: 1000,
         }
     }
 }
@@ -441,6 +447,9 @@ impl Settings {
         }
         if self.limits.max_active_per_user < 1 {
             bail!("limits.max_active_per_user must be at least 1");
+        }
+        if self.limits.queue_quantum_ms < 0 {
+            bail!("limits.queue_quantum_ms must not be negative");
         }
         if self.limits.max_inserts_per_minute < 1 {
             bail!("limits.max_inserts_per_minute must be at least 1");

@@ -116,12 +116,14 @@ impl SweepReport {
 
 /// Claims up to `limit` runnable rows for `worker_id`.
 ///
-/// One statement: the CTEs pick the oldest runnable rows through the partial
-/// index `idx_investigations_claimable` and lock them with SKIP LOCKED, so
-/// concurrent claimers take disjoint rows without waiting on each other; the
-/// UPDATE turns them into this worker's attempt. `run_after <= now()` keeps
-/// backed-off retries out until their time. The row lock ends with the
-/// statement; the lease takes over.
+/// One statement: the CTEs pick the first runnable rows in queue order
+/// (`queue_at`, which spaces out each citizen's rows: see migration 0009)
+/// through the partial index `idx_investigations_queue`, and lock them with
+/// SKIP LOCKED, so concurrent claimers take disjoint rows without waiting on
+/// each other; the UPDATE turns them into this worker's attempt.
+/// `run_after <= now()` keeps backed-off retries out until their time (they
+/// are queued at that time too, so the walk rarely skips any). The row lock
+/// ends with the statement; the lease takes over.
 ///
 /// Suspects (rows whose earlier attempt ended with its worker gone, see
 /// migration 0009) run alone: only a worker with nothing in flight ($7) takes
@@ -139,7 +141,7 @@ with suspect as (
     select id
     from public.investigations
     where $7 and status = 'pending' and orphaned_attempts > 0 and run_after <= now()
-    order by run_after, created_at
+    order by queue_at
     limit 1
     for update skip locked
 ),
@@ -148,7 +150,7 @@ fresh as (
     from public.investigations
     where status = 'pending' and run_after <= now() and orphaned_attempts = 0
       and not exists (select 1 from suspect)
-    order by run_after, created_at
+    order by queue_at
     limit $2
     for update skip locked
 ),
@@ -252,22 +254,31 @@ set status = 'failed',
 where id = $1 and status = 'processing' and claim_token = $2";
 
 /// Gives a failed attempt back to the queue after a back-off (`fiscal.retry_at`,
-/// the formula the sweep uses too).
+/// the formula the sweep uses too), computed once in `due` so that the row is
+/// runnable and queued at the same moment. The fence is checked again in the
+/// UPDATE, under the row lock.
 /// The row looks pending again (progress 0, no phase) and keeps the error in its
 /// metadata, not in `error_message`, which is only for rows that failed.
 const RETRY: &str = "
-update public.investigations
+with due as (
+    select id, fiscal.retry_at(attempts, $4, $5, $6) as at
+    from public.investigations
+    where id = $1 and status = 'processing' and claim_token = $2
+)
+update public.investigations i
 set status = 'pending',
     current_phase = null,
     progress = 0,
-    run_after = fiscal.retry_at(attempts, $4, $5, $6),
-    investigation_metadata = coalesce(investigation_metadata, '{}'::jsonb)
+    run_after = due.at,
+    queue_at = due.at,
+    investigation_metadata = coalesce(i.investigation_metadata, '{}'::jsonb)
         || jsonb_build_object('last_error', $3::text, 'last_error_at', now(),
-                              'last_error_attempt', attempts),
+                              'last_error_attempt', i.attempts),
     locked_by = null,
     lease_expires_at = null
-where id = $1 and status = 'processing' and claim_token = $2
-returning run_after";
+from due
+where i.id = due.id and i.status = 'processing' and i.claim_token = $2
+returning i.run_after";
 
 /// Hands unfinished attempts back at shutdown, runnable at once, without counting
 /// the attempt: the job did not fail, the worker left.
@@ -291,7 +302,7 @@ where i.id = held.id and i.status = 'processing' and i.claim_token = held.token"
 /// Batched, so one statement stays short however many rows expired together.
 pub const SWEEP_EXPIRED: &str = "
 with expired as (
-    select id
+    select id, fiscal.retry_at(attempts, $2, $3, $4) as retry_at
     from public.investigations
     where status = 'processing' and lease_expires_at < now()
     limit $1
@@ -308,7 +319,9 @@ set status = case when i.attempts >= i.max_attempts then 'failed' else 'pending'
         i.attempts, i.max_attempts) end,
     completed_at = case when i.attempts >= i.max_attempts then now() end,
     run_after = case when i.attempts >= i.max_attempts then i.run_after
-        else fiscal.retry_at(i.attempts, $2, $3, $4) end,
+        else expired.retry_at end,
+    queue_at = case when i.attempts >= i.max_attempts then i.queue_at
+        else expired.retry_at end,
     investigation_metadata = coalesce(i.investigation_metadata, '{}'::jsonb)
         || jsonb_build_object('last_error',
                format('lease held by %s expired on attempt %s', i.locked_by, i.attempts),

@@ -43,7 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_operations"),
     migration!(7, "0007_portal_api"),
     migration!(8, "0008_citizen_input_limits"),
-    migration!(9, "0009_crash_isolation"),
+    migration!(9, "0009_claim_order"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");
@@ -179,6 +179,10 @@ async fn write_settings(client: &Client, settings: &Settings) -> Result<()> {
         (
             "max_inserts_per_minute",
             serde_json::json!(settings.limits.max_inserts_per_minute),
+        ),
+        (
+            "queue_quantum_ms",
+            serde_json::json!(settings.limits.queue_quantum_ms),
         ),
     ];
     for (key, value) in values {

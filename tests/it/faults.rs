@@ -505,3 +505,107 @@ async fn a_suspect_runs_alone_even_while_a_backlog_keeps_the_worker_busy() {
         .get(0);
     assert_eq!(beside, 0, "nothing ran beside the suspect");
 }
+
+/// Puts a migrated database back where the previous release left it: without
+/// the newest migration.
+async fn before_the_newest_migration(client: &tokio_postgres::Client) {
+    client
+        .batch_execute(
+            "drop index idx_investigations_suspects;
+             drop index idx_investigations_queue;
+             create index idx_investigations_claimable
+                 on public.investigations (run_after, created_at) where status = 'pending';
+             alter table public.investigations drop column orphaned_attempts, drop column queue_at;
+             alter table fiscal.insert_budget drop column queue_clock;
+             drop function fiscal.take_queue_slot();
+             delete from fiscal.schema_migrations where version = 9;",
+        )
+        .await
+        .expect("undoing migration 0009");
+}
+
+#[tokio::test]
+async fn a_rolling_upgrade_with_migrations_loses_nothing_and_finishes_nothing_twice() {
+    let db = crate::harness::TestDb::new().await;
+    let client = db.client().await;
+    before_the_newest_migration(&client).await;
+    let user = add_user(&client).await;
+    let n = if full() { 5000 } else { 600 };
+    crate::harness::enqueue_many(&client, user, "steps 3 30", n).await;
+
+    // The new release starts on the old schema and migrates it as it starts,
+    // three processes at once.
+    let mut settings = db.settings();
+    settings.worker.concurrency = 4;
+    settings.worker.migrate_on_start = true;
+    let mut workers: Vec<ChildWorker> = (0..3)
+        .map(|_| ChildWorker::spawn(&settings, false))
+        .collect();
+    let mut replaced = 0;
+    for round in 0..2 {
+        for (i, worker) in workers.iter_mut().enumerate() {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            // An operator runs `fiscal migrate` in the middle of the roll-out.
+            if round == 0 && i == 1 {
+                let out = crate::harness::fiscal_command()
+                    .arg("migrate")
+                    .env("FISCAL_DATABASE__URL", &db.url)
+                    .output()
+                    .await
+                    .expect("fiscal migrate");
+                assert!(out.status.success(), "{}", crate::harness::printed(&out));
+            }
+            worker.signal(nix::sys::signal::Signal::SIGTERM);
+            let code = worker.exit_code(DEADLINE).await;
+            assert_eq!(code, Some(0), "{}", worker.log_text());
+            *worker = ChildWorker::spawn(&settings, false);
+            replaced += 1;
+        }
+    }
+    let finished =
+        crate::harness::eventually(DEADLINE, "every investigation to finish", || async {
+            let row = client
+                .query_one(
+                    "select count(*) filter (where status = 'completed'),
+                        count(*) filter (where status not in ('pending', 'processing'))
+                 from investigations",
+                    &[],
+                )
+                .await
+                .ok()?;
+            let (completed, ended): (i64, i64) = (row.get(0), row.get(1));
+            (ended == i64::from(n)).then_some(completed)
+        })
+        .await;
+    let tally = client
+        .query_one(
+            "select (select count(*) from test.completions),
+                    (select count(distinct investigation_id) from test.completions),
+                    (select count(*) from fiscal.schema_migrations where version = 9),
+                    (select count(distinct worker) from test.runs)",
+            &[],
+        )
+        .await
+        .expect("tally");
+    let counts: Vec<i64> = (0..4).map(|i| tally.get(i)).collect();
+    eprintln!(
+        "{n} investigations through {replaced} worker restarts: {finished} completed, \
+         {} worker processes took work",
+        counts[3]
+    );
+    assert_eq!(finished, i64::from(n), "every one completed");
+    assert_eq!(
+        &counts[..3],
+        &[i64::from(n), i64::from(n), 1],
+        "completions / distinct / migration 9 applied"
+    );
+    for worker in &mut workers {
+        worker.signal(nix::sys::signal::Signal::SIGTERM);
+        assert_eq!(
+            worker.exit_code(DEADLINE).await,
+            Some(0),
+            "{}",
+            worker.log_text()
+        );
+    }
+}

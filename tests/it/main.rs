@@ -6,6 +6,7 @@ mod faults;
 mod harness;
 mod hostile_input;
 mod import;
+mod load;
 mod pgbouncer;
 mod scripted;
 mod secrets;

@@ -143,7 +143,8 @@ async fn schema_keeps_the_original_contract_and_adds_the_queue() {
         "idx_investigations_user_created",
         "idx_investigations_filters",
         "idx_investigations_results",
-        "idx_investigations_claimable",
+        "idx_investigations_queue",
+        "idx_investigations_suspects",
         "idx_investigations_processing",
         "idx_investigations_failed",
     ] {

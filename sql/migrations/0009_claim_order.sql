@@ -1,0 +1,114 @@
+-- Two changes to the order in which the claim takes pending rows.
+--
+-- 1. Fair shares. The claim took the oldest rows first, so one citizen's burst
+-- (with the cap raised, or a back office inserting for many) made everyone
+-- after it wait for all of it. Each row now carries `queue_at`, its place in
+-- the queue: a citizen's insert takes the later of now and that citizen's
+-- previous place plus `queue_quantum_ms`. A citizen with a thousand rows
+-- waiting holds places a second apart (by default), and a newcomer's row goes
+-- in between, near the front: round-robin across citizens, from one index
+-- walk. Inserts of other roles (owner, service) queue at now(). Retries and
+-- swept rows queue at their retry time.
+--
+-- 2. Crash isolation, below.
+
+alter table public.investigations
+    add column if not exists queue_at timestamptz not null default now();
+comment on column public.investigations.queue_at is
+    'Place in the claim order; see migration 0009_claim_order.';
+update public.investigations set queue_at = greatest(run_after, created_at)
+where status = 'pending';
+
+create index if not exists idx_investigations_queue
+    on public.investigations (queue_at) where status = 'pending';
+-- The claim walked this one; idx_investigations_queue replaces it.
+drop index if exists idx_investigations_claimable;
+
+-- The citizen's clock lives beside the insert budget, whose row lock already
+-- serialises a citizen's inserts.
+alter table fiscal.insert_budget add column if not exists queue_clock timestamptz;
+
+-- Security definer like spend_insert_token; no argument, so it only ever moves
+-- the caller's own clock. Called after spend_insert_token, so the row exists.
+create or replace function fiscal.take_queue_slot() returns timestamptz
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    quantum interval := greatest(fiscal.setting_int('queue_quantum_ms', 1000), 0)
+                        * interval '1 millisecond';
+    slot timestamptz;
+begin
+    update fiscal.insert_budget
+    set queue_clock = greatest(queue_clock, now()) + quantum
+    where user_id = auth.uid()
+    returning queue_clock - quantum into slot;
+    return coalesce(slot, now());
+end
+$$;
+revoke execute on function fiscal.take_queue_slot() from public;
+grant execute on function fiscal.take_queue_slot() to authenticated;
+
+-- 0008's cap, unchanged but for the last step: the row takes its place.
+create or replace function fiscal.enforce_active_cap() returns trigger
+language plpgsql as $$
+declare
+    cap integer;
+    active integer;
+begin
+    if current_user <> 'authenticated' or new.status not in ('pending', 'processing') then
+        return new;
+    end if;
+    if fiscal.spend_insert_token() < 0 then
+        raise exception using
+            errcode = 'PT429',
+            message = 'Você criou investigações rápido demais. Espere um minuto antes de '
+                      'pedir outra.',
+            hint = format('Limite de %s investigações novas por minuto por pessoa.',
+                          fiscal.setting_int('max_inserts_per_minute', 20));
+    end if;
+    -- Spending above locked the citizen's bucket row until commit: the count
+    -- below cannot race another insert of the same citizen.
+    cap := fiscal.setting_int('max_active_per_user', 5);
+    select count(*) into active
+    from public.investigations
+    where user_id = new.user_id and status in ('pending', 'processing');
+    if active >= cap then
+        raise exception using
+            errcode = 'PT429',
+            message = format(
+                'Você já tem %s investigações em andamento, o máximo permitido. '
+                'Aguarde uma terminar ou cancele uma antes de pedir outra.', active),
+            hint = format('Limite de %s investigações ativas por pessoa.', cap);
+    end if;
+    new.queue_at := fiscal.take_queue_slot();
+    return new;
+end
+$$;
+
+-- The worker moves rows in the queue when it retries, sweeps or releases them.
+grant update (queue_at) on public.investigations to fiscal_worker;
+
+-- 2. Crash isolation. An attempt whose worker vanished (the lease sweep found it expired) may be
+-- what killed the worker: a record that makes the process abort, exhaust its
+-- memory or overflow its stack. Every other job that process was running lost
+-- its attempt too, so after a few such crashes innocent investigations would
+-- fail beside the guilty one. The sweep marks each row it recovers; workers run
+-- marked rows alone, only when they have nothing else in flight, so that a
+-- second crash costs the suspect its attempt and nobody else theirs.
+
+alter table public.investigations
+    add column if not exists orphaned_attempts integer not null default 0;
+
+comment on column public.investigations.orphaned_attempts is
+    'Attempts that ended with their worker gone (recovered by the lease sweep). '
+    'Rows with any run alone.';
+
+-- Suspects are few: the claim looks them up, and checks whether any are
+-- overdue, without walking the pending rows.
+create index if not exists idx_investigations_suspects
+    on public.investigations (queue_at)
+    where status = 'pending' and orphaned_attempts > 0;
+
+-- The sweep (SWEEP_EXPIRED in src/queue.rs) counts them.
+grant update (orphaned_attempts) on public.investigations to fiscal_worker;
