@@ -112,3 +112,19 @@ create index if not exists idx_investigations_suspects
 
 -- The sweep (SWEEP_EXPIRED in src/queue.rs) counts them.
 grant update (orphaned_attempts) on public.investigations to fiscal_worker;
+
+-- Vacuum. Every investigation leaves dead versions behind (the claim, the
+-- ending; progress writes are HOT and pruned within their page), and each
+-- claim walks the pending index from its start, over entries of rows that
+-- were pending once, until vacuum removes them. With the default scale factor
+-- (0.2) a table of a million finished rows waits for 200,000 dead versions;
+-- at 0.02 it waits for 20,000, and a table that only grows by inserts is
+-- still visited for its visibility map. Nothing here helps while a
+-- transaction somewhere holds the cleanup horizon back (see the README's
+-- idle_in_transaction_session_timeout); it shortens the recovery afterwards.
+alter table public.investigations set (
+    autovacuum_vacuum_scale_factor = 0.02,
+    autovacuum_vacuum_threshold = 1000,
+    autovacuum_vacuum_insert_scale_factor = 0.05,
+    autovacuum_analyze_scale_factor = 0.02
+);

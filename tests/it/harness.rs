@@ -780,8 +780,17 @@ pub async fn drain(
     settings: Settings,
     pipelines: fiscal::pipeline::Pipelines,
 ) -> fiscal::worker::RunReport {
+    drain_within(Duration::from_secs(120), settings, pipelines).await
+}
+
+/// [`drain`], failing the test after `limit`.
+pub async fn drain_within(
+    limit: Duration,
+    settings: Settings,
+    pipelines: fiscal::pipeline::Pipelines,
+) -> fiscal::worker::RunReport {
     tokio::time::timeout(
-        Duration::from_secs(120),
+        limit,
         fiscal::worker::Worker::new(settings, pipelines)
             .drain(true)
             .run(std::future::pending()),
