@@ -174,7 +174,7 @@ pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {
     for item in items {
         let family = item
             .as_str()
-            .and_then(|s| Family::parse(s.trim()))
+            .and_then(|s| Family::parse(&s.trim().to_lowercase()))
             .ok_or_else(|| invalid(crate::input::echo_json(item)))?;
         if !out.contains(&family) {
             out.push(family);

@@ -161,6 +161,11 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
     reports
 }
 
+/// The largest file a zip may hold, decompressed. The Portal's monthly files
+/// are tens of megabytes (the whole of 2021–2022's contracts is 30 MB); a
+/// forged or bombed zip stops here instead of taking the machine's memory.
+const MAX_ZIP_ENTRY_BYTES: u64 = 512 << 20;
+
 /// The files of a zip, decompressed, by name (folders left out).
 pub fn zip_entries(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let file = std::fs::File::open(path).context("opening the zip")?;
@@ -173,10 +178,20 @@ pub fn zip_entries(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
             continue;
         }
         let name = entry.name().to_string();
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry
+        // The size the zip declares is a hint, not a promise: it may be forged.
+        let declared = entry.size().min(64 << 20);
+        let mut bytes = Vec::with_capacity(declared as usize);
+        (&mut entry)
+            .take(MAX_ZIP_ENTRY_BYTES + 1)
             .read_to_end(&mut bytes)
             .with_context(|| format!("decompressing {name}"))?;
+        if bytes.len() as u64 > MAX_ZIP_ENTRY_BYTES {
+            bail!(
+                "{name} decompresses to more than {} MiB, far more than any Portal file; \
+                 refusing it",
+                MAX_ZIP_ENTRY_BYTES >> 20
+            );
+        }
         entries.push((name, bytes));
     }
     Ok(entries)

@@ -701,8 +701,21 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
         }
         _ => return None,
     };
-    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+    let year = i32::try_from(year)
+        .ok()
+        .filter(|y| PLAUSIBLE_YEARS.contains(y))?;
+    NaiveDate::from_ymd_opt(year, month, day)
 }
+
+/// Years a date in a Portal file can mean. Real files stay within 1990–2100 (the
+/// far end is the "no end" of open-ended validity); a year 0 or 9999 is a broken
+/// row, and would only reach the analysis as a calendar it cannot reason about.
+const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
+
+/// Amounts a Portal file can mean, in reais: the largest real one is 3.3·10¹¹.
+/// Beyond, or not a finite number, the row is refused rather than imported as
+/// an amount no summary can print.
+const MAX_AMOUNT: f64 = 1e15;
 
 /// A decimal-comma number: `153170,0400`, `-13992,96`, `12`, or with thousands
 /// dots `1.234,56`. Dots must group digits by three, so `1234.56` (a decimal
@@ -735,7 +748,10 @@ fn parse_decimal(s: &str) -> Option<f64> {
         plain.push('.');
         plain.push_str(fraction);
     }
-    plain.parse().ok()
+    plain
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && v.abs() < MAX_AMOUNT)
 }
 
 /// 64-bit FNV-1a: tiny, and unlike `std`'s hasher its output is fixed forever,
@@ -1148,6 +1164,78 @@ mod tests {
             "", ",5", "1,", "1234.56", "12.34,5", "1,2,3", "R$ 1,00", "1e5", "--1", "+1",
         ] {
             assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn amounts_no_summary_could_print_are_refused() {
+        let huge = "9".repeat(400);
+        for bad in [huge.as_str(), "1000000000000000", "-1000000000000000,0"] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_decimal("999.999.999.999.999,00"),
+            Some(999_999_999_999_999.0)
+        );
+    }
+
+    #[test]
+    fn dates_outside_the_years_a_portal_file_can_mean_are_refused() {
+        for bad in [
+            "01/01/0000",
+            "01/01/0001",
+            "31/12/1899",
+            "01/01/2200",
+            "9999-12-31",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_date("01/01/1900"), Some(date(1, 1, 1900)));
+        assert_eq!(parse_date("31/12/2199"), Some(date(31, 12, 2199)));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// A real file with bytes overwritten and its end cut off anywhere
+        /// reads as a header error, or as one record or one rejection per row,
+        /// each rejection naming its line; what comes out as a record holds
+        /// only dates and amounts a Portal file can mean.
+        #[test]
+        fn a_mangled_real_file_never_panics_and_accounts_for_every_row(
+            edits in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 0..24),
+            cut in 0usize..4096,
+        ) {
+            let mut bytes = file_of(&[ROW_PREGAO, ROW_CLASSIFIED, ROW_NO_BIDDING, ROW_REGISTRO_PRECO]);
+            for (at, byte) in edits {
+                let len = bytes.len();
+                bytes[at % len] = byte;
+            }
+            bytes.truncate(cut.max(1).min(bytes.len()));
+            let Ok(records) = read_contracts(bytes.as_slice(), "mangled.csv") else {
+                return Ok(());
+            };
+            for record in records {
+                match record {
+                    Ok(c) => {
+                        for d in [Some(c.data_assinatura), c.data_publicacao_dou, c.data_inicio_vigencia, c.data_fim_vigencia].into_iter().flatten() {
+                            proptest::prop_assert!(PLAUSIBLE_YEARS.contains(&d.year()), "{}", d);
+                        }
+                        for v in [c.valor_inicial, c.valor_final].into_iter().flatten() {
+                            proptest::prop_assert!(v.is_finite() && v.abs() < MAX_AMOUNT, "{}", v);
+                        }
+                    }
+                    Err(e) => proptest::prop_assert!(e.line >= 2 || matches!(e.reason, Reason::Io(_)), "{}", e),
+                }
+            }
+        }
+
+        #[test]
+        fn any_text_parses_as_a_date_or_an_amount_or_neither_without_panicking(s in ".{0,40}") {
+            let _ = parse_date(&s);
+            if let Some(v) = parse_decimal(&s) {
+                proptest::prop_assert!(v.is_finite());
+            }
         }
     }
 

@@ -632,6 +632,28 @@ pub async fn citizen_insert(
     anomaly_types: &str,
     session_id: Option<&str>,
 ) -> Result<Uuid, tokio_postgres::Error> {
+    citizen_insert_into(
+        client,
+        user,
+        "contracts",
+        query,
+        filters,
+        anomaly_types,
+        session_id,
+    )
+    .await
+}
+
+/// [`citizen_insert`] for any `data_source`.
+pub async fn citizen_insert_into(
+    client: &Client,
+    user: Uuid,
+    data_source: &str,
+    query: &str,
+    filters: &str,
+    anomaly_types: &str,
+    session_id: Option<&str>,
+) -> Result<Uuid, tokio_postgres::Error> {
     let claims = serde_json::json!({"sub": user, "role": "authenticated"}).to_string();
     client
         .batch_execute(&format!(
@@ -643,8 +665,8 @@ pub async fn citizen_insert(
     let inserted = client
         .query_one(
             "insert into investigations (query, data_source, filters, anomaly_types, session_id)
-             values ($1, 'contracts', $2::text::jsonb, $3::text::jsonb, $4) returning id",
-            &[&query, &filters, &anomaly_types, &session_id],
+             values ($1, $5, $2::text::jsonb, $3::text::jsonb, $4) returning id",
+            &[&query, &filters, &anomaly_types, &session_id, &data_source],
         )
         .await;
     match inserted {

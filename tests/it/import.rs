@@ -249,3 +249,51 @@ async fn an_empty_or_foreign_file_is_refused_clearly_and_the_others_still_load()
     );
     assert_eq!(reports[2].loaded, 10);
 }
+
+#[tokio::test]
+async fn a_truncated_zip_and_rows_with_impossible_values_load_nothing_wrong() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let zip = std::fs::read(shipped(MONTHLY_ZIP)).expect("the real zip");
+    let truncated = Scratch::new("202101_truncated.zip", &zip[..zip.len() / 2]);
+
+    let mut bytes = real_contract_lines(2);
+    let good = real_contract_lines(1);
+    let row = &good[good.iter().position(|b| *b == b'\n').expect("header") + 1..];
+    let fields: Vec<&[u8]> = row.split(|b| *b == b';').collect();
+    let huge = format!("\"{}\"", "9".repeat(400));
+    for (column, value) in [
+        (11, "\"01/01/0000\""),
+        (17, huge.as_str()),
+        (18, "\"-1000000000000000,00\""),
+    ] {
+        let mut broken = fields.clone();
+        broken[column] = value.as_bytes();
+        bytes.extend_from_slice(&broken.join(&b';'));
+    }
+    let extreme = Scratch::new("202102_Compras.csv", &bytes);
+
+    let reports = import_paths(&mut client, &[&truncated.0, &extreme.0]).await;
+    let err = check(&reports).expect_err("the truncated zip could not be imported");
+    assert!(err.to_string().contains("1 file(s)"), "{err}");
+    assert!(
+        reports[0].error.as_deref().unwrap_or("").contains("zip"),
+        "{:?}",
+        reports[0]
+    );
+    let r = &reports[1];
+    assert_eq!(
+        (r.read, r.loaded, r.rejected),
+        (5, 2, 3),
+        "{:?}",
+        r.rejections
+    );
+    for (rejection, value) in r
+        .rejections
+        .iter()
+        .zip(["01/01/0000", "9999", "-1000000000000000"])
+    {
+        assert!(rejection.contains(value), "{rejection}");
+    }
+    assert_eq!(count(&client, "contracts").await, 2, "only the good rows");
+}

@@ -17,6 +17,7 @@ mod migrations;
 mod netns;
 mod operator;
 mod pipeline_end_to_end;
+mod poison;
 mod portal_api;
 mod processes;
 mod queue_protocol;
