@@ -343,7 +343,64 @@ fn money(key: &str, value: &Value) -> Result<f64, FilterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// Any JSON value, with the keys the parser knows among random ones.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,40}".prop_map(Value::String),
+            Just(json!("2024-02-31")),
+            Just(json!("31/12/2021")),
+            Just(json!("12.345.678/0001-90")),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                Just("year".to_string()),
+                Just("min_value".to_string()),
+                Just("max_value".to_string()),
+                Just("texto".to_string()),
+                Just("codigo_orgao".to_string()),
+                Just("cnpj_fornecedor".to_string()),
+                Just("modalidade".to_string()),
+                Just("data_inicial".to_string()),
+                Just("data_final".to_string()),
+                ".{0,12}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(key, inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever a citizen sends, the parser answers: filters within the
+        /// bounds the SQL relies on, or one short message in Portuguese.
+        #[test]
+        fn any_json_parses_to_bounded_filters_or_a_short_portuguese_message(filters in any_json()) {
+            match ContractFilters::parse(&filters) {
+                Ok(f) => {
+                    for v in [f.min_value, f.max_value].into_iter().flatten() {
+                        prop_assert!(v.is_finite() && v.abs() <= MAX_MONEY, "{}", v);
+                    }
+                    prop_assert!(f.texto.len() <= MAX_TEXT_WORDS);
+                }
+                Err(e) => {
+                    prop_assert!(e.message.chars().count() < 400, "{}", e.message);
+                    prop_assert!(!e.message.contains('\n'), "{}", e.message);
+                    prop_assert!(e.message.contains("deve") || e.message.contains("não"), "{}", e.message);
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_original_frontends_filters_work_as_written() {
