@@ -118,6 +118,11 @@ impl ChildWorker {
         }
     }
 
+    /// Resident memory of the process, from /proc.
+    pub fn resident_kib(&self) -> Option<u64> {
+        crate::harness::proc_kib(self.child.id()?, "VmRSS")
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

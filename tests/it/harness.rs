@@ -396,6 +396,15 @@ where
     }
 }
 
+/// A memory figure of process `pid` from /proc (`VmRSS`, `VmHWM`…), in KiB.
+pub fn proc_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// The uid and gid a server process must run as: `postgres` when we are root
 /// (PostgreSQL and PgBouncer refuse root), ourselves otherwise.
 pub fn server_user() -> Option<(u32, u32)> {

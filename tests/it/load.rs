@@ -2,8 +2,11 @@
 //! Sizes are small for CI; `FISCAL_TEST_FULL=1` runs 50,000 investigations.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
+
+use crate::child::ChildWorker;
 
 use crate::harness::{add_user, TestDb};
 use crate::scripted;
@@ -55,14 +58,49 @@ async fn one_citizens_burst_does_not_make_the_others_wait_for_all_of_it() {
         others.push(user);
     }
 
+    // One worker process, watched from outside while it drains the queue: its
+    // resident memory and its pool, sampled as the investigations go by.
     let mut settings = db.settings();
     settings.worker.concurrency = 4;
-    crate::harness::drain_within(
-        std::time::Duration::from_secs(if full() { 900 } else { 120 }),
-        settings,
-        scripted::pipelines(&db.url, "fair"),
-    )
-    .await;
+    let port = fiscal::pg_server::free_port().expect("a free port");
+    let addr = format!("127.0.0.1:{port}");
+    settings.http.listen = addr.clone();
+    let mut worker = ChildWorker::spawn(&settings, true);
+    let deadline = Instant::now() + Duration::from_secs(if full() { 900 } else { 120 });
+    let mut samples: Vec<(i64, u64, f64)> = Vec::new();
+    while worker.is_running() {
+        assert!(
+            Instant::now() < deadline,
+            "the queue did not drain:\n{}",
+            worker.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some(rss) = worker.resident_kib() else {
+            continue;
+        };
+        let (code, body) = crate::operator::http_get(&addr, "/metrics").await;
+        if code != 200 {
+            continue;
+        }
+        let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+            .expect("metrics");
+        let pool = ["in_use", "idle"]
+            .iter()
+            .filter_map(|state| {
+                crate::operator::sample(&scrape, "fiscal_pool_connections", &[("state", state)])
+            })
+            .sum::<f64>();
+        let done: i64 = client
+            .query_one(
+                "select count(*) from investigations where status = 'completed'",
+                &[],
+            )
+            .await
+            .expect("progress")
+            .get(0);
+        samples.push((done, rss, pool));
+    }
+    assert_eq!(worker.exit_code(Duration::from_secs(10)).await, Some(0));
 
     let rows = client
         .query(
@@ -93,6 +131,25 @@ async fn one_citizens_burst_does_not_make_the_others_wait_for_all_of_it() {
         .map(|u| median(waits.get_mut(u).expect("each citizen ran")))
         .collect();
     other_medians.sort_by(f64::total_cmp);
+    // After the first tenth (pool filled, caches warm), memory and pool stay flat.
+    let warm: Vec<&(i64, u64, f64)> = samples
+        .iter()
+        .filter(|(done, _, _)| *done >= i64::from(total) / 10)
+        .collect();
+    if let (Some(first), Some(last)) = (warm.first(), warm.last()) {
+        let peak_pool = warm.iter().map(|s| s.2).fold(0.0, f64::max);
+        eprintln!(
+            "worker RSS {} KiB after {} done, {} KiB after {}; pool {} then {} (peak {peak_pool})",
+            first.1, first.0, last.1, last.0, first.2, last.2
+        );
+        assert!(
+            last.1 <= first.1 * 3 / 2 + 16 * 1024,
+            "memory grew from {} to {} KiB",
+            first.1,
+            last.1
+        );
+        assert!(peak_pool <= 8.0, "the pool outgrew its size: {peak_pool}");
+    }
     eprintln!(
         "{total} investigations, {burst} from one citizen first: the other {citizens} \
          citizens' last one started {}th; median wait {:.3} s for the burst, {:.3}..{:.3} s \

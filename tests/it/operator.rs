@@ -185,7 +185,7 @@ async fn watch_exits_with_an_error_and_the_citizens_message_when_the_investigati
 }
 
 /// A plain HTTP/1.0 GET: status code and body.
-async fn http_get(addr: &str, path: &str) -> (u16, String) {
+pub(crate) async fn http_get(addr: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
@@ -212,7 +212,11 @@ async fn http_get(addr: &str, path: &str) -> (u16, String) {
 }
 
 /// The value of one sample, matched by name and labels.
-fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn sample(
+    scrape: &prometheus_parse::Scrape,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
     scrape
         .samples
         .iter()
@@ -228,7 +232,7 @@ fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]
         })
 }
 
-async fn scrape(addr: &str) -> prometheus_parse::Scrape {
+pub(crate) async fn scrape(addr: &str) -> prometheus_parse::Scrape {
     let (code, body) = http_get(addr, "/metrics").await;
     assert_eq!(code, 200, "{body}");
     prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))

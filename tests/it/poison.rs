@@ -161,14 +161,6 @@ fn reads_as_portuguese(message: &str) -> bool {
     portuguese && !english
 }
 
-fn peak_memory_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 #[tokio::test]
 async fn fifty_hostile_questions_each_end_in_portuguese_and_delay_no_one() {
     let db = TestDb::new().await;
@@ -243,7 +235,7 @@ async fn fifty_hostile_questions_each_end_in_portuguese_and_delay_no_one() {
         (open == 0).then_some(())
     })
     .await;
-    let peak = peak_memory_kib(pid);
+    let peak = crate::harness::proc_kib(pid, "VmHWM");
     let exited = worker.try_wait().expect("worker status");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = worker.start_kill();
