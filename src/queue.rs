@@ -129,16 +129,20 @@ impl SweepReport {
 /// migration 0009) run alone: only a worker with nothing in flight ($7) takes
 /// one, through their own small index, and then takes nothing else; the
 /// `not exists` is evaluated once, so with a suspect found the ordinary scan
-/// does not run. The last column says whether a suspect has waited longer than
-/// $8 ms, which tells a busy worker to let its jobs finish and take it.
+/// does not run. The last column tells a busy worker (not $7) whether a suspect
+/// has waited longer than $8 ms, so that it lets its jobs finish and takes it;
+/// an idle worker has just looked, and the check is skipped.
 ///
-/// The citizen's columns come back as text, each converted once in `picked`
-/// and cut at the limits of `input` ($4 characters of query, $5 and $6 bytes
+/// The citizen's columns come back as text, each converted once where its row
+/// is picked and cut at the limits of `input` ($4 characters of query, $5 and $6 bytes
 /// of JSON; NULL read as the column's default), so that no value a citizen
 /// stored can fail to decode inside the claim or make it send megabytes.
 pub const CLAIM: &str = "
 with suspect as (
-    select id
+    select id,
+           left(query, $4 + 1) as query,
+           coalesce(filters, '{}')::text as filters,
+           coalesce(anomaly_types, '[]')::text as anomaly_types
     from public.investigations
     where $7 and status = 'pending' and orphaned_attempts > 0 and run_after <= now()
     order by queue_at
@@ -146,7 +150,10 @@ with suspect as (
     for update skip locked
 ),
 fresh as (
-    select id
+    select id,
+           left(query, $4 + 1) as query,
+           coalesce(filters, '{}')::text as filters,
+           coalesce(anomaly_types, '[]')::text as anomaly_types
     from public.investigations
     where status = 'pending' and run_after <= now() and orphaned_attempts = 0
       and not exists (select 1 from suspect)
@@ -155,12 +162,7 @@ fresh as (
     for update skip locked
 ),
 picked as (
-    select id,
-           left(query, $4 + 1) as query,
-           coalesce(filters, '{}')::text as filters,
-           coalesce(anomaly_types, '[]')::text as anomaly_types
-    from public.investigations
-    where id in (select id from suspect union all select id from fresh)
+    select * from suspect union all select * from fresh
 )
 update public.investigations i
 set status = 'processing',
@@ -182,7 +184,7 @@ returning i.id, i.claim_token, i.user_id, c.query, i.data_source,
           octet_length(c.anomaly_types)::int8,
           i.attempts, i.max_attempts, i.created_at,
           i.orphaned_attempts > 0,
-          exists (
+          not $7 and exists (
               select 1 from public.investigations
               where status = 'pending' and orphaned_attempts > 0
                 and run_after <= now() - $8 * interval '1 millisecond'
