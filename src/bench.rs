@@ -8,6 +8,11 @@
 //! the server `database.url` points at, with a pipeline that does nothing, so
 //! what is measured is the queue: the claim statement, pick-up through NOTIFY,
 //! end-to-end throughput, and whether progress writes are HOT updates.
+//!
+//! Beside fiscal's throughput, the same run measures a ceiling: the job's two
+//! statements (claim ten, complete them) in a loop on as many connections,
+//! with nothing else. The ratio between the two is what fiscal's own work
+//! costs; WAL bytes, statements and worker CPU per investigation say where.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,16 +35,26 @@ pub struct Options {
     /// Claims timed, and investigations run, per measurement.
     pub samples: i64,
     pub concurrency: usize,
+    /// Print the figures as JSON instead of a table.
+    pub json: bool,
 }
 
 /// One column of the report.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 struct Figures {
     claim_p50_ms: f64,
     claim_p99_ms: f64,
     pickup_p50_ms: f64,
     pickup_p99_ms: f64,
     jobs_per_second: f64,
+    /// The same job shape with nothing but its two statements: see [`ceiling`].
+    ceiling_per_second: f64,
+    /// WAL the worker's run wrote, per investigation (insert included).
+    wal_bytes_per_job: f64,
+    /// Statements the worker sent per investigation.
+    statements_per_job: f64,
+    /// CPU time of this process (the worker) per investigation.
+    worker_cpu_ms_per_job: f64,
     hot_ratio: f64,
 }
 
@@ -55,7 +70,8 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
         .max_connections
         .max(options.concurrency + 4);
     crate::db::migrate::run(&settings).await?;
-    println!(
+    // Progress goes to stderr, so that --json leaves stdout to the figures.
+    eprintln!(
         "benchmark database {} (server of database.url); {} samples per figure, {} jobs at once",
         options.database, options.samples, options.concurrency
     );
@@ -71,20 +87,31 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
         .await
         .context("creating the benchmark's citizen")?;
 
-    let empty = measure(&client, &settings, user, options.samples).await?;
-    println!(
+    let empty = measure(&pool, &client, &settings, user, options.samples).await?;
+    eprintln!(
         "filling {} completed investigations…",
         options.finished_rows
     );
     let started = Instant::now();
     fill_finished(&client, user, options.finished_rows).await?;
-    println!(
+    eprintln!(
         "  filled and analysed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let full = measure(&client, &settings, user, options.samples).await?;
+    let full = measure(&pool, &client, &settings, user, options.samples).await?;
 
-    print!("{}", render(&empty, &full, options.finished_rows));
+    if options.json {
+        let report = json!({
+            "finished_rows": options.finished_rows,
+            "samples": options.samples,
+            "concurrency": options.concurrency,
+            "empty": empty,
+            "full": full,
+        });
+        println!("{report:#}");
+    } else {
+        print!("{}", render(&empty, &full, options.finished_rows));
+    }
     Ok(())
 }
 
@@ -131,6 +158,7 @@ async fn recreate_database(settings: &Settings, name: &str) -> Result<()> {
 }
 
 async fn measure(
+    pool: &crate::db::Pool,
     client: &Client,
     settings: &Settings,
     user: Uuid,
@@ -138,16 +166,139 @@ async fn measure(
 ) -> Result<Figures> {
     let (claim_p50_ms, claim_p99_ms) = claim_latency(client, user, samples).await?;
     let hot_ratio = hot_ratio(client, user).await?;
-    let (pickup_p50_ms, pickup_p99_ms, jobs_per_second) =
-        run_worker(client, settings, user, samples).await?;
+    let run = run_worker(client, settings, user, samples).await?;
+    let ceiling_per_second =
+        ceiling(pool, client, user, samples, settings.worker.concurrency).await?;
     Ok(Figures {
         claim_p50_ms,
         claim_p99_ms,
-        pickup_p50_ms,
-        pickup_p99_ms,
-        jobs_per_second,
+        pickup_p50_ms: run.pickup_p50_ms,
+        pickup_p99_ms: run.pickup_p99_ms,
+        jobs_per_second: run.jobs_per_second,
+        ceiling_per_second,
+        wal_bytes_per_job: run.wal_bytes_per_job,
+        statements_per_job: run.statements_per_job,
+        worker_cpu_ms_per_job: run.cpu_ms_per_job,
         hot_ratio,
     })
+}
+
+/// Results of the size a worker writes for a small investigation (~1.5 KB).
+fn typical_results() -> serde_json::Value {
+    let finding = json!({
+        "type": "price", "severity": "high", "confidence": 0.8,
+        "description": "Contrato com valor muito acima do típico para o órgão e a modalidade.",
+        "explanation": "O valor é 4,2 vezes a mediana de contratos semelhantes do mesmo órgão.",
+        "evidence": {"value": 1234567.89, "median": 293944.73, "peers": 41},
+        "affected_records": ["26240-82020-2020"]
+    });
+    json!([finding, finding, finding, finding])
+}
+
+/// The ceiling: the same job shape at the database's own speed. `concurrency`
+/// connections each claim ten rows with SKIP LOCKED through the queue's index
+/// and complete them in one fenced UPDATE writing typical results, with nothing
+/// in between: no progress, no lease renewal, no pipeline. What fiscal adds on
+/// top of these two statements is what the ratio shows.
+const CEILING_CLAIM: &str = "
+with c as (
+    select id from public.investigations
+    where status = 'pending' and run_after <= now()
+    order by queue_at limit 10
+    for update skip locked
+)
+update public.investigations i
+set status = 'processing', attempts = i.attempts + 1, claim_token = gen_random_uuid(),
+    locked_by = 'ceiling', lease_expires_at = now() + interval '1 minute', started_at = now()
+from c where i.id = c.id
+returning i.id, i.claim_token";
+
+const CEILING_COMPLETE: &str = "
+update public.investigations i
+set status = 'completed', current_phase = 'completed', progress = 1, results = $3,
+    summary = 'benchmark', completed_at = now(), lease_expires_at = null
+from unnest($1::uuid[], $2::uuid[]) as held(id, token)
+where i.id = held.id and i.status = 'processing' and i.claim_token = held.token";
+
+async fn ceiling(
+    pool: &crate::db::Pool,
+    client: &Client,
+    user: Uuid,
+    samples: i64,
+    concurrency: usize,
+) -> Result<f64> {
+    use tokio_postgres::types::Type;
+    enqueue(client, user, samples).await?;
+    let results = typical_results();
+    let started = Instant::now();
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let conn = pool
+            .get()
+            .await
+            .context("a connection for the ceiling loop")?;
+        let results = results.clone();
+        loops.spawn(async move {
+            loop {
+                let rows = conn.rows(CEILING_CLAIM, &[]).await?;
+                if rows.is_empty() {
+                    return Ok::<(), tokio_postgres::Error>(());
+                }
+                let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+                let tokens: Vec<Uuid> = rows.iter().map(|r| r.get(1)).collect();
+                conn.run(
+                    CEILING_COMPLETE,
+                    &[
+                        (&ids, Type::UUID_ARRAY),
+                        (&tokens, Type::UUID_ARRAY),
+                        (&results, Type::JSONB),
+                    ],
+                )
+                .await?;
+            }
+        });
+    }
+    while let Some(done) = loops.join_next().await {
+        done.context("a ceiling loop")?
+            .context("the ceiling loop's statements")?;
+    }
+    let rate = samples as f64 / started.elapsed().as_secs_f64();
+    if queue::has_unfinished(client).await? {
+        bail!("the ceiling loop left investigations unfinished");
+    }
+    Ok(rate)
+}
+
+/// CPU seconds (user + system) this process has used, from /proc; 0 where
+/// /proc is not there.
+fn own_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn wal_lsn(client: &Client) -> Result<i64> {
+    Ok(client
+        .query_one(
+            "select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8",
+            &[],
+        )
+        .await
+        .context("reading the WAL position")?
+        .get(0))
 }
 
 async fn enqueue(client: &Client, user: Uuid, n: i64) -> Result<()> {
@@ -267,15 +418,21 @@ impl Pipeline for Noop {
     }
 }
 
+/// What one worker run measured.
+struct Run {
+    pickup_p50_ms: f64,
+    pickup_p99_ms: f64,
+    jobs_per_second: f64,
+    wal_bytes_per_job: f64,
+    statements_per_job: f64,
+    cpu_ms_per_job: f64,
+}
+
 /// A worker with the no-op pipeline: pick-up latency of investigations inserted
 /// one by one into an idle queue (created_at to started_at, both the server's
-/// clock), then the rate at which it empties a queue of `samples`.
-async fn run_worker(
-    client: &Client,
-    settings: &Settings,
-    user: Uuid,
-    samples: i64,
-) -> Result<(f64, f64, f64)> {
+/// clock), then the rate at which it empties a queue of `samples`, with what
+/// each investigation cost it in WAL, statements and CPU.
+async fn run_worker(client: &Client, settings: &Settings, user: Uuid, samples: i64) -> Result<Run> {
     let stop = CancellationToken::new();
     let pipelines = Pipelines::default().with("contracts", Arc::new(Noop));
     let worker =
@@ -301,29 +458,45 @@ async fn run_worker(
         .map(|r| Duration::from_secs_f64(r.get::<_, f64>(0).max(0.0) / 1000.0))
         .collect();
 
+    let wal_before = wal_lsn(client).await?;
+    let statements_before = crate::db::statements_sent();
+    let cpu_before = own_cpu_seconds();
     let started = Instant::now();
     enqueue(client, user, samples).await?;
-    wait_until_idle(client).await?;
+    let polls = wait_until_idle(client).await?;
     let rate = samples as f64 / started.elapsed().as_secs_f64();
+    let cpu = own_cpu_seconds() - cpu_before;
+    // The benchmark's own statements (the insert, the polls) are not the worker's.
+    let statements = crate::db::statements_sent() - statements_before - polls - 1;
+    let wal = wal_lsn(client).await? - wal_before;
 
     stop.cancel();
     worker.await.context("the benchmark worker")??;
-    Ok((
-        percentile(&mut pickups, 0.5),
-        percentile(&mut pickups, 0.99),
-        rate,
-    ))
+    let per_job = |x: f64| x / samples as f64;
+    Ok(Run {
+        pickup_p50_ms: percentile(&mut pickups, 0.5),
+        pickup_p99_ms: percentile(&mut pickups, 0.99),
+        jobs_per_second: rate,
+        wal_bytes_per_job: per_job(wal as f64),
+        statements_per_job: per_job(statements as f64),
+        cpu_ms_per_job: per_job(cpu * 1000.0),
+    })
 }
 
-async fn wait_until_idle(client: &Client) -> Result<()> {
+/// Waits until the queue is empty; returns how many times it asked.
+async fn wait_until_idle(client: &Client) -> Result<u64> {
     let deadline = Instant::now() + Duration::from_secs(600);
-    while queue::has_unfinished(client).await? {
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        if !queue::has_unfinished(client).await? {
+            return Ok(polls);
+        }
         if Instant::now() > deadline {
             bail!("the benchmark worker did not empty the queue within 10 minutes");
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    Ok(())
 }
 
 /// Completed rows as a worker leaves them, with small results and summaries, in
@@ -402,6 +575,36 @@ fn render(empty: &Figures, full: &Figures, rows: i64) -> String {
         empty.jobs_per_second,
         full.jobs_per_second,
         1,
+    );
+    line(
+        "ceiling, raw loop (investigations/s)",
+        empty.ceiling_per_second,
+        full.ceiling_per_second,
+        1,
+    );
+    line(
+        "fiscal / ceiling",
+        empty.jobs_per_second / empty.ceiling_per_second,
+        full.jobs_per_second / full.ceiling_per_second,
+        3,
+    );
+    line(
+        "WAL bytes per investigation",
+        empty.wal_bytes_per_job,
+        full.wal_bytes_per_job,
+        0,
+    );
+    line(
+        "statements per investigation",
+        empty.statements_per_job,
+        full.statements_per_job,
+        2,
+    );
+    line(
+        "worker CPU ms per investigation",
+        empty.worker_cpu_ms_per_job,
+        full.worker_cpu_ms_per_job,
+        3,
     );
     line(
         "progress writes that were HOT",

@@ -60,6 +60,9 @@ enum Command {
         /// Investigations the benchmark worker runs at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Follow one investigation live; exit 0 when it completes.
     Watch {
@@ -142,12 +145,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             finished_rows,
             samples,
             concurrency,
+            json,
         } => {
             let options = fiscal::bench::Options {
                 database,
                 finished_rows,
                 samples,
                 concurrency,
+                json,
             };
             fiscal::bench::run(settings, options).await?
         }

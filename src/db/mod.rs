@@ -18,7 +18,7 @@ pub mod tls;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -213,7 +213,7 @@ pub fn queue_pool(settings: &DatabaseSettings) -> Result<Pool> {
 
 fn build_pool(settings: &DatabaseSettings, server_timeout: Option<Duration>) -> Result<Pool> {
     let endpoint = Endpoint::new(&settings.url, settings)?;
-    let set_timeout = match (endpoint.pooling, server_timeout) {
+    let set = match (endpoint.pooling, server_timeout) {
         (Pooling::Session, Some(limit)) => Some(format!(
             "set statement_timeout = {}",
             limit.as_millis().max(1)
@@ -232,12 +232,12 @@ fn build_pool(settings: &DatabaseSettings, server_timeout: Option<Duration>) -> 
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(settings.statement_timeout()))
         .create_timeout(Some(settings.connect_timeout()));
-    if let Some(set_timeout) = set_timeout {
+    if let Some(set) = set {
         builder = builder.post_create(Hook::async_fn(move |client, _| {
-            let set_timeout = set_timeout.clone();
+            let set = set.clone();
             Box::pin(async move {
                 client
-                    .simple_query(&set_timeout)
+                    .simple_query(&set)
                     .await
                     .map(|_| ())
                     .map_err(HookError::Backend)
@@ -281,6 +281,14 @@ impl Pool {
     pub fn status(&self) -> deadpool_postgres::Status {
         self.inner.status()
     }
+}
+
+/// Statements this process sent through [`Conn::rows`] and [`Conn::run`]:
+/// the round trips `fiscal bench` counts per investigation.
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+
+pub fn statements_sent() -> u64 {
+    STATEMENTS.load(Ordering::Relaxed)
 }
 
 /// A pooled connection that knows how its statements may be sent.
@@ -327,6 +335,7 @@ impl Conn {
         sql: &str,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        STATEMENTS.fetch_add(1, Ordering::Relaxed);
         self.abandoned.store(true, Ordering::Relaxed);
         let rows = match self.pooling {
             Pooling::Session => {
@@ -345,6 +354,7 @@ impl Conn {
 
     /// Like [`Conn::rows`], for statements whose row count is the answer.
     pub async fn run(&self, sql: &str, params: &Params<'_>) -> Result<u64, tokio_postgres::Error> {
+        STATEMENTS.fetch_add(1, Ordering::Relaxed);
         self.abandoned.store(true, Ordering::Relaxed);
         let count = match self.pooling {
             Pooling::Session => {
