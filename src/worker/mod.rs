@@ -444,8 +444,16 @@ async fn claim_loop(
             _ = shared.wake.notified(), if failures == 0 => {}
             _ = tokio::time::sleep(pause) => {}
             Some(done) = jobs.join_next(), if !jobs.is_empty() => {
-                if reap(done).is_some_and(|id| solo == Some(id)) {
-                    solo = None;
+                // Every job that has ended by now frees its slot for the same
+                // claim: one statement for all of them, not one each.
+                let mut ended = vec![done];
+                while let Some(done) = jobs.try_join_next() {
+                    ended.push(done);
+                }
+                for done in ended {
+                    if reap(done).is_some_and(|id| solo == Some(id)) {
+                        solo = None;
+                    }
                 }
             }
         }
