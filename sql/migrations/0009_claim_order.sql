@@ -128,3 +128,50 @@ alter table public.investigations set (
     autovacuum_vacuum_insert_scale_factor = 0.05,
     autovacuum_analyze_scale_factor = 0.02
 );
+
+-- 0008's input check, with the data source first.
+create or replace function fiscal.check_investigation_input() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    -- Before the table's check constraint, so that the citizen reads why in
+    -- Portuguese instead of PostgreSQL's English.
+    if new.data_source not in ('contracts', 'expenses', 'agreements', 'biddings', 'servants') then
+        raise exception using
+            errcode = 'PT400',
+            message = format(
+                'A fonte de dados "%s" não existe. Use uma destas: contracts (contratos), '
+                'expenses (despesas), agreements (convênios), biddings (licitações) ou '
+                'servants (servidores).',
+                left(regexp_replace(new.data_source, '[[:cntrl:]]', ' ', 'g'), 60));
+    end if;
+    if char_length(new.query) > 2000 then
+        raise exception using
+            errcode = 'PT413',
+            message = format('A pergunta é longa demais (%s caracteres); o máximo é 2000.',
+                             char_length(new.query)),
+            hint = 'Escreva a pergunta em poucas frases, como "contratos acima de R$ 1 milhão '
+                   'em 2024 no Ministério da Saúde".';
+    end if;
+    if char_length(new.session_id) > 255 then
+        raise exception using
+            errcode = 'PT413',
+            message = 'O identificador de sessão (session_id) é longo demais; o máximo é 255 '
+                      'caracteres.';
+    end if;
+    if jsonb_typeof(new.filters) not in ('object', 'null') then
+        raise exception using
+            errcode = 'PT400',
+            message = 'O campo filters deve ser um objeto JSON, como {"year": 2024}.';
+    end if;
+    if jsonb_typeof(new.anomaly_types) not in ('array', 'null') then
+        raise exception using
+            errcode = 'PT400',
+            message = 'O campo anomaly_types deve ser uma lista JSON, como ["price", "vendor"].';
+    end if;
+    perform fiscal.check_citizen_json('filters', new.filters, 4096, 3, 64);
+    perform fiscal.check_citizen_json('anomaly_types', new.anomaly_types, 1024, 1, 16);
+    return new;
+end
+$$;

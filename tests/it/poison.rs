@@ -137,6 +137,13 @@ fn corpus() -> Vec<(&'static str, &'static str, String, String, String)> {
         all.push((what, "contracts", q, "{}".to_string(), "[]".to_string()));
     }
     all.push((
+        "a source that does not exist",
+        "contracts'; --",
+        "contratos".to_string(),
+        "{}".to_string(),
+        "[]".to_string(),
+    ));
+    all.push((
         "a source with no pipeline yet",
         "servants",
         "servidores".to_string(),
