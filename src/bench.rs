@@ -466,8 +466,9 @@ async fn run_worker(client: &Client, settings: &Settings, user: Uuid, samples: i
     let polls = wait_until_idle(client).await?;
     let rate = samples as f64 / started.elapsed().as_secs_f64();
     let cpu = own_cpu_seconds() - cpu_before;
-    // The benchmark's own statements (the insert, the polls) are not the worker's.
-    let statements = crate::db::statements_sent() - statements_before - polls - 1;
+    // The polls are the benchmark's, not the worker's (the insert goes out
+    // uncounted, past Conn::run).
+    let statements = crate::db::statements_sent() - statements_before - polls;
     let wal = wal_lsn(client).await? - wal_before;
 
     stop.cancel();

@@ -130,7 +130,7 @@ impl SweepReport {
 /// one, through their own small index, and then takes nothing else; the
 /// `not exists` is evaluated once, so with a suspect found the ordinary scan
 /// does not run. The last column tells a busy worker (not $7) whether a suspect
-/// has waited longer than $8 ms, so that it lets its jobs finish and takes it;
+/// has waited longer than a lease ($3 ms), so that it lets its jobs finish and takes it;
 /// an idle worker has just looked, and the check is skipped.
 ///
 /// The citizen's columns come back as text, each converted once where its row
@@ -187,7 +187,7 @@ returning i.id, i.claim_token, i.user_id, c.query, i.data_source,
           not $7 and exists (
               select 1 from public.investigations
               where status = 'pending' and orphaned_attempts > 0
-                and run_after <= now() - $8 * interval '1 millisecond'
+                and run_after <= now() - $3 * interval '1 millisecond'
           )";
 
 /// Records progress and renews the lease in the same write, so a job that reports
@@ -403,27 +403,25 @@ pub async fn claim_batch(
         input::MAX_FILTERS_BYTES as i32,
         input::MAX_ANOMALY_TYPES_BYTES as i32,
     );
-    let lease = millis(lease);
     let rows = client
         .rows(
             CLAIM,
             &[
                 (&worker_id, Type::TEXT),
                 (&limit, Type::INT8),
-                (&lease, Type::FLOAT8),
+                (&millis(lease), Type::FLOAT8),
                 (&query_chars, Type::INT4),
                 (&filters_bytes, Type::INT4),
                 (&types_bytes, Type::INT4),
                 (&idle, Type::BOOL),
-                (&lease, Type::FLOAT8),
             ],
         )
         .await
         .context("claiming investigations")?;
+    // The same on every row: the check runs once per statement.
+    let suspect_overdue = rows.first().is_some_and(|r| r.try_get(13).unwrap_or(false));
     let mut claimed = Vec::with_capacity(rows.len());
-    let mut suspect_overdue = false;
     for r in &rows {
-        suspect_overdue |= r.try_get(13).unwrap_or(false);
         // The row is ours now: if even its id cannot be read there is nothing to
         // fence a write with, and its lease will expire into the sweep.
         let fence = match (r.try_get(0), r.try_get(1)) {

@@ -15,6 +15,7 @@
 pub mod migrate;
 pub mod tls;
 
+use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -335,40 +336,42 @@ impl Conn {
         sql: &str,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        STATEMENTS.fetch_add(1, Ordering::Relaxed);
-        self.abandoned.store(true, Ordering::Relaxed);
-        let rows = match self.pooling {
-            Pooling::Session => {
-                let (values, types) = unzip(params);
-                async {
+        self.sent(async {
+            match self.pooling {
+                Pooling::Session => {
+                    let (values, types) = unzip(params);
                     let statement = self.prepare_typed_cached(sql, &types).await?;
                     self.query(&statement, &values).await
                 }
-                .await
+                Pooling::Transaction => self.query_typed(sql, params).await,
             }
-            Pooling::Transaction => self.query_typed(sql, params).await,
-        };
-        self.abandoned.store(false, Ordering::Relaxed);
-        rows
+        })
+        .await
     }
 
     /// Like [`Conn::rows`], for statements whose row count is the answer.
     pub async fn run(&self, sql: &str, params: &Params<'_>) -> Result<u64, tokio_postgres::Error> {
-        STATEMENTS.fetch_add(1, Ordering::Relaxed);
-        self.abandoned.store(true, Ordering::Relaxed);
-        let count = match self.pooling {
-            Pooling::Session => {
-                let (values, types) = unzip(params);
-                async {
+        self.sent(async {
+            match self.pooling {
+                Pooling::Session => {
+                    let (values, types) = unzip(params);
                     let statement = self.prepare_typed_cached(sql, &types).await?;
                     self.execute(&statement, &values).await
                 }
-                .await
+                Pooling::Transaction => self.execute_typed(sql, params).await,
             }
-            Pooling::Transaction => self.execute_typed(sql, params).await,
-        };
+        })
+        .await
+    }
+
+    /// Awaits one statement, counted, with the connection marked as owed an
+    /// answer until it comes (see `abandoned`).
+    async fn sent<T>(&self, statement: impl Future<Output = T>) -> T {
+        STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        self.abandoned.store(true, Ordering::Relaxed);
+        let answer = statement.await;
         self.abandoned.store(false, Ordering::Relaxed);
-        count
+        answer
     }
 }
 

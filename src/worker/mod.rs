@@ -374,17 +374,17 @@ async fn claim_loop(
     // Consecutive failed claims: while the database is away, wake-ups are ignored
     // and the pause doubles from 250 ms up to 30 s.
     let mut failures: u32 = 0;
-    // A suspect running alone (see queue::CLAIM): nothing else is claimed beside it.
-    let mut solo: Option<Uuid> = None;
+    // A suspect is running alone (see queue::CLAIM): nothing else is claimed
+    // beside it. It came only when nothing else ran, so it ends when this
+    // process is idle again.
+    let mut solo = false;
     // A suspect has waited too long for an idle worker: claim nothing more until
     // this one is idle, then take it.
     let mut make_room = false;
     loop {
         let idle = jobs.is_empty();
-        if idle {
-            solo = None;
-        }
-        let free = if solo.is_some() || (make_room && !idle) {
+        solo &= !idle;
+        let free = if solo || (make_room && !idle) {
             0
         } else {
             w.concurrency.saturating_sub(jobs.len())
@@ -409,7 +409,7 @@ async fn claim_loop(
                     for row in batch.rows {
                         if row.suspect {
                             info!(id = %row.fence.id, "running alone: an earlier attempt ended with its worker gone");
-                            solo = Some(row.fence.id);
+                            solo = true;
                         }
                         start(shared, jobs, row);
                     }
@@ -446,14 +446,9 @@ async fn claim_loop(
             Some(done) = jobs.join_next(), if !jobs.is_empty() => {
                 // Every job that has ended by now frees its slot for the same
                 // claim: one statement for all of them, not one each.
-                let mut ended = vec![done];
+                reap(done);
                 while let Some(done) = jobs.try_join_next() {
-                    ended.push(done);
-                }
-                for done in ended {
-                    if reap(done).is_some_and(|id| solo == Some(id)) {
-                        solo = None;
-                    }
+                    reap(done);
                 }
             }
         }
@@ -479,13 +474,11 @@ fn start(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>, row: queue::ClaimedRow)
     });
 }
 
-/// The id of the job that ended, when its task ended normally.
-fn reap(done: Result<Uuid, tokio::task::JoinError>) -> Option<Uuid> {
-    done.map_err(|e| {
+fn reap(done: Result<Uuid, tokio::task::JoinError>) {
+    if let Err(e) = done {
         // job::run catches pipeline panics; this is a panic in the worker itself.
         error!(error = %e, "job task ended abnormally");
-    })
-    .ok()
+    }
 }
 
 async fn shut_down(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>) {
@@ -538,9 +531,7 @@ async fn wait_for_jobs(jobs: &mut JoinSet<Uuid>, limit: Duration) -> bool {
         tokio::select! {
             _ = &mut deadline => return jobs.is_empty(),
             done = jobs.join_next() => match done {
-                Some(done) => {
-                    reap(done);
-                }
+                Some(done) => reap(done),
                 None => return true,
             },
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::child::ChildWorker;
 use crate::harness::{
-    add_user, connect, enqueue, fetch, wait_for, with_user, worker_settings, LocalCluster,
+    add_user, connect, enqueue, fetch, full, wait_for, with_user, worker_settings, LocalCluster,
     RunningWorker,
 };
 use crate::netns::NetNs;
@@ -18,9 +18,17 @@ use crate::scripted;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
-/// True when the full sizes were asked for.
-fn full() -> bool {
-    std::env::var_os("FISCAL_TEST_FULL").is_some_and(|v| v != "0")
+/// A worker of `url` that gives up on the database, and notices a lost lease,
+/// within seconds: `lease` and `timeout` in seconds, heartbeats every second.
+fn impatient(url: &str, lease: u64, timeout: u64) -> fiscal::config::Settings {
+    let mut settings = worker_settings(url);
+    settings.worker.lease_seconds = lease;
+    settings.worker.heartbeat_seconds = 1;
+    settings.worker.poll_interval_ms = 200;
+    settings.worker.backoff_base_seconds = 0.1;
+    settings.database.statement_timeout_seconds = timeout;
+    settings.database.connect_timeout_seconds = timeout;
+    settings
 }
 
 /// A private cluster (these tests restart it, or read its statistics), migrated,
@@ -80,13 +88,7 @@ async fn a_partitioned_worker_loses_its_job_and_none_of_its_late_writes_land() {
     let user = add_user(&admin).await;
     let id = enqueue(&admin, user, "steps 120 50").await;
 
-    let mut settings = worker_settings(&url);
-    settings.worker.lease_seconds = 2;
-    settings.worker.heartbeat_seconds = 1;
-    settings.worker.poll_interval_ms = 200;
-    settings.worker.backoff_base_seconds = 0.1;
-    settings.database.statement_timeout_seconds = 4;
-    settings.database.connect_timeout_seconds = 4;
+    let settings = impatient(&url, 2, 4);
 
     let ns = NetNs::with_forward_to(cluster.port()).await;
     let mut far = settings.clone();
@@ -288,14 +290,8 @@ async fn database_faults_under_load_lose_nothing_and_finish_nothing_twice() {
         .expect("seeding");
     drop(admin);
 
-    let mut settings = worker_settings(&url);
+    let mut settings = impatient(&url, 3, 2);
     settings.worker.concurrency = 4;
-    settings.worker.lease_seconds = 3;
-    settings.worker.heartbeat_seconds = 1;
-    settings.worker.poll_interval_ms = 200;
-    settings.worker.backoff_base_seconds = 0.2;
-    settings.database.statement_timeout_seconds = 2;
-    settings.database.connect_timeout_seconds = 2;
     let mut workers: Vec<ChildWorker> = (0..2)
         .map(|_| ChildWorker::spawn(&settings, false))
         .collect();
@@ -516,8 +512,11 @@ async fn before_the_newest_migration(client: &tokio_postgres::Client) {
              create index idx_investigations_claimable
                  on public.investigations (run_after, created_at) where status = 'pending';
              alter table public.investigations drop column orphaned_attempts, drop column queue_at;
+             drop trigger investigations_take_queue_place on public.investigations;
+             drop trigger investigations_check_data_source on public.investigations;
+             drop function fiscal.take_queue_place(), fiscal.take_queue_slot(),
+                 fiscal.check_data_source();
              alter table fiscal.insert_budget drop column queue_clock;
-             drop function fiscal.take_queue_slot();
              delete from fiscal.schema_migrations where version = 9;",
         )
         .await

@@ -851,6 +851,84 @@ pub fn fiscal_command() -> tokio::process::Command {
     command
 }
 
+/// True when `FISCAL_TEST_FULL` asks for the full sizes of the fault and load
+/// tests.
+pub fn full() -> bool {
+    std::env::var_os("FISCAL_TEST_FULL").is_some_and(|v| v != "0")
+}
+
+/// Writes one database-side setting (as `fiscal migrate` does from the config).
+pub async fn set_setting(client: &Client, key: &str, value: &str) {
+    client
+        .execute(
+            "insert into fiscal.settings (key, value) values ($1, $2::text::jsonb)
+             on conflict (key) do update set value = excluded.value",
+            &[&key, &value],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("setting {key}: {e}"));
+}
+
+/// Lifts the per-citizen cap and insert brake to `n`, as for a back office.
+pub async fn lift_citizen_limits(client: &Client, n: i64) {
+    for key in ["max_active_per_user", "max_inserts_per_minute"] {
+        set_setting(client, key, &n.to_string()).await;
+    }
+}
+
+/// Waits until no investigation is pending or processing.
+pub async fn wait_until_all_finished(client: &Client, limit: Duration) {
+    eventually(limit, "every investigation to finish", || async {
+        let open: i64 = client
+            .query_one(
+                "select count(*) from investigations where status not in ('completed', 'failed')",
+                &[],
+            )
+            .await
+            .ok()?
+            .get(0);
+        (open == 0).then_some(())
+    })
+    .await
+}
+
+/// `fiscal work`, the real binary, on `db` as its worker login, logging to a
+/// file of its own. Killed, and its log removed, when dropped.
+pub struct WorkProcess {
+    pub child: tokio::process::Child,
+    log: PathBuf,
+}
+
+impl WorkProcess {
+    pub fn start(db: &TestDb, concurrency: usize) -> WorkProcess {
+        let log = std::env::temp_dir().join(format!("fiscal-work-{}.log", Uuid::new_v4().simple()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = fiscal_command()
+            .args(["work"])
+            .env("FISCAL_DATABASE__URL", &db.worker_url)
+            .env("FISCAL_DATABASE__MIGRATE_URL", &db.url)
+            .env("FISCAL_WORKER__CONCURRENCY", concurrency.to_string())
+            .env("FISCAL_LOG__FORMAT", "human")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(file.try_clone().expect("log handle")))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("starting fiscal work");
+        WorkProcess { child, log }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for WorkProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
 /// Everything a finished command printed, stdout then stderr.
 pub fn printed(out: &std::process::Output) -> String {
     format!(

@@ -5,8 +5,6 @@
 //! PostgREST-style session, or stored around the insert limits as a row written
 //! before them would be.
 
-use std::io::Read;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +17,8 @@ use uuid::Uuid;
 
 use crate::harness::citizen_insert;
 use crate::harness::{
-    add_user, cancel_as_citizen, connect, eventually, fetch, fiscal_command, TestDb,
+    add_user, cancel_as_citizen, connect, eventually, fetch, wait_until_all_finished, TestDb,
+    WorkProcess,
 };
 use crate::pipeline_end_to_end::{import_january, insert_as_citizen};
 
@@ -343,20 +342,8 @@ async fn hostile_rows_fail_alone_while_the_worker_and_another_citizens_investiga
         ));
     }
 
-    let log = std::env::temp_dir().join(format!("fiscal-hostile-{}.log", Uuid::new_v4().simple()));
-    let file = std::fs::File::create(&log).expect("log file");
-    let mut worker = fiscal_command()
-        .args(["work"])
-        .env("FISCAL_DATABASE__URL", &db.worker_url)
-        .env("FISCAL_DATABASE__MIGRATE_URL", &db.url)
-        .env("FISCAL_WORKER__CONCURRENCY", "2")
-        .env("FISCAL_LOG__FORMAT", "human")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::from(file.try_clone().expect("log handle")))
-        .stderr(Stdio::from(file))
-        .spawn()
-        .expect("starting fiscal work");
-    let pid = worker.id();
+    let mut worker = WorkProcess::start(&db, 2);
+    let pid = worker.child.id();
 
     // Another citizen asks a normal question while the hostile rows are claimed.
     let citizen = add_user(&client).await;
@@ -369,30 +356,19 @@ async fn hostile_rows_fail_alone_while_the_worker_and_another_citizens_investiga
     )
     .await;
 
-    let finished = eventually(Duration::from_secs(120), "every row finished", || async {
-        let rows = client
-            .query_one(
-                "select count(*) from investigations where status not in ('completed', 'failed')",
-                &[],
-            )
-            .await
-            .expect("count")
-            .get::<_, i64>(0);
-        (rows == 0).then_some(())
-    });
-    finished.await;
-    let still_running = worker.try_wait().expect("worker status");
-    let mut text = String::new();
-    std::fs::File::open(&log)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .expect("reading the log");
-    let _ = worker.start_kill();
-    let _ = std::fs::remove_file(&log);
+    wait_until_all_finished(&client, Duration::from_secs(120)).await;
+    let still_running = worker.child.try_wait().expect("worker status");
+    let text = worker.log_text();
     assert!(
         still_running.is_none(),
         "the worker exited: {still_running:?}\n{text}"
     );
-    assert_eq!(worker.id(), pid, "the same worker process ran every row");
+    assert_eq!(
+        worker.child.id(),
+        pid,
+        "the same worker process ran every row"
+    );
+    drop(worker);
     assert!(!text.contains("panicked"), "{text}");
 
     let row = fetch(&client, normal).await;
@@ -431,14 +407,7 @@ async fn the_active_cap_holds_under_repeatable_read() {
     // Racing inserts collide on the citizen's insert-budget row, whatever the
     // brake allows.
     for brake in ["20", "1000"] {
-        client
-            .execute(
-                "insert into fiscal.settings (key, value) values ('max_inserts_per_minute', $1::text::jsonb)
-                 on conflict (key) do update set value = excluded.value",
-                &[&brake],
-            )
-            .await
-            .expect("setting the brake");
+        crate::harness::set_setting(&client, "max_inserts_per_minute", brake).await;
         race_twenty_inserts(&db, &client).await;
     }
 }

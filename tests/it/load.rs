@@ -8,12 +8,8 @@ use uuid::Uuid;
 
 use crate::child::ChildWorker;
 
-use crate::harness::{add_user, TestDb};
+use crate::harness::{add_user, full, TestDb};
 use crate::scripted;
-
-fn full() -> bool {
-    std::env::var_os("FISCAL_TEST_FULL").is_some_and(|v| v != "0")
-}
 
 /// `n` investigations inserted by one citizen in one statement, through RLS and
 /// the insert triggers, as a frontend batch would.
@@ -40,15 +36,7 @@ async fn one_citizens_burst_does_not_make_the_others_wait_for_all_of_it() {
     } else {
         (600, 20, 5)
     };
-    // The cap and the brake are raised for the test, as for a back office.
-    client
-        .batch_execute(
-            "insert into fiscal.settings (key, value) values
-                 ('max_active_per_user', '1000000'), ('max_inserts_per_minute', '1000000')
-             on conflict (key) do update set value = excluded.value",
-        )
-        .await
-        .expect("raising the limits");
+    crate::harness::lift_citizen_limits(&client, 1_000_000).await;
     let bursty = add_user(&client).await;
     citizen_inserts(&client, bursty, "instant", burst).await;
     let mut others = Vec::new();
@@ -171,17 +159,6 @@ async fn one_citizens_burst_does_not_make_the_others_wait_for_all_of_it() {
     );
 }
 
-fn done() -> fiscal::pipeline::Completion {
-    fiscal::pipeline::Completion {
-        results: serde_json::json!([]),
-        anomalies_found: 0,
-        total_records_analyzed: 1,
-        confidence_score: Some(1.0),
-        summary: "Nenhuma anomalia encontrada.".into(),
-        metadata: serde_json::json!({}),
-    }
-}
-
 /// Median and 99th percentile of `n` single-row claims (each completed at
 /// once), in milliseconds.
 async fn claim_latency(db: &TestDb, client: &tokio_postgres::Client, user: Uuid) -> (f64, f64) {
@@ -196,19 +173,26 @@ async fn claim_latency(db: &TestDb, client: &tokio_postgres::Client, user: Uuid)
     let conn = db.pool().get().await.expect("a connection");
     let mut times = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        let started = std::time::Instant::now();
-        let rows = fiscal::queue::claim(&conn, "probe", 1, std::time::Duration::from_secs(60))
+        let started = Instant::now();
+        let rows = fiscal::queue::claim(&conn, "probe", 1, Duration::from_secs(60))
             .await
             .expect("a claim");
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(rows.len(), 1, "the claim found its row");
-        let written = fiscal::queue::complete(&conn, rows[0].fence, &done())
+        let written = fiscal::queue::complete(&conn, rows[0].fence, &scripted::completion(1))
             .await
             .expect("completing");
         assert_eq!(written, fiscal::queue::Fenced::Written);
     }
     times.sort_by(f64::total_cmp);
     (times[times.len() / 2], times[times.len() * 99 / 100])
+}
+
+async fn vacuum(client: &tokio_postgres::Client) {
+    client
+        .batch_execute("vacuum public.investigations")
+        .await
+        .expect("vacuum");
 }
 
 async fn dead_rows(client: &tokio_postgres::Client) -> i64 {
@@ -243,26 +227,20 @@ async fn claims_keep_working_while_an_open_transaction_holds_back_cleanup() {
     let mut settings = db.settings();
     settings.worker.concurrency = 4;
     let report = crate::harness::drain_within(
-        std::time::Duration::from_secs(if full() { 900 } else { 120 }),
+        Duration::from_secs(if full() { 900 } else { 120 }),
         settings,
         scripted::pipelines(&db.url, "churn"),
     )
     .await;
     assert_eq!(report.completed, churn as u64, "the churn completed");
-    client
-        .batch_execute("vacuum public.investigations")
-        .await
-        .expect("vacuum");
+    vacuum(&client).await;
     let pinned = claim_latency(&db, &client, user).await;
     let dead_while_pinned = dead_rows(&client).await;
 
     pin.batch_execute("commit")
         .await
         .expect("releasing the pin");
-    client
-        .batch_execute("vacuum public.investigations")
-        .await
-        .expect("vacuum");
+    vacuum(&client).await;
     let released = claim_latency(&db, &client, user).await;
     let dead_after = dead_rows(&client).await;
     eprintln!(

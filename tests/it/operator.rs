@@ -409,9 +409,7 @@ async fn claim_and_sweep_read_only_their_partial_indexes_among_many_finished_row
     let claim = plan(
         &client,
         fiscal::queue::CLAIM,
-        &[
-            &"w", &4i64, &60_000f64, &2000i32, &4096i32, &1024i32, &true, &60_000f64,
-        ],
+        &[&"w", &4i64, &60_000f64, &2000i32, &4096i32, &1024i32, &true],
     )
     .await;
     assert!(claim.contains("idx_investigations_queue"), "{claim}");

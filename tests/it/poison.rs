@@ -4,12 +4,11 @@
 //! attempt; the process never panics or stops; another citizen's question,
 //! asked after all of them, is among the first to run; memory stays bounded.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use uuid::Uuid;
-
-use crate::harness::{add_user, citizen_insert_into, eventually, fetch, fiscal_command, TestDb};
+use crate::harness::{
+    add_user, citizen_insert_into, fetch, wait_until_all_finished, TestDb, WorkProcess,
+};
 use crate::pipeline_end_to_end::import_january;
 
 /// (what, data_source, query, filters, anomaly_types), as the frontend would send
@@ -173,14 +172,8 @@ async fn fifty_hostile_questions_each_end_in_portuguese_and_delay_no_one() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
     import_january(&mut client).await;
-    client
-        .batch_execute(
-            "insert into fiscal.settings (key, value) values
-                 ('max_active_per_user', '1000'), ('max_inserts_per_minute', '1000')
-             on conflict (key) do update set value = excluded.value",
-        )
-        .await
-        .expect("raising the limits for one citizen's corpus");
+    // One citizen sends the whole corpus.
+    crate::harness::lift_citizen_limits(&client, 1000).await;
     let attacker = add_user(&client).await;
     let corpus = corpus();
     assert!(corpus.len() >= 50, "{} cases", corpus.len());
@@ -216,37 +209,13 @@ async fn fifty_hostile_questions_each_end_in_portuguese_and_delay_no_one() {
     .await
     .expect("a normal question");
 
-    let log = std::env::temp_dir().join(format!("fiscal-poison-{}.log", Uuid::new_v4().simple()));
-    let file = std::fs::File::create(&log).expect("log file");
-    let mut worker = fiscal_command()
-        .args(["work"])
-        .env("FISCAL_DATABASE__URL", &db.worker_url)
-        .env("FISCAL_DATABASE__MIGRATE_URL", &db.url)
-        .env("FISCAL_WORKER__CONCURRENCY", "2")
-        .env("FISCAL_LOG__FORMAT", "human")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::from(file.try_clone().expect("log handle")))
-        .stderr(Stdio::from(file))
-        .spawn()
-        .expect("starting fiscal work");
-    let pid = worker.id().expect("a running worker");
-    eventually(Duration::from_secs(180), "every row finished", || async {
-        let open: i64 = client
-            .query_one(
-                "select count(*) from investigations where status not in ('completed', 'failed')",
-                &[],
-            )
-            .await
-            .ok()?
-            .get(0);
-        (open == 0).then_some(())
-    })
-    .await;
+    let mut worker = WorkProcess::start(&db, 2);
+    let pid = worker.child.id().expect("a running worker");
+    wait_until_all_finished(&client, Duration::from_secs(180)).await;
     let peak = crate::harness::proc_kib(pid, "VmHWM");
-    let exited = worker.try_wait().expect("worker status");
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = worker.start_kill();
-    let _ = std::fs::remove_file(&log);
+    let exited = worker.child.try_wait().expect("worker status");
+    let text = worker.log_text();
+    drop(worker);
     assert!(exited.is_none(), "the worker exited: {exited:?}\n{text}");
     assert!(!text.contains("panicked"), "{text}");
 

@@ -76,7 +76,7 @@ async fn pause(ms: u64, cancel: &CancellationToken) -> bool {
     }
 }
 
-fn completion(records: i32) -> Completion {
+pub fn completion(records: i32) -> Completion {
     Completion {
         results: json!([]),
         anomalies_found: 0,
