@@ -183,6 +183,18 @@ pub fn pool_error(error: PoolError, url: &str) -> anyhow::Error {
     }
 }
 
+/// SQLSTATEs that describe a moment, not the request: connection trouble (class
+/// 08), a server out of connections or resources (53), shutting down, starting
+/// up or ending sessions (57), conflicts between transactions (40), and a
+/// server in read-only mode (25006). Waiting and trying again can succeed.
+pub fn is_transient_state(code: &tokio_postgres::error::SqlState) -> bool {
+    let code = code.code();
+    ["08", "53", "57", "40"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || code == "25006"
+}
+
 /// True when `error` is a refused server certificate anywhere in its chain.
 pub fn is_certificate_problem(error: &anyhow::Error) -> bool {
     error.chain().any(|e| tls::certificate_problem(e).is_some())

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -305,32 +305,16 @@ impl Worker {
 }
 
 /// Waits for the database, checks (or applies) migrations and registers the
-/// worker. Connection failures are waited out; anything the database itself
-/// refuses (bad password, missing schema) is reported at once.
+/// worker. Whatever may pass is waited out: no connection, a server starting or
+/// shutting down, sessions terminated, too many connections, a read-only
+/// server. What the database refuses for good (bad password, missing schema or
+/// grant, an untrusted certificate) is reported at once.
 async fn prepare(shared: &Shared) -> Result<()> {
     let mut delay = Duration::from_millis(500);
     loop {
-        let attempt = async {
-            let client = shared
-                .pool
-                .get()
-                .await
-                .map_err(|e| crate::db::pool_error(e, &shared.settings.database.url))?;
-            crate::db::migrate::pending(&client).await
-        };
-        match attempt.await {
-            Ok(pending) if pending.is_empty() => break,
-            Ok(pending) if shared.settings.worker.migrate_on_start => {
-                info!(?pending, "applying migrations at start-up");
-                crate::db::migrate::run(&shared.settings).await?;
-                break;
-            }
-            Ok(pending) => bail!(
-                "the database schema is not up to date (missing: {}); run `fiscal migrate`, \
-                 or set worker.migrate_on_start = true",
-                pending.join(", ")
-            ),
-            Err(e) if is_refusal(&e) || crate::db::is_certificate_problem(&e) => {
+        match prepare_once(shared).await {
+            Ok(()) => break,
+            Err(NotReady::Refused(e)) => {
                 return Err(e).with_context(|| {
                     format!(
                         "the database at {} refused the worker",
@@ -338,29 +322,69 @@ async fn prepare(shared: &Shared) -> Result<()> {
                     )
                 })
             }
-            Err(e) => {
+            Err(NotReady::Wait(e)) => {
                 shared.outage.failed("connecting to the database", &e);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
     }
-    crate::db::warm_up(&shared.pool, &shared.settings.database).await?;
     shared.outage.recovered();
+    Ok(())
+}
+
+/// Why the worker cannot start yet.
+enum NotReady {
+    /// Waiting may help.
+    Wait(anyhow::Error),
+    /// It will not: report it and exit.
+    Refused(anyhow::Error),
+}
+
+impl From<anyhow::Error> for NotReady {
+    /// A refusal is an answer of the database that waiting will not change, or
+    /// a certificate it will go on presenting.
+    fn from(e: anyhow::Error) -> Self {
+        let database_said = e.chain().find_map(|cause| {
+            cause
+                .downcast_ref::<tokio_postgres::Error>()
+                .and_then(|pg| pg.as_db_error())
+        });
+        let refused = database_said.is_some_and(|db| !crate::db::is_transient_state(db.code()));
+        if refused || crate::db::is_certificate_problem(&e) {
+            NotReady::Refused(e)
+        } else {
+            NotReady::Wait(e)
+        }
+    }
+}
+
+async fn prepare_once(shared: &Shared) -> Result<(), NotReady> {
+    let client = shared
+        .pool
+        .get()
+        .await
+        .map_err(|e| crate::db::pool_error(e, &shared.settings.database.url))?;
+    let pending = crate::db::migrate::pending(&client).await?;
+    drop(client);
+    if !pending.is_empty() {
+        if !shared.settings.worker.migrate_on_start {
+            return Err(NotReady::Refused(anyhow!(
+                "the database schema is not up to date (missing: {}); run `fiscal migrate`, \
+                 or set worker.migrate_on_start = true",
+                pending.join(", ")
+            )));
+        }
+        info!(?pending, "applying migrations at start-up");
+        crate::db::migrate::run(&shared.settings).await?;
+    }
+    crate::db::warm_up(&shared.pool, &shared.settings.database).await?;
     let running = 0;
     let info = shared.worker_info();
     shared
         .with_client(|c| async move { queue::touch_worker(&c, &info, running).await })
-        .await
-}
-
-/// An error the database answered with (as opposed to not answering at all).
-fn is_refusal(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        cause
-            .downcast_ref::<tokio_postgres::Error>()
-            .is_some_and(|pg| pg.as_db_error().is_some())
-    })
+        .await?;
+    Ok(())
 }
 
 async fn claim_loop(

@@ -608,3 +608,48 @@ async fn a_rolling_upgrade_with_migrations_loses_nothing_and_finishes_nothing_tw
         );
     }
 }
+
+/// A worker that starts while the server turns it away for the moment (here:
+/// no connection left for its role, SQLSTATE 53300; the same class as a server
+/// starting up or ending sessions) waits instead of exiting, and works once it
+/// is let in.
+#[tokio::test]
+async fn a_worker_turned_away_for_the_moment_at_start_waits_and_then_works() {
+    let db = crate::harness::TestDb::new().await;
+    let client = db.client().await;
+    let login = format!(
+        "fiscal_full_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    client
+        .batch_execute(&format!(
+            "create role {login} login password 'pw-full-7Hq' connection limit 0;
+             grant fiscal_worker to {login};"
+        ))
+        .await
+        .expect("a login with no connection left");
+    let mut settings = db.settings();
+    settings.database.url = with_user(&db.url, &login, "pw-full-7Hq");
+    let worker = RunningWorker::start(settings, scripted::pipelines(&db.url, "patient"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!worker.has_ended(), "the worker gave up while turned away");
+
+    client
+        .batch_execute(&format!("alter role {login} connection limit -1"))
+        .await
+        .expect("letting the worker in");
+    let id = enqueue(&client, add_user(&client).await, "instant").await;
+    wait_for(
+        &client,
+        id,
+        DEADLINE,
+        "the patient worker to complete it",
+        |r| r.status == "completed",
+    )
+    .await;
+    worker.stop().await;
+    client
+        .batch_execute(&format!("drop owned by {login}; drop role {login}"))
+        .await
+        .expect("dropping the login");
+}

@@ -786,6 +786,11 @@ impl RunningWorker {
         Self { stop, task }
     }
 
+    /// True once the worker returned, by itself or with an error.
+    pub fn has_ended(&self) -> bool {
+        self.task.is_finished()
+    }
+
     pub async fn stop(self) -> fiscal::worker::RunReport {
         self.stop.cancel();
         self.task
