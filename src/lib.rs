@@ -14,6 +14,7 @@ pub mod input;
 pub mod metrics;
 pub mod pg_server;
 pub mod pipeline;
+pub mod question;
 pub mod queue;
 pub mod signals;
 pub mod sources;

@@ -74,14 +74,29 @@ pub fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
     if let Some(v) = &f.codigo_ug {
         push("c.codigo_ug = ?", Box::new(v.clone()), Type::TEXT);
     }
-    if let Some(v) = &f.cnpj_fornecedor {
-        push("c.codigo_contratado = ?", Box::new(v.clone()), Type::TEXT);
+    match &f.cnpj_fornecedor {
+        // A CNPJ root: every 14-digit code that starts with it, as a range the
+        // index on codigo_contratado serves whatever the collation (a LIKE
+        // prefix would need text_pattern_ops); an 11-digit CPF can sort inside
+        // the range, hence the length.
+        Some(root) if root.len() == 8 => {
+            let (first, last) = (format!("{root}000000"), format!("{root}999999"));
+            push("c.codigo_contratado >= ?", Box::new(first), Type::TEXT);
+            push(
+                "c.codigo_contratado <= ? and length(c.codigo_contratado) = 14",
+                Box::new(last),
+                Type::TEXT,
+            );
+        }
+        Some(v) => push("c.codigo_contratado = ?", Box::new(v.clone()), Type::TEXT),
+        None => {}
     }
-    if let Some(v) = &f.modalidade {
+    if !f.modalidade.is_empty() {
+        let patterns: Vec<String> = f.modalidade.iter().map(|m| format!("%{m}%")).collect();
         push(
-            "c.modalidade_busca like ?",
-            Box::new(format!("%{v}%")),
-            Type::TEXT,
+            "c.modalidade_busca like any(?)",
+            Box::new(patterns),
+            Type::TEXT_ARRAY,
         );
     }
     // One clause and one parameter however many words: the statement's size and

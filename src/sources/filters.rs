@@ -30,10 +30,13 @@ pub struct ContractFilters {
     pub codigo_orgao: Option<String>,
     pub codigo_orgao_superior: Option<String>,
     pub codigo_ug: Option<String>,
-    /// CNPJ or CPF, digits only.
+    /// CNPJ or CPF, digits only; or the 8 digits of a CNPJ's root, which
+    /// select the company's head office and all its branches.
     pub cnpj_fornecedor: Option<String>,
-    /// Folded (lower case, no accents); matches a part of the modality.
-    pub modalidade: Option<String>,
+    /// Folded (lower case, no accents), each matching a part of the modality;
+    /// a contract of any of them is selected ("sem licitação" is dispensa or
+    /// inexigibilidade). Empty: any modality.
+    pub modalidade: Vec<String>,
     /// Signature date range, inclusive; `year` narrows it to that year.
     pub signed_from: Option<NaiveDate>,
     pub signed_until: Option<NaiveDate>,
@@ -99,7 +102,7 @@ impl ContractFilters {
                 "codigo_orgao_superior" => f.codigo_orgao_superior = Some(code(key, value)?),
                 "codigo_ug" => f.codigo_ug = Some(code(key, value)?),
                 "cnpj_fornecedor" => f.cnpj_fornecedor = Some(supplier(key, value)?),
-                "modalidade" => f.modalidade = Some(words(key, value)?.join(" ")),
+                "modalidade" => f.modalidade = modalities(key, value)?,
                 "texto" => f.texto = search_words(key, value)?,
                 "year" => year = Some(year_of(key, value)?),
                 "data_inicial" => from = Some(date(key, value)?),
@@ -189,11 +192,13 @@ impl ContractFilters {
             ("órgão superior", &self.codigo_orgao_superior),
             ("UG", &self.codigo_ug),
             ("fornecedor", &self.cnpj_fornecedor),
-            ("modalidade", &self.modalidade),
         ] {
             if let Some(v) = value {
                 parts.push(format!("{label} {v}"));
             }
+        }
+        if !self.modalidade.is_empty() {
+            parts.push(format!("modalidade {}", self.modalidade.join(" ou ")));
         }
         if !self.texto.is_empty() {
             parts.push(format!("objeto com \"{}\"", self.texto.join(" ")));
@@ -233,13 +238,14 @@ fn supplier(key: &str, value: &Value) -> Result<String, FilterError> {
         Value::Number(n) if n.is_u64() => n.to_string(),
         _ => String::new(),
     };
-    let ok = digits.chars().all(|c| c.is_ascii_digit()) && matches!(digits.len(), 11 | 14);
+    let ok = digits.chars().all(|c| c.is_ascii_digit()) && matches!(digits.len(), 8 | 11 | 14);
     if !ok {
         return Err(error(
             key,
             format!(
-                "O filtro \"{key}\" deve ser um CNPJ (14 dígitos, como \"12.345.678/0001-90\") \
-                 ou um CPF (11 dígitos); recebido: {}.",
+                "O filtro \"{key}\" deve ser um CNPJ (14 dígitos, como \"12.345.678/0001-90\"), \
+                 a raiz de um CNPJ (8 dígitos, a empresa com todas as filiais) ou um CPF (11 \
+                 dígitos); recebido: {}.",
                 echo_json(value)
             ),
         ));
@@ -263,6 +269,37 @@ fn words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
         ));
     }
     Ok(folded.split(' ').map(str::to_string).collect())
+}
+
+/// Modalities at most in one filter: each is one more pattern per contract.
+const MAX_MODALITIES: usize = 8;
+
+/// `"pregão"` or `["dispensa", "inexigibilidade"]`.
+fn modalities(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
+    let items: Vec<&Value> = match value {
+        Value::Array(items) if !items.is_empty() && items.len() <= MAX_MODALITIES => {
+            items.iter().collect()
+        }
+        Value::Array(_) => {
+            return Err(error(
+                key,
+                format!(
+                    "O filtro \"{key}\" deve ser um texto ou uma lista de 1 a {MAX_MODALITIES} \
+                     textos, como [\"dispensa\", \"inexigibilidade\"]; recebido: {}.",
+                    echo_json(value)
+                ),
+            ))
+        }
+        one => vec![one],
+    };
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let folded = words(key, item)?.join(" ");
+        if !out.contains(&folded) {
+            out.push(folded);
+        }
+    }
+    Ok(out)
 }
 
 /// The words of `texto`, each a substring every object must contain: at most
@@ -424,8 +461,19 @@ mod tests {
         let f =
             ContractFilters::parse(&json!({"modalidade": "PREGÃO", "texto": "Saúde  Indígena"}))
                 .expect("valid");
-        assert_eq!(f.modalidade.as_deref(), Some("pregao"));
+        assert_eq!(f.modalidade, ["pregao"]);
         assert_eq!(f.texto, vec!["saude", "indigena"]);
+    }
+
+    #[test]
+    fn modality_takes_one_text_or_a_list_of_alternatives() {
+        let f = ContractFilters::parse(&json!({"modalidade": ["Dispensa", "inexigibilidade"]}))
+            .expect("valid");
+        assert_eq!(f.modalidade, ["dispensa", "inexigibilidade"]);
+        for bad in [json!([]), json!([1]), json!(vec!["a"; 9])] {
+            let err = ContractFilters::parse(&json!({ "modalidade": bad })).expect_err("invalid");
+            assert_eq!(err.key, "modalidade");
+        }
     }
 
     #[test]

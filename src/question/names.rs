@@ -1,0 +1,431 @@
+//! Agencies, suppliers and objects named in the question.
+//!
+//! An agency is found by an acronym of the vocabulary ("PRF", "IFSP") or by a
+//! name that starts with a head word after a preposition ("no Ministério da
+//! Saúde"); it is resolved against the imported units, comparing folded words
+//! without connectives. An exact name wins over names it only begins; among
+//! matches the broadest level wins (a name that is an órgão and its UG means the
+//! órgão); several units left at that level are listed back to the citizen.
+
+use serde_json::json;
+
+use super::lookup::{name_words, Lookup, SupplierEntry, UnitEntry};
+use super::tokens::Kind;
+use super::{
+    format_document, list_pt, Group, Mention, Problem, Reader, Reading, Understanding, Vocabulary,
+};
+
+/// Units named in an ambiguity message at most.
+const LISTED: usize = 6;
+
+impl Reader<'_> {
+    fn preceded_by_any(&self, i: usize, list: &[Vec<String>]) -> bool {
+        list.iter().any(|p| {
+            i >= p.len()
+                && p.iter()
+                    .enumerate()
+                    .all(|(k, w)| self.tokens[i - p.len() + k].text == *w)
+        })
+    }
+
+    fn capitalised(&self, i: usize) -> bool {
+        self.text[self.tokens[i].span.clone()]
+            .chars()
+            .next()
+            .is_some_and(char::is_uppercase)
+    }
+
+    /// The end of a name that starts at `i`: up to a stop word, a number, a word
+    /// already read, or another name ("do IFSP e da UFG").
+    fn name_end(&self, i: usize, stops: &[String]) -> usize {
+        let mut j = i;
+        while self.kind_at(j) == Some(Kind::Word) && !stops.contains(&self.tokens[j].text) {
+            // "do IFSP e da UFG", "da Saúde e do Ministério da Educação".
+            if j > i + 1 && self.any_at(j, &self.vocab.agency_heads).is_some() {
+                let and_at = if self.tokens[j - 1].text == "e" {
+                    Some(j - 1)
+                } else {
+                    (self.preceded_by_any(j, &self.vocab.agency_before)
+                        && self.tokens[j - 2].text == "e")
+                        .then(|| j - 2)
+                };
+                if let Some(and_at) = and_at.filter(|a| *a > i) {
+                    return self.trim_connectives(i, and_at);
+                }
+            }
+            j += 1;
+        }
+        self.trim_connectives(i, j)
+    }
+
+    /// Connectives left at the end belong to what follows ("Saúde de 2024").
+    fn trim_connectives(&self, i: usize, mut j: usize) -> usize {
+        while j > i && self.vocab.connectives.contains(&self.tokens[j - 1].text) {
+            j -= 1;
+        }
+        j
+    }
+
+    pub(crate) fn agencies(&mut self) {
+        // Names first, so "Comando do Exército" is one name and not "Comando" and
+        // the acronym-like "Exército"; a name that is an alias ("Polícia
+        // Federal") stands for the agency it names.
+        let mut i = 0;
+        while i < self.len() {
+            let starts = self.free(i)
+                && self.any_at(i, &self.vocab.agency_heads).is_some()
+                && (i == 0
+                    || self.capitalised(i)
+                    || self.preceded_by_any(i, &self.vocab.agency_before));
+            if !starts {
+                i += 1;
+                continue;
+            }
+            let end = self.name_end(i, &self.vocab.agency_stops);
+            let folded: Vec<String> = self.tokens[i..end].iter().map(|t| t.text.clone()).collect();
+            let alias_of = self
+                .vocab
+                .agencies
+                .iter()
+                .find(|a| a.aliases.contains(&folded))
+                .map(|a| a.name.clone());
+            let written = self.words(i, end);
+            let words = name_words(alias_of.as_deref().unwrap_or(&written), self.vocab);
+            self.take(i, end);
+            self.draft.agencies.push(Mention {
+                words,
+                written,
+                alias_of,
+            });
+            i = end.max(i + 1);
+        }
+        for i in 0..self.len() {
+            let aliases = &self.vocab.agencies;
+            if let Some((n, name)) = aliases
+                .iter()
+                .find_map(|a| self.any_at(i, &a.aliases).map(|n| (n, a.name.clone())))
+            {
+                let mention = Mention {
+                    words: name_words(&name, self.vocab),
+                    written: self.words(i, i + n),
+                    alias_of: Some(name),
+                };
+                self.take(i, i + n);
+                self.draft.agencies.push(mention);
+            }
+        }
+    }
+
+    pub(crate) fn suppliers(&mut self) {
+        let mut i = 0;
+        while i < self.len() {
+            let Some(n) = self.any_at(i, &self.vocab.supplier_markers) else {
+                i += 1;
+                continue;
+            };
+            let start = i + n;
+            let end = self.name_end(start, &self.vocab.agency_stops);
+            let words = name_words(&self.words(start, end), self.vocab);
+            if words.iter().any(|w| w.chars().count() >= 2) {
+                let written = self.words(start, end);
+                self.take(i, end);
+                self.draft.suppliers.push(Mention {
+                    words,
+                    written,
+                    alias_of: None,
+                });
+            }
+            i = end.max(i + 1);
+        }
+    }
+
+    /// The stem every form of a word contains: "ambulâncias" → "ambulancia".
+    fn stem(&self, word: &str) -> String {
+        for (ending, replacement) in &self.vocab.endings {
+            if let Some(base) = word.strip_suffix(ending.as_str()) {
+                let stem = format!("{base}{replacement}");
+                if stem.chars().count() >= self.vocab.object_min_letters {
+                    return stem;
+                }
+            }
+        }
+        word.to_string()
+    }
+
+    /// What was bought: the words after "compras de", "aquisição de", …
+    pub(crate) fn objects(&mut self) {
+        let mut words: Vec<String> = Vec::new();
+        // Each object: where its marker starts, where its words start, its end.
+        let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < self.len() {
+            let Some(n) = self.any_at(i, &self.vocab.object_markers) else {
+                i += 1;
+                continue;
+            };
+            let mut j = i + n;
+            let mut found = Vec::new();
+            while self.kind_at(j) == Some(Kind::Word)
+                && !self.vocab.object_stops.contains(&self.tokens[j].text)
+            {
+                let w = &self.tokens[j].text;
+                if !self.vocab.object_ignored.contains(w)
+                    && w.chars().count() >= self.vocab.object_min_letters
+                {
+                    found.push(self.stem(w));
+                }
+                j += 1;
+            }
+            if found.is_empty() {
+                i += n;
+                continue;
+            }
+            for w in found {
+                if !words.contains(&w) && words.len() < self.vocab.object_max_words {
+                    words.push(w);
+                }
+            }
+            spans.push((i, i + n, j));
+            self.take(i, j);
+            i = j;
+        }
+        if spans.is_empty() {
+            return;
+        }
+        let written: Vec<String> = spans.iter().map(|(a, _, b)| self.words(*a, *b)).collect();
+        let object: Vec<String> = spans.iter().map(|(_, a, b)| self.words(*a, *b)).collect();
+        self.draft.readings.push(Reading {
+            group: Group::Object,
+            filters: super::single("texto", json!(words.join(" "))),
+            families: Vec::new(),
+            words: written.join("; "),
+            said: format!("com objeto sobre \"{}\"", object.join("\", \"")),
+        });
+    }
+}
+
+/// How a unit matches a mention: the whole name, or only its beginning.
+fn matches(m: &[String], u: &UnitEntry, optional_first: &[String]) -> Option<bool> {
+    let mut names: Vec<&[String]> = vec![&u.words];
+    if u.words.len() > 1 && optional_first.contains(&u.words[0]) {
+        names.push(&u.words[1..]);
+    }
+    let mut best = None;
+    for n in names {
+        let exact = m == n
+            || u.cut
+                && m.len() >= n.len()
+                && !n.is_empty()
+                && m[..n.len() - 1] == n[..n.len() - 1]
+                && m[n.len() - 1].starts_with(n[n.len() - 1].as_str());
+        if exact {
+            return Some(true);
+        }
+        if !m.is_empty() && m.len() < n.len() && n[..m.len()] == *m {
+            best = Some(false);
+        }
+    }
+    best
+}
+
+fn unit_said(u: &UnitEntry) -> String {
+    format!("{} ({} {})", u.name, u.level.said(), u.code)
+}
+
+/// The unit a mention names, or the problem to tell.
+fn choose<'a>(
+    m: &Mention,
+    units: &'a [UnitEntry],
+    optional_first: &[String],
+) -> Result<&'a UnitEntry, String> {
+    let mut exact: Vec<&UnitEntry> = Vec::new();
+    let mut begun: Vec<&UnitEntry> = Vec::new();
+    for u in units {
+        match matches(&m.words, u, optional_first) {
+            Some(true) => exact.push(u),
+            Some(false) => begun.push(u),
+            None => {}
+        }
+    }
+    let candidates = if exact.is_empty() { begun } else { exact };
+    let Some(top) = candidates.iter().map(|u| u.level).max() else {
+        let meant = m
+            .alias_of
+            .as_ref()
+            .map(|name| format!(" ({name})"))
+            .unwrap_or_default();
+        return Err(format!(
+            "Não encontramos \"{}\"{meant} entre os órgãos e unidades dos contratos importados. \
+             Confira o nome ou use o filtro \"codigo_orgao\" com o código SIAFI do órgão, como \
+             26000.",
+            m.written
+        ));
+    };
+    let mut at_top: Vec<&UnitEntry> = candidates.into_iter().filter(|u| u.level == top).collect();
+    at_top.sort_by(|a, b| (&a.name, &a.code).cmp(&(&b.name, &b.code)));
+    at_top.dedup_by(|a, b| a.code == b.code);
+    match at_top.as_slice() {
+        [one] => Ok(one),
+        many => {
+            let shown: Vec<String> = many.iter().take(LISTED).map(|u| unit_said(u)).collect();
+            let more = many.len().saturating_sub(LISTED);
+            let more = if more > 0 {
+                format!(" e mais {more}")
+            } else {
+                String::new()
+            };
+            Err(format!(
+                "\"{}\" corresponde a {} unidades dos contratos importados: {}{more}. Escreva o \
+                 nome completo de uma delas ou use o filtro \"{}\" com o código.",
+                m.written,
+                many.len(),
+                shown.join("; "),
+                top.filter()
+            ))
+        }
+    }
+}
+
+pub(super) fn resolve_agencies(
+    mentions: &[Mention],
+    vocab: &Vocabulary,
+    lookup: &dyn Lookup,
+    u: &mut Understanding,
+) {
+    let mut chosen: Vec<(&Mention, &UnitEntry)> = Vec::new();
+    for m in mentions {
+        match choose(m, lookup.units(), &vocab.optional_first) {
+            Ok(unit) => {
+                if !chosen
+                    .iter()
+                    .any(|(_, c)| c.level == unit.level && c.code == unit.code)
+                {
+                    chosen.push((m, unit));
+                }
+            }
+            Err(message) => u.problems.push(Problem {
+                group: Group::Agency,
+                message,
+            }),
+        }
+    }
+    match chosen.as_slice() {
+        [] => {}
+        [(m, unit)] => u.readings.push(Reading {
+            group: Group::Agency,
+            filters: super::single(unit.level.filter(), json!(unit.code)),
+            families: Vec::new(),
+            words: m.written.clone(),
+            said: format!("de {}", unit_said(unit)),
+        }),
+        many => {
+            let names: Vec<String> = many.iter().map(|(_, unit)| unit_said(unit)).collect();
+            u.problems.push(Problem {
+                group: Group::Agency,
+                message: format!(
+                    "A pergunta cita mais de um órgão ({}); uma investigação analisa um órgão \
+                     por vez. Crie uma investigação para cada um.",
+                    list_pt(&names, "e")
+                ),
+            });
+        }
+    }
+}
+
+pub(super) fn resolve_suppliers(
+    mentions: &[Mention],
+    vocab: &Vocabulary,
+    lookup: &dyn Lookup,
+    u: &mut Understanding,
+) {
+    // A CNPJ in the text says more than a name.
+    if u.readings.iter().any(|r| r.group == Group::Supplier) {
+        return;
+    }
+    let Some(m) = mentions.first() else { return };
+    let found = lookup.suppliers(&m.words);
+    let exact: Vec<SupplierEntry> = found
+        .iter()
+        .filter(|s| without_suffix(name_words(&s.name, vocab), vocab) == m.words)
+        .cloned()
+        .collect();
+    // Every match the same company: its CNPJ root (the first 8 digits) selects
+    // the head office and all its branches ("CLARO S.A.", 0001 to 0446).
+    // Codes that are no CNPJ (the Portal also lists a 9-digit "404325440" for
+    // CLARO S.A.) do not make the company ambiguous.
+    let company = |list: &[SupplierEntry]| -> Option<(String, String)> {
+        let cnpjs: Vec<&SupplierEntry> = list.iter().filter(|s| s.code.len() == 14).collect();
+        let first = cnpjs.first()?;
+        let root = &first.code[..8];
+        cnpjs
+            .iter()
+            .all(|s| s.code.starts_with(root))
+            .then(|| (root.to_string(), first.name.clone()))
+    };
+    let pick = match (found.as_slice(), exact.as_slice()) {
+        ([one], _) | (_, [one]) => Some((one.code.clone(), one.name.clone())),
+        _ => company(&found).or_else(|| company(&exact)),
+    };
+    if let Some((code, name)) = pick {
+        u.readings.push(Reading {
+            group: Group::Supplier,
+            filters: super::single("cnpj_fornecedor", json!(code)),
+            families: Vec::new(),
+            words: m.written.clone(),
+            said: format!("do fornecedor {name} ({})", document(&code)),
+        });
+        return;
+    }
+    let message = if found.is_empty() {
+        format!(
+            "Não encontramos o fornecedor \"{}\" nos contratos importados. Confira o nome ou \
+             informe o CNPJ.",
+            m.written
+        )
+    } else {
+        let shown: Vec<String> = found
+            .iter()
+            .take(LISTED)
+            .map(|s| format!("{} ({})", s.name, document(&s.code)))
+            .collect();
+        let more = found.len().saturating_sub(LISTED);
+        let more = if more > 0 {
+            format!(" e mais {more}")
+        } else {
+            String::new()
+        };
+        format!(
+            "\"{}\" corresponde a {} fornecedores dos contratos importados: {}{more}. Informe o \
+             CNPJ do fornecedor que procura.",
+            m.written,
+            found.len(),
+            shown.join("; ")
+        )
+    };
+    u.problems.push(Problem {
+        group: Group::Supplier,
+        message,
+    });
+}
+
+/// A supplier's name without "S.A.", "LTDA" and the like at its end.
+fn without_suffix(mut words: Vec<String>, vocab: &Vocabulary) -> Vec<String> {
+    while let Some(n) = vocab
+        .supplier_suffixes
+        .iter()
+        .find(|s| s.len() < words.len() && words.ends_with(s))
+        .map(Vec::len)
+    {
+        words.truncate(words.len() - n);
+    }
+    words
+}
+
+fn document(code: &str) -> String {
+    match code.len() {
+        14 => format!("CNPJ {}", format_document(code)),
+        11 => format!("CPF {}", format_document(code)),
+        8 => format!("CNPJ {}, matriz e filiais", format_document(code)),
+        _ => format!("código {code}"),
+    }
+}
