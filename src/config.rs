@@ -249,6 +249,10 @@ pub struct AnalysisSettings {
     /// Reais at or above which a registered value is taken for an error: reported
     /// once and kept out of the statistics (see `pipeline::sanitize`).
     pub implausible_value: f64,
+    /// A question from which nothing narrows the contracts fails, with the forms
+    /// understood, when more than this many contracts are imported: analysing
+    /// everything would not answer it. "todos os contratos" asks for all.
+    pub unfocused_question_limit: usize,
 }
 
 impl Default for AnalysisSettings {
@@ -258,6 +262,7 @@ impl Default for AnalysisSettings {
             results_max_bytes: 700_000,
             max_records: 2_000_000,
             implausible_value: 50_000_000_000.0,
+            unfocused_question_limit: 20_000,
         }
     }
 }

@@ -23,21 +23,20 @@ const SAMPLE_NAME: &str = "portal_transparencia_compras_202101_original.zip";
 const SAMPLE: &[u8] =
     include_bytes!("../../data/sample/portal_transparencia_compras_202101_original.zip");
 
-/// Questions a citizen could ask of the sample month.
+/// Questions a citizen could ask of the sample month. Most leave `filters`
+/// empty, as many frontends do, and are read from their words (src/question);
+/// one sends explicit filters too, which win over the text.
 const DEMO: &[(&str, &str)] = &[
     (
-        "Contratos acima de R$ 1 milhão publicados em janeiro de 2021",
-        r#"{"min_value": 1000000}"#,
+        "Contratos acima de R$ 1 milhão no Ministério da Educação",
+        "{}",
     ),
     (
-        "Compras do Ministério da Defesa em janeiro de 2021",
+        "Compras do Ministério da Defesa",
         r#"{"codigo_orgao_superior": "52000"}"#,
     ),
-    (
-        "Dispensas de licitação em janeiro de 2021",
-        r#"{"modalidade": "dispensa"}"#,
-    ),
-    ("Todos os contratos publicados em janeiro de 2021", "{}"),
+    ("Dispensas de licitação acima de R$ 50 mil", "{}"),
+    ("Todos os contratos do mês", "{}"),
 ];
 
 pub struct Options {

@@ -20,8 +20,11 @@ use super::analysis;
 use super::detectors::{self, DetectorSettings};
 use super::model::{Dataset, Detector, Family, Finding};
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
+use anyhow::Context;
+
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
+use crate::question;
 use crate::sources::contracts::{retrieve, RetrievalError};
 use crate::sources::filters::ContractFilters;
 use crate::sources::portal_api::{ApiError, PortalClient};
@@ -96,6 +99,63 @@ impl ContractsPipeline {
         );
         Ok(Some(stats))
     }
+}
+
+impl ContractsPipeline {
+    /// The question read into filters where the row's own are silent
+    /// (src/question). A question that asks what cannot be answered as written,
+    /// or narrows nothing over a large table, ends here with its message.
+    async fn read_question(
+        &self,
+        client: &tokio_postgres::Client,
+        job: &Job,
+    ) -> Result<question::Applied, JobError> {
+        let vocab = question::Vocabulary::builtin();
+        let today = crate::sources::portal_api::brasilia_now().date();
+        let draft = question::read(&job.query, today, vocab);
+        let directory = if draft.agencies.is_empty() && draft.suppliers.is_empty() {
+            question::Directory::default()
+        } else {
+            let suppliers: Vec<Vec<String>> =
+                draft.suppliers.iter().map(|m| m.words.clone()).collect();
+            question::lookup::load(client, &suppliers, vocab)
+                .await
+                .map_err(unavailable)?
+        };
+        let understood = question::resolve(draft, vocab, &directory);
+        let applied = question::apply(&understood, &job.query, &job.filters, &job.anomaly_types);
+        if let Some(problem) = &applied.problem {
+            return Err(JobError::permanent(problem.clone()));
+        }
+        if applied.unfocused {
+            let limit = self.analysis.unfocused_question_limit;
+            let imported = more_contracts_than(client, limit)
+                .await
+                .map_err(unavailable)?;
+            if imported {
+                return Err(JobError::permanent(question::unfocused_message(limit)));
+            }
+        }
+        Ok(applied)
+    }
+}
+
+/// Whether more than `limit` contracts are imported, reading at most one row
+/// past it.
+async fn more_contracts_than(
+    client: &tokio_postgres::Client,
+    limit: usize,
+) -> anyhow::Result<bool> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let row = client
+        .query_one(
+            "select count(*) > $1::int8 from (
+                 select 1 from transparency.contracts limit $1::int8 + 1) s",
+            &[&limit],
+        )
+        .await
+        .context("counting transparency.contracts")?;
+    Ok(row.get(0))
 }
 
 /// What the citizen (and the operator) reads when the API could not be used.
@@ -296,15 +356,17 @@ impl Pipeline for ContractsPipeline {
         cancel: &CancellationToken,
     ) -> Result<Completion, JobError> {
         let started = Instant::now();
-        let filters = ContractFilters::parse(&job.filters).map_err(|e| JobError::Permanent {
-            message: e.message.clone(),
-            // An unknown key comes back echoed already; the others are ours.
-            detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
-        })?;
-        let families = families(&job.anomaly_types)?;
+        let client = self.pool.get().await.map_err(unavailable)?;
+        let question = self.read_question(&client, job).await?;
+        let filters =
+            ContractFilters::parse(&question.filters).map_err(|e| JobError::Permanent {
+                message: e.message.clone(),
+                // An unknown key comes back echoed already; the others are ours.
+                detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
+            })?;
+        let families = families(&question.anomaly_types)?;
 
         progress.set(Phase::DataRetrieval, 0.05);
-        let client = self.pool.get().await.map_err(unavailable)?;
         let fetched = self
             .fetch_from_portal(&client, &filters, progress, cancel)
             .await?;
@@ -387,8 +449,11 @@ impl Pipeline for ContractsPipeline {
         let analysis_ms = analysis_started.elapsed().as_millis() as u64;
 
         progress.set(Phase::SummaryGeneration, 0.95);
-        let summary =
+        let mut summary =
             super::summary::write(data.contracts.len(), &filters.describe(), &ranked, shown);
+        if let Some(sentence) = &question.sentence {
+            summary = format!("{sentence} {summary}");
+        }
         let records = i32::try_from(data.contracts.len()).unwrap_or(i32::MAX);
         Ok(Completion {
             anomalies_found: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
@@ -400,6 +465,7 @@ impl Pipeline for ContractsPipeline {
                 "pipeline": "contracts",
                 "pipeline_version": env!("CARGO_PKG_VERSION"),
                 "anomaly_types": families.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                "question": question.metadata,
                 "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
                 "portal_api": fetched.map(|f| json!({
                     "months": f.months,

@@ -20,6 +20,7 @@ mod pipeline_end_to_end;
 mod poison;
 mod portal_api;
 mod processes;
+mod question;
 mod queue_protocol;
 mod realtime;
 mod rls;

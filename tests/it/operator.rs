@@ -75,8 +75,22 @@ async fn dev_once_runs_the_demo_on_a_private_cluster_and_reuses_it() {
         assert_eq!(row.get::<_, String>(0), "completed");
         assert!(row.get::<_, i32>(1) > 0);
         assert!(row.get::<_, i32>(2) > 0);
-        assert!(row.get::<_, String>(3).starts_with("Analisamos"));
+        let summary: String = row.get(3);
+        // A question read from its words says so first.
+        let analysed = summary
+            .strip_prefix("Entendi: ")
+            .and_then(|rest| rest.split_once(". "))
+            .map_or(summary.as_str(), |(_, after)| after);
+        assert!(analysed.starts_with("Analisamos"), "{summary}");
     }
+    let understood = rows
+        .iter()
+        .filter(|r| r.get::<_, String>(3).starts_with("Entendi: contratos"))
+        .count();
+    assert_eq!(
+        understood, 2,
+        "two demo questions are read from their words"
+    );
 
     let second = run_to_end(
         fiscal().args(["dev", "--once", "--dir"]).arg(&dir.0),

@@ -38,7 +38,7 @@ pub async fn insert_as_citizen(
     .expect("citizen insert")
 }
 
-async fn row_json(client: &Client, id: Uuid) -> Value {
+pub async fn row_json(client: &Client, id: Uuid) -> Value {
     client
         .query_one(
             "select to_jsonb(i) - 'claim_token' from investigations i where id = $1",
@@ -58,7 +58,7 @@ async fn a_citizens_investigation_over_the_real_january_data_completes_with_rank
     let id = insert_as_citizen(
         &client,
         user,
-        "contratos de janeiro de 2021",
+        "todos os contratos importados",
         json!({}),
         json!([]),
     )
