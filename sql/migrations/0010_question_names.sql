@@ -18,22 +18,22 @@ create table if not exists transparency.units (
 create table if not exists transparency.suppliers (
     code text primary key,
     name text not null,
-    -- Folded like the importer's *_busca columns (lower case, no accents, only
-    -- letters, digits and single spaces), for whole-word matching.
+    -- transparency.fold(name): for whole-word candidates (src/question/lookup.rs).
     name_busca text not null
 );
 
--- The importer folds in Rust; this is its SQL twin for the letters Portuguese
--- names use. Other letters are dropped rather than kept, which only makes a
--- supplier harder to find by them, never wrongly found.
+-- The worker compares names folded in Rust (src/pipeline/text.rs); this is a
+-- cheap twin to find candidates by: lower case, the accents of Portuguese
+-- removed, punctuation turned into spaces, by translate() alone. A regexp
+-- would fold exactly but costs ten times more per name at import. Candidates
+-- are checked again in Rust, so this only has to find every true match.
+-- No SET clause, so the planner inlines it; its standard-SQL body is bound when
+-- created, so the caller's search_path cannot redirect it.
 create or replace function transparency.fold(p_text text) returns text
 language sql immutable parallel safe
-set search_path = pg_catalog, pg_temp
-return btrim(regexp_replace(
-    lower(translate(p_text,
-        'ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑáàâãäåéèêëíìîïóòôõöúùûüçñ',
-        'AAAAAAEEEEIIIIOOOOOUUUUCNaaaaaaeeeeiiiiooooouuuucn')),
-    '[^a-z0-9]+', ' ', 'g'));
+return pg_catalog.lower(pg_catalog.translate(p_text,
+    'ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑáàâãäåéèêëíìîïóòôõöúùûüçñ.,;:/\-&()[]{}''"!?*+_|@#%$ºª°~^`<>=',
+    'AAAAAAEEEEIIIIOOOOOUUUUCNaaaaaaeeeeiiiiooooouuuucn                                   '));
 
 -- The statements that take the names from `p_rows`, a relation with
 -- transparency.contracts' columns: an insert's transition table, or the table
@@ -48,30 +48,43 @@ return array[
         insert into transparency.units (level, code, name)
         select distinct on (level, code) level, code, name
         from (
-            select 'orgao_superior' as level, codigo_orgao_superior as code,
-                   btrim(nome_orgao_superior) as name, source_month
-            from %1$s
-            union all
-            select 'orgao', codigo_orgao, btrim(nome_orgao), source_month from %1$s
-            union all
-            select 'ug', codigo_ug, btrim(nome_ug), source_month from %1$s
+            -- Grouped first (a hash over the rows), sorted after: a few thousand
+            -- units, not three sorts of every row.
+            select v.level, v.code, pg_catalog.btrim(v.name) as name,
+                   max(r.source_month) as newest
+            from %1$s r
+            cross join lateral (values
+                ('orgao_superior', r.codigo_orgao_superior, r.nome_orgao_superior),
+                ('orgao', r.codigo_orgao, r.nome_orgao),
+                ('ug', r.codigo_ug, r.nome_ug)) v(level, code, name)
+            where v.code is not null and v.code <> ''
+              and v.name is not null and pg_catalog.btrim(v.name) <> ''
+            group by 1, 2, 3
         ) u
-        where code is not null and code <> '' and name is not null and name <> ''
-        order by level, code, source_month desc, name
+        order by level, code, newest desc, name
         on conflict (level, code) do update set name = excluded.name
             where transparency.units.name is distinct from excluded.name
     $sql$, p_rows),
     format($sql$
         insert into transparency.suppliers (code, name, name_busca)
-        select distinct on (codigo_contratado) codigo_contratado, btrim(nome_contratado),
-               transparency.fold(nome_contratado)
-        from %1$s
-        where codigo_contratado is not null and codigo_contratado <> ''
-          and nome_contratado is not null and btrim(nome_contratado) <> ''
-        order by codigo_contratado, source_month desc, nome_contratado
-        on conflict (code) do update
-            set name = excluded.name, name_busca = excluded.name_busca
-            where transparency.suppliers.name is distinct from excluded.name
+        select code, name, transparency.fold(name)
+        from (
+            select distinct on (code) code, name
+            from (
+                select r.codigo_contratado as code, pg_catalog.btrim(r.nome_contratado) as name,
+                       max(r.source_month) as newest
+                from %1$s r
+                where r.codigo_contratado is not null and r.codigo_contratado <> ''
+                  and r.nome_contratado is not null and pg_catalog.btrim(r.nome_contratado) <> ''
+                group by 1, 2
+            ) g
+            order by code, newest desc, name
+        ) s
+        -- Folded only when new or renamed.
+        where not exists (
+            select 1 from transparency.suppliers k where k.code = s.code and k.name = s.name)
+        order by code
+        on conflict (code) do update set name = excluded.name, name_busca = excluded.name_busca
     $sql$, p_rows)
 ];
 
