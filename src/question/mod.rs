@@ -124,7 +124,14 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(text: &'a str, vocab: &'a Vocabulary, today: NaiveDate) -> Self {
-        let tokens = tokenize(text);
+        let mut tokens = tokenize(text);
+        // "Min. da Saúde": an abbreviation is known by its dot.
+        for t in &mut tokens {
+            let dotted = text[t.span.end..].starts_with('.');
+            if let Some(full) = vocab.abbreviations.get(&t.text).filter(|_| dotted) {
+                t.text = full.clone();
+            }
+        }
         let used = vec![false; tokens.len()];
         Reader {
             text,

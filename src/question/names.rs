@@ -39,9 +39,21 @@ impl Reader<'_> {
     /// already read, or another name ("do IFSP e da UFG").
     fn name_end(&self, i: usize, stops: &[String]) -> usize {
         let mut j = i;
-        while self.kind_at(j) == Some(Kind::Word) && !stops.contains(&self.tokens[j].text) {
+        // A stop word right after a connective is part of the name: "do Pará"
+        // is a state, "para" a preposition.
+        let stops_here = |j: usize| {
+            stops.contains(&self.tokens[j].text)
+                && !(j > i && self.vocab.connectives.contains(&self.tokens[j - 1].text))
+        };
+        while self.kind_at(j) == Some(Kind::Word) && !stops_here(j) {
             // "do IFSP e da UFG", "da Saúde e do Ministério da Educação".
-            if j > i + 1 && self.any_at(j, &self.vocab.agency_heads).is_some() {
+            let another = self.any_at(j, &self.vocab.agency_heads).is_some()
+                || self
+                    .vocab
+                    .agencies
+                    .iter()
+                    .any(|a| self.any_at(j, &a.aliases).is_some());
+            if j > i + 1 && another {
                 let and_at = if self.tokens[j - 1].text == "e" {
                     Some(j - 1)
                 } else {
@@ -66,6 +78,22 @@ impl Reader<'_> {
         j
     }
 
+    /// A head word starts here, or a long one with a typo ("minsterio").
+    fn head_at(&self, i: usize) -> bool {
+        if self.any_at(i, &self.vocab.agency_heads).is_some() {
+            return true;
+        }
+        let Some(word) = self.text_at(i) else {
+            return false;
+        };
+        word.chars().count() >= self.vocab.typo_letters
+            && self
+                .vocab
+                .agency_heads
+                .iter()
+                .any(|h| h.len() == 1 && one_edit_apart(word, &h[0]))
+    }
+
     pub(crate) fn agencies(&mut self) {
         // Names first, so "Comando do Exército" is one name and not "Comando" and
         // the acronym-like "Exército"; a name that is an alias ("Polícia
@@ -73,7 +101,7 @@ impl Reader<'_> {
         let mut i = 0;
         while i < self.len() {
             let starts = self.free(i)
-                && self.any_at(i, &self.vocab.agency_heads).is_some()
+                && self.head_at(i)
                 && (i == 0
                     || self.capitalised(i)
                     || self.preceded_by_any(i, &self.vocab.agency_before));
@@ -90,7 +118,15 @@ impl Reader<'_> {
                 .find(|a| a.aliases.contains(&folded))
                 .map(|a| a.name.clone());
             let written = self.words(i, end);
-            let words = name_words(alias_of.as_deref().unwrap_or(&written), self.vocab);
+            // From the tokens, where abbreviations are spelt out ("Min." is
+            // "ministerio").
+            let words = match &alias_of {
+                Some(name) => name_words(name, self.vocab),
+                None => folded
+                    .into_iter()
+                    .filter(|w| !self.vocab.connectives.contains(w))
+                    .collect(),
+            };
             self.take(i, end);
             self.draft.agencies.push(Mention {
                 words,
@@ -204,13 +240,57 @@ impl Reader<'_> {
     }
 }
 
-/// How a unit matches a mention: the whole name, or only its beginning.
-fn matches(m: &[String], u: &UnitEntry, optional_first: &[String]) -> Option<bool> {
+/// How a unit matches a mention, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Match {
+    /// The whole name (as far as the Portal wrote it).
+    Exact,
+    /// The mention is the name's beginning.
+    Begun,
+    /// The whole name, with a typo in a long word.
+    Typo,
+}
+
+/// One insertion, deletion, substitution or swap of neighbours at most.
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let start = short
+        .iter()
+        .zip(long.iter())
+        .take_while(|(x, y)| x == y)
+        .count();
+    if short.len() == long.len() {
+        let tail = |from: usize| short[from..] == long[from..];
+        start == short.len()
+            || tail(start + 1)
+            || (start + 1 < short.len()
+                && short[start] == long[start + 1]
+                && short[start + 1] == long[start]
+                && tail(start + 2))
+    } else {
+        short[start..] == long[start + 1..]
+    }
+}
+
+fn matches(m: &[String], u: &UnitEntry, vocab: &Vocabulary) -> Option<Match> {
     let mut names: Vec<&[String]> = vec![&u.words];
-    if u.words.len() > 1 && optional_first.contains(&u.words[0]) {
+    if u.words.len() > 1 && vocab.optional_first.contains(&u.words[0]) {
         names.push(&u.words[1..]);
     }
-    let mut best = None;
+    let close = |a: &String, b: &String| {
+        a == b
+            || a.chars().count().max(b.chars().count()) >= vocab.typo_letters
+                && one_edit_apart(a, b)
+    };
+    let mut best: Option<Match> = None;
     for n in names {
         let exact = m == n
             || u.cut
@@ -218,12 +298,19 @@ fn matches(m: &[String], u: &UnitEntry, optional_first: &[String]) -> Option<boo
                 && !n.is_empty()
                 && m[..n.len() - 1] == n[..n.len() - 1]
                 && m[n.len() - 1].starts_with(n[n.len() - 1].as_str());
-        if exact {
-            return Some(true);
-        }
-        if !m.is_empty() && m.len() < n.len() && n[..m.len()] == *m {
-            best = Some(false);
-        }
+        let found = if exact {
+            Some(Match::Exact)
+        } else if !m.is_empty() && m.len() < n.len() && n[..m.len()] == *m {
+            Some(Match::Begun)
+        } else if m.len() == n.len() && m.iter().zip(n).all(|(a, b)| close(a, b)) {
+            Some(Match::Typo)
+        } else {
+            None
+        };
+        best = match (best, found) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
     best
 }
@@ -232,22 +319,36 @@ fn unit_said(u: &UnitEntry) -> String {
     format!("{} ({} {})", u.name, u.level.said(), u.code)
 }
 
+/// "da" Universidade, "do" Ministério.
+fn of(unit: &UnitEntry, vocab: &Vocabulary) -> &'static str {
+    let first = unit.words.first().map_or("", String::as_str);
+    if vocab
+        .feminine_endings
+        .iter()
+        .any(|e| first.ends_with(e.as_str()))
+    {
+        "da"
+    } else {
+        "do"
+    }
+}
+
 /// The unit a mention names, or the problem to tell.
 fn choose<'a>(
     m: &Mention,
     units: &'a [UnitEntry],
-    optional_first: &[String],
+    vocab: &Vocabulary,
 ) -> Result<&'a UnitEntry, String> {
-    let mut exact: Vec<&UnitEntry> = Vec::new();
-    let mut begun: Vec<&UnitEntry> = Vec::new();
-    for u in units {
-        match matches(&m.words, u, optional_first) {
-            Some(true) => exact.push(u),
-            Some(false) => begun.push(u),
-            None => {}
-        }
-    }
-    let candidates = if exact.is_empty() { begun } else { exact };
+    let found: Vec<(Match, &UnitEntry)> = units
+        .iter()
+        .filter_map(|u| matches(&m.words, u, vocab).map(|k| (k, u)))
+        .collect();
+    let best = found.iter().map(|(k, _)| *k).min();
+    let candidates: Vec<&UnitEntry> = found
+        .iter()
+        .filter(|(k, _)| Some(*k) == best)
+        .map(|(_, u)| *u)
+        .collect();
     let Some(top) = candidates.iter().map(|u| u.level).max() else {
         let meant = m
             .alias_of
@@ -294,7 +395,7 @@ pub(super) fn resolve_agencies(
 ) {
     let mut chosen: Vec<(&Mention, &UnitEntry)> = Vec::new();
     for m in mentions {
-        match choose(m, lookup.units(), &vocab.optional_first) {
+        match choose(m, lookup.units(), vocab) {
             Ok(unit) => {
                 if !chosen
                     .iter()
@@ -316,7 +417,7 @@ pub(super) fn resolve_agencies(
             filters: super::single(unit.level.filter(), json!(unit.code)),
             families: Vec::new(),
             words: m.written.clone(),
-            said: format!("de {}", unit_said(unit)),
+            said: format!("{} {}", of(unit, vocab), unit_said(unit)),
         }),
         many => {
             let names: Vec<String> = many.iter().map(|(_, unit)| unit_said(unit)).collect();

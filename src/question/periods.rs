@@ -103,19 +103,21 @@ impl Reader<'_> {
         (1990..=2100).contains(&d.year()).then_some(d)
     }
 
+    /// A month, with its year when one follows. Without a year it counts only as
+    /// an end of a range (`year_required` false); an abbreviation then too,
+    /// since "mar", "set", "out" are words as well ("entre jan e mar de 2022").
     fn month_at(&self, i: usize, year_required: bool) -> Option<(Point, usize)> {
         let word = self.text_at(i)?;
-        if let Some(m) = self.vocab.months.get(word) {
-            return match self.year_after(i + 1) {
-                Some((y, end)) => Some((Point::Month(Some(y), *m), end)),
-                None if !year_required => Some((Point::Month(None, *m), i + 1)),
-                None => None,
-            };
+        let m = self
+            .vocab
+            .months
+            .get(word)
+            .or_else(|| self.vocab.month_abbreviations.get(word))?;
+        match self.year_after(i + 1) {
+            Some((y, end)) => Some((Point::Month(Some(y), *m), end)),
+            None if !year_required => Some((Point::Month(None, *m), i + 1)),
+            None => None,
         }
-        // "mar", "set", "out" are words too: abbreviations count only before a year.
-        let m = self.vocab.month_abbreviations.get(word)?;
-        let (y, end) = self.year_after(i + 1)?;
-        Some((Point::Month(Some(y), *m), end))
     }
 
     fn point_at(&self, i: usize, year_required: bool) -> Option<(Point, usize)> {
@@ -168,7 +170,9 @@ impl Reader<'_> {
         let ordinal = *self.vocab.ordinals.get(self.text_at(i)?)?;
         let months = *self.vocab.parts.get(self.text_at(i + 1)?)?;
         let (y, end) = self.year_after(i + 2)?;
-        if ordinal == 0 || ordinal * months > 12 {
+        // 0 is "último": the last part of the year.
+        let ordinal = if ordinal == 0 { 12 / months } else { ordinal };
+        if ordinal * months > 12 {
             return None;
         }
         let first = (ordinal - 1) * months + 1;

@@ -316,6 +316,33 @@ fn cases() -> Vec<(&'static str, Value)> {
             "contratos do hospital geral de curitiba",
             json!({"codigo_ug": "160223"}),
         ),
+        (
+            "Em 2023, quais contratos do MEC passaram de 1 milhão?",
+            json!({"codigo_orgao_superior": "26000", "year": 2023, "min_value": 1e6}),
+        ),
+        ("contratos do Min. da Saude", json!({"codigo_orgao_superior": "36000"})),
+        ("contratos do minsterio da saud", json!({"codigo_orgao_superior": "36000"})),
+        ("contratos do Inst. Federal de Sao Paulo", json!({"codigo_orgao": "26439"})),
+        (
+            "contratos da Marinha entre jan e mar de 2022",
+            json!({"codigo_orgao": "52131", "data_inicial": "2022-01-01", "data_final": "2022-03-31"}),
+        ),
+        (
+            "contratos da universidade federal do para",
+            json!({"codigo_orgao": "26239"}),
+        ),
+        (
+            "contratos do Ministério da Economia no último trimestre de 2022",
+            json!({"codigo_orgao_superior": "25000", "data_inicial": "2022-10-01", "data_final": "2022-12-31"}),
+        ),
+        (
+            "existe superfaturamento nas compras de respiradores do ministerio da saude em 2021?",
+            json!({"texto": "respirador", "codigo_orgao_superior": "36000", "year": 2021, "anomaly_types": ["price"]}),
+        ),
+        (
+            "contratos da policia rodoviaria federal acima de 100 mil reais no 2o semestre de 2021",
+            json!({"codigo_orgao": "30802", "min_value": 1e5, "data_inicial": "2021-07-01", "data_final": "2021-12-31"}),
+        ),
     ]
 }
 
@@ -418,7 +445,7 @@ fn the_summary_says_what_was_understood() {
     assert_eq!(
         applied.sentence.as_deref(),
         Some(
-            "Entendi: contratos com valor a partir de R$ 1.000.000,00, assinados em 2024, de \
+            "Entendi: contratos com valor a partir de R$ 1.000.000,00, assinados em 2024, do \
              Ministério da Saúde (órgão superior 36000)."
         )
     );
@@ -480,6 +507,10 @@ fn what_cannot_be_answered_as_written_is_said() {
     for (q, expected) in [
         (
             "contratos do Ministério da Saúde e do Ministério da Educação",
+            "mais de um órgão",
+        ),
+        (
+            "contratos em 2022 da Universidade Federal de Santa Catarina e da UFRGS",
             "mais de um órgão",
         ),
         ("contratos em 2021 e em 2023", "mais de um período"),

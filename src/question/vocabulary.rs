@@ -70,6 +70,9 @@ pub struct Vocabulary {
     pub agency_stops: Vec<String>,
     pub connectives: Vec<String>,
     pub optional_first: Vec<String>,
+    pub feminine_endings: Vec<String>,
+    pub abbreviations: HashMap<String, String>,
+    pub typo_letters: usize,
     pub agencies: Vec<AgencyAlias>,
 }
 
@@ -155,6 +158,9 @@ struct RawAgencies {
     stops: Vec<String>,
     connectives: Vec<String>,
     optional_first: Vec<String>,
+    feminine_endings: Vec<String>,
+    abbreviations: HashMap<String, String>,
+    typo_letters: usize,
 }
 
 #[derive(Deserialize)]
@@ -247,6 +253,14 @@ impl Vocabulary {
             agency_stops: words(&raw.agencies.stops),
             connectives: words(&raw.agencies.connectives),
             optional_first: words(&raw.agencies.optional_first),
+            feminine_endings: words(&raw.agencies.feminine_endings),
+            abbreviations: raw
+                .agencies
+                .abbreviations
+                .iter()
+                .map(|(k, v)| (phrase(k).join(" "), phrase(v).join(" ")))
+                .collect(),
+            typo_letters: raw.agencies.typo_letters,
             agencies: raw
                 .agency
                 .iter()

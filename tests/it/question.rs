@@ -46,7 +46,7 @@ async fn a_question_with_empty_filters_gives_the_results_of_the_same_explicit_fi
         (
             "contratos acima de R$ 1 milhão no Ministério da Educação",
             json!({"min_value": 1000000, "codigo_orgao_superior": "26000"}),
-            "Entendi: contratos com valor a partir de R$ 1.000.000,00, de Ministério da \
+            "Entendi: contratos com valor a partir de R$ 1.000.000,00, do Ministério da \
              Educação (órgão superior 26000).",
         ),
         (
