@@ -356,14 +356,18 @@ impl Pipeline for ContractsPipeline {
         cancel: &CancellationToken,
     ) -> Result<Completion, JobError> {
         let started = Instant::now();
+        let invalid = |e: crate::sources::filters::FilterError| JobError::Permanent {
+            message: e.message.clone(),
+            // An unknown key comes back echoed already; the others are ours.
+            detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
+        };
+        // What the citizen wrote in `filters` and `anomaly_types` is checked
+        // first: its mistakes are the ones to tell, before any of the question's.
+        ContractFilters::parse(&job.filters).map_err(invalid)?;
+        families(&job.anomaly_types)?;
         let client = self.pool.get().await.map_err(unavailable)?;
         let question = self.read_question(&client, job).await?;
-        let filters =
-            ContractFilters::parse(&question.filters).map_err(|e| JobError::Permanent {
-                message: e.message.clone(),
-                // An unknown key comes back echoed already; the others are ours.
-                detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
-            })?;
+        let filters = ContractFilters::parse(&question.filters).map_err(invalid)?;
         let families = families(&question.anomaly_types)?;
 
         progress.set(Phase::DataRetrieval, 0.05);

@@ -145,7 +145,23 @@ async fn an_agency_name_of_several_units_fails_listing_them_and_the_worker_goes_
     )
     .await;
     let fine = insert_as_citizen(&client, user, "contratos da PRF", json!({}), json!([])).await;
+    let misspelt_filter = insert_as_citizen(
+        &client,
+        user,
+        "contratos do Instituto Federal",
+        json!({"ano": 2022}),
+        json!([]),
+    )
+    .await;
     drain_builtin(&db).await;
+    let row = row_json(&client, misspelt_filter).await;
+    assert!(
+        row["error_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("\"ano\" não existe"),
+        "the row's own mistake is told first: {row:#}"
+    );
     let row = row_json(&client, ambiguous).await;
     assert_eq!(
         (row["status"].as_str(), row["attempts"].as_i64()),
