@@ -69,6 +69,7 @@ pub struct Metrics {
     attempt_seconds: Histogram,
     phase_seconds: Family<PhaseLabel, Histogram>,
     records_analyzed: Counter,
+    completion_batch: Histogram,
     running: Gauge,
     queue: Family<StateLabel, Gauge>,
     oldest_pending_seconds: FloatGauge,
@@ -98,6 +99,7 @@ impl Metrics {
             attempt_seconds: duration_histogram(),
             phase_seconds: Family::new_with_constructor(duration_histogram),
             records_analyzed: Counter::default(),
+            completion_batch: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
             running: Gauge::default(),
             queue: Family::default(),
             oldest_pending_seconds: FloatGauge::default(),
@@ -141,6 +143,11 @@ impl Metrics {
             m.records_analyzed.clone(),
         );
         registry.register(
+            "completion_batch_size",
+            "Completions written together in one statement",
+            m.completion_batch.clone(),
+        );
+        registry.register(
             "jobs_running",
             "Investigations running in this process",
             m.running.clone(),
@@ -166,6 +173,10 @@ impl Metrics {
             m.pool.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    pub fn completion_batch(&self, n: usize) {
+        self.completion_batch.observe(n as f64);
     }
 
     pub fn claimed(&self, n: u64) {

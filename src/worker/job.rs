@@ -19,7 +19,7 @@ use crate::queue::{self, ClaimedRow, Fenced, ProgressWrite};
 
 /// What the row is to become when the attempt ends.
 enum Ending {
-    Complete(Completion),
+    Complete(Arc<Completion>),
     Retry {
         message: String,
         detail: String,
@@ -167,7 +167,7 @@ fn decide(
 ) -> Ending {
     match (reason, outcome) {
         (Some(StopReason::Lost), _) => Ending::Abandon,
-        (_, Ok(completion)) => Ending::Complete(completion),
+        (_, Ok(completion)) => Ending::Complete(Arc::new(completion)),
         (Some(StopReason::Shutdown), Err(_)) => Ending::Release,
         (None, Err(JobError::Cancelled)) => {
             // A pipeline must only say so when its token fired; be safe anyway.
@@ -199,7 +199,7 @@ fn decide(
 /// Writes the ending, retrying through connection trouble while our lease still
 /// stands; after that the row is the sweep's to recover, and writing would only
 /// be refused by the fence. Returns how the attempt ended, when that is known.
-async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) -> Option<Outcome> {
+async fn persist(shared: &Shared, handle: &Arc<JobHandle>, ending: Ending) -> Option<Outcome> {
     let fence = handle.fence;
     let lease = shared.settings.worker.lease();
     let mut delay = Duration::from_millis(100);
@@ -211,7 +211,8 @@ async fn persist(shared: &Shared, handle: &JobHandle, ending: Ending) -> Option<
             }
             Ending::Complete(completion) => {
                 shared
-                    .with_client(|c| async move { queue::complete(&c, fence, completion).await })
+                    .completions
+                    .complete(shared, handle, completion.clone())
                     .await
             }
             Ending::Fail { message, detail } => {
@@ -290,6 +291,14 @@ async fn write_progress(
             biased;
             _ = stop.cancelled() => return,
             changed = updates.changed() => if changed.is_err() { return },
+        }
+        // A job that ends as soon as it reports (an empty selection) has its
+        // completion on the way, which writes progress 1: let it get there
+        // first rather than spend a statement and a Realtime event on a phase
+        // already over.
+        tokio::task::yield_now().await;
+        if stop.is_cancelled() {
+            return;
         }
         let state = updates.borrow_and_update().clone();
         Span::current().record("phase", state.phase.as_str());

@@ -10,6 +10,7 @@
 //! stops claiming, lets running jobs finish within the grace period, asks the rest
 //! to stop, hands them back to the queue without counting the attempt, and returns.
 
+mod completions;
 mod job;
 pub mod listener;
 mod maintenance;
@@ -49,6 +50,8 @@ pub(crate) struct JobHandle {
     cancel: CancellationToken,
     reason: OnceLock<StopReason>,
     lease_renewed: Mutex<Instant>,
+    /// Its ending is written: the claim may fill its slot before the task ends.
+    slot_freed: AtomicBool,
 }
 
 impl JobHandle {
@@ -58,6 +61,7 @@ impl JobHandle {
             cancel: CancellationToken::new(),
             reason: OnceLock::new(),
             lease_renewed: Mutex::new(Instant::now()),
+            slot_freed: AtomicBool::new(false),
         }
     }
 
@@ -128,9 +132,25 @@ pub(crate) struct Shared {
     listening: AtomicBool,
     outage: Outage,
     metrics: Arc<Metrics>,
+    completions: completions::Completions,
+    /// Jobs whose ending is written and whose task is not reaped yet.
+    slots_freed: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
+    /// Once per job, when its ending is written (or its task ends).
+    fn free_slot(&self, handle: &JobHandle) {
+        if !handle.slot_freed.swap(true, Ordering::SeqCst) {
+            self.slots_freed.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Jobs still running: spawned, not reaped, ending not yet written.
+    fn busy(&self, jobs: &JoinSet<Uuid>) -> usize {
+        jobs.len()
+            .saturating_sub(self.slots_freed.load(Ordering::SeqCst))
+    }
+
     /// Runs `f` on a pooled connection under the statement timeout.
     async fn with_client<T, F, Fut>(&self, f: F) -> Result<T>
     where
@@ -233,6 +253,8 @@ impl Worker {
             listening: AtomicBool::new(false),
             outage: Outage::default(),
             metrics: Arc::new(Metrics::new()),
+            completions: completions::Completions::default(),
+            slots_freed: std::sync::atomic::AtomicUsize::new(0),
         });
 
         // Up before the database is: /healthz answers and /readyz says why not.
@@ -406,12 +428,13 @@ async fn claim_loop(
     // this one is idle, then take it.
     let mut make_room = false;
     loop {
-        let idle = jobs.is_empty();
+        let busy = shared.busy(jobs);
+        let idle = busy == 0;
         solo &= !idle;
         let free = if solo || (make_room && !idle) {
             0
         } else {
-            w.concurrency.saturating_sub(jobs.len())
+            w.concurrency.saturating_sub(busy)
         };
         let mut claimed = 0;
         if free > 0 {
@@ -470,9 +493,15 @@ async fn claim_loop(
             Some(done) = jobs.join_next(), if !jobs.is_empty() => {
                 // Every job that has ended by now frees its slot for the same
                 // claim: one statement for all of them, not one each.
-                reap(done);
+                reap(shared, done);
                 while let Some(done) = jobs.try_join_next() {
-                    reap(done);
+                    reap(shared, done);
+                }
+                // Completions being written end their jobs together: wait for
+                // them (one commit), so the claim fills all those slots at once.
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = shared.completions.settled() => {}
                 }
             }
         }
@@ -490,7 +519,8 @@ fn start(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>, row: queue::ClaimedRow)
     let shared = shared.clone();
     jobs.spawn(async move {
         let id = handle.fence.id;
-        job::run(shared.clone(), row, handle).await;
+        job::run(shared.clone(), row, handle.clone()).await;
+        shared.free_slot(&handle);
         let mut running = shared.running.lock().unwrap_or_else(|e| e.into_inner());
         running.remove(&id);
         shared.metrics.running(running.len() as i64);
@@ -498,7 +528,14 @@ fn start(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>, row: queue::ClaimedRow)
     });
 }
 
-fn reap(done: Result<Uuid, tokio::task::JoinError>) {
+fn reap(shared: &Shared, done: Result<Uuid, tokio::task::JoinError>) {
+    // A task that returned has freed its slot, which it gives back here; one
+    // that panicked never counted it.
+    if done.is_ok() {
+        let _ = shared
+            .slots_freed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
     if let Err(e) = done {
         // job::run catches pipeline panics; this is a panic in the worker itself.
         error!(error = %e, "job task ended abnormally");
@@ -515,7 +552,7 @@ async fn shut_down(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>) {
         grace_seconds = grace.as_secs(),
         "shutting down: no new claims; letting running jobs finish"
     );
-    if wait_for_jobs(jobs, grace).await {
+    if wait_for_jobs(shared, jobs, grace).await {
         return;
     }
     warn!(
@@ -523,7 +560,7 @@ async fn shut_down(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>) {
         "grace period over; handing unfinished investigations back to the queue"
     );
     shared.for_running(|job| job.stop(StopReason::Shutdown));
-    if wait_for_jobs(jobs, RELEASE_WAIT).await {
+    if wait_for_jobs(shared, jobs, RELEASE_WAIT).await {
         return;
     }
     // Pipelines that ignore their token: release their rows from here. If they
@@ -548,14 +585,14 @@ async fn shut_down(shared: &Arc<Shared>, jobs: &mut JoinSet<Uuid>) {
 }
 
 /// True when every job ended within `limit`.
-async fn wait_for_jobs(jobs: &mut JoinSet<Uuid>, limit: Duration) -> bool {
+async fn wait_for_jobs(shared: &Shared, jobs: &mut JoinSet<Uuid>, limit: Duration) -> bool {
     let deadline = tokio::time::sleep(limit);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             _ = &mut deadline => return jobs.is_empty(),
             done = jobs.join_next() => match done {
-                Some(done) => reap(done),
+                Some(done) => reap(shared, done),
                 None => return true,
             },
         }

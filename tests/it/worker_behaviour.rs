@@ -250,3 +250,80 @@ async fn progress_is_written_throttled_and_reaches_one_only_on_completion() {
     // 40 steps of 25 ms reported, one write per 50 ms at most: about 20 + claim + end.
     assert!(seen.len() < 30, "{} writes for 40 reports", seen.len());
 }
+
+/// Jobs that all end at once, one of them re-claimed elsewhere just before.
+struct Together {
+    barrier: std::sync::Arc<tokio::sync::Barrier>,
+    url: String,
+}
+
+#[async_trait::async_trait]
+impl fiscal::pipeline::Pipeline for Together {
+    async fn run(
+        &self,
+        job: &fiscal::pipeline::Job,
+        _progress: &fiscal::pipeline::Progress,
+        _cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<fiscal::pipeline::Completion, fiscal::pipeline::JobError> {
+        if job.query == "stolen" {
+            let client = crate::harness::connect(&self.url).await;
+            client
+                .execute(
+                    "update investigations set claim_token = gen_random_uuid(),
+                         lease_expires_at = now() + interval '1 hour' where id = $1",
+                    &[&job.id],
+                )
+                .await
+                .expect("re-claimed elsewhere");
+        }
+        self.barrier.wait().await;
+        Ok(scripted::completion(1))
+    }
+}
+
+#[tokio::test]
+async fn completions_that_end_together_share_one_statement_and_each_keeps_its_fence() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    crate::harness::lift_citizen_limits(&client, 20).await;
+    let stolen = enqueue(&client, user, "stolen").await;
+    for _ in 0..7 {
+        enqueue(&client, user, "together").await;
+    }
+    let pipeline: std::sync::Arc<dyn fiscal::pipeline::Pipeline> = std::sync::Arc::new(Together {
+        barrier: std::sync::Arc::new(tokio::sync::Barrier::new(8)),
+        url: db.url.clone(),
+    });
+    let mut settings = db.settings();
+    settings.worker.concurrency = 8;
+    let worker = RunningWorker::start(
+        settings,
+        fiscal::pipeline::Pipelines::default().with("contracts", pipeline),
+    );
+    let batches: Vec<i64> = eventually(DEADLINE, "seven completions", || async {
+        // One statement stamps its rows with one transaction time.
+        let rows = client
+            .query(
+                "select count(*) from investigations where status = 'completed'
+                 group by completed_at order by 1 desc",
+                &[],
+            )
+            .await
+            .expect("completions");
+        let batches: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        (batches.iter().sum::<i64>() == 7).then_some(batches)
+    })
+    .await;
+    let report = worker.stop().await;
+    assert_eq!(report.completed, 7, "{report:?}");
+    assert!(
+        batches[0] >= 2,
+        "completions that ended together went out one by one: {batches:?}"
+    );
+    let row = fetch(&client, stolen).await;
+    assert_eq!(
+        row.status, "processing",
+        "the re-claimed row is left to its new holder"
+    );
+}
