@@ -8,16 +8,20 @@
 -- definer so the worker role, which writes API rows, needs no grant on these
 -- tables beyond reading them.
 
+-- `seen_month` is the newest publication month the name came from: importing
+-- an older month after a newer one keeps the newer name.
 create table if not exists transparency.units (
     level text not null check (level in ('orgao_superior', 'orgao', 'ug')),
     code text not null,
     name text not null,
+    seen_month date not null,
     primary key (level, code)
 );
 
 create table if not exists transparency.suppliers (
     code text primary key,
     name text not null,
+    seen_month date not null,
     -- transparency.fold(name): for whole-word candidates (src/question/lookup.rs).
     name_busca text not null
 );
@@ -32,8 +36,10 @@ create table if not exists transparency.suppliers (
 create or replace function transparency.fold(p_text text) returns text
 language sql immutable parallel safe
 return pg_catalog.lower(pg_catalog.translate(p_text,
-    'ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑáàâãäåéèêëíìîïóòôõöúùûüçñ.,;:/\-&()[]{}''"!?*+_|@#%$ºª°~^`<>=',
-    'AAAAAAEEEEIIIIOOOOOUUUUCNaaaaaaeeeeiiiiooooouuuucn                                   '));
+    'ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑáàâãäåéèêëíìîïóòôõöúùûüçñ.,;:/\-&()[]{}''"!?*+_|@#%$ºª°~^`<>=’‘“”–—'
+        || chr(9) || chr(10) || chr(13),
+    'AAAAAAEEEEIIIIOOOOOUUUUCNaaaaaaeeeeiiiiooooouuuucn                                         '
+        || '   '));
 
 -- The statements that take the names from `p_rows`, a relation with
 -- transparency.contracts' columns: an insert's transition table, or the table
@@ -45,8 +51,8 @@ language sql immutable
 set search_path = pg_catalog, pg_temp
 return array[
     format($sql$
-        insert into transparency.units (level, code, name)
-        select distinct on (level, code) level, code, name
+        insert into transparency.units (level, code, name, seen_month)
+        select distinct on (level, code) level, code, name, newest
         from (
             -- Grouped first (a hash over the rows), sorted after: a few thousand
             -- units, not three sorts of every row.
@@ -62,14 +68,17 @@ return array[
             group by 1, 2, 3
         ) u
         order by level, code, newest desc, name
-        on conflict (level, code) do update set name = excluded.name
-            where transparency.units.name is distinct from excluded.name
+        on conflict (level, code) do update
+            set name = excluded.name, seen_month = excluded.seen_month
+            where excluded.seen_month > transparency.units.seen_month
+               or excluded.seen_month = transparency.units.seen_month
+                  and excluded.name is distinct from transparency.units.name
     $sql$, p_rows),
     format($sql$
-        insert into transparency.suppliers (code, name, name_busca)
-        select code, name, transparency.fold(name)
+        insert into transparency.suppliers (code, name, seen_month, name_busca)
+        select code, name, newest, transparency.fold(name)
         from (
-            select distinct on (code) code, name
+            select distinct on (code) code, name, newest
             from (
                 select r.codigo_contratado as code, pg_catalog.btrim(r.nome_contratado) as name,
                        max(r.source_month) as newest
@@ -80,11 +89,17 @@ return array[
             ) g
             order by code, newest desc, name
         ) s
-        -- Folded only when new or renamed.
+        -- Folded only when there is something to learn: a new supplier, or a
+        -- name from a month newer than the one known.
         where not exists (
-            select 1 from transparency.suppliers k where k.code = s.code and k.name = s.name)
+            select 1 from transparency.suppliers k
+            where k.code = s.code and k.seen_month >= s.newest
+              and (k.name = s.name or k.seen_month > s.newest))
         order by code
-        on conflict (code) do update set name = excluded.name, name_busca = excluded.name_busca
+        on conflict (code) do update
+            set name = excluded.name, seen_month = excluded.seen_month,
+                name_busca = excluded.name_busca
+            where excluded.seen_month >= transparency.suppliers.seen_month
     $sql$, p_rows)
 ];
 

@@ -116,8 +116,13 @@ impl ContractsPipeline {
         let directory = if draft.agencies.is_empty() && draft.suppliers.is_empty() {
             question::Directory::default()
         } else {
-            let suppliers: Vec<Vec<String>> =
-                draft.suppliers.iter().map(|m| m.words.clone()).collect();
+            // Only the first supplier named is resolved (see question::resolve).
+            let suppliers: Vec<Vec<String>> = draft
+                .suppliers
+                .iter()
+                .take(1)
+                .map(|m| m.words.clone())
+                .collect();
             question::lookup::load(client, &suppliers, vocab)
                 .await
                 .map_err(unavailable)?
@@ -146,7 +151,7 @@ async fn more_contracts_than(
     client: &tokio_postgres::Client,
     limit: usize,
 ) -> anyhow::Result<bool> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX).min(i64::MAX - 1);
     let row = client
         .query_one(
             "select count(*) > $1::int8 from (

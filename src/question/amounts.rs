@@ -65,6 +65,7 @@ impl Reader<'_> {
             j += n;
             marked = true;
         }
+        let mut currency = marked;
         let (mut value, plain) = match self.kind_at(j) {
             Some(Kind::Number) => (number(&self.tokens[j].text)?, self.tokens[j].text.clone()),
             Some(Kind::Word) => (
@@ -89,6 +90,11 @@ impl Reader<'_> {
         if let Some(n) = self.any_at(j, &self.vocab.money_units) {
             j += n;
             marked = true;
+            currency = true;
+        }
+        // "mais de 100 contratos", "mais de 5 mil contratos": a count.
+        if !currency && self.any_at(j, &self.vocab.counts).is_some() {
+            return None;
         }
         // "25%" is a share, never an amount.
         if self.is(j, "%") || self.is(j, "por") && self.is(j + 1, "cento") {

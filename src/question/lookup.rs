@@ -146,9 +146,9 @@ impl Lookup for Directory {
     }
 }
 
-/// Suppliers read per mention at most: more than a handful is an ambiguity to
-/// list, and the list shows a few.
-const MAX_SUPPLIERS: i64 = 50;
+/// Suppliers a name may match before it is "more than" this many: an
+/// ambiguity either way; one more is read to tell "50" from "more than 50".
+pub const MAX_SUPPLIERS: usize = 50;
 
 /// Loads the units, and the suppliers the mentions could name.
 pub async fn load(
@@ -178,7 +178,7 @@ pub async fn load(
                 "select code, name from transparency.suppliers
                  where ' ' || name_busca || ' ' like all($1::text[])
                  order by name, code limit $2",
-                &[&patterns, &MAX_SUPPLIERS],
+                &[&patterns, &(MAX_SUPPLIERS as i64 + 1)],
             )
             .await
             .context("reading transparency.suppliers")?;

@@ -91,6 +91,9 @@ pub struct Mention {
     pub written: String,
     /// The name an acronym stands for, from the vocabulary ("PRF").
     pub alias_of: Option<String>,
+    /// Started by a head word read through a typo: dropped, not reported, when
+    /// it names nothing.
+    pub tentative: bool,
 }
 
 /// What [`read`] found before any lookup.
@@ -125,11 +128,15 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn new(text: &'a str, vocab: &'a Vocabulary, today: NaiveDate) -> Self {
         let mut tokens = tokenize(text);
-        // "Min. da Saúde": an abbreviation is known by its dot.
-        for t in &mut tokens {
-            let dotted = text[t.span.end..].starts_with('.');
-            if let Some(full) = vocab.abbreviations.get(&t.text).filter(|_| dotted) {
-                t.text = full.clone();
+        // "Min. da Saúde": an abbreviation is known by its dot, which then ends
+        // no clause.
+        for k in 0..tokens.len() {
+            let dotted = text[tokens[k].span.end..].starts_with('.');
+            if let Some(full) = vocab.abbreviations.get(&tokens[k].text).filter(|_| dotted) {
+                tokens[k].text = full.clone();
+                if let Some(next) = tokens.get_mut(k + 1) {
+                    next.after_break = false;
+                }
             }
         }
         let used = vec![false; tokens.len()];
@@ -210,8 +217,8 @@ impl<'a> Reader<'a> {
 
     fn everything(&mut self) {
         for i in 0..self.len() {
-            if let Some(n) = self.any_at(i, &self.vocab.everything) {
-                self.take(i, i + n);
+            // Left unread: "todos os contratos de limpeza" still names an object.
+            if self.any_at(i, &self.vocab.everything).is_some() {
                 self.draft.everything = true;
             }
         }
@@ -255,13 +262,13 @@ impl<'a> Reader<'a> {
     }
 
     fn families(&mut self) {
-        let mut found: Vec<Family> = Vec::new();
+        let mut found: Vec<(Family, String)> = Vec::new();
         let mut words: Vec<String> = Vec::new();
         for i in 0..self.len() {
-            for (family, phrases) in &self.vocab.families {
+            for (family, phrases, said) in &self.vocab.families {
                 if let Some(n) = self.any_at(i, phrases) {
-                    if !found.contains(family) {
-                        found.push(*family);
+                    if !found.iter().any(|(f, _)| f == family) {
+                        found.push((*family, said.clone()));
                     }
                     words.push(self.words(i, i + n));
                     self.take(i, i + n);
@@ -273,13 +280,13 @@ impl<'a> Reader<'a> {
             return;
         }
         found.sort();
-        let names: Vec<String> = found.iter().map(|f| family_pt(*f).to_string()).collect();
+        let names: Vec<String> = found.iter().map(|(_, said)| said.clone()).collect();
         self.draft.readings.push(Reading {
             group: Group::Families,
             filters: Map::new(),
-            families: found.iter().map(|f| f.as_str()).collect(),
+            families: found.iter().map(|(f, _)| f.as_str()).collect(),
             words: words.join("; "),
-            said: format!("buscando indícios de {}", list_pt(&names, "e")),
+            said: format!("buscando indícios de {}", list_pt(&names, "e de")),
         });
     }
 
@@ -332,17 +339,6 @@ fn single(key: &str, value: Value) -> Map<String, Value> {
     map
 }
 
-pub(crate) fn family_pt(f: Family) -> &'static str {
-    match f {
-        Family::Price => "preço",
-        Family::Vendor => "fornecedor",
-        Family::Temporal => "datas",
-        Family::Payment => "pagamentos e aditivos",
-        Family::Duplicate => "duplicidade e fracionamento",
-        Family::Pattern => "padrões estatísticos",
-    }
-}
-
 /// "a, b e c".
 pub(crate) fn list_pt(items: &[String], last: &str) -> String {
     match items {
@@ -384,6 +380,9 @@ fn valid_document(digits: &str) -> bool {
 
 /// "12.345.678/0001-90", "123.456.789-09", a CNPJ root "12.345.678".
 pub(crate) fn format_document(digits: &str) -> String {
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return digits.to_string();
+    }
     match digits.len() {
         14 => format!(
             "{}.{}.{}/{}-{}",

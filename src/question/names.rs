@@ -9,7 +9,7 @@
 
 use serde_json::json;
 
-use super::lookup::{name_words, Lookup, SupplierEntry, UnitEntry};
+use super::lookup::{name_words, Lookup, SupplierEntry, UnitEntry, MAX_SUPPLIERS};
 use super::tokens::Kind;
 use super::{
     format_document, list_pt, Group, Mention, Problem, Reader, Reading, Understanding, Vocabulary,
@@ -45,7 +45,10 @@ impl Reader<'_> {
             stops.contains(&self.tokens[j].text)
                 && !(j > i && self.vocab.connectives.contains(&self.tokens[j - 1].text))
         };
-        while self.kind_at(j) == Some(Kind::Word) && !stops_here(j) {
+        while self.kind_at(j) == Some(Kind::Word)
+            && !stops_here(j)
+            && !(j > i && self.tokens[j].after_break)
+        {
             // "do IFSP e da UFG", "da Saúde e do Ministério da Educação".
             let another = self.any_at(j, &self.vocab.agency_heads).is_some()
                 || self
@@ -78,20 +81,22 @@ impl Reader<'_> {
         j
     }
 
-    /// A head word starts here, or a long one with a typo ("minsterio").
-    fn head_at(&self, i: usize) -> bool {
+    /// A head word starts here: `Some(false)`; a long one with a typo
+    /// ("minsterio"): `Some(true)`, tentative.
+    fn head_at(&self, i: usize) -> Option<bool> {
         if self.any_at(i, &self.vocab.agency_heads).is_some() {
-            return true;
+            return Some(false);
         }
-        let Some(word) = self.text_at(i) else {
-            return false;
-        };
-        word.chars().count() >= self.vocab.typo_letters
+        let word = self.text_at(i)?;
+        // Short heads are a letter away from common words (banco/branco,
+        // fundo/mundo, escola/escolha): only long ones are read through a typo.
+        let typo = word.chars().count() >= self.vocab.typo_head_letters
             && self
                 .vocab
                 .agency_heads
                 .iter()
-                .any(|h| h.len() == 1 && one_edit_apart(word, &h[0]))
+                .any(|h| h.len() == 1 && one_edit_apart(word, &h[0]));
+        typo.then_some(true)
     }
 
     pub(crate) fn agencies(&mut self) {
@@ -100,8 +105,10 @@ impl Reader<'_> {
         // Federal") stands for the agency it names.
         let mut i = 0;
         while i < self.len() {
-            let starts = self.free(i)
-                && self.head_at(i)
+            let head = self.head_at(i).filter(|_| self.free(i));
+            // "da empresa Fundação Getúlio Vargas" names a supplier.
+            let starts = head.is_some()
+                && !self.preceded_by_any(i, &self.vocab.supplier_markers)
                 && (i == 0
                     || self.capitalised(i)
                     || self.preceded_by_any(i, &self.vocab.agency_before));
@@ -109,6 +116,7 @@ impl Reader<'_> {
                 i += 1;
                 continue;
             }
+            let tentative = head == Some(true);
             let end = self.name_end(i, &self.vocab.agency_stops);
             let folded: Vec<String> = self.tokens[i..end].iter().map(|t| t.text.clone()).collect();
             let alias_of = self
@@ -132,6 +140,7 @@ impl Reader<'_> {
                 words,
                 written,
                 alias_of,
+                tentative,
             });
             i = end.max(i + 1);
         }
@@ -145,6 +154,7 @@ impl Reader<'_> {
                     words: name_words(&name, self.vocab),
                     written: self.words(i, i + n),
                     alias_of: Some(name),
+                    tentative: false,
                 };
                 self.take(i, i + n);
                 self.draft.agencies.push(mention);
@@ -161,7 +171,11 @@ impl Reader<'_> {
             };
             let start = i + n;
             let end = self.name_end(start, &self.vocab.agency_stops);
-            let words = name_words(&self.words(start, end), self.vocab);
+            let words: Vec<String> = self.tokens[start..end]
+                .iter()
+                .map(|t| t.text.clone())
+                .filter(|w| !self.vocab.connectives.contains(w))
+                .collect();
             if words.iter().any(|w| w.chars().count() >= 2) {
                 let written = self.words(start, end);
                 self.take(i, end);
@@ -169,6 +183,7 @@ impl Reader<'_> {
                     words,
                     written,
                     alias_of: None,
+                    tentative: false,
                 });
             }
             i = end.max(i + 1);
@@ -203,6 +218,7 @@ impl Reader<'_> {
             let mut found = Vec::new();
             while self.kind_at(j) == Some(Kind::Word)
                 && !self.vocab.object_stops.contains(&self.tokens[j].text)
+                && !(j > i + n && self.tokens[j].after_break)
             {
                 let w = &self.tokens[j].text;
                 if !self.vocab.object_ignored.contains(w)
@@ -339,16 +355,36 @@ fn choose<'a>(
     units: &'a [UnitEntry],
     vocab: &Vocabulary,
 ) -> Result<&'a UnitEntry, String> {
-    let found: Vec<(Match, &UnitEntry)> = units
-        .iter()
-        .filter_map(|u| matches(&m.words, u, vocab).map(|k| (k, u)))
-        .collect();
-    let best = found.iter().map(|(k, _)| *k).min();
-    let candidates: Vec<&UnitEntry> = found
-        .iter()
-        .filter(|(k, _)| Some(*k) == best)
-        .map(|(_, u)| *u)
-        .collect();
+    let best = |words: &[String]| -> (Option<Match>, Vec<&'a UnitEntry>) {
+        let found: Vec<(Match, &UnitEntry)> = units
+            .iter()
+            .filter_map(|u| matches(words, u, vocab).map(|k| (k, u)))
+            .collect();
+        let best = found.iter().map(|(k, _)| *k).min();
+        let units = found
+            .iter()
+            .filter(|(k, _)| Some(*k) == best)
+            .map(|(_, u)| *u)
+            .collect();
+        (best, units)
+    };
+    let (_, mut candidates) = best(&m.words);
+    if candidates.is_empty() {
+        // "Ministério da Saúde quais foram…": words no unit's name holds cannot
+        // end a name; without them, an exact name is taken.
+        let mut words = m.words.clone();
+        while words
+            .last()
+            .is_some_and(|w| !units.iter().any(|u| u.words.contains(w)))
+        {
+            words.pop();
+        }
+        if !words.is_empty() && words.len() < m.words.len() {
+            if let (Some(Match::Exact), exact) = best(&words) {
+                candidates = exact;
+            }
+        }
+    }
     let Some(top) = candidates.iter().map(|u| u.level).max() else {
         let meant = m
             .alias_of
@@ -394,7 +430,13 @@ pub(super) fn resolve_agencies(
     u: &mut Understanding,
 ) {
     let mut chosen: Vec<(&Mention, &UnitEntry)> = Vec::new();
+    let mut seen: Vec<&[String]> = Vec::new();
     for m in mentions {
+        // The same name twice is one name, and costs one search.
+        if seen.contains(&m.words.as_slice()) {
+            continue;
+        }
+        seen.push(&m.words);
         match choose(m, lookup.units(), vocab) {
             Ok(unit) => {
                 if !chosen
@@ -404,6 +446,8 @@ pub(super) fn resolve_agencies(
                     chosen.push((m, unit));
                 }
             }
+            // A typo'd head that names nothing was an ordinary word.
+            Err(_) if m.tentative => {}
             Err(message) => u.problems.push(Problem {
                 group: Group::Agency,
                 message,
@@ -455,7 +499,10 @@ pub(super) fn resolve_suppliers(
     // Codes that are no CNPJ (the Portal also lists a 9-digit "404325440" for
     // CLARO S.A.) do not make the company ambiguous.
     let company = |list: &[SupplierEntry]| -> Option<(String, String)> {
-        let cnpjs: Vec<&SupplierEntry> = list.iter().filter(|s| s.code.len() == 14).collect();
+        if list.len() > MAX_SUPPLIERS {
+            return None;
+        }
+        let cnpjs: Vec<&SupplierEntry> = list.iter().filter(|s| is_document(&s.code, 14)).collect();
         let first = cnpjs.first()?;
         let root = &first.code[..8];
         cnpjs
@@ -467,6 +514,21 @@ pub(super) fn resolve_suppliers(
         ([one], _) | (_, [one]) => Some((one.code.clone(), one.name.clone())),
         _ => company(&found).or_else(|| company(&exact)),
     };
+    if let Some((code, name)) = &pick {
+        if !is_document(code, code.len()) {
+            u.problems.push(Problem {
+                group: Group::Supplier,
+                message: format!(
+                    "O fornecedor {} aparece nos contratos importados com o código \"{}\", \
+                     que não é um CNPJ nem um CPF; não é possível selecionar seus contratos por \
+                     ele.",
+                    crate::input::echo(name),
+                    crate::input::echo(code)
+                ),
+            });
+            return;
+        }
+    }
     if let Some((code, name)) = pick {
         u.readings.push(Reading {
             group: Group::Supplier,
@@ -489,17 +551,23 @@ pub(super) fn resolve_suppliers(
             .take(LISTED)
             .map(|s| format!("{} ({})", s.name, document(&s.code)))
             .collect();
-        let more = found.len().saturating_sub(LISTED);
-        let more = if more > 0 {
-            format!(" e mais {more}")
+        let (how_many, more) = if found.len() > MAX_SUPPLIERS {
+            (format!("mais de {MAX_SUPPLIERS}"), " e outros".to_string())
         } else {
-            String::new()
+            let more = found.len().saturating_sub(LISTED);
+            (
+                found.len().to_string(),
+                if more > 0 {
+                    format!(" e mais {more}")
+                } else {
+                    String::new()
+                },
+            )
         };
         format!(
-            "\"{}\" corresponde a {} fornecedores dos contratos importados: {}{more}. Informe o \
-             CNPJ do fornecedor que procura.",
+            "\"{}\" corresponde a {how_many} fornecedores dos contratos importados: {}{more}. \
+             Informe o CNPJ do fornecedor que procura.",
             m.written,
-            found.len(),
             shown.join("; ")
         )
     };
@@ -522,7 +590,15 @@ fn without_suffix(mut words: Vec<String>, vocab: &Vocabulary) -> Vec<String> {
     words
 }
 
+/// Digits only, `len` of them (8, 11 or 14 make a document).
+fn is_document(code: &str, len: usize) -> bool {
+    matches!(len, 8 | 11 | 14) && code.len() == len && code.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn document(code: &str) -> String {
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return format!("código {}", crate::input::echo(code));
+    }
     match code.len() {
         14 => format!("CNPJ {}", format_document(code)),
         11 => format!("CPF {}", format_document(code)),

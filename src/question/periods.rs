@@ -276,6 +276,16 @@ impl Reader<'_> {
                 }
             }
         }
+        // "R$ 2000" is an amount, however year-like.
+        if i > 0
+            && self
+                .vocab
+                .currency
+                .iter()
+                .any(|c| c.len() == 1 && self.tokens[i - 1].text == c[0])
+        {
+            return None;
+        }
         let (p, end) = self.point_at(i, true)?;
         if let Point::Year(a) = p {
             if self.is(end, "e") {

@@ -324,6 +324,34 @@ fn cases() -> Vec<(&'static str, Value)> {
         ("contratos do minsterio da saud", json!({"codigo_orgao_superior": "36000"})),
         ("contratos do Inst. Federal de Sao Paulo", json!({"codigo_orgao": "26439"})),
         (
+            "No Ministério da Saúde, quais contratos passaram de 1 milhão?",
+            json!({"codigo_orgao_superior": "36000", "min_value": 1e6}),
+        ),
+        (
+            "Quanto o Ministério da Saúde gastou com respiradores?",
+            json!({"codigo_orgao_superior": "36000", "texto": "respirador"}),
+        ),
+        (
+            "quanto a empresa Claro recebeu em 2022",
+            json!({"cnpj_fornecedor": "40432544", "year": 2022}),
+        ),
+        ("compras de ambulâncias suspeitas", json!({"texto": "ambulancia"})),
+        (
+            "direcionamento na escolha da empresa Claro",
+            json!({"cnpj_fornecedor": "40432544", "anomaly_types": ["vendor"]}),
+        ),
+        ("mais de 100 contratos do IFSP", json!({"codigo_orgao": "26439"})),
+        ("compras de R$ 2000 em 2022", json!({"year": 2022})),
+        ("todos os contratos de limpeza", json!({"texto": "limpeza"})),
+        (
+            "compras do CNPJ 22.934.158/0001-71",
+            json!({"cnpj_fornecedor": "22934158000171"}),
+        ),
+        (
+            "contratos da Universidade Federal de Goiás: quais são os maiores?",
+            json!({"codigo_orgao": "26235"}),
+        ),
+        (
             "contratos da Marinha entre jan e mar de 2022",
             json!({"codigo_orgao": "52131", "data_inicial": "2022-01-01", "data_final": "2022-03-31"}),
         ),
@@ -372,6 +400,8 @@ const NOTHING: &[&str] = &[
     "mais de 10",
     "um dois três",
     "teste 123",
+    "contratos de alto valor",
+    "dentro do prazo",
 ];
 
 #[test]
@@ -594,4 +624,39 @@ proptest! {
         let u = understood(&q);
         prop_assert!(ContractFilters::parse(&Value::Object(u.filters())).is_ok(), "{}", q);
     }
+}
+
+#[test]
+fn a_supplier_without_a_document_or_among_too_many_is_told_not_guessed() {
+    let vocab = Vocabulary::builtin();
+    let mut dir = Directory::default();
+    dir.add_supplier("EX1133921", "ACME INTERNATIONAL INC");
+    for i in 0..60 {
+        dir.add_supplier(
+            &format!("{:014}", 10_000_000_000_000u64 + i),
+            &format!("NOVA ERA {i} LTDA"),
+        );
+    }
+    let u = understand(
+        "contratos da empresa Acme International",
+        today(),
+        vocab,
+        &dir,
+    );
+    assert!(
+        u.problems
+            .iter()
+            .any(|p| p.message.contains("não é um CNPJ nem um CPF")),
+        "{:?}",
+        u.problems
+    );
+    assert!(u.filters().is_empty());
+    let u = understand("contratos da empresa Nova Era", today(), vocab, &dir);
+    assert!(
+        u.problems
+            .iter()
+            .any(|p| p.message.contains("corresponde a mais de 50 fornecedores")),
+        "{:?}",
+        u.problems
+    );
 }

@@ -24,6 +24,9 @@ pub struct Token {
     pub span: Range<usize>,
     /// Written in capitals in the original ("PRF"), for acronyms.
     pub upper: bool,
+    /// Punctuation that ends a clause stands between this token and the one
+    /// before (",", "?", ": ", ". "): a name or an object ends there.
+    pub after_break: bool,
 }
 
 /// Questions are at most 2,000 characters (src/input.rs); this bounds the work
@@ -38,13 +41,25 @@ fn ordinal_letter(c: char) -> Option<char> {
     }
 }
 
+/// Punctuation that ends a clause; a dot only before a space or the end, so
+/// "S.A" and "1.000" stay whole ("Min. da" is mended by the reader, which knows
+/// the abbreviation).
+fn breaks(c: char, next: Option<char>) -> bool {
+    matches!(
+        c,
+        ',' | ';' | ':' | '?' | '!' | '(' | ')' | '"' | '\n' | '\r'
+    ) || c == '.' && next.map_or(true, char::is_whitespace)
+}
+
 pub fn tokenize(text: &str) -> Vec<Token> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let end_of = |i: usize| chars.get(i).map_or(text.len(), |(b, _)| *b);
     let mut out: Vec<Token> = Vec::new();
+    let mut pending_break = false;
     let mut i = 0;
     while i < chars.len() && out.len() < MAX_TOKENS {
         let (start, c) = chars[i];
+        let after_break = std::mem::take(&mut pending_break);
         if c.is_ascii_digit() {
             let mut j = i + 1;
             while j < chars.len() {
@@ -74,6 +89,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 kind: Kind::Number,
                 span: start..end_of(j),
                 upper: false,
+                after_break,
             });
             i = j;
         } else if c.is_alphabetic() {
@@ -93,6 +109,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                     kind: Kind::Symbol,
                     span: start..end_of(j + 1),
                     upper: true,
+                    after_break,
                 });
                 i = j + 1;
                 continue;
@@ -104,6 +121,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                     kind: Kind::Word,
                     span: start..end_of(j),
                     upper,
+                    after_break,
                 });
             }
             i = j;
@@ -114,7 +132,10 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                     kind: Kind::Symbol,
                     span: start..end_of(i + 1),
                     upper: false,
+                    after_break,
                 });
+            } else {
+                pending_break = after_break || breaks(c, chars.get(i + 1).map(|(_, n)| *n));
             }
             i += 1;
         }
@@ -177,6 +198,17 @@ mod tests {
                 ("k", false)
             ]
         );
+    }
+
+    #[test]
+    fn clause_punctuation_is_marked_and_a_dot_inside_a_word_is_not() {
+        let t = tokenize("No Ministério da Saúde, quais? Claro S.A. e Min. X");
+        let marked: Vec<&str> = t
+            .iter()
+            .filter(|t| t.after_break)
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(marked, ["quais", "claro", "e", "x"]);
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub struct Vocabulary {
     pub at_least: Vec<Phrase>,
     pub at_most: Vec<Phrase>,
     pub money_between: Vec<(Phrase, Phrase)>,
+    pub counts: Vec<Phrase>,
     pub months: HashMap<String, u32>,
     pub month_abbreviations: HashMap<String, u32>,
     pub ordinals: HashMap<String, u32>,
@@ -55,7 +56,8 @@ pub struct Vocabulary {
     pub last_year: Vec<Phrase>,
     pub last_month: Vec<Phrase>,
     pub modalities: Vec<Modality>,
-    pub families: Vec<(Family, Vec<Phrase>)>,
+    /// Each family with its words and how the summary says it.
+    pub families: Vec<(Family, Vec<Phrase>, String)>,
     pub everything: Vec<Phrase>,
     pub object_markers: Vec<Phrase>,
     pub object_stops: Vec<String>,
@@ -73,6 +75,7 @@ pub struct Vocabulary {
     pub feminine_endings: Vec<String>,
     pub abbreviations: HashMap<String, String>,
     pub typo_letters: usize,
+    pub typo_head_letters: usize,
     pub agencies: Vec<AgencyAlias>,
 }
 
@@ -100,6 +103,7 @@ struct RawMoney {
     at_least: Vec<String>,
     at_most: Vec<String>,
     between: Vec<(String, String)>,
+    counts: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +131,7 @@ struct RawModality {
 #[derive(Deserialize)]
 struct RawFamily {
     family: String,
+    said: String,
     words: Vec<String>,
 }
 
@@ -161,6 +166,7 @@ struct RawAgencies {
     feminine_endings: Vec<String>,
     abbreviations: HashMap<String, String>,
     typo_letters: usize,
+    typo_head_letters: usize,
 }
 
 #[derive(Deserialize)]
@@ -204,7 +210,7 @@ impl Vocabulary {
         for f in &raw.family {
             let family = Family::parse(&f.family)
                 .ok_or_else(|| anyhow::anyhow!("unknown family {:?}", f.family))?;
-            families.push((family, phrases(&f.words)));
+            families.push((family, phrases(&f.words), f.said.clone()));
         }
         let mut endings: Vec<(String, String)> = raw.objects.endings.clone();
         endings.sort_by_key(|(ending, _)| std::cmp::Reverse(ending.len()));
@@ -216,6 +222,7 @@ impl Vocabulary {
             at_least: phrases(&raw.money.at_least),
             at_most: phrases(&raw.money.at_most),
             money_between: pairs(&raw.money.between),
+            counts: phrases(&raw.money.counts),
             months: keyed(&raw.months),
             month_abbreviations: keyed(&raw.month_abbreviations),
             ordinals: keyed(&raw.periods.ordinals),
@@ -261,6 +268,7 @@ impl Vocabulary {
                 .map(|(k, v)| (phrase(k).join(" "), phrase(v).join(" ")))
                 .collect(),
             typo_letters: raw.agencies.typo_letters,
+            typo_head_letters: raw.agencies.typo_head_letters,
             agencies: raw
                 .agency
                 .iter()
