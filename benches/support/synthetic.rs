@@ -69,5 +69,8 @@ pub fn synthetic(real: &[Contract], n: usize) -> Dataset {
             c
         })
         .collect();
-    Dataset { contracts }
+    Dataset {
+        contracts,
+        ..Default::default()
+    }
 }

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_citizen_input_limits"),
     migration!(9, "0009_claim_order"),
     migration!(10, "0010_question_names"),
+    migration!(11, "0011_sanctions"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

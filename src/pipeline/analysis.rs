@@ -169,6 +169,7 @@ mod tests {
                     ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         };
         let ranked = rank(Uuid::nil(), findings, &data);
         let got: Vec<(&str, f64)> = ranked

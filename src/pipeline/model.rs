@@ -63,10 +63,29 @@ pub struct Contract {
     pub amendments: Vec<Amendment>,
 }
 
+/// A penalty of a supplier in a sanctions list (CNEP, CEIS).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupplierSanction {
+    /// "CNEP" or "CEIS".
+    pub registry: String,
+    /// The Portal's id (`skSancao`).
+    pub id: i64,
+    pub name: String,
+    pub category: String,
+    /// The sanctioning body.
+    pub body: String,
+    /// Unknown in some records ("Sem informação").
+    pub published: Option<NaiveDate>,
+    pub fine: Option<f64>,
+}
+
 /// The records of one investigation.
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
     pub contracts: Vec<Contract>,
+    /// The penalties of the suppliers of `contracts`, by supplier code, in
+    /// publication order.
+    pub sanctions: std::collections::HashMap<String, Vec<SupplierSanction>>,
 }
 
 /// The detector families: the values of `type` in results.

@@ -137,6 +137,7 @@ mod tests {
                 contract(332_843_300_000.0, 332_843_300_000.0),
                 contract(1_000.0, 1_200.0),
             ],
+            ..Default::default()
         };
         let mut clean = raw.clone();
         let (registered, findings) = sanitize(&mut clean, 50_000_000_000.0);
@@ -164,6 +165,7 @@ mod tests {
                 contract(4_414_670_000.0, 44_146_700.0),
                 contract(2_902_850.0, 2_902_850_000.0),
             ],
+            ..Default::default()
         };
         let mut clean = raw.clone();
         let (_, findings) = sanitize(&mut clean, 50_000_000_000.0);
@@ -183,6 +185,7 @@ mod tests {
                 contract(100_000.0, 125_000.0),
                 contract(100_000.0, 1_050_000.0),
             ],
+            ..Default::default()
         };
         let mut clean = raw.clone();
         let (registered, _) = sanitize(&mut clean, 50_000_000_000.0);

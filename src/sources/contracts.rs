@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::filters::ContractFilters;
 use std::sync::Arc;
 
-use crate::pipeline::model::{Amendment, Contract, Dataset, Shared, Unit};
+use crate::pipeline::model::{Amendment, Contract, Dataset, Shared, SupplierSanction, Unit};
 
 /// Why retrieval stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -369,9 +369,57 @@ pub async fn retrieve(
     }
     drop(index);
     attach(&mut contracts, attached);
+    let sanctions = sanctions_of(client, &contracts).await?;
     let stats = RetrievalStats {
         contracts: contracts.len(),
         amendments,
     };
-    Ok((Dataset { contracts }, stats))
+    Ok((
+        Dataset {
+            contracts,
+            sanctions,
+        },
+        stats,
+    ))
+}
+
+/// The penalties, in any sanctions list imported, of the suppliers of
+/// `contracts`: an index lookup per supplier, in one statement.
+async fn sanctions_of(
+    client: &Client,
+    contracts: &[Contract],
+) -> Result<HashMap<String, Vec<SupplierSanction>>, RetrievalError> {
+    let mut codes: Vec<&str> = contracts
+        .iter()
+        .filter_map(|c| c.supplier_code.as_deref())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let mut out: HashMap<String, Vec<SupplierSanction>> = HashMap::new();
+    if codes.is_empty() {
+        return Ok(out);
+    }
+    let rows = client
+        .query_typed(
+            "select document, registry, sanction_id, name, category, body, published,
+                    fine::float8
+             from transparency.sanctions
+             where document = any($1)
+             order by document, published nulls last, registry, sanction_id",
+            &[(&codes, Type::TEXT_ARRAY)],
+        )
+        .await
+        .context("querying transparency.sanctions")?;
+    for r in rows {
+        out.entry(r.get(0)).or_default().push(SupplierSanction {
+            registry: r.get(1),
+            id: r.get(2),
+            name: r.get(3),
+            category: r.get(4),
+            body: r.get(5),
+            published: r.get(6),
+            fine: r.get(7),
+        });
+    }
+    Ok(out)
 }

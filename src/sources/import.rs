@@ -43,6 +43,7 @@ pub enum Kind {
     Contracts,
     Amendments,
     Items,
+    Sanctions,
 }
 
 impl Kind {
@@ -51,6 +52,7 @@ impl Kind {
             Kind::Contracts => "contracts",
             Kind::Amendments => "amendments",
             Kind::Items => "contract_items",
+            Kind::Sanctions => "sanctions",
         }
     }
 }
@@ -152,7 +154,10 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
     // empty table and picks the wrong index.
     if reports.iter().any(|r| r.loaded > 0) {
         if let Err(e) = client
-            .batch_execute("analyze transparency.contracts, transparency.amendments, transparency.contract_items")
+            .batch_execute(
+                "analyze transparency.contracts, transparency.amendments, \
+                 transparency.contract_items, transparency.sanctions",
+            )
             .await
         {
             tracing::warn!(error = %e, "could not analyze the transparency tables");
@@ -227,8 +232,12 @@ fn first_of_month(d: NaiveDate) -> NaiveDate {
     d.with_day(1).unwrap_or(d)
 }
 
-/// Which kind of Portal file this is, by trying each header in turn.
+/// Which kind of Portal file this is: a sanctions list by its JSON shape, a CSV
+/// by trying each header in turn.
 fn detect(bytes: &[u8], source: &str) -> Result<Kind, RowError> {
+    if super::sanctions::looks_like(bytes) {
+        return Ok(Kind::Sanctions);
+    }
     let contracts = portal::read_contracts(Cursor::new(bytes), source).map(|_| Kind::Contracts);
     match contracts {
         Ok(kind) => Ok(kind),
@@ -254,7 +263,8 @@ async fn import_bytes(
         Err(e) => {
             report.error = Some(match e.reason {
                 portal::Reason::MissingColumn { .. } => format!(
-                    "not a Portal da Transparência Compras, TermoAditivo or ItemCompra file ({e})"
+                    "not a Portal da Transparência Compras, TermoAditivo or ItemCompra file, nor \
+                     a sanctions list ({e})"
                 ),
                 _ => e.to_string(),
             });
@@ -364,6 +374,12 @@ async fn load(
         }
         Kind::Items => {
             copy_rows!(portal::read_items(reader, source), i => |line| item_values(&i, &file, name_month, line))
+        }
+        Kind::Sanctions => {
+            copy_rows!(
+                super::sanctions::read(bytes, source).map(JsonRecords::new),
+                s => |line| sanction_values(&s, &file, line)
+            )
         }
     }
     let staged = writer.finish().await.context("finishing COPY")?;
@@ -552,7 +568,57 @@ fn distinct_keys(kind: Kind) -> &'static str {
             "select count(*) from (select distinct amendment_id, source_month from stage) k"
         }
         Kind::Items => "select count(*) from (select distinct item_id, source_month from stage) k",
+        Kind::Sanctions => {
+            "select count(*) from (select distinct registry, sanction_id from stage) k"
+        }
     }
+}
+
+/// The records of a JSON file, read whole, handed out as the CSV readers hand
+/// out rows; `line` is the record's position in the file's list.
+struct JsonRecords<T> {
+    records: std::vec::IntoIter<Result<T, RowError>>,
+    line: u64,
+}
+
+impl<T> JsonRecords<T> {
+    fn new(records: Vec<Result<T, RowError>>) -> Self {
+        Self {
+            records: records.into_iter(),
+            line: 0,
+        }
+    }
+
+    fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+impl<T> Iterator for JsonRecords<T> {
+    type Item = Result<T, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.records.next()?;
+        self.line += 1;
+        Some(next)
+    }
+}
+
+fn sanction_values(s: &super::sanctions::Sanction, file: &str, line: i32) -> Row {
+    vec![
+        b(s.registry.clone()),
+        b(s.id),
+        b(file.to_string()),
+        b(line),
+        b(s.document.clone()),
+        b(s.name.clone()),
+        b(s.uf.clone()),
+        b(s.category.clone()),
+        b(s.body.clone()),
+        b(s.published),
+        b(s.fine),
+        b(s.link.clone()),
+    ]
 }
 
 /// Staging DDL, COPY column list, COPY types and the merge statement of a kind.
@@ -659,6 +725,39 @@ fn statements(kind: Kind) -> (&'static str, &'static str, &'static [Type], &'sta
              from stage
              order by item_id, source_month, source_line desc
              on conflict (item_id, source_month) do nothing",
+        ),
+        Kind::Sanctions => (
+            "create temp table stage (
+                 registry text, sanction_id int8, source_file text, source_line int4,
+                 document text, name text, uf text, category text, body text,
+                 published date, fine float8, link text
+             ) on commit drop",
+            "registry, sanction_id, source_file, source_line, document, name, uf, category,
+             body, published, fine, link",
+            &[
+                Type::TEXT, Type::INT8, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::DATE, Type::FLOAT8, Type::TEXT,
+            ],
+            // A newer snapshot of the list may correct a penalty it repeats; what
+            // it repeats unchanged is left alone, and counts as unchanged.
+            "insert into transparency.sanctions as t (
+                 registry, sanction_id, source_file, source_line, document, name, uf,
+                 category, body, published, fine, link)
+             select distinct on (registry, sanction_id) registry, sanction_id, source_file,
+                 source_line, document, name, uf, category, body, published,
+                 fine::numeric(20, 2), link
+             from stage
+             order by registry, sanction_id, source_line desc
+             on conflict (registry, sanction_id) do update set
+                 source_file = excluded.source_file, source_line = excluded.source_line,
+                 document = excluded.document, name = excluded.name, uf = excluded.uf,
+                 category = excluded.category, body = excluded.body,
+                 published = excluded.published, fine = excluded.fine, link = excluded.link,
+                 imported_at = now()
+             where (t.document, t.name, t.uf, t.category, t.body, t.published, t.fine, t.link)
+                 is distinct from (excluded.document, excluded.name, excluded.uf,
+                     excluded.category, excluded.body, excluded.published, excluded.fine,
+                     excluded.link)",
         ),
     }
 }

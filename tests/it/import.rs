@@ -16,7 +16,7 @@ pub fn shipped(relative: &str) -> PathBuf {
 pub const MONTHLY_ZIP: &str = "sample/portal_transparencia_compras_202101_original.zip";
 /// The two-year contracts file, shipped zipped; its report is named after the
 /// CSV inside.
-const CONTRACTS_ZIP: &str = "procurement/portal_transparencia_compras_202101-202212.zip";
+pub const CONTRACTS_ZIP: &str = "procurement/portal_transparencia_compras_202101-202212.zip";
 const CONTRACTS_CSV: &str = "portal_transparencia_compras_202101-202212.csv";
 
 fn report<'a>(reports: &'a [FileReport], ends_with: &str) -> &'a FileReport {
@@ -296,4 +296,34 @@ async fn a_truncated_zip_and_rows_with_impossible_values_load_nothing_wrong() {
         assert!(rejection.contains(value), "{rejection}");
     }
     assert_eq!(count(&client, "contracts").await, 2, "only the good rows");
+}
+
+pub const CNEP: &str = "sanctions/cnep_portal_sancoes_consulta_2023-10.json";
+
+#[tokio::test]
+async fn the_real_cnep_list_is_found_by_its_shape_and_imports_whole_and_once() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let reports = fiscal::sources::import::import_paths(&mut client, &[shipped(CNEP)]).await;
+    let r = report(&reports, "2023-10.json");
+    assert_eq!(
+        (r.read, r.loaded, r.rejected),
+        (850, 850, 0),
+        "{}",
+        r.line()
+    );
+    assert!(r.line().contains("as sanctions"), "{}", r.line());
+    let undated: i64 = client
+        .query_one(
+            "select count(*) from transparency.sanctions where published is null",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(undated, 43, "\"Sem informação\" is unknown, never a date");
+    let again = fiscal::sources::import::import_paths(&mut client, &[shipped(CNEP)]).await;
+    let r = report(&again, "2023-10.json");
+    assert_eq!((r.loaded, r.unchanged), (0, 850), "{}", r.line());
+    assert_eq!(count(&client, "sanctions").await, 850);
 }

@@ -273,12 +273,18 @@ async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
                   from information_schema.role_table_grants where grantee = 'fiscal_worker'";
     let before: String = client.query_one(grants, &[]).await.expect("grants").get(0);
     // 0005 revokes everything on schema transparency before it grants; 0007
-    // grants the worker the API cache on top, and 0010 the names questions are
-    // resolved against, so the three are re-run in order.
+    // grants the worker the API cache on top, 0010 the names questions are
+    // resolved against and 0011 the sanctions, so they are re-run in order.
     let sql: String = migrate::MIGRATIONS
         .iter()
         .filter(|m| {
-            ["0005_worker_role", "0007_portal_api", "0010_question_names"].contains(&m.name)
+            [
+                "0005_worker_role",
+                "0007_portal_api",
+                "0010_question_names",
+                "0011_sanctions",
+            ]
+            .contains(&m.name)
         })
         .map(|m| m.sql)
         .collect::<Vec<_>>()
@@ -288,7 +294,7 @@ async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
             "grant delete on public.investigations to fiscal_worker; {sql}"
         ))
         .await
-        .expect("0005, 0007 and 0010 run again");
+        .expect("0005, 0007, 0010 and 0011 run again");
     let after: String = client.query_one(grants, &[]).await.expect("grants").get(0);
     assert_eq!(after, before, "a grant made by hand is taken back");
 }

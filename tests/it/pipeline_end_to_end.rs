@@ -296,3 +296,58 @@ async fn results_are_cut_to_the_byte_budget_and_the_count_still_says_how_many() 
         "the most serious come first"
     );
 }
+
+/// R2 RADIODIFUSAO E TELECOMUNICACOES LTDA was fined in the CNEP on 22/11/2021:
+/// its contract 32021 signed on 14/12/2021 is reported with the penalty; 92020,
+/// signed on 23/09/2020, before it, is not.
+#[tokio::test]
+async fn a_supplier_punished_before_the_signature_is_reported_with_its_penalty() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let reports = fiscal::sources::import::import_paths(
+        &mut client,
+        &[
+            crate::import::shipped(crate::import::CONTRACTS_ZIP),
+            crate::import::shipped(crate::import::CNEP),
+        ],
+    )
+    .await;
+    fiscal::sources::import::check(&reports).expect("imported");
+    let user = add_user(&client).await;
+    let id = insert_as_citizen(
+        &client,
+        user,
+        "contratos do CNPJ 05.613.242/0001-74",
+        json!({}),
+        json!(["vendor"]),
+    )
+    .await;
+    drain_builtin(&db).await;
+    let row = row_json(&client, id).await;
+    assert_eq!(row["status"], "completed", "{row:#}");
+    let sanctioned: Vec<&Value> = row["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["metadata"]["rule"] == "vendor.sanctioned_supplier")
+        .collect();
+    let numbers: Vec<&str> = sanctioned
+        .iter()
+        .filter_map(|r| r["affected_records"][0]["numero"].as_str())
+        .collect();
+    assert!(
+        numbers.contains(&"32021") && !numbers.contains(&"92020"),
+        "{numbers:?}"
+    );
+    let finding = sanctioned
+        .iter()
+        .find(|r| r["affected_records"][0]["numero"] == "32021")
+        .expect("the contract of 14/12/2021");
+    let before = &finding["metadata"]["evidence"]["sanctions_before_signature"];
+    assert!(
+        before.as_array().is_some_and(|b| b
+            .iter()
+            .any(|s| s["category"] == "Multa" && s["published"] == "2021-11-22")),
+        "{finding:#}"
+    );
+}

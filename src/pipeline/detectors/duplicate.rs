@@ -1091,7 +1091,10 @@ pub(crate) mod tests {
     }
 
     fn detect(contracts: Vec<Contract>) -> (Dataset, Vec<Finding>) {
-        let data = Dataset { contracts };
+        let data = Dataset {
+            contracts,
+            ..Default::default()
+        };
         let findings = DuplicateDetector {
             settings: DuplicateSettings::default(),
         }

@@ -9,6 +9,7 @@ pub mod pattern;
 pub mod payment;
 pub mod price;
 mod ranking;
+pub mod sanctioned;
 pub mod temporal;
 pub mod vendor;
 
@@ -127,5 +128,8 @@ pub(crate) fn real_data() -> super::model::Dataset {
     .collect();
     amendments.dedup();
     attach_amendments(&mut contracts, &amendments);
-    super::model::Dataset { contracts }
+    super::model::Dataset {
+        contracts,
+        ..Default::default()
+    }
 }

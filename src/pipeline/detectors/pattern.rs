@@ -763,7 +763,10 @@ mod tests {
     }
 
     fn detect(contracts: Vec<Contract>) -> (Dataset, Vec<Finding>) {
-        let data = Dataset { contracts };
+        let data = Dataset {
+            contracts,
+            ..Default::default()
+        };
         let findings = PatternDetector {
             settings: PatternSettings::default(),
         }

@@ -825,7 +825,10 @@ mod tests {
         PaymentDetector {
             settings: PaymentSettings::default(),
         }
-        .detect(&Dataset { contracts })
+        .detect(&Dataset {
+            contracts,
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -1062,7 +1065,10 @@ mod tests {
         let findings = PaymentDetector {
             settings: PaymentSettings::default(),
         }
-        .detect(&Dataset { contracts });
+        .detect(&Dataset {
+            contracts,
+            ..Default::default()
+        });
         let elapsed = started.elapsed();
         for rule in [
             AMENDMENT_OVER_LEGAL_LIMIT,

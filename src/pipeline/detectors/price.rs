@@ -695,7 +695,10 @@ mod tests {
         PriceDetector {
             settings: PriceSettings::default(),
         }
-        .detect(&Dataset { contracts })
+        .detect(&Dataset {
+            contracts,
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -883,7 +886,10 @@ mod tests {
             include_low_outliers: true,
             ..PriceSettings::default()
         };
-        let findings = PriceDetector { settings }.detect(&Dataset { contracts });
+        let findings = PriceDetector { settings }.detect(&Dataset {
+            contracts,
+            ..Default::default()
+        });
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].records, vec![12]);
         assert_eq!(findings[0].financial_impact, 0.0);
@@ -918,7 +924,10 @@ mod tests {
             ..PriceSettings::default()
         };
         let detector = PriceDetector { settings };
-        let data = Dataset { contracts };
+        let data = Dataset {
+            contracts,
+            ..Default::default()
+        };
         let findings = detector.detect(&data);
         assert_eq!(findings.len(), 2);
         assert_eq!(

@@ -983,7 +983,10 @@ mod tests {
         TemporalDetector {
             settings: TemporalSettings::default(),
         }
-        .detect(&Dataset { contracts })
+        .detect(&Dataset {
+            contracts,
+            ..Default::default()
+        })
     }
 
     /// Agency `agency` signs two contracts on the first working days from the
@@ -1100,7 +1103,10 @@ mod tests {
                 ..TemporalSettings::default()
             },
         };
-        let found = all_years.detect(&Dataset { contracts });
+        let found = all_years.detect(&Dataset {
+            contracts,
+            ..Default::default()
+        });
         assert_eq!(
             of_rule(&found, YEAR_END_RUSH).len(),
             1,
@@ -1244,7 +1250,10 @@ mod tests {
         let findings = TemporalDetector {
             settings: TemporalSettings::default(),
         }
-        .detect(&Dataset { contracts });
+        .detect(&Dataset {
+            contracts,
+            ..Default::default()
+        });
         let elapsed = started.elapsed();
         for rule in [
             MONTHLY_SPIKE,
@@ -1272,6 +1281,7 @@ mod tests {
         }
         .detect(&Dataset {
             contracts: contracts_again,
+            ..Default::default()
         });
         eprintln!(
             "temporal.year_end_rush without the coverage check: {}",

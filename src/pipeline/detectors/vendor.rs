@@ -47,6 +47,9 @@
 //!   the dispensa ceilings are `duplicate.split_purchase`'s business, with the
 //!   legal limit of each date; this rule looks at the relationship.
 //!
+//! - `vendor.sanctioned_supplier`: a supplier punished in a sanctions list before
+//!   the signature (see `sanctioned.rs`).
+//!
 //! Confidence starts at 0.5 at each rule's threshold and grows with the margin
 //! (share, HHI, count) up to about 0.9; it is lowered where the pattern rests on
 //! one contract, on few contracts, or on inexigibilidades only (often a sole
@@ -143,6 +146,7 @@ impl Detector for VendorDetector {
         let (mut findings, dominated) = dominant_supplier(s, data, &index, &by_agency);
         findings.extend(market_concentration(s, data, &by_agency, &dominated));
         findings.extend(repeated_direct_contracting(s, data, &index));
+        findings.extend(super::sanctioned::sanctioned_supplier(data));
         findings
     }
 }
@@ -1161,7 +1165,10 @@ mod tests {
         VendorDetector {
             settings: VendorSettings::default(),
         }
-        .detect(&Dataset { contracts })
+        .detect(&Dataset {
+            contracts,
+            ..Default::default()
+        })
     }
 
     /// `n` pregões at `ug`, each with its own supplier.
@@ -1417,7 +1424,10 @@ mod tests {
                 i as u32,
             ));
         }
-        let data = Dataset { contracts };
+        let data = Dataset {
+            contracts,
+            ..Default::default()
+        };
         let findings = VendorDetector {
             settings: VendorSettings::default(),
         }
@@ -1480,7 +1490,10 @@ mod tests {
             hhi_threshold: 1.0,
             ..VendorSettings::default()
         };
-        let findings = VendorDetector { settings }.detect(&Dataset { contracts });
+        let findings = VendorDetector { settings }.detect(&Dataset {
+            contracts,
+            ..Default::default()
+        });
         assert_eq!(findings.len(), 2, "{findings:#?}");
         assert_eq!(findings[0].severity, Severity::Critical);
         assert_eq!(findings[0].financial_impact, 25_000_000.0);
@@ -1520,7 +1533,10 @@ mod tests {
             c.supplier_code = None;
             contracts.push(c);
         }
-        let data = Dataset { contracts };
+        let data = Dataset {
+            contracts,
+            ..Default::default()
+        };
         let detector = VendorDetector {
             settings: VendorSettings::default(),
         };
@@ -1537,7 +1553,10 @@ mod tests {
                 i as u32,
             ));
         }
-        let data = Dataset { contracts };
+        let data = Dataset {
+            contracts,
+            ..Default::default()
+        };
         assert_eq!(detector.detect(&data), detector.detect(&data));
     }
 
