@@ -9,9 +9,11 @@ use uuid::Uuid;
 use crate::harness::{add_user, drain_builtin, drain_builtin_with, TestDb};
 use crate::pipeline_end_to_end::{import_january, insert_as_citizen, row_json};
 
-/// The row's results without their ids, which are derived from the row's own id.
-fn results_without_ids(row: &Value) -> Vec<Value> {
-    row["results"]
+/// The row's results without their ids, which are derived from the row's own
+/// id, in a fixed order: findings that tie on severity, confidence and money
+/// are ranked by that id.
+fn results_without_ids(row: &Value) -> Vec<String> {
+    let mut results: Vec<String> = row["results"]
         .as_array()
         .expect("results")
         .iter()
@@ -20,9 +22,11 @@ fn results_without_ids(row: &Value) -> Vec<Value> {
             if let Some(o) = r.as_object_mut() {
                 o.remove("anomaly_id");
             }
-            r
+            r.to_string()
         })
-        .collect()
+        .collect();
+    results.sort();
+    results
 }
 
 async fn run_pair(client: &Client, db: &TestDb, question: &str, explicit: Value) -> (Value, Value) {

@@ -35,7 +35,10 @@
 //!   times `offday_expected_share`, and a binomial tail probability below
 //!   `offday_max_p_value`. Backdated or mis-recorded signatures undermine the
 //!   paper trail auditors rely on. Severity by the share (20% and 50% step up);
-//!   financial_impact = value of the contracts with such dates.
+//!   financial_impact = value of the contracts with such dates. When most of
+//!   them are dated on the day their validity starts (the convention of
+//!   recording the start of validity as the signature), the finding says so and
+//!   drops one step, with half the confidence; when all are, it is low.
 //! - `temporal.signed_after_validity_start`: a contract whose validity began more
 //!   than `retroactive_min_days` days before it was signed: services delivered
 //!   without a contract (a "contrato verbal", void under Lei 8.666/1993 art. 60,
@@ -703,19 +706,44 @@ fn offday_signature(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
             })
             .collect();
         let value_sum: f64 = off.iter().filter_map(|&i| value(&contracts[i])).sum();
-        let severity = if share >= 0.5 {
-            Severity::High
-        } else if share >= 0.2 {
-            Severity::Medium
+        // Dated on the day their validity starts (1 January, mostly): the
+        // convention of recording the start as the signature, not a signature
+        // on a day off. Explained and shown lower, not dropped.
+        let at_start = off
+            .iter()
+            .filter(|&&i| {
+                contracts[i].signed.is_some() && contracts[i].signed == contracts[i].valid_from
+            })
+            .count();
+        let convention = at_start * 2 > k;
+        let severity = match (share >= 0.5, share >= 0.2) {
+            _ if at_start == k => Severity::Low,
+            (true, _) if convention => Severity::Medium,
+            (true, _) => Severity::High,
+            (false, true) if convention => Severity::Low,
+            (false, true) => Severity::Medium,
+            _ => Severity::Low,
+        };
+        let mut confidence = two_places((0.5 + 0.05 * (-p.max(1e-300).log10())).clamp(0.5, 0.95));
+        if convention {
+            confidence = two_places(confidence * 0.5);
+        }
+        let convention_text = if convention {
+            format!(
+                " Desses {k}, {at_start} têm a assinatura na mesma data do início da vigência, \
+                 o que sugere a prática de registrar o início da vigência como data de \
+                 assinatura, e não uma assinatura em dia sem expediente; vale conferir, mas \
+                 com menos peso."
+            )
         } else {
-            Severity::Low
+            String::new()
         };
         let ug = unit_label(&contracts[*first].ug);
         out.push(Finding {
             family: Family::Temporal,
             rule: WEEKEND_OR_HOLIDAY_SIGNATURE,
             severity,
-            confidence: two_places((0.5 + 0.05 * (-p.max(1e-300).log10())).clamp(0.5, 0.95)),
+            confidence,
             description: format!(
                 "{ug}: {k} de {n} contratos com assinatura em fim de semana ou feriado nacional"
             ),
@@ -725,7 +753,8 @@ fn offday_signature(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
                  de 2021 e 2022 essa proporção é de cerca de {}; a chance de uma unidade chegar \
                  a {k} por acaso é de {}. Datas mais frequentes: {}. Datas assim costumam \
                  indicar contratos datados retroativamente (por exemplo, no início do exercício \
-                 em 1º de janeiro) ou erros de registro, que enfraquecem a trilha documental.",
+                 em 1º de janeiro) ou erros de registro, que enfraquecem a trilha \
+                 documental.{convention_text}",
                 format::percent(share),
                 format::reais(value_sum),
                 format::percent(s.offday_expected_share),
@@ -747,6 +776,7 @@ fn offday_signature(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
                 "expected_share": s.offday_expected_share,
                 "p_value": p,
                 "offday_value": value_sum,
+                "dated_at_validity_start": at_start,
                 "top_dates": dates.iter().take(3).map(|(d, c)| json!({"date": d.to_string(), "contracts": c})).collect::<Vec<_>>(),
             }),
             financial_impact: value_sum,
@@ -1119,10 +1149,20 @@ mod tests {
     #[test]
     fn a_ug_signing_on_new_years_day_and_weekends_is_flagged_once() {
         let mut contracts = regular_year("A");
+        // Signed on days off, for validities that start later.
+        let later = |mut c: Contract| {
+            c.valid_from = c.signed.map(|s| s + chrono::Duration::days(5));
+            c
+        };
         for j in 0..6 {
-            contracts.push(contract(&format!("A-ny-{j}"), "A", d(2022, 1, 1), 50_000.0));
+            contracts.push(later(contract(
+                &format!("A-ny-{j}"),
+                "A",
+                d(2022, 1, 1),
+                50_000.0,
+            )));
         }
-        contracts.push(contract("A-sun", "A", d(2022, 5, 8), 70_000.0));
+        contracts.push(later(contract("A-sun", "A", d(2022, 5, 8), 70_000.0)));
         // Another UG with one Saturday in 25 contracts is regular.
         let mut other = regular_year("B");
         other.push(contract("B-sat", "B", d(2022, 5, 7), 70_000.0));
@@ -1146,6 +1186,29 @@ mod tests {
         );
         assert!(f.explanation.contains("22,6%"), "{}", f.explanation);
         assert_eq!(f.severity, Severity::Medium);
+    }
+
+    #[test]
+    fn contracts_dated_on_new_years_day_as_their_validity_starts_are_explained_and_shown_lower() {
+        let mut contracts = regular_year("A");
+        // The helper dates validity from the signature: 1 January for both.
+        for j in 0..6 {
+            contracts.push(contract(&format!("A-ny-{j}"), "A", d(2022, 1, 1), 50_000.0));
+        }
+        contracts.push(contract("A-sun", "A", d(2022, 5, 8), 70_000.0));
+        let findings = detect(contracts);
+        let off = of_rule(&findings, WEEKEND_OR_HOLIDAY_SIGNATURE);
+        assert_eq!(off.len(), 1, "still reported: {off:#?}");
+        assert_eq!(off[0].severity, Severity::Low);
+        assert!(off[0].confidence < 0.5, "{}", off[0].confidence);
+        assert!(
+            off[0]
+                .explanation
+                .contains("início da vigência como data de assinatura"),
+            "{}",
+            off[0].explanation
+        );
+        assert_eq!(off[0].evidence["dated_at_validity_start"], 7);
     }
 
     #[test]

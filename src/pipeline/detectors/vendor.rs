@@ -592,7 +592,21 @@ fn dominant_in_unit<'a>(
         queued.push(supplier);
         let very = fraction >= 0.9;
         let big = share.total >= 10.0 * s.large_value;
-        let severity = if very && big {
+        let first = &data.contracts[share.first()];
+        let buyer = match level {
+            Level::Agency => agency_name(first),
+            Level::Ug => ug_name(first),
+        };
+        let routine = routine(buyer, supplier_name(data, &share.indices()));
+        let severity = if routine.is_some() {
+            // Foreseen by law (a support foundation, a utility): worth a look
+            // for its volume, not the front page.
+            if very && big {
+                Severity::Medium
+            } else {
+                Severity::Low
+            }
+        } else if very && big {
             Severity::Critical
         } else if very || big {
             Severity::High
@@ -606,7 +620,7 @@ fn dominant_in_unit<'a>(
             financial_impact: round(share.total, 2),
             key: &data.contracts[share.first()].key,
             build: Box::new(move || {
-                dominant_finding(s, data, level, unit, &share, fraction, severity)
+                dominant_finding(s, data, level, unit, &share, fraction, (severity, routine))
             }),
         });
     }
@@ -620,7 +634,7 @@ fn dominant_finding(
     view: UnitTotals,
     share: &Share,
     fraction: f64,
-    severity: Severity,
+    (severity, routine): (Severity, Option<Routine>),
 ) -> Finding {
     let first = &data.contracts[share.first()];
     let supplier = supplier_name(data, &share.indices());
@@ -652,6 +666,9 @@ fn dominant_finding(
     if view.contracts < 2 * s.dominant_min_contracts {
         confidence *= 0.9;
     }
+    if routine.is_some() {
+        confidence *= 0.5;
+    }
 
     let competitors = match view.suppliers {
         1 => format!("{the_unit} não contratou nenhum outro fornecedor no período."),
@@ -681,13 +698,14 @@ fn dominant_finding(
             "Entre os {} contratos com valor informado {of_unit} {unit_name} ({unit_code}), \
              que somam {}, {} foram com {supplier} ({supplier_id}), somando {}: {} do valor, \
              acima do limite de {} que usamos para indicar dependência de um só fornecedor. \
-             {competitors}{single}",
+             {competitors}{single}{}",
             count(view.contracts),
             format::reais(view.total),
             count(share.members.len()),
             format::reais(share.total),
             format::percent(fraction),
             format::percent(s.dominant_share),
+            routine_note(routine),
         ),
         records: largest(data, share.records(), s.max_records),
         suggested_actions: vec![
@@ -711,6 +729,10 @@ fn dominant_finding(
             "share": round(fraction, 4),
             "share_threshold": s.dominant_share,
             "largest_contract_share": round(one_contract, 4),
+            "routine": routine.map(|r| match r {
+                Routine::SupportFoundation => "support_foundation",
+                Routine::Utility => "utility",
+            }),
         }),
         financial_impact: round(share.total, 2),
     }
@@ -990,6 +1012,23 @@ fn routine(buyer: &str, supplier: &str) -> Option<Routine> {
     }
 }
 
+/// Why a routine case is shown lower, for the explanation.
+fn routine_note(routine: Option<Routine>) -> &'static str {
+    match routine {
+        Some(Routine::SupportFoundation) => {
+            " Contratar a própria fundação de apoio sem licitação é previsto em lei (Lei \
+             8.958/1994) e comum em universidades e institutos de pesquisa; o que merece \
+             conferência é o volume, nos relatórios de prestação de contas dos projetos."
+        }
+        Some(Routine::Utility) => {
+            " Energia, água e esgoto e serviços postais costumam ter fornecedor único e são \
+             contratados sem licitação por natureza (inexigibilidade); o que merece conferência \
+             é o valor, não a forma de contratação."
+        }
+        None => "",
+    }
+}
+
 fn repeated_finding(
     s: &VendorSettings,
     data: &Dataset,
@@ -1027,19 +1066,7 @@ fn repeated_finding(
     if routine.is_some() {
         confidence *= 0.5;
     }
-    let routine_text = match routine {
-        Some(Routine::SupportFoundation) => {
-            " Contratar a própria fundação de apoio sem licitação é previsto em lei (Lei \
-             8.958/1994) e comum em universidades e institutos de pesquisa; o que merece \
-             conferência é o volume, nos relatórios de prestação de contas dos projetos."
-        }
-        Some(Routine::Utility) => {
-            " Energia, água e esgoto e serviços postais costumam ter fornecedor único e são \
-             contratados sem licitação por natureza (inexigibilidade); o que merece conferência \
-             é o valor, não a forma de contratação."
-        }
-        None => "",
-    };
+    let routine_text = routine_note(routine);
 
     let kinds = match (dispensas, inexigibilidades) {
         (d, 0) => format!("{d} por dispensa de licitação"),
@@ -1355,6 +1382,42 @@ mod tests {
             2,
         ));
         assert!(detect(contracts).is_empty());
+    }
+
+    #[test]
+    fn a_support_foundation_dominating_its_university_is_explained_and_shown_lower() {
+        let run = |supplier_name: &str| {
+            let mut contracts = competitive(0, 4, "153001", 10_000.0);
+            for i in 10..16 {
+                let mut c = contract(i, "153001", "77777777000177", PREGAO, 5_000_000.0, 1);
+                c.supplier_name = Some(supplier_name.into());
+                contracts.push(c);
+            }
+            for c in &mut contracts {
+                c.agency.name = Some("Universidade Federal de Minas Gerais".into());
+                c.ug.name = Some("UNIVERSIDADE FEDERAL DE MINAS GERAIS".into());
+            }
+            let findings = detect(contracts);
+            findings
+                .into_iter()
+                .find(|f| f.rule == DOMINANT_SUPPLIER)
+                .expect("a dominant supplier")
+        };
+        let headline = run("CONSTRUTORA EXEMPLO LTDA");
+        let routine = run("FUNDACAO DE DESENVOLVIMENTO DA PESQUISA");
+        assert_eq!(headline.severity, Severity::Critical);
+        assert!(
+            routine.severity <= Severity::Medium,
+            "{:?}",
+            routine.severity
+        );
+        assert!(routine.confidence < headline.confidence);
+        assert!(
+            routine.explanation.contains("Lei 8.958/1994"),
+            "{}",
+            routine.explanation
+        );
+        assert_eq!(routine.evidence["routine"], "support_foundation");
     }
 
     #[test]
