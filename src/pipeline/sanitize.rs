@@ -9,7 +9,8 @@
 //! * a value at or above `analysis.implausible_value` becomes unknown, and is
 //!   reported once as `price.implausible_value`;
 //! * where initial and final values differ by a factor of 100, 1 000, … (within
-//!   1%), the larger is taken for a typing error and becomes unknown. `payment`
+//!   1%), or by 100 times or more, the larger is taken for a registration error
+//!   and becomes unknown. `payment`
 //!   sees the values as registered and reports these pairs itself
 //!   (`payment.value_discrepancy`), so they are not reported twice.
 //!
@@ -22,14 +23,21 @@ use super::model::{Dataset, Family, Finding, Severity};
 
 pub const IMPLAUSIBLE_VALUE: &str = "price.implausible_value";
 
-/// True when `a / b` is within 1% of 10^k for some k ≥ 2.
+/// Initial and final values this far apart are a registration error, not an
+/// execution: the law caps additions at 25% or 50% of the initial value, and
+/// on the real data such pairs are decimal shifts, monthly-against-total or a
+/// price registry's global value (R$ 3,39 billion against R$ 3,9 million).
+pub const IMPROBABLE_RATIO: f64 = 100.0;
+
+/// True when `a / b` is within 1% of 10^k for some k ≥ 2, or at least
+/// [`IMPROBABLE_RATIO`].
 fn power_of_ten_apart(a: f64, b: f64) -> bool {
     if a <= 0.0 || b <= 0.0 {
         return false;
     }
     let ratio = a.max(b) / a.min(b);
     let k = ratio.log10().round();
-    k >= 2.0 && (ratio / 10f64.powf(k) - 1.0).abs() <= 0.01
+    ratio >= IMPROBABLE_RATIO || k >= 2.0 && (ratio / 10f64.powf(k) - 1.0).abs() <= 0.01
 }
 
 /// Values as registered, to put back once detection is over: (record, initial,
@@ -176,6 +184,19 @@ mod tests {
             .map(|c| c.final_value.or(c.initial_value))
             .collect();
         assert_eq!(used, vec![Some(44_146_700.0), Some(2_902_850.0)]);
+    }
+
+    #[test]
+    fn values_a_hundred_times_apart_keep_the_smaller_for_the_statistics() {
+        let raw = Dataset {
+            contracts: vec![contract(3_940_000.0, 3_388_022_201.81)],
+            ..Default::default()
+        };
+        let mut clean = raw.clone();
+        let (registered, _) = sanitize(&mut clean, 50_000_000_000.0);
+        assert_eq!(registered.len(), 1);
+        assert_eq!(clean.contracts[0].final_value, None);
+        assert_eq!(clean.contracts[0].initial_value, Some(3_940_000.0));
     }
 
     #[test]

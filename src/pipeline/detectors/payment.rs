@@ -476,6 +476,8 @@ fn typing_pattern(ratio: f64) -> Option<&'static str> {
         Some("power_of_ten")
     } else if (r / 12.0 - 1.0).abs() < 0.01 {
         Some("twelve")
+    } else if r >= crate::pipeline::sanitize::IMPROBABLE_RATIO {
+        Some("improbable")
     } else {
         None
     }
@@ -537,6 +539,15 @@ fn value_discrepancy(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding
                      registrado como valor mensal e o outro como total: o dado publicado \
                      provavelmente está errado.",
                     format::decimal(if growth { ratio } else { 1.0 / ratio }, 2)
+                ),
+                (Some("improbable"), _) => format!(
+                    "Os valores diferem {} vezes, muito além do que aditivos permitem (a lei \
+                     limita acréscimos a {} do valor inicial): o mais provável é um erro de \
+                     registro, como casas decimais, valor mensal contra total, ou o valor global \
+                     de uma ata registrado como valor do contrato. O erro em si merece correção \
+                     nos dados publicados.",
+                    format::decimal(if growth { ratio } else { 1.0 / ratio }, 0),
+                    format::percent(s.addition_limit),
                 ),
                 (Some(_), _) => format!(
                     "A razão entre os valores é uma potência de dez ({}), o que sugere erro de \
@@ -943,6 +954,34 @@ mod tests {
         assert_eq!(
             disc[0].financial_impact, 0.0,
             "a slip puts no money at stake"
+        );
+    }
+
+    #[test]
+    fn a_final_value_a_thousand_times_the_initial_is_a_registration_error_not_money() {
+        // As in the real data: R$ 3.388.022.201,81 against R$ 3.940.000,00.
+        let contracts = vec![contract(
+            "ata",
+            3_940_000.0,
+            3_388_022_201.81,
+            "Aquisição de equipamentos de informática",
+        )];
+        let findings = detect(contracts);
+        let disc = of_rule(&findings, VALUE_DISCREPANCY);
+        assert_eq!(disc.len(), 1);
+        assert_eq!(
+            disc[0].severity,
+            Severity::Medium,
+            "reported, not headlined"
+        );
+        assert_eq!(
+            disc[0].financial_impact, 0.0,
+            "a registration error puts no money at stake"
+        );
+        assert!(
+            disc[0].explanation.contains("erro de registro"),
+            "{}",
+            disc[0].explanation
         );
     }
 

@@ -729,10 +729,7 @@ fn dominant_finding(
             "share": round(fraction, 4),
             "share_threshold": s.dominant_share,
             "largest_contract_share": round(one_contract, 4),
-            "routine": routine.map(|r| match r {
-                Routine::SupportFoundation => "support_foundation",
-                Routine::Utility => "utility",
-            }),
+            "routine": routine_label(routine),
         }),
         financial_impact: round(share.total, 2),
     }
@@ -764,7 +761,22 @@ fn market_concentration(
         }
         let top = top_suppliers(&view);
         let top_total: f64 = top.iter().map(|sh| sh.total).sum();
-        let severity = if hhi >= 0.5 && top_total >= 10.0 * s.large_value {
+        let routine = concentration_routine(data, &view);
+        // Half the value or more in one or two contracts of one supplier: one
+        // large purchase, which dominant_supplier leaves out on purpose, not a
+        // market shared by a few.
+        let lead = &view.shares[0];
+        let one_purchase = lead.members.len() < s.dominant_min_supplier_contracts.max(2)
+            && lead.total / view.total >= 0.5;
+        let severity = if routine.is_some() || one_purchase {
+            // Mostly a support foundation or a utility: shown lower, as in
+            // dominant_supplier.
+            if hhi >= 0.5 && top_total >= 10.0 * s.large_value {
+                Severity::Medium
+            } else {
+                Severity::Low
+            }
+        } else if hhi >= 0.5 && top_total >= 10.0 * s.large_value {
             Severity::Critical
         } else if hhi >= 0.5 {
             Severity::High
@@ -777,10 +789,33 @@ fn market_concentration(
             severity,
             financial_impact: round(top_total, 2),
             key: &data.contracts[view.shares[0].first()].key,
-            build: Box::new(move || concentration_finding(s, data, &view, hhi, severity)),
+            build: Box::new(move || {
+                concentration_finding(s, data, &view, hhi, (severity, routine, one_purchase))
+            }),
         });
     }
     strongest(pending, s.max_findings)
+}
+
+/// The kind of routine supplier that holds most of the top suppliers' value,
+/// when one does.
+fn concentration_routine(data: &Dataset, view: &UnitView) -> Option<Routine> {
+    let top = top_suppliers(view);
+    let top_total: f64 = top.iter().map(|sh| sh.total).sum();
+    let first = &data.contracts[view.shares[0].first()];
+    let mut by_kind: Vec<(Routine, f64)> = Vec::new();
+    for sh in &top {
+        if let Some(kind) = routine(agency_name(first), supplier_name(data, &sh.indices())) {
+            match by_kind.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, total)) => *total += sh.total,
+                None => by_kind.push((kind, sh.total)),
+            }
+        }
+    }
+    by_kind
+        .into_iter()
+        .find(|(_, total)| *total * 2.0 > top_total)
+        .map(|(kind, _)| kind)
 }
 
 /// The suppliers that make the index (a 10% share adds 0.01 to it), at most 5.
@@ -803,7 +838,7 @@ fn concentration_finding(
     data: &Dataset,
     view: &UnitView,
     hhi: f64,
-    severity: Severity,
+    (severity, routine, one_purchase): (Severity, Option<Routine>, bool),
 ) -> Finding {
     let top = top_suppliers(view);
     let top_total: f64 = top.iter().map(|sh| sh.total).sum();
@@ -827,6 +862,23 @@ fn concentration_finding(
     if view.contracts < 2 * s.hhi_min_contracts {
         confidence *= 0.85;
     }
+    if routine.is_some() {
+        confidence *= 0.5;
+    }
+    let lead = &view.shares[0];
+    let one_purchase_text = if one_purchase {
+        confidence *= 0.7;
+        format!(
+            " {} contrato(s) de {} respondem por {} do valor: a concentração vem de uma compra \
+             grande, que merece conferência por si, mais do que de um mercado dividido entre \
+             poucos fornecedores.",
+            lead.members.len(),
+            supplier_name(data, &lead.indices()),
+            format::percent(lead.total / view.total)
+        )
+    } else {
+        String::new()
+    };
     let records = largest(
         data,
         top.iter().flat_map(|sh| sh.records()).collect(),
@@ -848,7 +900,7 @@ fn concentration_finding(
              altamente concentrado ({} na escala de 0 a 10.000 das autoridades de concorrência). \
              Os {} contratos com valor informado de {agency} ({code}), com {} fornecedores e \
              somando {}, têm HHI de {}: como se o órgão comprasse de apenas {} fornecedores de \
-             mesmo tamanho. Maiores fornecedores: {}.",
+             mesmo tamanho. Maiores fornecedores: {}.{one_purchase_text}{}",
             format::decimal(s.hhi_threshold, 2),
             thousands(s.hhi_threshold * 10_000.0),
             count(view.contracts),
@@ -857,6 +909,7 @@ fn concentration_finding(
             format::decimal(hhi, 2),
             format::decimal(1.0 / hhi, 1),
             names.join("; "),
+            routine_note(routine),
         ),
         records,
         suggested_actions: vec![
@@ -872,6 +925,8 @@ fn concentration_finding(
             "hhi_10000": round(hhi * 10_000.0, 0),
             "hhi_threshold": s.hhi_threshold,
             "equivalent_suppliers": round(1.0 / hhi, 2),
+            "routine": routine_label(routine),
+            "one_purchase": one_purchase,
             "contracts": view.contracts,
             "suppliers": view.shares.len(),
             "total": round(view.total, 2),
@@ -1012,6 +1067,14 @@ fn routine(buyer: &str, supplier: &str) -> Option<Routine> {
     }
 }
 
+/// How the evidence names a routine case.
+fn routine_label(routine: Option<Routine>) -> Option<&'static str> {
+    routine.map(|r| match r {
+        Routine::SupportFoundation => "support_foundation",
+        Routine::Utility => "utility",
+    })
+}
+
 /// Why a routine case is shown lower, for the explanation.
 fn routine_note(routine: Option<Routine>) -> &'static str {
     match routine {
@@ -1135,10 +1198,7 @@ fn repeated_finding(
             "total": round(total, 2),
             "without_value": unknown,
             "min_contracts": s.direct_min_contracts,
-            "routine": routine.map(|r| match r {
-                Routine::SupportFoundation => "support_foundation",
-                Routine::Utility => "utility",
-            }),
+            "routine": routine_label(routine),
         }),
         financial_impact: round(total, 2),
     }
@@ -1382,6 +1442,98 @@ mod tests {
             2,
         ));
         assert!(detect(contracts).is_empty());
+    }
+
+    #[test]
+    fn concentration_made_by_one_large_contract_is_told_apart_and_shown_lower() {
+        let run = |large_contracts: usize| {
+            let mut contracts = competitive(0, 12, "153001", 100_000.0);
+            for i in 0..large_contracts {
+                contracts.push(contract(
+                    20 + i,
+                    "153001",
+                    "77777777000177",
+                    PREGAO,
+                    6_000_000.0 / large_contracts as f64,
+                    1,
+                ));
+            }
+            for i in 30..32 {
+                contracts.push(contract(
+                    i,
+                    "153001",
+                    "88888888000188",
+                    PREGAO,
+                    1_500_000.0,
+                    2,
+                ));
+            }
+            detect(contracts)
+                .into_iter()
+                .find(|f| f.rule == MARKET_CONCENTRATION)
+                .expect("a concentration finding")
+        };
+        let one = run(1);
+        let many = run(3);
+        assert_eq!(one.evidence["one_purchase"], true);
+        assert_eq!(many.evidence["one_purchase"], false);
+        assert!(
+            one.severity < many.severity,
+            "{:?} {:?}",
+            one.severity,
+            many.severity
+        );
+        assert!(
+            one.explanation.contains("compra grande"),
+            "{}",
+            one.explanation
+        );
+    }
+
+    #[test]
+    fn a_university_concentrated_in_its_support_foundation_is_explained_and_shown_lower() {
+        let run = |supplier_name: &str| {
+            // 60% to one supplier, 30% to another, the rest spread: concentrated,
+            // with no one supplier dominant.
+            let mut contracts = competitive(0, 10, "153001", 100_000.0);
+            for i in 20..26 {
+                let mut c = contract(i, "153001", "77777777000177", PREGAO, 1_000_000.0, 1);
+                c.supplier_name = Some(supplier_name.into());
+                contracts.push(c);
+            }
+            for i in 30..33 {
+                contracts.push(contract(
+                    i,
+                    "153001",
+                    "88888888000188",
+                    PREGAO,
+                    1_000_000.0,
+                    2,
+                ));
+            }
+            for c in &mut contracts {
+                c.agency.name = Some("Universidade Federal de Minas Gerais".into());
+            }
+            detect(contracts)
+                .into_iter()
+                .find(|f| f.rule == MARKET_CONCENTRATION)
+                .expect("a concentration finding")
+        };
+        let headline = run("CONSTRUTORA EXEMPLO LTDA");
+        let routine = run("FUNDACAO DE DESENVOLVIMENTO DA PESQUISA");
+        assert!(
+            routine.severity < headline.severity,
+            "{:?}",
+            routine.severity
+        );
+        assert!(routine.severity <= Severity::Medium);
+        assert!(routine.confidence < headline.confidence);
+        assert!(
+            routine.explanation.contains("Lei 8.958/1994"),
+            "{}",
+            routine.explanation
+        );
+        assert_eq!(routine.evidence["routine"], "support_foundation");
     }
 
     #[test]
