@@ -268,6 +268,8 @@ struct OverLimit {
     allowed: f64,
     growth: f64,
     amendments: AmendmentSummary,
+    /// Energy, water and sewage, post: bought by estimated consumption.
+    utility: bool,
 }
 
 /// `payment.amendment_over_legal_limit`.
@@ -324,7 +326,15 @@ fn over_legal_limit(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding>
             g if g >= 0.25 => 1,
             _ => 0,
         };
+        let utility = c
+            .supplier_name
+            .as_deref()
+            .is_some_and(super::vendor::is_utility);
         let severity = match points {
+            // Consumption measured against an estimate: worth a look, not the
+            // front page.
+            3 | 4 if utility => Severity::Medium,
+            _ if utility => Severity::Low,
             4 => Severity::Critical,
             3 => Severity::High,
             1 | 2 => Severity::Medium,
@@ -335,7 +345,7 @@ fn over_legal_limit(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding>
             (true, true) => 0.6,
             (false, _) if a.price_updates > 0 => 0.35,
             (false, _) => 0.45,
-        };
+        } * if utility { 0.6 } else { 1.0 };
         let rank = Rank {
             severity,
             impact: excess,
@@ -357,6 +367,7 @@ fn over_legal_limit(contracts: &[Contract], s: &PaymentSettings) -> Vec<Finding>
                 allowed,
                 growth,
                 amendments: a,
+                utility,
             },
         ));
     }
@@ -418,6 +429,13 @@ fn over_limit_finding(c: &Contract, rank: Rank, o: OverLimit) -> Finding {
     } else {
         ""
     };
+    let utility_text = if o.utility {
+        " Energia, água e esgoto e serviços postais são contratados por estimativa de \
+         consumo: o valor final acompanha o consumo medido, e um acréscimo além do limite \
+         costuma indicar estimativa ruim, mais do que aditivo irregular."
+    } else {
+        ""
+    };
     let total_growth = o.fin / o.initial - 1.0;
     Finding {
         family: Family::Payment,
@@ -434,7 +452,7 @@ fn over_limit_finding(c: &Contract, rank: Rank, o: OverLimit) -> Finding {
         explanation: format!(
             "O contrato começou com {} e chegou a {}, {} a mais. A Lei 8.666/1993 (art. 65, \
              §1º) limita os acréscimos a {limit_text} do valor inicial. {period_text} \
-             {}{price_text} O valor final supera o permitido em {}.",
+             {}{price_text} O valor final supera o permitido em {}.{utility_text}",
             format::reais(o.initial),
             format::reais(o.fin),
             format::percent(total_growth),
@@ -462,6 +480,7 @@ fn over_limit_finding(c: &Contract, rank: Rank, o: OverLimit) -> Finding {
             "extension_amendments": a.extensions,
             "addition_amendments": a.additions,
             "price_update_amendments": a.price_updates,
+            "utility": o.utility,
         }),
         financial_impact: rank.impact,
     }
@@ -874,6 +893,33 @@ mod tests {
         assert!(over[0].explanation.contains("2 de acréscimo de valor"));
         assert!(over[0].explanation.contains("R$ 1.750.000,00"));
         assert_eq!(over[1].financial_impact, 70_000.0);
+    }
+
+    #[test]
+    fn a_utility_bought_by_estimate_is_explained_and_shown_lower() {
+        let mut energy = contract(
+            "energy",
+            1_000_000.0,
+            3_000_000.0,
+            "Fornecimento de energia",
+        );
+        energy.supplier_name =
+            Some("ENERGISA MATO GROSSO DO SUL - DISTRIBUIDORA DE ENERGIA S.A.".into());
+        energy.amendments = vec![amendment("1", d(2022, 5, 1), "ACRÉSCIMO DE VALOR")];
+        let findings = detect(vec![energy]);
+        let over = of_rule(&findings, AMENDMENT_OVER_LEGAL_LIMIT);
+        assert_eq!(over.len(), 1, "still reported");
+        assert_eq!(
+            over[0].severity,
+            Severity::Medium,
+            "critical for another supplier"
+        );
+        assert!(
+            over[0].explanation.contains("estimativa de consumo"),
+            "{}",
+            over[0].explanation
+        );
+        assert_eq!(over[0].evidence["utility"], true);
     }
 
     #[test]

@@ -376,7 +376,15 @@ fn monthly_spike(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) -> 
             } else {
                 Severity::Low
             };
-            let severity = step_up(base, excess >= LARGE_EXCESS);
+            // A "spike" of one contract is one large purchase: what the month
+            // says is the contract's own size, reported by the price and payment
+            // rules, not a rush. Shown lower, and said.
+            let single = m.count == 1;
+            let severity = if single {
+                Severity::Low
+            } else {
+                step_up(base, excess >= LARGE_EXCESS)
+            };
             let month = month_label(key);
             let times = if median_value > 0.0 {
                 format!(
@@ -414,11 +422,18 @@ fn monthly_spike(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) -> 
             }
             explanation += " Concentrações súbitas podem indicar compras fracionadas, \
                             contratações emergenciais ou pressa em empenhar o orçamento.";
+            if single {
+                explanation += " Aqui o mês tem um único contrato: o pico é o tamanho dessa \
+                                compra, que merece conferência por si, e não uma concentração \
+                                de contratações.";
+            }
             out.push(Finding {
                 family: Family::Temporal,
                 rule: MONTHLY_SPIKE,
                 severity,
-                confidence: two_places((0.5 + 0.1 * (z - s.spike_z)).clamp(0.5, 0.9)),
+                confidence: two_places(
+                    (0.5 + 0.1 * (z - s.spike_z)).clamp(0.5, 0.9) * if single { 0.5 } else { 1.0 },
+                ),
                 description: format!(
                     "Pico de contratações em {month} em {agency}: {} em {}",
                     format::reais(m.value),
@@ -1064,6 +1079,21 @@ mod tests {
         assert!(spikes[0].severity >= spikes[1].severity);
         assert!(spikes[1].description.contains("03/2022"));
         assert!(a.financial_impact > 9_000_000.0);
+    }
+
+    #[test]
+    fn a_spike_of_one_contract_is_said_to_be_one_purchase_and_shown_lower() {
+        let mut contracts = regular_year("A");
+        contracts.push(contract("A-alone", "A", d(2023, 1, 20), 20_000_000.0));
+        let findings = detect(contracts);
+        let spikes = of_rule(&findings, MONTHLY_SPIKE);
+        assert_eq!(spikes.len(), 1, "still reported: {spikes:#?}");
+        assert_eq!(spikes[0].severity, Severity::Low);
+        assert!(
+            spikes[0].explanation.contains("um único contrato"),
+            "{}",
+            spikes[0].explanation
+        );
     }
 
     #[test]

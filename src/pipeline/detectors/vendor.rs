@@ -995,6 +995,12 @@ enum Routine {
     Utility,
 }
 
+/// A public utility (energy, water and sewage, post), by the supplier's name.
+pub(crate) fn is_utility(supplier: &str) -> bool {
+    !crate::pipeline::text::fold(supplier).contains("fundacao")
+        && routine("", supplier) == Some(Routine::Utility)
+}
+
 fn routine(buyer: &str, supplier: &str) -> Option<Routine> {
     let supplier = crate::pipeline::text::fold(supplier);
     let buyer = crate::pipeline::text::fold(buyer);
