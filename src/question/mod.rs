@@ -66,12 +66,30 @@ pub struct Reading {
     /// The filters it sets, as `filters` carries them.
     pub filters: Map<String, Value>,
     /// Families it names (group `Families`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<&'static str>,
     /// The citizen's words, as written.
     pub words: String,
     /// What the summary says, in Portuguese: "com valor acima de R$ 1.000.000,00".
     pub said: String,
+}
+
+impl Reading {
+    fn new(group: Group, filters: Map<String, Value>, words: String, said: String) -> Reading {
+        Reading {
+            group,
+            filters,
+            families: Vec::new(),
+            words,
+            said,
+        }
+    }
+
+    /// A reading that sets one filter.
+    fn setting(group: Group, key: &str, value: Value, words: String, said: String) -> Reading {
+        let mut filters = Map::new();
+        filters.insert(key.to_string(), value);
+        Reading::new(group, filters, words, said)
+    }
 }
 
 /// Something the text asks that cannot be answered as written.
@@ -202,13 +220,9 @@ impl<'a> Reader<'a> {
         };
         let words = self.words(from, to);
         self.take(from, to);
-        self.draft.readings.push(Reading {
-            group,
-            filters,
-            families: Vec::new(),
-            words,
-            said,
-        });
+        self.draft
+            .readings
+            .push(Reading::new(group, filters, words, said));
     }
 
     fn problem(&mut self, group: Group, message: String) {
@@ -247,17 +261,18 @@ impl<'a> Reader<'a> {
         }
         if let (Some(first), Some(last)) = (spans.first(), spans.last()) {
             let words: Vec<String> = spans.iter().map(|(a, b)| self.words(*a, *b)).collect();
-            self.draft.readings.push(Reading {
-                group: Group::Modality,
-                filters: single("modalidade", json!(values)),
-                families: Vec::new(),
-                words: if spans.len() == 1 {
-                    self.words(first.0, last.1)
-                } else {
-                    words.join("; ")
-                },
-                said: list_pt(&said, "ou"),
-            });
+            let words = if spans.len() == 1 {
+                self.words(first.0, last.1)
+            } else {
+                words.join("; ")
+            };
+            self.draft.readings.push(Reading::setting(
+                Group::Modality,
+                "modalidade",
+                json!(values),
+                words,
+                list_pt(&said, "ou"),
+            ));
         }
     }
 
@@ -281,13 +296,14 @@ impl<'a> Reader<'a> {
         }
         found.sort();
         let names: Vec<String> = found.iter().map(|(_, said)| said.clone()).collect();
-        self.draft.readings.push(Reading {
-            group: Group::Families,
-            filters: Map::new(),
-            families: found.iter().map(|(f, _)| f.as_str()).collect(),
-            words: words.join("; "),
-            said: format!("buscando indícios de {}", list_pt(&names, "e de")),
-        });
+        let mut reading = Reading::new(
+            Group::Families,
+            Map::new(),
+            words.join("; "),
+            format!("buscando indícios de {}", list_pt(&names, "e de")),
+        );
+        reading.families = found.iter().map(|(f, _)| f.as_str()).collect();
+        self.draft.readings.push(reading);
     }
 
     /// CNPJs and CPFs, with their check digits verified.
@@ -310,7 +326,7 @@ impl<'a> Reader<'a> {
                 _ => continue,
             };
             if valid_document(&digits) {
-                let said = format!("do fornecedor de {kind} {}", format_document(&digits));
+                let said = format!("do fornecedor de {}", document(&digits));
                 self.reading(
                     i,
                     i + 1,
@@ -331,12 +347,6 @@ impl<'a> Reader<'a> {
             }
         }
     }
-}
-
-fn single(key: &str, value: Value) -> Map<String, Value> {
-    let mut map = Map::new();
-    map.insert(key.to_string(), value);
-    map
 }
 
 /// "a, b e c".
@@ -378,8 +388,22 @@ fn valid_document(digits: &str) -> bool {
     }
 }
 
+/// How a supplier's code reads: "CNPJ 12.345.678/0001-90", "CPF …", a CNPJ
+/// root with its branches, or the code as the data has it.
+pub(crate) fn document(code: &str) -> String {
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return format!("código {}", crate::input::echo(code));
+    }
+    match code.len() {
+        14 => format!("CNPJ {}", format_document(code)),
+        11 => format!("CPF {}", format_document(code)),
+        8 => format!("CNPJ {}, matriz e filiais", format_document(code)),
+        _ => format!("código {code}"),
+    }
+}
+
 /// "12.345.678/0001-90", "123.456.789-09", a CNPJ root "12.345.678".
-pub(crate) fn format_document(digits: &str) -> String {
+fn format_document(digits: &str) -> String {
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return digits.to_string();
     }
@@ -444,23 +468,29 @@ pub fn understand(
     resolve(read(text, today, vocab), vocab, lookup)
 }
 
+/// The filters `readings` set, on top of `filters`, and the families they name.
+fn merge<'a>(
+    readings: impl IntoIterator<Item = &'a Reading>,
+    mut filters: Map<String, Value>,
+) -> (Map<String, Value>, Vec<&'static str>) {
+    let mut families = Vec::new();
+    for r in readings {
+        for (k, v) in &r.filters {
+            filters.insert(k.clone(), v.clone());
+        }
+        families.extend(r.families.iter().copied());
+    }
+    (filters, families)
+}
+
 impl Understanding {
     /// The filters the readings set, as `filters` would carry them.
     pub fn filters(&self) -> Map<String, Value> {
-        let mut out = Map::new();
-        for r in &self.readings {
-            for (k, v) in &r.filters {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-        out
+        merge(&self.readings, Map::new()).0
     }
 
     pub fn families(&self) -> Vec<&'static str> {
-        self.readings
-            .iter()
-            .flat_map(|r| r.families.iter().copied())
-            .collect()
+        merge(&self.readings, Map::new()).1
     }
 }
 
@@ -494,14 +524,7 @@ pub fn apply(u: &Understanding, query: &str, filters: &Value, anomaly_types: &Va
     };
     let (used, set_aside): (Vec<&Reading>, Vec<&Reading>) =
         u.readings.iter().partition(|r| !overridden(r.group));
-    let mut merged = explicit.cloned().unwrap_or_default();
-    let mut families: Vec<&str> = Vec::new();
-    for r in &used {
-        for (k, v) in &r.filters {
-            merged.insert(k.clone(), v.clone());
-        }
-        families.extend(r.families.iter().copied());
-    }
+    let (merged, families) = merge(used.iter().copied(), explicit.cloned().unwrap_or_default());
     let problem = u
         .problems
         .iter()
@@ -513,18 +536,9 @@ pub fn apply(u: &Understanding, query: &str, filters: &Value, anomaly_types: &Va
     });
     let unfocused =
         !query.trim().is_empty() && !u.everything && merged.values().all(Value::is_null);
-    let describe = |r: &&Reading| {
-        json!({
-            "group": r.group,
-            "filters": r.filters,
-            "families": r.families,
-            "words": r.words,
-            "said": r.said,
-        })
-    };
     let metadata = json!({
-        "derived": used.iter().map(describe).collect::<Vec<_>>(),
-        "overridden_by_filters": set_aside.iter().map(describe).collect::<Vec<_>>(),
+        "derived": used,
+        "overridden_by_filters": set_aside,
         "problems": u.problems,
         "everything": u.everything,
         "understood": sentence,

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::lookup::{name_words, Lookup, SupplierEntry, UnitEntry, MAX_SUPPLIERS};
 use super::tokens::Kind;
 use super::{
-    format_document, list_pt, Group, Mention, Problem, Reader, Reading, Understanding, Vocabulary,
+    document, list_pt, Group, Mention, Problem, Reader, Reading, Understanding, Vocabulary,
 };
 
 /// Units named in an ambiguity message at most.
@@ -246,13 +246,13 @@ impl Reader<'_> {
         }
         let written: Vec<String> = spans.iter().map(|(a, _, b)| self.words(*a, *b)).collect();
         let object: Vec<String> = spans.iter().map(|(_, a, b)| self.words(*a, *b)).collect();
-        self.draft.readings.push(Reading {
-            group: Group::Object,
-            filters: super::single("texto", json!(words.join(" "))),
-            families: Vec::new(),
-            words: written.join("; "),
-            said: format!("com objeto sobre \"{}\"", object.join("\", \"")),
-        });
+        self.draft.readings.push(Reading::setting(
+            Group::Object,
+            "texto",
+            json!(words.join(" ")),
+            written.join("; "),
+            format!("com objeto sobre \"{}\"", object.join("\", \"")),
+        ));
     }
 }
 
@@ -335,6 +335,18 @@ fn unit_said(u: &UnitEntry) -> String {
     format!("{} ({} {})", u.name, u.level.said(), u.code)
 }
 
+/// The first [`LISTED`] of `items` ("a; b; c"), with how many of `total`
+/// are left out: "… e mais 4".
+fn listing(items: impl Iterator<Item = String>, total: usize) -> String {
+    let shown: Vec<String> = items.take(LISTED).collect();
+    let rest = total.saturating_sub(shown.len());
+    if rest > 0 {
+        format!("{} e mais {rest}", shown.join("; "))
+    } else {
+        shown.join("; ")
+    }
+}
+
 /// "da" Universidade, "do" Ministério.
 fn of(unit: &UnitEntry, vocab: &Vocabulary) -> &'static str {
     let first = unit.words.first().map_or("", String::as_str);
@@ -403,23 +415,14 @@ fn choose<'a>(
     at_top.dedup_by(|a, b| a.code == b.code);
     match at_top.as_slice() {
         [one] => Ok(one),
-        many => {
-            let shown: Vec<String> = many.iter().take(LISTED).map(|u| unit_said(u)).collect();
-            let more = many.len().saturating_sub(LISTED);
-            let more = if more > 0 {
-                format!(" e mais {more}")
-            } else {
-                String::new()
-            };
-            Err(format!(
-                "\"{}\" corresponde a {} unidades dos contratos importados: {}{more}. Escreva o \
-                 nome completo de uma delas ou use o filtro \"{}\" com o código.",
-                m.written,
-                many.len(),
-                shown.join("; "),
-                top.filter()
-            ))
-        }
+        many => Err(format!(
+            "\"{}\" corresponde a {} unidades dos contratos importados: {}. Escreva o nome \
+             completo de uma delas ou use o filtro \"{}\" com o código.",
+            m.written,
+            many.len(),
+            listing(many.iter().map(|u| unit_said(u)), many.len()),
+            top.filter()
+        )),
     }
 }
 
@@ -456,13 +459,13 @@ pub(super) fn resolve_agencies(
     }
     match chosen.as_slice() {
         [] => {}
-        [(m, unit)] => u.readings.push(Reading {
-            group: Group::Agency,
-            filters: super::single(unit.level.filter(), json!(unit.code)),
-            families: Vec::new(),
-            words: m.written.clone(),
-            said: format!("{} {}", of(unit, vocab), unit_said(unit)),
-        }),
+        [(m, unit)] => u.readings.push(Reading::setting(
+            Group::Agency,
+            unit.level.filter(),
+            json!(unit.code),
+            m.written.clone(),
+            format!("{} {}", of(unit, vocab), unit_said(unit)),
+        )),
         many => {
             let names: Vec<String> = many.iter().map(|(_, unit)| unit_said(unit)).collect();
             u.problems.push(Problem {
@@ -530,13 +533,13 @@ pub(super) fn resolve_suppliers(
         }
     }
     if let Some((code, name)) = pick {
-        u.readings.push(Reading {
-            group: Group::Supplier,
-            filters: super::single("cnpj_fornecedor", json!(code)),
-            families: Vec::new(),
-            words: m.written.clone(),
-            said: format!("do fornecedor {name} ({})", document(&code)),
-        });
+        u.readings.push(Reading::setting(
+            Group::Supplier,
+            "cnpj_fornecedor",
+            json!(code),
+            m.written.clone(),
+            format!("do fornecedor {name} ({})", document(&code)),
+        ));
         return;
     }
     let message = if found.is_empty() {
@@ -546,29 +549,22 @@ pub(super) fn resolve_suppliers(
             m.written
         )
     } else {
-        let shown: Vec<String> = found
+        let names = found
             .iter()
-            .take(LISTED)
-            .map(|s| format!("{} ({})", s.name, document(&s.code)))
-            .collect();
-        let (how_many, more) = if found.len() > MAX_SUPPLIERS {
-            (format!("mais de {MAX_SUPPLIERS}"), " e outros".to_string())
-        } else {
-            let more = found.len().saturating_sub(LISTED);
+            .map(|s| format!("{} ({})", s.name, document(&s.code)));
+        // Past the lookup's limit the true number is unknown.
+        let (how_many, shown) = if found.len() > MAX_SUPPLIERS {
             (
-                found.len().to_string(),
-                if more > 0 {
-                    format!(" e mais {more}")
-                } else {
-                    String::new()
-                },
+                format!("mais de {MAX_SUPPLIERS}"),
+                format!("{} e outros", listing(names, LISTED)),
             )
+        } else {
+            (found.len().to_string(), listing(names, found.len()))
         };
         format!(
-            "\"{}\" corresponde a {how_many} fornecedores dos contratos importados: {}{more}. \
+            "\"{}\" corresponde a {how_many} fornecedores dos contratos importados: {shown}. \
              Informe o CNPJ do fornecedor que procura.",
-            m.written,
-            shown.join("; ")
+            m.written
         )
     };
     u.problems.push(Problem {
@@ -593,16 +589,4 @@ fn without_suffix(mut words: Vec<String>, vocab: &Vocabulary) -> Vec<String> {
 /// Digits only, `len` of them (8, 11 or 14 make a document).
 fn is_document(code: &str, len: usize) -> bool {
     matches!(len, 8 | 11 | 14) && code.len() == len && code.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn document(code: &str) -> String {
-    if !code.bytes().all(|b| b.is_ascii_digit()) {
-        return format!("código {}", crate::input::echo(code));
-    }
-    match code.len() {
-        14 => format!("CNPJ {}", format_document(code)),
-        11 => format!("CPF {}", format_document(code)),
-        8 => format!("CNPJ {}, matriz e filiais", format_document(code)),
-        _ => format!("código {code}"),
-    }
 }

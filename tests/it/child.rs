@@ -118,6 +118,13 @@ impl ChildWorker {
         }
     }
 
+    /// SIGTERM, then the exit status 0 of a clean shutdown within `limit`.
+    pub async fn stop_cleanly(&mut self, limit: Duration) {
+        self.signal(Signal::SIGTERM);
+        let code = self.exit_code(limit).await;
+        assert_eq!(code, Some(0), "{}", self.log_text());
+    }
+
     /// Resident memory of the process, from /proc.
     pub fn resident_kib(&self) -> Option<u64> {
         crate::harness::proc_kib(self.child.id()?, "VmRSS")

@@ -367,13 +367,7 @@ async fn database_faults_under_load_lose_nothing_and_finish_nothing_twice() {
     }
     for worker in &mut workers {
         assert!(worker.is_running(), "a worker died:\n{}", worker.log_text());
-        worker.signal(nix::sys::signal::Signal::SIGTERM);
-        assert_eq!(
-            worker.exit_code(DEADLINE).await,
-            Some(0),
-            "{}",
-            worker.log_text()
-        );
+        worker.stop_cleanly(DEADLINE).await;
     }
 }
 
@@ -554,9 +548,7 @@ async fn a_rolling_upgrade_with_migrations_loses_nothing_and_finishes_nothing_tw
                     .expect("fiscal migrate");
                 assert!(out.status.success(), "{}", crate::harness::printed(&out));
             }
-            worker.signal(nix::sys::signal::Signal::SIGTERM);
-            let code = worker.exit_code(DEADLINE).await;
-            assert_eq!(code, Some(0), "{}", worker.log_text());
+            worker.stop_cleanly(DEADLINE).await;
             *worker = ChildWorker::spawn(&settings, false);
             replaced += 1;
         }
@@ -599,13 +591,7 @@ async fn a_rolling_upgrade_with_migrations_loses_nothing_and_finishes_nothing_tw
         "completions / distinct / migration 9 applied"
     );
     for worker in &mut workers {
-        worker.signal(nix::sys::signal::Signal::SIGTERM);
-        assert_eq!(
-            worker.exit_code(DEADLINE).await,
-            Some(0),
-            "{}",
-            worker.log_text()
-        );
+        worker.stop_cleanly(DEADLINE).await;
     }
 }
 

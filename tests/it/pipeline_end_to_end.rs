@@ -18,6 +18,14 @@ pub async fn import_january(client: &mut Client) {
     fiscal::sources::import::check(&reports).expect("imported");
 }
 
+/// A test database with the real January 2021 month imported, and a client.
+pub async fn january() -> (TestDb, Client) {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    import_january(&mut client).await;
+    (db, client)
+}
+
 /// Inserts through RLS as the signed-in citizen, as supabase-js does.
 pub async fn insert_as_citizen(
     client: &Client,
@@ -51,9 +59,7 @@ pub async fn row_json(client: &Client, id: Uuid) -> Value {
 
 #[tokio::test]
 async fn a_citizens_investigation_over_the_real_january_data_completes_with_ranked_findings() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (db, client) = january().await;
     let user = add_user(&client).await;
     let id = insert_as_citizen(
         &client,
@@ -176,9 +182,7 @@ pub async fn contracts_over_a_million_in_2020(client: &Client) -> i64 {
 
 #[tokio::test]
 async fn the_original_frontends_filters_select_what_they_say() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (db, client) = january().await;
     let user = add_user(&client).await;
     let id = insert_as_citizen(
         &client,
@@ -231,9 +235,7 @@ async fn invalid_filters_and_unknown_types_fail_with_messages_naming_them() {
 
 #[tokio::test]
 async fn the_same_input_gives_the_same_results_byte_for_byte() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (db, _client) = january().await;
     let settings = db.settings();
     let pipeline = ContractsPipeline::new(
         db.pool(),
@@ -268,9 +270,7 @@ async fn the_same_input_gives_the_same_results_byte_for_byte() {
 
 #[tokio::test]
 async fn results_are_cut_to_the_byte_budget_and_the_count_still_says_how_many() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (db, client) = january().await;
     let mut settings = db.settings();
     settings.analysis.results_max_bytes = 30_000;
     let user = add_user(&client).await;

@@ -7,7 +7,12 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::harness::{add_user, drain_builtin, drain_builtin_with, TestDb};
-use crate::pipeline_end_to_end::{import_january, insert_as_citizen, row_json};
+use crate::pipeline_end_to_end::{insert_as_citizen, january, row_json};
+
+/// A question with `filters` and `anomaly_types` empty, as many frontends send it.
+async fn ask(client: &Client, user: Uuid, question: &str) -> Uuid {
+    insert_as_citizen(client, user, question, json!({}), json!([])).await
+}
 
 /// The row's results without their ids, which are derived from the row's own
 /// id, in a fixed order: findings that tie on severity, confidence and money
@@ -31,7 +36,7 @@ fn results_without_ids(row: &Value) -> Vec<String> {
 
 async fn run_pair(client: &Client, db: &TestDb, question: &str, explicit: Value) -> (Value, Value) {
     let user = add_user(client).await;
-    let asked = insert_as_citizen(client, user, question, json!({}), json!([])).await;
+    let asked = ask(client, user, question).await;
     let filtered = insert_as_citizen(client, user, "filtros do painel", explicit, json!([])).await;
     let report = drain_builtin(db).await;
     assert_eq!(report.completed, 2, "{report:?}");
@@ -43,9 +48,7 @@ async fn run_pair(client: &Client, db: &TestDb, question: &str, explicit: Value)
 
 #[tokio::test]
 async fn a_question_with_empty_filters_gives_the_results_of_the_same_explicit_filters() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (db, client) = january().await;
     for (question, explicit, understood) in [
         (
             "contratos acima de R$ 1 milhão no Ministério da Educação",
@@ -95,9 +98,7 @@ async fn a_question_with_empty_filters_gives_the_results_of_the_same_explicit_fi
 
 #[tokio::test]
 async fn explicit_filters_win_and_the_text_they_override_is_recorded() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (db, client) = january().await;
     let user = add_user(&client).await;
     let id = insert_as_citizen(
         &client,
@@ -128,27 +129,11 @@ async fn explicit_filters_win_and_the_text_they_override_is_recorded() {
 
 #[tokio::test]
 async fn an_agency_name_of_several_units_fails_listing_them_and_the_worker_goes_on() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (db, client) = january().await;
     let user = add_user(&client).await;
-    let ambiguous = insert_as_citizen(
-        &client,
-        user,
-        "contratos do Instituto Federal",
-        json!({}),
-        json!([]),
-    )
-    .await;
-    let unknown = insert_as_citizen(
-        &client,
-        user,
-        "contratos do Ministério da Pesca",
-        json!({}),
-        json!([]),
-    )
-    .await;
-    let fine = insert_as_citizen(&client, user, "contratos da PRF", json!({}), json!([])).await;
+    let ambiguous = ask(&client, user, "contratos do Instituto Federal").await;
+    let unknown = ask(&client, user, "contratos do Ministério da Pesca").await;
+    let fine = ask(&client, user, "contratos da PRF").await;
     let misspelt_filter = insert_as_citizen(
         &client,
         user,
@@ -195,21 +180,12 @@ async fn an_agency_name_of_several_units_fails_listing_them_and_the_worker_goes_
 
 #[tokio::test]
 async fn a_question_that_narrows_nothing_fails_over_a_large_table_unless_it_asks_for_all() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (db, client) = january().await;
     let mut settings = db.settings();
     settings.analysis.unfocused_question_limit = 1_000;
     let user = add_user(&client).await;
-    let vague = insert_as_citizen(
-        &client,
-        user,
-        "quero investigar a corrupção",
-        json!({}),
-        json!([]),
-    )
-    .await;
-    let all = insert_as_citizen(&client, user, "todos os contratos", json!({}), json!([])).await;
+    let vague = ask(&client, user, "quero investigar a corrupção").await;
+    let all = ask(&client, user, "todos os contratos").await;
     drain_builtin_with(settings).await;
     let row = row_json(&client, vague).await;
     assert_eq!(row["status"], "failed", "{row:#}");
@@ -230,9 +206,7 @@ async fn a_question_that_narrows_nothing_fails_over_a_large_table_unless_it_asks
 
 #[tokio::test]
 async fn names_are_learned_from_the_rows_whoever_inserts_them() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    import_january(&mut client).await;
+    let (_db, client) = january().await;
     let counts = "select (select count(*) from transparency.units where level = 'ug'),
                          (select count(distinct codigo_ug) from transparency.contracts),
                          (select count(*) from transparency.suppliers),

@@ -19,7 +19,7 @@
 use serde_json::json;
 
 use crate::pipeline::format::{date, reais};
-use crate::pipeline::model::{Contract, Dataset, Family, Finding, Severity, SupplierSanction};
+use crate::pipeline::model::{Dataset, Family, Finding, Severity, SupplierSanction};
 use crate::pipeline::text::fold;
 
 pub const RULE: &str = "vendor.sanctioned_supplier";
@@ -37,12 +37,6 @@ const RESTRICTIVE: &[&str] = &[
 fn restrictive(s: &SupplierSanction) -> bool {
     let category = fold(&s.category);
     RESTRICTIVE.iter().any(|w| category.contains(w))
-}
-
-fn value(c: &Contract) -> Option<f64> {
-    c.final_value
-        .or(c.initial_value)
-        .filter(|v| v.is_finite() && *v > 0.0)
 }
 
 fn shown(s: &SupplierSanction) -> serde_json::Value {
@@ -164,7 +158,7 @@ pub fn sanctioned_supplier(data: &Dataset) -> Vec<Finding> {
                 "dates_known": undated.is_empty(),
                 "in_force_checked": false,
             }),
-            financial_impact: value(c).unwrap_or(0.0),
+            financial_impact: super::vendor::value(c).unwrap_or(0.0),
         });
     }
     findings
@@ -175,6 +169,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
+    use crate::pipeline::model::Contract;
 
     fn contract(supplier: &str, signed: (i32, u32, u32)) -> Contract {
         Contract {

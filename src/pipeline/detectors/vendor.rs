@@ -216,7 +216,9 @@ fn present(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn value(c: &Contract) -> Option<f64> {
+/// A contract's value: final when known, else initial; unknown when neither is
+/// a positive number.
+pub(super) fn value(c: &Contract) -> Option<f64> {
     c.final_value
         .or(c.initial_value)
         .filter(|v| v.is_finite() && *v > 0.0)
