@@ -8,18 +8,19 @@
 //! 1 − e^(−n/200) — group statistics over a handful of contracts say little. It is
 //! about the investigation as a whole; each anomaly has its own `confidence`.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::analysis;
 use super::detectors::{self, DetectorSettings};
-use super::model::{Dataset, Detector, Family, Finding};
+use super::model::{Dataset, Family};
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
+use crate::analysis::investigation::{
+    conclude, confidence_score, families, object, Detected, Stage,
+};
+use crate::analysis::Vocabulary;
 use anyhow::Context;
 
 use crate::config::AnalysisSettings;
@@ -29,6 +30,28 @@ use crate::sources::contracts::{retrieve, RetrievalError};
 use crate::sources::filters::ContractFilters;
 use crate::sources::portal_api::{ApiError, PortalClient};
 use crate::sources::portal_cache::{self, SyncError, SyncStats};
+
+/// How the summary speaks of contracts.
+const WORDS: Vocabulary = Vocabulary {
+    one: "contrato",
+    many: "contratos",
+    none_found: "Nenhum contrato encontrado",
+    same_one: "um mesmo contrato",
+    family: family_pt,
+    when_empty: "os filtros ou se os dados desse período já foram importados",
+    verify_in: "nos documentos do contrato",
+};
+
+fn family_pt(f: Family) -> &'static str {
+    match f {
+        Family::Price => "preço",
+        Family::Vendor => "fornecedor",
+        Family::Temporal => "datas",
+        Family::Payment => "pagamentos e aditivos",
+        Family::Duplicate => "duplicidade e fracionamento",
+        Family::Pattern => "padrões estatísticos",
+    }
+}
 
 pub struct ContractsPipeline {
     pool: Pool,
@@ -200,55 +223,6 @@ fn portal_error(e: SyncError, orgao: &str) -> JobError {
     }
 }
 
-/// The findings, in order, while their JSON array stays within `max_bytes`;
-/// returns them with the array's size.
-fn within_budget(findings: impl Iterator<Item = Value>, max_bytes: usize) -> (Vec<Value>, usize) {
-    let mut kept = Vec::new();
-    // "[" and "]", and a comma between two findings.
-    let mut bytes = 2;
-    for finding in findings {
-        let size = finding.to_string().len() + usize::from(!kept.is_empty());
-        if bytes + size > max_bytes {
-            break;
-        }
-        bytes += size;
-        kept.push(finding);
-    }
-    (kept, bytes)
-}
-
-/// `anomaly_types`: a JSON array of family names; empty means all.
-pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {
-    let known: Vec<&str> = Family::ALL.iter().map(|f| f.as_str()).collect();
-    let invalid = |shown: String| {
-        JobError::permanent(format!(
-            "O campo anomaly_types deve ser uma lista com alguns destes tipos: {}; \
-             recebido: {shown}.",
-            known.join(", ")
-        ))
-    };
-    let items = match anomaly_types {
-        Value::Null => return Ok(Family::ALL.to_vec()),
-        Value::Array(items) => items,
-        other => return Err(invalid(crate::input::echo_json(other))),
-    };
-    if items.is_empty() {
-        return Ok(Family::ALL.to_vec());
-    }
-    let mut out = Vec::new();
-    for item in items {
-        let family = item
-            .as_str()
-            .and_then(|s| Family::parse(&s.trim().to_lowercase()))
-            .ok_or_else(|| invalid(crate::input::echo_json(item)))?;
-        if !out.contains(&family) {
-            out.push(family);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// The share of records a family can examine.
 fn coverage(family: Family, data: &Dataset) -> f64 {
     let n = data.contracts.len();
@@ -271,85 +245,11 @@ fn coverage(family: Family, data: &Dataset) -> f64 {
     usable as f64 / n as f64
 }
 
-fn confidence_score(families: &[Family], data: &Dataset) -> f64 {
-    if families.is_empty() || data.contracts.is_empty() {
-        return 0.0;
-    }
-    let mean = families.iter().map(|f| coverage(*f, data)).sum::<f64>() / families.len() as f64;
-    let size = 1.0 - (-(data.contracts.len() as f64) / 200.0).exp();
-    ((mean * size) * 1000.0).round() / 1000.0
-}
-
 fn unavailable(e: impl Into<anyhow::Error>) -> JobError {
     JobError::retryable(
         "Não foi possível ler os dados de contratos agora; a investigação será tentada de novo.",
         e.into(),
     )
-}
-
-/// The detection phase's state: findings and timings per family, and progress
-/// reported as each detector ends.
-struct Stage<'a> {
-    progress: &'a Progress,
-    cancel: &'a CancellationToken,
-    done: usize,
-    total: usize,
-    per_family: BTreeMap<Family, (Vec<Finding>, u64)>,
-}
-
-impl Stage<'_> {
-    fn record(&mut self, family: Family, found: Vec<Finding>, ms: u64) {
-        let entry = self.per_family.entry(family).or_default();
-        entry.0.extend(found);
-        entry.1 += ms;
-    }
-
-    /// Runs `detectors` over `data`, as many at once as there are cores (more
-    /// would not be faster, and each holds its working set in memory), and hands
-    /// the dataset back once all of them have ended.
-    async fn run(
-        &mut self,
-        detectors: Vec<Arc<dyn Detector>>,
-        data: Dataset,
-    ) -> Result<Dataset, JobError> {
-        let data = Arc::new(data);
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let slots = Arc::new(tokio::sync::Semaphore::new(cores));
-        let mut tasks = tokio::task::JoinSet::new();
-        for detector in detectors {
-            let (data, slots) = (data.clone(), slots.clone());
-            let runtime = tokio::runtime::Handle::current();
-            tasks.spawn_blocking(move || {
-                let _slot = runtime.block_on(slots.acquire_owned());
-                let t = Instant::now();
-                let found = detector.detect(&data);
-                (detector.family(), found, t.elapsed().as_millis() as u64)
-            });
-        }
-        loop {
-            let next = tokio::select! {
-                _ = self.cancel.cancelled() => {
-                    tasks.abort_all();
-                    return Err(JobError::Cancelled);
-                }
-                next = tasks.join_next() => next,
-            };
-            let Some(joined) = next else { break };
-            let (family, found, ms) = match joined {
-                Ok(result) => result,
-                // A detector's panic is the pipeline's: let the worker record it.
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
-            self.record(family, found, ms);
-            self.done += 1;
-            self.progress.set(
-                Phase::AnomalyDetection,
-                0.40 + 0.45 * self.done as f64 / self.total as f64,
-            );
-        }
-        // Every task has ended and dropped its reference: this never copies.
-        Ok(Arc::try_unwrap(data).unwrap_or_else(|shared| (*shared).clone()))
-    }
 }
 
 #[async_trait]
@@ -407,13 +307,7 @@ impl Pipeline for ContractsPipeline {
         progress.set(Phase::AnomalyDetection, 0.40);
         let detection_started = Instant::now();
         let detectors = detectors::build(&self.detectors, &families);
-        let mut stage = Stage {
-            progress,
-            cancel,
-            done: 0,
-            total: detectors.len().max(1),
-            per_family: BTreeMap::new(),
-        };
+        let mut stage = Stage::new(progress, cancel, detectors.len());
         // Payment compares initial and final values as registered, so it runs
         // first; then the values are sanitised in place for the other families
         // and put back afterwards, for the results to show what was published.
@@ -428,98 +322,42 @@ impl Pipeline for ContractsPipeline {
         }
         let mut data = stage.run(rest, data).await?;
         super::sanitize::restore(&mut data, registered);
-        let per_family = stage.per_family;
         let detection_ms = detection_started.elapsed().as_millis() as u64;
 
-        progress.set(Phase::Analysis, 0.86);
-        let analysis_started = Instant::now();
-        let mut detector_stats = serde_json::Map::new();
-        let mut findings = Vec::new();
-        for (family, (found, ms)) in per_family {
-            detector_stats.insert(
-                family.as_str().into(),
-                json!({"findings": found.len(), "ms": ms}),
-            );
-            findings.extend(found);
-        }
-        let ranked = analysis::rank(job.id, findings, &data);
-        let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in &ranked {
-            *by_rule.entry(r.finding.rule).or_default() += 1;
-        }
-        let (results, results_bytes) = within_budget(
-            ranked
-                .iter()
-                .take(self.analysis.results_cap)
-                .map(|r| analysis::to_json(r, &data)),
-            self.analysis.results_max_bytes,
-        );
-        let shown = results.len();
-        let analysis_ms = analysis_started.elapsed().as_millis() as u64;
-
-        progress.set(Phase::SummaryGeneration, 0.95);
-        let mut summary =
-            super::summary::write(data.contracts.len(), &filters.describe(), &ranked, shown);
-        if let Some(sentence) = &question.sentence {
-            summary = format!("{sentence} {summary}");
-        }
-        let records = i32::try_from(data.contracts.len()).unwrap_or(i32::MAX);
-        Ok(Completion {
-            anomalies_found: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
-            total_records_analyzed: records,
-            confidence_score: Some(confidence_score(&families, &data)),
-            results: Value::Array(results),
-            summary,
-            metadata: json!({
-                "pipeline": "contracts",
-                "pipeline_version": env!("CARGO_PKG_VERSION"),
-                "anomaly_types": families.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-                "question": question.metadata,
-                "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
-                "portal_api": fetched.map(|f| json!({
-                    "months": f.months,
-                    "months_fetched": f.months_fetched,
-                    "requests": f.requests,
-                    "contracts": f.contracts,
-                    "skipped": f.skipped,
-                })),
-                "phases_ms": {
-                    "data_retrieval": retrieval_ms,
-                    "anomaly_detection": detection_ms,
-                    "analysis": analysis_ms,
-                },
-                "detectors": detector_stats,
-                "anomalies_by_rule": by_rule,
-                "results_cap": self.analysis.results_cap,
-                "results_bytes": results_bytes,
-                "results_shown": shown,
-            }),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn results_stop_before_the_byte_budget_and_the_size_is_exact() {
-        let findings: Vec<Value> = (0..10)
-            .map(|i| json!({"anomaly_id": i, "description": "x".repeat(100)}))
-            .collect();
-        let one = findings[0].to_string().len();
-        let (kept, bytes) = within_budget(findings.clone().into_iter(), 2 + 3 * one + 2);
-        assert_eq!(kept.len(), 3);
-        assert_eq!(bytes, Value::Array(kept.clone()).to_string().len());
-        assert_eq!(
-            kept[..],
-            findings[..3],
-            "the most serious are kept, in order"
-        );
-
-        let (all, bytes) = within_budget(findings.clone().into_iter(), usize::MAX);
-        assert_eq!(all.len(), 10);
-        assert_eq!(bytes, Value::Array(all).to_string().len());
-        assert!(within_budget(findings.into_iter(), 10).0.is_empty());
+        let metadata = json!({
+            "pipeline": "contracts",
+            "anomaly_types": families.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            "question": question.metadata,
+            "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
+            "portal_api": fetched.map(|f| json!({
+                "months": f.months,
+                "months_fetched": f.months_fetched,
+                "requests": f.requests,
+                "contracts": f.contracts,
+                "skipped": f.skipped,
+            })),
+            "phases_ms": {
+                "data_retrieval": retrieval_ms,
+                "anomaly_detection": detection_ms,
+            },
+        });
+        let confidence_score = confidence_score(&families, data.contracts.len(), |family| {
+            coverage(family, &data)
+        });
+        Ok(conclude(
+            Detected {
+                job: job.id,
+                data: &data,
+                per_family: stage.per_family,
+                words: &WORDS,
+                scope: filters.describe(),
+                preface: question.sentence.clone(),
+                remarks: Vec::new(),
+                confidence_score,
+                metadata: object(metadata),
+            },
+            &self.analysis,
+            progress,
+        ))
     }
 }

@@ -5,14 +5,12 @@
 //! whether trying again could help. It never touches the queue's SQL: the worker
 //! throttles and fences its progress, and writes the outcome.
 
-pub mod analysis;
 pub mod contracts;
 pub mod detectors;
 pub mod format;
 pub mod model;
 pub mod sanitize;
 pub mod stats;
-pub mod summary;
 pub mod text;
 
 use std::collections::BTreeMap;

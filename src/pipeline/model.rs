@@ -12,7 +12,6 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use serde::Serialize;
 
 /// Text that repeats across many records (names, modalities, codes), shared
 /// rather than copied: a million contracts name a few thousand agencies.
@@ -88,78 +87,61 @@ pub struct Dataset {
     pub sanctions: std::collections::HashMap<String, Vec<SupplierSanction>>,
 }
 
-/// The detector families: the values of `type` in results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    Price,
-    Vendor,
-    Temporal,
-    Payment,
-    Duplicate,
-    Pattern,
-}
+pub use crate::analysis::{Family, Finding, Severity};
 
-impl Family {
-    pub const ALL: [Family; 6] = [
-        Family::Price,
-        Family::Vendor,
-        Family::Temporal,
-        Family::Payment,
-        Family::Duplicate,
-        Family::Pattern,
-    ];
+/// A rule family over contracts.
+pub use crate::analysis::Detector;
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Family::Price => "price",
-            Family::Vendor => "vendor",
-            Family::Temporal => "temporal",
-            Family::Payment => "payment",
-            Family::Duplicate => "duplicate",
-            Family::Pattern => "pattern",
-        }
+/// The contract's value as signed: the initial value, else the final one; only
+/// positive amounts count. What splitting and statistical rules judge.
+impl Contract {
+    pub fn value_signed(&self) -> Option<f64> {
+        self.initial_value
+            .or(self.final_value)
+            .filter(|v| v.is_finite() && *v > 0.0)
     }
 
-    pub fn parse(name: &str) -> Option<Family> {
-        Family::ALL.into_iter().find(|f| f.as_str() == name)
+    /// The contract's value now: the final value when known, else the initial;
+    /// only positive amounts count. What concentration and price rules judge.
+    pub fn value_now(&self) -> Option<f64> {
+        self.final_value
+            .or(self.initial_value)
+            .filter(|v| v.is_finite() && *v > 0.0)
     }
 }
 
-/// Ordered from least to most serious, so sorting descending puts critical first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
+impl crate::analysis::Records for [Contract] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn key(&self, index: usize) -> Option<&str> {
+        self.get(index).map(|c| c.key.as_str())
+    }
+
+    fn listed(&self, index: usize) -> Option<serde_json::Value> {
+        let c = self.get(index)?;
+        Some(serde_json::json!({
+            "id": c.key,
+            "numero": c.number,
+            "objeto": c.object,
+            "fornecedor": c.supplier_name,
+            "orgao": c.agency.name.as_ref().or(c.superior_agency.name.as_ref()),
+            "valor": c.final_value.or(c.initial_value).map(|v| super::format::round(v, 2)),
+        }))
+    }
 }
 
-/// One anomaly as a detector sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub family: Family,
-    /// `family.rule_name`, e.g. `price.robust_zscore`; stable, documented.
-    pub rule: &'static str,
-    pub severity: Severity,
-    /// 0..1: how sure the rule is that this is not regular.
-    pub confidence: f64,
-    /// One line, pt-BR.
-    pub description: String,
-    /// Why this is unusual, with the numbers, pt-BR.
-    pub explanation: String,
-    /// Indices into `Dataset::contracts`.
-    pub records: Vec<usize>,
-    pub suggested_actions: Vec<String>,
-    /// The numbers behind the finding (group size, median, z…), for the metadata.
-    pub evidence: serde_json::Value,
-    /// Reais at stake, by the rule's own definition (see its module).
-    pub financial_impact: f64,
-}
+impl crate::analysis::Records for Dataset {
+    fn count(&self) -> usize {
+        self.contracts.len()
+    }
 
-/// A detector family. Implementations live in `detectors/`, one module each.
-pub trait Detector: Send + Sync {
-    fn family(&self) -> Family;
-    fn detect(&self, data: &Dataset) -> Vec<Finding>;
+    fn key(&self, index: usize) -> Option<&str> {
+        self.contracts.key(index)
+    }
+
+    fn listed(&self, index: usize) -> Option<serde_json::Value> {
+        self.contracts.listed(index)
+    }
 }

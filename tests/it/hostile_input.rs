@@ -707,7 +707,7 @@ async fn random_json_in_filters_and_anomaly_types_never_breaks_the_claim() {
                 Ok(input) => {
                     // What the pipeline does next must not panic either.
                     let _ = fiscal::sources::filters::ContractFilters::parse(&input.filters);
-                    let _ = fiscal::pipeline::contracts::families(&input.anomaly_types);
+                    let _ = fiscal::analysis::investigation::families(&input.anomaly_types);
                 }
                 Err(unreadable) => {
                     assert!(!unreadable.message.is_empty());

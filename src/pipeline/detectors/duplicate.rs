@@ -77,6 +77,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::dispensa_limits::{self, Inciso, Law, Limit};
+use crate::analysis::rank::strongest;
 use crate::pipeline::format::{date, decimal, percent, reais};
 use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity, Unit};
 use crate::pipeline::text::{self, fold, jaccard};
@@ -164,7 +165,7 @@ pub struct DuplicateDetector {
     pub settings: DuplicateSettings,
 }
 
-impl Detector for DuplicateDetector {
+impl Detector<Dataset> for DuplicateDetector {
     fn family(&self) -> Family {
         Family::Duplicate
     }
@@ -203,7 +204,7 @@ fn entries(data: &Dataset) -> Vec<Entry> {
                 idx,
                 hash: block_hash(c.ug.code.as_deref()?, c.supplier_code.as_deref()?),
                 signed: c.signed?,
-                value: value_of(c)?,
+                value: c.value_signed()?,
             })
         })
         .collect()
@@ -263,33 +264,6 @@ fn without_republications<'e>(block: &[&'e Entry], data: &Dataset) -> Vec<&'e En
         .filter(|(_, k)| *k)
         .map(|(e, _)| *e)
         .collect()
-}
-
-/// Orders findings strongest first (severity, confidence, money at stake, then
-/// the first record's key) and keeps `cap` of them.
-pub fn keep_strongest(findings: &mut Vec<Finding>, data: &Dataset, cap: usize) {
-    let first_key = |f: &Finding| {
-        f.records
-            .first()
-            .and_then(|&i| data.contracts.get(i))
-            .map_or("", |c| c.key.as_str())
-    };
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.confidence.total_cmp(&a.confidence))
-            .then(b.financial_impact.total_cmp(&a.financial_impact))
-            .then_with(|| first_key(a).cmp(first_key(b)))
-    });
-    findings.truncate(cap);
-}
-
-/// The contract's value for these rules: the value signed (initial), else the
-/// final one; only positive values count.
-fn value_of(c: &Contract) -> Option<f64> {
-    c.initial_value
-        .or(c.final_value)
-        .filter(|v| v.is_finite() && *v > 0.0)
 }
 
 fn unit_label(u: &Unit) -> String {
@@ -513,8 +487,7 @@ fn near_identical(data: &Dataset, blocks: &[Vec<&Entry>], s: &DuplicateSettings)
             findings.push(near_finding(data, block, positions, &pair, s));
         }
     }
-    keep_strongest(&mut findings, data, s.max_findings_per_rule);
-    findings
+    strongest(findings, data, s.max_findings_per_rule)
 }
 
 /// Contract numbers one keystroke apart: a digit typed twice or dropped
@@ -810,8 +783,7 @@ fn split_purchases<'d>(
             }
         }
     }
-    keep_strongest(&mut findings, data, s.max_findings_per_rule);
-    findings
+    strongest(findings, data, s.max_findings_per_rule)
 }
 
 /// The largest total of contracts signed within `window` days of each other.

@@ -8,7 +8,6 @@ pub mod holidays;
 pub mod pattern;
 pub mod payment;
 pub mod price;
-mod ranking;
 pub mod sanctioned;
 pub mod temporal;
 pub mod vendor;
@@ -17,7 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Detector, Family};
+use super::model::{Dataset, Detector, Family};
 
 /// Every family's thresholds: sections `[detectors.<family>]` of config.toml.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,13 +31,13 @@ pub struct DetectorSettings {
 }
 
 /// The detectors of the requested families, in family order.
-pub fn build(settings: &DetectorSettings, families: &[Family]) -> Vec<Arc<dyn Detector>> {
+pub fn build(settings: &DetectorSettings, families: &[Family]) -> Vec<Arc<dyn Detector<Dataset>>> {
     let mut families = families.to_vec();
     families.sort();
     families.dedup();
     families
         .into_iter()
-        .map(|family| -> Arc<dyn Detector> {
+        .map(|family| -> Arc<dyn Detector<Dataset>> {
             match family {
                 Family::Price => Arc::new(price::PriceDetector {
                     settings: settings.price.clone(),

@@ -62,9 +62,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::duplicate::keep_strongest;
+use crate::analysis::rank::strongest;
 use crate::pipeline::format::{date, decimal, percent, reais};
-use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity, Unit};
+use crate::pipeline::model::{Dataset, Detector, Family, Finding, Severity, Unit};
 
 /// An agency whose contract values' first digits do not follow Benford's law.
 pub const BENFORD_FIRST_DIGIT: &str = "pattern.benford_first_digit";
@@ -141,7 +141,7 @@ pub struct PatternDetector {
     pub settings: PatternSettings,
 }
 
-impl Detector for PatternDetector {
+impl Detector<Dataset> for PatternDetector {
     fn family(&self) -> Family {
         Family::Pattern
     }
@@ -179,17 +179,11 @@ fn by_agency(data: &Dataset) -> Vec<Vec<Row>> {
         groups[k].1.push(Row {
             idx,
             signed: c.signed,
-            value: value_of(c),
+            value: c.value_signed(),
         });
     }
     groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
     groups.into_iter().map(|(_, rows)| rows).collect()
-}
-
-fn value_of(c: &Contract) -> Option<f64> {
-    c.initial_value
-        .or(c.final_value)
-        .filter(|v| v.is_finite() && *v > 0.0)
 }
 
 fn unit_label(u: &Unit) -> String {
@@ -205,7 +199,10 @@ fn unit_label(u: &Unit) -> String {
 fn largest_first(data: &Dataset, items: &mut [usize]) {
     items.sort_by(|&a, &b| {
         let (ca, cb) = (&data.contracts[a], &data.contracts[b]);
-        let (va, vb) = (value_of(ca).unwrap_or(-1.0), value_of(cb).unwrap_or(-1.0));
+        let (va, vb) = (
+            ca.value_signed().unwrap_or(-1.0),
+            cb.value_signed().unwrap_or(-1.0),
+        );
         vb.total_cmp(&va).then_with(|| ca.key.cmp(&cb.key))
     });
 }
@@ -213,7 +210,7 @@ fn largest_first(data: &Dataset, items: &mut [usize]) {
 fn cited_total(data: &Dataset, records: &[usize]) -> f64 {
     records
         .iter()
-        .filter_map(|&i| value_of(&data.contracts[i]))
+        .filter_map(|&i| data.contracts[i].value_signed())
         .sum()
 }
 
@@ -318,8 +315,7 @@ fn benford(data: &Dataset, agencies: &[Vec<Row>], s: &PatternSettings) -> Vec<Fi
             findings.push(f);
         }
     }
-    keep_strongest(&mut findings, data, s.max_findings_per_rule);
-    findings
+    strongest(findings, data, s.max_findings_per_rule)
 }
 
 fn benford_finding(
@@ -578,8 +574,7 @@ fn periodic(data: &Dataset, agencies: &[Vec<Row>], s: &PatternSettings) -> Vec<F
             findings.push(f);
         }
     }
-    keep_strongest(&mut findings, data, s.max_findings_per_rule);
-    findings
+    strongest(findings, data, s.max_findings_per_rule)
 }
 
 /// Which of `bins` equal parts of a cycle of `period` days day `t` falls in.
@@ -737,6 +732,7 @@ fn periodic_finding(
 mod tests {
     use super::*;
     use crate::pipeline::detectors::of_rule;
+    use crate::pipeline::model::Contract;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")

@@ -127,7 +127,7 @@ pub struct PaymentDetector {
     pub settings: PaymentSettings,
 }
 
-impl Detector for PaymentDetector {
+impl Detector<Dataset> for PaymentDetector {
     fn family(&self) -> Family {
         Family::Payment
     }
@@ -144,7 +144,7 @@ impl Detector for PaymentDetector {
     }
 }
 
-use super::ranking::{keep_strongest, strongest, Rank};
+use crate::analysis::rank::{keep_strongest, strongest, Rank};
 
 /// The records whose values pass `test(initial, final)`, grouped so that the
 /// same contract published more than once (republished with a new end date, or

@@ -18,7 +18,8 @@
 //! whole: a coarser yardstick, reported as such and with less confidence. Contracts
 //! without a modality, an agency or a value of at least `min_value` (R$ 0,01 is a
 //! placeholder, not a price) are skipped, never read as zero. At most
-//! `max_findings` findings are kept, the strongest (severity, then z, then excess).
+//! `max_findings` findings are kept, the strongest in the one rank order
+//! (severity, confidence, excess; `analysis::rank`).
 //!
 //! Values span orders of magnitude, so the comparison uses log(value): the median
 //! and 1.4826·MAD of [`stats::robust_center_scale`], which a few outliers cannot
@@ -50,6 +51,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::analysis::rank::{keep_strongest, Rank};
 use crate::pipeline::format::{self, count, round, thousands};
 use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 use crate::pipeline::stats;
@@ -110,7 +112,7 @@ pub struct PriceDetector {
     pub settings: PriceSettings,
 }
 
-impl Detector for PriceDetector {
+impl Detector<Dataset> for PriceDetector {
     fn family(&self) -> Family {
         Family::Price
     }
@@ -272,11 +274,6 @@ impl Signer {
     }
 }
 
-/// The value a price is judged by: the final value when known.
-fn price(c: &Contract) -> Option<f64> {
-    c.final_value.or(c.initial_value)
-}
-
 fn agency_code(c: &Contract) -> Option<&str> {
     c.agency
         .code
@@ -340,7 +337,7 @@ fn price_chunk(s: &PriceSettings, contracts: &[Contract], offset: usize) -> Vec<
     let mut priced = Vec::with_capacity(contracts.len());
     for (i, c) in contracts.iter().enumerate() {
         let (Some(value), Some(agency), Some(raw_modality)) =
-            (price(c), agency_code(c), modality(c))
+            (c.value_now(), agency_code(c), modality(c))
         else {
             continue;
         };
@@ -458,7 +455,9 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
             let typical = g.center.exp();
             for p in fine {
                 let z = stats::robust_z(p.log_value, g.center, g.scale);
-                let value = price(&contracts[p.idx]).unwrap_or_else(|| p.log_value.exp());
+                let value = contracts[p.idx]
+                    .value_now()
+                    .unwrap_or_else(|| p.log_value.exp());
                 let direction = if z > s.z_threshold && value >= s.min_ratio_to_median * typical {
                     Direction::Above
                 } else if s.include_low_outliers
@@ -489,16 +488,22 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
         }
     }
 
-    // Strongest first: severity, then how extreme, then money; the key breaks ties.
-    candidates.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.z.abs().total_cmp(&a.z.abs()))
-            .then(b.financial_impact.total_cmp(&a.financial_impact))
-            .then_with(|| contracts[a.idx].key.cmp(&contracts[b.idx].key))
-            .then(a.idx.cmp(&b.idx))
-    });
-    candidates.truncate(s.max_findings);
+    let ranked = candidates
+        .into_iter()
+        .map(|cand| {
+            let rank = Rank {
+                severity: cand.severity,
+                confidence: confidence(s, &cand),
+                impact: cand.financial_impact,
+                first: cand.idx,
+            };
+            (rank, cand)
+        })
+        .collect();
+    let candidates: Vec<Candidate> = keep_strongest(ranked, contracts, s.max_findings)
+        .into_iter()
+        .map(|(_, cand)| cand)
+        .collect();
     let mut signer = Signer::default();
     candidates
         .iter()

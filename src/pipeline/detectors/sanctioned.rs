@@ -158,7 +158,7 @@ pub fn sanctioned_supplier(data: &Dataset) -> Vec<Finding> {
                 "dates_known": undated.is_empty(),
                 "in_force_checked": false,
             }),
-            financial_impact: super::vendor::value(c).unwrap_or(0.0),
+            financial_impact: c.value_now().unwrap_or(0.0),
         });
     }
     findings

@@ -169,7 +169,7 @@ pub struct TemporalDetector {
     pub settings: TemporalSettings,
 }
 
-impl Detector for TemporalDetector {
+impl Detector<Dataset> for TemporalDetector {
     fn family(&self) -> Family {
         Family::Temporal
     }
@@ -192,7 +192,7 @@ impl Detector for TemporalDetector {
 /// Where a finding ranks, known before its text is written: a per-contract rule
 /// can match hundreds of thousands of records in odd data, and only the ones
 /// that survive the cap are worth writing up.
-use super::ranking::{keep_strongest, strongest, Rank};
+use crate::analysis::rank::{keep_strongest, strongest, Rank};
 
 fn step_up(severity: Severity, when: bool) -> Severity {
     match (when, severity) {
@@ -257,7 +257,7 @@ fn prepare(contracts: &[Contract], s: &TemporalSettings) -> Prepared {
             ug: dense_id(c.ug.code.as_deref(), i, &mut ug_ids, &mut ug_first),
             signed: c.signed,
             published: c.published,
-            value: value(c),
+            value: c.value_signed(),
             republication: matches!((c.signed, c.published),
                 (Some(sig), Some(publ)) if (publ - sig).num_days() > s.republication_days),
         })
@@ -269,14 +269,10 @@ fn prepare(contracts: &[Contract], s: &TemporalSettings) -> Prepared {
     }
 }
 
-fn value(c: &Contract) -> Option<f64> {
-    c.initial_value.filter(|v| v.is_finite() && *v >= 0.0)
-}
-
 /// Records sorted largest value first (unknown values last), ties by key.
 fn largest_first(mut records: Vec<usize>, contracts: &[Contract], cap: usize) -> Vec<usize> {
     records.sort_by(|&a, &b| {
-        let (va, vb) = (value(&contracts[a]), value(&contracts[b]));
+        let (va, vb) = (contracts[a].value_signed(), contracts[b].value_signed());
         vb.unwrap_or(-1.0)
             .total_cmp(&va.unwrap_or(-1.0))
             .then_with(|| contracts[a].key.cmp(&contracts[b].key))
@@ -720,7 +716,10 @@ fn offday_signature(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
                 )
             })
             .collect();
-        let value_sum: f64 = off.iter().filter_map(|&i| value(&contracts[i])).sum();
+        let value_sum: f64 = off
+            .iter()
+            .filter_map(|&i| contracts[i].value_signed())
+            .sum();
         // Dated on the day their validity starts (1 January, mostly): the
         // convention of recording the start as the signature, not a signature
         // on a day off. Explained and shown lower, not dropped.
@@ -812,7 +811,7 @@ fn signed_after_validity(contracts: &[Contract], s: &TemporalSettings) -> Vec<Fi
         if days <= s.retroactive_min_days {
             continue;
         }
-        let v = value(c);
+        let v = c.value_signed();
         let duration = c
             .valid_until
             .map(|u| (u - from).num_days())
@@ -926,7 +925,10 @@ fn late_publication(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
         let mut delays: Vec<f64> = late.iter().map(|&(_, d)| d as f64).collect();
         let median_delay = median(&mut delays).unwrap_or(0.0);
         let max_delay = late.iter().map(|&(_, d)| d).max().unwrap_or(0);
-        let value_sum: f64 = late.iter().filter_map(|&(i, _)| value(&contracts[i])).sum();
+        let value_sum: f64 = late
+            .iter()
+            .filter_map(|&(i, _)| contracts[i].value_signed())
+            .sum();
         let severity = if share >= 0.8 && median_delay >= 90.0 {
             Severity::High
         } else if share >= 0.8 || median_delay >= 60.0 {

@@ -66,6 +66,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::analysis::rank::{keep_strongest, Rank};
 use crate::pipeline::format::{self, count, round, thousands};
 use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 use crate::pipeline::text;
@@ -133,7 +134,7 @@ pub struct VendorDetector {
     pub settings: VendorSettings,
 }
 
-impl Detector for VendorDetector {
+impl Detector<Dataset> for VendorDetector {
     fn family(&self) -> Family {
         Family::Vendor
     }
@@ -214,14 +215,6 @@ struct Index {
 
 fn present(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// A contract's value: final when known, else initial; unknown when neither is
-/// a positive number.
-pub(super) fn value(c: &Contract) -> Option<f64> {
-    c.final_value
-        .or(c.initial_value)
-        .filter(|v| v.is_finite() && *v > 0.0)
 }
 
 fn agency_code(c: &Contract) -> Option<&str> {
@@ -348,7 +341,7 @@ fn index_chunk(contracts: &[Contract], offset: usize) -> Chunk<'_> {
         };
         let supplier = chunk.suppliers.id(supplier);
         let ug = present(c.ug.code.as_deref()).map(|u| chunk.ugs.id(u));
-        if let (Some(value), Some(agency)) = (value(c), agency_code(c)) {
+        if let (Some(value), Some(agency)) = (c.value_now(), agency_code(c)) {
             chunk.valued.push(Valued {
                 idx,
                 agency: chunk.agencies.id(agency),
@@ -433,22 +426,31 @@ impl Index {
 /// candidates, and only the strongest `max_findings` are worth their text.
 struct Pending<'a> {
     severity: Severity,
+    confidence: f64,
     financial_impact: f64,
-    /// Tie-breaker: the key of one of its records.
-    key: &'a str,
+    /// Tie-breaker: one of its records.
+    first: usize,
     build: Box<dyn FnOnce() -> Finding + 'a>,
 }
 
-/// The strongest `max` findings, written: severity, then money, then key.
-fn strongest(mut pending: Vec<Pending<'_>>, max: usize) -> Vec<Finding> {
-    pending.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.financial_impact.total_cmp(&a.financial_impact))
-            .then_with(|| a.key.cmp(b.key))
-    });
-    pending.truncate(max);
-    pending.into_iter().map(|p| (p.build)()).collect()
+/// The strongest `max` findings, in the one rank order, written.
+fn strongest(data: &Dataset, pending: Vec<Pending<'_>>, max: usize) -> Vec<Finding> {
+    let ranked = pending
+        .into_iter()
+        .map(|p| {
+            let rank = Rank {
+                severity: p.severity,
+                confidence: p.confidence,
+                impact: p.financial_impact,
+                first: p.first,
+            };
+            (rank, p.build)
+        })
+        .collect();
+    keep_strongest(ranked, data, max)
+        .into_iter()
+        .map(|(_, build)| build())
+        .collect()
 }
 
 /// `records` by value, largest first (key breaks ties), at most `max`.
@@ -548,7 +550,7 @@ fn dominant_supplier(
         let repeats = |supplier: u32| same_agency && reported.contains(&(agency, supplier));
         dominant_in_unit(s, data, Level::Ug, run, repeats, &mut pending);
     }
-    (strongest(pending, s.max_findings), dominated)
+    (strongest(data, pending, s.max_findings), dominated)
 }
 
 /// The numbers of a unit a dominance finding reports.
@@ -619,14 +621,41 @@ fn dominant_in_unit<'a>(
         };
         out.push(Pending {
             severity,
+            confidence: dominant_confidence(s, &unit, &share, fraction, routine.is_some()),
             financial_impact: round(share.total, 2),
-            key: &data.contracts[share.first()].key,
+            first: share.first(),
             build: Box::new(move || {
                 dominant_finding(s, data, level, unit, &share, fraction, (severity, routine))
             }),
         });
     }
     queued
+}
+
+/// How sure a dominant-supplier finding is: by how far the share passes the
+/// threshold, less when one contract makes it, when the unit has few contracts,
+/// or when the supplier is routine (a support foundation, a utility).
+fn dominant_confidence(
+    s: &VendorSettings,
+    view: &UnitTotals,
+    share: &Share,
+    fraction: f64,
+    routine: bool,
+) -> f64 {
+    let biggest = share.members.iter().map(|v| v.value).fold(0.0, f64::max);
+    let margin = ((fraction - s.dominant_share) / (1.0 - s.dominant_share).max(f64::EPSILON))
+        .clamp(0.0, 1.0);
+    let mut confidence = 0.5 + 0.4 * margin;
+    if biggest / share.total > 0.9 {
+        confidence *= 0.8;
+    }
+    if view.contracts < 2 * s.dominant_min_contracts {
+        confidence *= 0.9;
+    }
+    if routine {
+        confidence *= 0.5;
+    }
+    confidence
 }
 
 fn dominant_finding(
@@ -658,19 +687,7 @@ fn dominant_finding(
     };
     let biggest = share.members.iter().map(|v| v.value).fold(0.0, f64::max);
     let one_contract = biggest / share.total;
-
-    let margin = ((fraction - s.dominant_share) / (1.0 - s.dominant_share).max(f64::EPSILON))
-        .clamp(0.0, 1.0);
-    let mut confidence = 0.5 + 0.4 * margin;
-    if one_contract > 0.9 {
-        confidence *= 0.8;
-    }
-    if view.contracts < 2 * s.dominant_min_contracts {
-        confidence *= 0.9;
-    }
-    if routine.is_some() {
-        confidence *= 0.5;
-    }
+    let confidence = dominant_confidence(s, &view, share, fraction, routine.is_some());
 
     let competitors = match view.suppliers {
         1 => format!("{the_unit} não contratou nenhum outro fornecedor no período."),
@@ -790,13 +807,14 @@ fn market_concentration(
         pending.push(Pending {
             severity,
             financial_impact: round(top_total, 2),
-            key: &data.contracts[view.shares[0].first()].key,
+            confidence: concentration_confidence(s, &view, hhi, routine.is_some(), one_purchase),
+            first: view.shares[0].first(),
             build: Box::new(move || {
                 concentration_finding(s, data, &view, hhi, (severity, routine, one_purchase))
             }),
         });
     }
-    strongest(pending, s.max_findings)
+    strongest(data, pending, s.max_findings)
 }
 
 /// The kind of routine supplier that holds most of the top suppliers' value,
@@ -835,6 +853,31 @@ fn top_suppliers<'v, 'a>(view: &'v UnitView<'a>) -> Vec<&'v Share<'a>> {
     }
 }
 
+/// How sure a market-concentration finding is: by how far the HHI passes the
+/// threshold, less over few contracts, for routine suppliers, or when one
+/// purchase makes the concentration.
+fn concentration_confidence(
+    s: &VendorSettings,
+    view: &UnitView,
+    hhi: f64,
+    routine: bool,
+    one_purchase: bool,
+) -> f64 {
+    let margin =
+        ((hhi - s.hhi_threshold) / (1.0 - s.hhi_threshold).max(f64::EPSILON)).clamp(0.0, 1.0);
+    let mut confidence = 0.5 + 0.4 * margin;
+    if view.contracts < 2 * s.hhi_min_contracts {
+        confidence *= 0.85;
+    }
+    if routine {
+        confidence *= 0.5;
+    }
+    if one_purchase {
+        confidence *= 0.7;
+    }
+    confidence
+}
+
 fn concentration_finding(
     s: &VendorSettings,
     data: &Dataset,
@@ -858,18 +901,9 @@ fn concentration_finding(
             )
         })
         .collect();
-    let margin =
-        ((hhi - s.hhi_threshold) / (1.0 - s.hhi_threshold).max(f64::EPSILON)).clamp(0.0, 1.0);
-    let mut confidence = 0.5 + 0.4 * margin;
-    if view.contracts < 2 * s.hhi_min_contracts {
-        confidence *= 0.85;
-    }
-    if routine.is_some() {
-        confidence *= 0.5;
-    }
+    let confidence = concentration_confidence(s, view, hhi, routine.is_some(), one_purchase);
     let lead = &view.shares[0];
     let one_purchase_text = if one_purchase {
-        confidence *= 0.7;
         format!(
             " {} contrato(s) de {} respondem por {} do valor: a concentração vem de uma compra \
              grande, que merece conferência por si, mais do que de um mercado dividido entre \
@@ -953,7 +987,7 @@ fn repeated_direct_contracting(s: &VendorSettings, data: &Dataset, index: &Index
         }
         let total: f64 = run
             .iter()
-            .filter_map(|d| value(&data.contracts[d.idx]))
+            .filter_map(|d| data.contracts[d.idx].value_now())
             .sum();
         let many = run.len() >= 2 * s.direct_min_contracts;
         let first = &data.contracts[run[0].idx];
@@ -978,11 +1012,12 @@ fn repeated_direct_contracting(s: &VendorSettings, data: &Dataset, index: &Index
         pending.push(Pending {
             severity,
             financial_impact: round(total, 2),
-            key: &data.contracts[run[0].idx].key,
+            confidence: repeated_confidence(s, run, routine.is_some()),
+            first: run[0].idx,
             build: Box::new(move || repeated_finding(s, data, run, total, severity, routine)),
         });
     }
-    strongest(pending, s.max_findings)
+    strongest(data, pending, s.max_findings)
 }
 
 /// Direct contracting the law foresees as routine, where repetition alone says
@@ -1100,6 +1135,20 @@ fn routine_note(routine: Option<Routine>) -> &'static str {
     }
 }
 
+/// How sure a repeated-direct-contracting finding is: by how many contracts
+/// pass the minimum, less when none is a dispensa or the supplier is routine.
+fn repeated_confidence(s: &VendorSettings, run: &[Direct], routine: bool) -> f64 {
+    let min = s.direct_min_contracts.max(1) as f64;
+    let mut confidence = 0.5 + 0.4 * ((run.len() as f64 - min) / (2.0 * min)).clamp(0.0, 1.0);
+    if !run.iter().any(|d| d.kind == DirectKind::Dispensa) {
+        confidence *= 0.85;
+    }
+    if routine {
+        confidence *= 0.5;
+    }
+    confidence
+}
+
 fn repeated_finding(
     s: &VendorSettings,
     data: &Dataset,
@@ -1111,7 +1160,7 @@ fn repeated_finding(
     let n = run.len();
     let unknown = run
         .iter()
-        .filter(|d| value(&data.contracts[d.idx]).is_none())
+        .filter(|d| data.contracts[d.idx].value_now().is_none())
         .count();
     let dispensas = run
         .iter()
@@ -1129,14 +1178,7 @@ fn repeated_finding(
     let ug = ug_name(first);
     let ug_code = present(first.ug.code.as_deref()).unwrap_or_default();
 
-    let min = s.direct_min_contracts.max(1) as f64;
-    let mut confidence = 0.5 + 0.4 * ((n as f64 - min) / (2.0 * min)).clamp(0.0, 1.0);
-    if dispensas == 0 {
-        confidence *= 0.85;
-    }
-    if routine.is_some() {
-        confidence *= 0.5;
-    }
+    let confidence = repeated_confidence(s, run, routine.is_some());
     let routine_text = routine_note(routine);
 
     let kinds = match (dispensas, inexigibilidades) {
@@ -1214,7 +1256,7 @@ fn repeated_finding(
 
 /// A record's value for ranking, unknown last.
 fn values_of(data: &Dataset, idx: usize) -> f64 {
-    value(&data.contracts[idx]).unwrap_or(f64::NEG_INFINITY)
+    data.contracts[idx].value_now().unwrap_or(f64::NEG_INFINITY)
 }
 
 #[cfg(test)]

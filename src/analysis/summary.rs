@@ -1,26 +1,16 @@
 //! The investigation's `summary`: what a citizen reads first, in Brazilian
 //! Portuguese — how much was analysed, how many anomalies of which severity and
-//! type, the money involved, and the top findings.
+//! type, the money involved, and the top findings — in the words of the source
+//! (see [`Vocabulary`]).
 
 use std::collections::BTreeMap;
 
-use super::analysis::Ranked;
-use super::format::{count, reais};
-use super::model::{Family, Severity};
+use super::results::Ranked;
+use super::{Family, Severity, Vocabulary};
+use crate::pipeline::format::{count, reais};
 
 /// How many findings the summary names.
 const TOP: usize = 3;
-
-fn family_pt(f: Family) -> &'static str {
-    match f {
-        Family::Price => "preço",
-        Family::Vendor => "fornecedor",
-        Family::Temporal => "datas",
-        Family::Payment => "pagamentos e aditivos",
-        Family::Duplicate => "duplicidade e fracionamento",
-        Family::Pattern => "padrões estatísticos",
-    }
-}
 
 fn severity_pt(s: Severity, n: usize) -> String {
     let word = match (s, n == 1) {
@@ -36,7 +26,8 @@ fn severity_pt(s: Severity, n: usize) -> String {
     format!("{} {word}", count(n))
 }
 
-fn list(items: &[String]) -> String {
+/// "a, b e c".
+pub fn list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),
@@ -46,21 +37,23 @@ fn list(items: &[String]) -> String {
 
 /// `scope` says what was asked ("contratos assinados em 2024 com valor a partir de
 /// R$ 1.000.000,00"); `shown` is how many results the row carries.
-pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> String {
+pub fn write(
+    words: &Vocabulary,
+    records: usize,
+    scope: &str,
+    ranked: &[Ranked],
+    shown: usize,
+) -> String {
     if records == 0 {
         return format!(
-            "Nenhum contrato encontrado ({scope}). Nada foi analisado; confira os filtros \
-             ou se os dados desse período já foram importados."
+            "{} ({scope}). Nada foi analisado; confira {}.",
+            words.none_found, words.when_empty
         );
     }
-    let contratos = if records == 1 {
-        "contrato"
-    } else {
-        "contratos"
-    };
+    let noun = if records == 1 { words.one } else { words.many };
     if ranked.is_empty() {
         return format!(
-            "Analisamos {} {contratos} ({scope}) e não encontramos anomalias pelas regras \
+            "Analisamos {} {noun} ({scope}) e não encontramos anomalias pelas regras \
              aplicadas. Isso não garante que não haja irregularidades, apenas que nenhum \
              indício passou dos limites definidos.",
             count(records)
@@ -82,19 +75,19 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
         .collect();
     let families: Vec<String> = by_family
         .iter()
-        .map(|(f, n)| format!("{} {}", family_pt(*f), count(*n)))
+        .map(|(f, n)| format!("{} {}", (words.family)(*f), count(*n)))
         .collect();
     let total = ranked.len();
     let anomalias = if total == 1 { "anomalia" } else { "anomalias" };
     let mut text = format!(
-        "Analisamos {} {contratos} ({scope}) e encontramos {} {anomalias}: {}. Por tipo: {}. \
-         Valor somado dos indícios: {} (um mesmo contrato pode aparecer em mais de um \
-         indício).",
+        "Analisamos {} {noun} ({scope}) e encontramos {} {anomalias}: {}. Por tipo: {}. \
+         Valor somado dos indícios: {} ({} pode aparecer em mais de um indício).",
         count(records),
         count(total),
         list(&severities),
         list(&families),
         reais(at_stake),
+        words.same_one,
     );
     let top: Vec<String> = ranked
         .iter()
@@ -110,6 +103,9 @@ pub fn write(records: usize, scope: &str, ranked: &[Ranked], shown: usize) -> St
             count(total)
         ));
     }
-    text.push_str(" Indícios não são provas: cada um pede verificação nos documentos do contrato.");
+    text.push_str(&format!(
+        " Indícios não são provas: cada um pede verificação {}.",
+        words.verify_in
+    ));
     text
 }

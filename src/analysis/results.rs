@@ -1,17 +1,20 @@
-//! The analysis phase: detectors' findings → the `results` array of DESIGN §3.
+//! Findings → the `results` array of DESIGN §3, for any source.
 //!
 //! Findings that several rules raise about exactly the same records stay separate
 //! (each rule explains a different problem), but the same rule raising the same
-//! records twice is merged. Results are ranked by severity, then confidence, then
-//! money at stake, then id, and within a severity the rules take turns; equal
-//! input gives equal output byte for byte. The list is capped so a row stays far
-//! below Realtime's 1 MB limit.
+//! records twice is merged. Results follow the one rank order (see
+//! [`super::rank`]), and within a severity the rules take turns; equal input
+//! gives equal output byte for byte. The list is capped so a row stays far below
+//! Realtime's 1 MB limit.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::format::round;
-use super::model::{Dataset, Finding};
+use super::rank::{self, Rank};
+use super::{Finding, Records};
+use crate::pipeline::format::round;
 
 /// Records listed per anomaly; the evidence keeps the full count.
 pub const MAX_LISTED_RECORDS: usize = 20;
@@ -24,11 +27,11 @@ pub struct Ranked {
 
 /// Stable across runs of the same investigation: derived from the investigation,
 /// the rule and the records' keys.
-pub fn anomaly_id(investigation: Uuid, finding: &Finding, data: &Dataset) -> Uuid {
+pub fn anomaly_id<R: Records + ?Sized>(investigation: Uuid, finding: &Finding, data: &R) -> Uuid {
     let mut keys: Vec<&str> = finding
         .records
         .iter()
-        .filter_map(|&i| data.contracts.get(i).map(|c| c.key.as_str()))
+        .filter_map(|&i| data.key(i))
         .collect();
     keys.sort_unstable();
     let name = format!("{}|{}", finding.rule, keys.join(","));
@@ -36,7 +39,11 @@ pub fn anomaly_id(investigation: Uuid, finding: &Finding, data: &Dataset) -> Uui
 }
 
 /// Merges, ranks and ids the findings. Returns all of them; the caller caps.
-pub fn rank(investigation: Uuid, findings: Vec<Finding>, data: &Dataset) -> Vec<Ranked> {
+pub fn rank<R: Records + ?Sized>(
+    investigation: Uuid,
+    findings: Vec<Finding>,
+    data: &R,
+) -> Vec<Ranked> {
     let mut ranked: Vec<Ranked> = findings
         .into_iter()
         .map(|finding| Ranked {
@@ -45,18 +52,11 @@ pub fn rank(investigation: Uuid, findings: Vec<Finding>, data: &Dataset) -> Vec<
         })
         .collect();
     ranked.sort_by(|a, b| {
-        b.finding
-            .severity
-            .cmp(&a.finding.severity)
-            .then(b.finding.confidence.total_cmp(&a.finding.confidence))
-            .then(
-                b.finding
-                    .financial_impact
-                    .total_cmp(&a.finding.financial_impact),
-            )
-            .then(a.id.cmp(&b.id))
+        rank::order(&Rank::of(&a.finding), &Rank::of(&b.finding), data).then(a.id.cmp(&b.id))
     });
-    ranked.dedup_by(|a, b| a.id == b.id);
+    // The strongest of the same rule over the same records stays.
+    let mut seen = HashSet::with_capacity(ranked.len());
+    ranked.retain(|r| seen.insert(r.id));
     interleave_rules(ranked)
 }
 
@@ -64,7 +64,6 @@ pub fn rank(investigation: Uuid, findings: Vec<Finding>, data: &Dataset) -> Vec<
 /// order): on the real 2021–2022 data one rule otherwise filled two thirds of the
 /// first page, and a reader saw one kind of problem fifty times before any other.
 fn interleave_rules(ranked: Vec<Ranked>) -> Vec<Ranked> {
-    use std::collections::{BTreeMap, VecDeque};
     let mut out = Vec::with_capacity(ranked.len());
     let mut rest = ranked.into_iter().peekable();
     while let Some(first) = rest.next() {
@@ -96,23 +95,13 @@ fn interleave_rules(ranked: Vec<Ranked>) -> Vec<Ranked> {
 }
 
 /// One entry of `results`.
-pub fn to_json(r: &Ranked, data: &Dataset) -> Value {
+pub fn to_json<R: Records + ?Sized>(r: &Ranked, data: &R) -> Value {
     let f = &r.finding;
     let records: Vec<Value> = f
         .records
         .iter()
         .take(MAX_LISTED_RECORDS)
-        .filter_map(|&i| data.contracts.get(i))
-        .map(|c| {
-            json!({
-                "id": c.key,
-                "numero": c.number,
-                "objeto": c.object,
-                "fornecedor": c.supplier_name,
-                "orgao": c.agency.name.as_ref().or(c.superior_agency.name.as_ref()),
-                "valor": c.final_value.or(c.initial_value).map(|v| round(v, 2)),
-            })
-        })
+        .filter_map(|&i| data.listed(i))
         .collect();
     json!({
         "anomaly_id": r.id,
@@ -132,10 +121,45 @@ pub fn to_json(r: &Ranked, data: &Dataset) -> Value {
     })
 }
 
+/// The findings, in order, while their JSON array stays within `max_bytes`;
+/// returns them with the array's size.
+pub fn within_budget(
+    findings: impl Iterator<Item = Value>,
+    max_bytes: usize,
+) -> (Vec<Value>, usize) {
+    let mut kept = Vec::new();
+    // "[" and "]", and a comma between two findings.
+    let mut bytes = 2;
+    for finding in findings {
+        let size = finding.to_string().len() + usize::from(!kept.is_empty());
+        if bytes + size > max_bytes {
+            break;
+        }
+        bytes += size;
+        kept.push(finding);
+    }
+    (kept, bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::model::{Family, Severity};
+    use crate::analysis::{Family, Severity};
+
+    struct Keys(usize);
+
+    impl Records for Keys {
+        fn count(&self) -> usize {
+            self.0
+        }
+        fn key(&self, index: usize) -> Option<&str> {
+            const KEYS: [&str; 6] = ["k0", "k1", "k2", "k3", "k4", "k5"];
+            KEYS.get(index).copied()
+        }
+        fn listed(&self, index: usize) -> Option<Value> {
+            self.key(index).map(|k| json!({"id": k}))
+        }
+    }
 
     fn finding(rule: &'static str, severity: Severity, confidence: f64, record: usize) -> Finding {
         Finding {
@@ -147,7 +171,7 @@ mod tests {
             explanation: String::new(),
             records: vec![record],
             suggested_actions: vec![],
-            evidence: serde_json::Value::Null,
+            evidence: Value::Null,
             financial_impact: 0.0,
         }
     }
@@ -162,16 +186,7 @@ mod tests {
             finding("c", Severity::High, 0.99, 4),
             finding("b", Severity::Critical, 0.5, 5),
         ];
-        let data = Dataset {
-            contracts: (0..6)
-                .map(|i| crate::pipeline::model::Contract {
-                    key: format!("k{i}"),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        let ranked = rank(Uuid::nil(), findings, &data);
+        let ranked = rank(Uuid::nil(), findings, &Keys(6));
         let got: Vec<(&str, f64)> = ranked
             .iter()
             .map(|r| (r.finding.rule, r.finding.confidence))
@@ -187,5 +202,41 @@ mod tests {
                 ("c", 0.99)
             ]
         );
+    }
+
+    #[test]
+    fn the_same_rule_over_the_same_records_is_one_result_the_strongest() {
+        let findings = vec![
+            finding("a", Severity::Medium, 0.5, 1),
+            finding("b", Severity::Low, 0.5, 1),
+            finding("a", Severity::High, 0.5, 1),
+        ];
+        let ranked = rank(Uuid::nil(), findings, &Keys(6));
+        let got: Vec<(&str, Severity)> = ranked
+            .iter()
+            .map(|r| (r.finding.rule, r.finding.severity))
+            .collect();
+        assert_eq!(got, vec![("a", Severity::High), ("b", Severity::Low)]);
+    }
+
+    #[test]
+    fn results_stop_before_the_byte_budget_and_the_size_is_exact() {
+        let findings: Vec<Value> = (0..10)
+            .map(|i| json!({"anomaly_id": i, "description": "x".repeat(100)}))
+            .collect();
+        let one = findings[0].to_string().len();
+        let (kept, bytes) = within_budget(findings.clone().into_iter(), 2 + 3 * one + 2);
+        assert_eq!(kept.len(), 3);
+        assert_eq!(bytes, Value::Array(kept.clone()).to_string().len());
+        assert_eq!(
+            kept[..],
+            findings[..3],
+            "the most serious are kept, in order"
+        );
+
+        let (all, bytes) = within_budget(findings.clone().into_iter(), usize::MAX);
+        assert_eq!(all.len(), 10);
+        assert_eq!(bytes, Value::Array(all).to_string().len());
+        assert!(within_budget(findings.into_iter(), 10).0.is_empty());
     }
 }
