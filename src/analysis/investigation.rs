@@ -151,12 +151,10 @@ pub struct Detected<'a, D: ?Sized> {
     pub scope: String,
     /// Sentences before the summary (what the question was read as).
     pub preface: Option<String>,
-    /// Sentences after the summary's counts (families that do not apply…).
-    pub remarks: Vec<String>,
     pub confidence_score: f64,
-    /// The source's keys of `investigation_metadata` (pipeline, rows read,
-    /// question, `phases_ms` of its own phases…).
-    pub metadata: Map<String, Value>,
+    /// The source's keys of `investigation_metadata`, a JSON object (pipeline,
+    /// rows read, question, `phases_ms` of its own phases…).
+    pub metadata: Value,
 }
 
 /// The analysis and summary phases, the same for every source: merge, rank,
@@ -173,10 +171,13 @@ pub fn conclude<D: Records + ?Sized>(
         words,
         scope,
         preface,
-        remarks,
         confidence_score,
-        mut metadata,
+        metadata,
     } = detected;
+    let mut metadata = match metadata {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
     progress.set(Phase::Analysis, 0.86);
     let started = Instant::now();
     let mut detector_stats = Map::new();
@@ -208,10 +209,6 @@ pub fn conclude<D: Records + ?Sized>(
     if let Some(preface) = preface {
         text = format!("{preface} {text}");
     }
-    for remark in remarks {
-        text.push(' ');
-        text.push_str(&remark);
-    }
     let phases = metadata
         .entry("phases_ms")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -231,13 +228,5 @@ pub fn conclude<D: Records + ?Sized>(
         results: Value::Array(results),
         summary: text,
         metadata: Value::Object(metadata),
-    }
-}
-
-/// A `json!({...})` literal as the map [`Detected::metadata`] takes.
-pub fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
     }
 }

@@ -51,11 +51,6 @@ impl Family {
     pub fn parse(name: &str) -> Option<Family> {
         Family::ALL.into_iter().find(|f| f.as_str() == name)
     }
-
-    /// The family a rule id names (`price.robust_zscore` → price).
-    pub fn of_rule(rule: &str) -> Option<Family> {
-        Family::parse(rule.split_once('.').map_or(rule, |(family, _)| family))
-    }
 }
 
 /// Ordered from least to most serious, so sorting descending puts critical first.
@@ -142,5 +137,31 @@ where
 
     fn listed(&self, index: usize) -> Option<Value> {
         self.as_slice().listed(index)
+    }
+}
+
+/// Records that are only keys `k0`, `k1`…, for the shared stages' tests.
+#[cfg(test)]
+pub(crate) struct Keys(pub Vec<String>);
+
+#[cfg(test)]
+impl Keys {
+    pub fn new(n: usize) -> Self {
+        Keys((0..n).map(|i| format!("k{i}")).collect())
+    }
+}
+
+#[cfg(test)]
+impl Records for Keys {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn key(&self, index: usize) -> Option<&str> {
+        self.0.get(index).map(String::as_str)
+    }
+
+    fn listed(&self, index: usize) -> Option<Value> {
+        self.key(index).map(|k| serde_json::json!({ "id": k }))
     }
 }

@@ -72,20 +72,7 @@ pub fn strongest<R: Records + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Keys(Vec<&'static str>);
-
-    impl Records for Keys {
-        fn count(&self) -> usize {
-            self.0.len()
-        }
-        fn key(&self, index: usize) -> Option<&str> {
-            self.0.get(index).copied()
-        }
-        fn listed(&self, _: usize) -> Option<serde_json::Value> {
-            None
-        }
-    }
+    use crate::analysis::Keys;
 
     fn rank(severity: Severity, confidence: f64, impact: f64, first: usize) -> Rank {
         Rank {
@@ -98,7 +85,7 @@ mod tests {
 
     #[test]
     fn severity_then_confidence_then_money_then_key_decide_the_order() {
-        let keys = Keys(vec!["b", "a", "c", "d", "e"]);
+        let keys = Keys(["b", "a", "c", "d", "e"].map(String::from).to_vec());
         let items = vec![
             (rank(Severity::High, 0.9, 1e9, 0), "high, sure, rich"),
             (

@@ -144,22 +144,7 @@ pub fn within_budget(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{Family, Severity};
-
-    struct Keys(usize);
-
-    impl Records for Keys {
-        fn count(&self) -> usize {
-            self.0
-        }
-        fn key(&self, index: usize) -> Option<&str> {
-            const KEYS: [&str; 6] = ["k0", "k1", "k2", "k3", "k4", "k5"];
-            KEYS.get(index).copied()
-        }
-        fn listed(&self, index: usize) -> Option<Value> {
-            self.key(index).map(|k| json!({"id": k}))
-        }
-    }
+    use crate::analysis::{Family, Keys, Severity};
 
     fn finding(rule: &'static str, severity: Severity, confidence: f64, record: usize) -> Finding {
         Finding {
@@ -186,7 +171,7 @@ mod tests {
             finding("c", Severity::High, 0.99, 4),
             finding("b", Severity::Critical, 0.5, 5),
         ];
-        let ranked = rank(Uuid::nil(), findings, &Keys(6));
+        let ranked = rank(Uuid::nil(), findings, &Keys::new(6));
         let got: Vec<(&str, f64)> = ranked
             .iter()
             .map(|r| (r.finding.rule, r.finding.confidence))
@@ -211,7 +196,7 @@ mod tests {
             finding("b", Severity::Low, 0.5, 1),
             finding("a", Severity::High, 0.5, 1),
         ];
-        let ranked = rank(Uuid::nil(), findings, &Keys(6));
+        let ranked = rank(Uuid::nil(), findings, &Keys::new(6));
         let got: Vec<(&str, Severity)> = ranked
             .iter()
             .map(|r| (r.finding.rule, r.finding.severity))

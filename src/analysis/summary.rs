@@ -27,7 +27,7 @@ fn severity_pt(s: Severity, n: usize) -> String {
 }
 
 /// "a, b e c".
-pub fn list(items: &[String]) -> String {
+fn list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),

@@ -17,9 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::detectors::{self, DetectorSettings};
 use super::model::{Dataset, Family};
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
-use crate::analysis::investigation::{
-    conclude, confidence_score, families, object, Detected, Stage,
-};
+use crate::analysis::investigation::{conclude, confidence_score, families, Detected, Stage};
 use crate::analysis::Vocabulary;
 use anyhow::Context;
 
@@ -352,9 +350,8 @@ impl Pipeline for ContractsPipeline {
                 words: &WORDS,
                 scope: filters.describe(),
                 preface: question.sentence.clone(),
-                remarks: Vec::new(),
                 confidence_score,
-                metadata: object(metadata),
+                metadata,
             },
             &self.analysis,
             progress,

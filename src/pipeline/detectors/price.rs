@@ -500,16 +500,12 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
             (rank, cand)
         })
         .collect();
-    let candidates: Vec<Candidate> = keep_strongest(ranked, contracts, s.max_findings)
-        .into_iter()
-        .map(|(_, cand)| cand)
-        .collect();
     let mut signer = Signer::default();
-    candidates
+    keep_strongest(ranked, contracts, s.max_findings)
         .iter()
-        .map(|cand| {
+        .map(|(rank, cand)| {
             let c = &contracts[cand.idx];
-            finding(s, c, cand, signer.words(&c.object))
+            finding(s, c, (cand, rank.confidence), signer.words(&c.object))
         })
         .collect()
 }
@@ -555,7 +551,12 @@ fn times(ratio: f64) -> String {
     thousands(ratio)
 }
 
-fn finding(s: &PriceSettings, c: &Contract, cand: &Candidate, keywords: &[String]) -> Finding {
+fn finding(
+    s: &PriceSettings,
+    c: &Contract,
+    (cand, confidence): (&Candidate, f64),
+    keywords: &[String],
+) -> Finding {
     let agency = agency_name(c);
     let modality_shown = modality(c).unwrap_or_default().to_string();
     let supplier = c
@@ -633,7 +634,7 @@ fn finding(s: &PriceSettings, c: &Contract, cand: &Candidate, keywords: &[String
         family: Family::Price,
         rule: ROBUST_ZSCORE,
         severity: cand.severity,
-        confidence: confidence(s, cand),
+        confidence,
         description,
         explanation,
         records: vec![cand.idx],

@@ -619,13 +619,22 @@ fn dominant_in_unit<'a>(
         } else {
             Severity::Low
         };
+        let confidence = dominant_confidence(s, &unit, &share, fraction, routine.is_some());
         out.push(Pending {
             severity,
-            confidence: dominant_confidence(s, &unit, &share, fraction, routine.is_some()),
+            confidence,
             financial_impact: round(share.total, 2),
             first: share.first(),
             build: Box::new(move || {
-                dominant_finding(s, data, level, unit, &share, fraction, (severity, routine))
+                dominant_finding(
+                    s,
+                    data,
+                    level,
+                    unit,
+                    &share,
+                    fraction,
+                    (severity, confidence, routine),
+                )
             }),
         });
     }
@@ -665,7 +674,7 @@ fn dominant_finding(
     view: UnitTotals,
     share: &Share,
     fraction: f64,
-    (severity, routine): (Severity, Option<Routine>),
+    (severity, confidence, routine): (Severity, f64, Option<Routine>),
 ) -> Finding {
     let first = &data.contracts[share.first()];
     let supplier = supplier_name(data, &share.indices());
@@ -687,7 +696,6 @@ fn dominant_finding(
     };
     let biggest = share.members.iter().map(|v| v.value).fold(0.0, f64::max);
     let one_contract = biggest / share.total;
-    let confidence = dominant_confidence(s, &view, share, fraction, routine.is_some());
 
     let competitors = match view.suppliers {
         1 => format!("{the_unit} não contratou nenhum outro fornecedor no período."),
@@ -804,13 +812,20 @@ fn market_concentration(
         } else {
             Severity::Low
         };
+        let confidence = concentration_confidence(s, &view, hhi, routine.is_some(), one_purchase);
         pending.push(Pending {
             severity,
             financial_impact: round(top_total, 2),
-            confidence: concentration_confidence(s, &view, hhi, routine.is_some(), one_purchase),
+            confidence,
             first: view.shares[0].first(),
             build: Box::new(move || {
-                concentration_finding(s, data, &view, hhi, (severity, routine, one_purchase))
+                concentration_finding(
+                    s,
+                    data,
+                    &view,
+                    hhi,
+                    (severity, confidence, routine, one_purchase),
+                )
             }),
         });
     }
@@ -883,7 +898,7 @@ fn concentration_finding(
     data: &Dataset,
     view: &UnitView,
     hhi: f64,
-    (severity, routine, one_purchase): (Severity, Option<Routine>, bool),
+    (severity, confidence, routine, one_purchase): (Severity, f64, Option<Routine>, bool),
 ) -> Finding {
     let top = top_suppliers(view);
     let top_total: f64 = top.iter().map(|sh| sh.total).sum();
@@ -901,7 +916,6 @@ fn concentration_finding(
             )
         })
         .collect();
-    let confidence = concentration_confidence(s, view, hhi, routine.is_some(), one_purchase);
     let lead = &view.shares[0];
     let one_purchase_text = if one_purchase {
         format!(
@@ -1009,12 +1023,15 @@ fn repeated_direct_contracting(s: &VendorSettings, data: &Dataset, index: &Index
         } else {
             Severity::Low
         };
+        let confidence = repeated_confidence(s, run, routine.is_some());
         pending.push(Pending {
             severity,
             financial_impact: round(total, 2),
-            confidence: repeated_confidence(s, run, routine.is_some()),
+            confidence,
             first: run[0].idx,
-            build: Box::new(move || repeated_finding(s, data, run, total, severity, routine)),
+            build: Box::new(move || {
+                repeated_finding(s, data, run, total, (severity, confidence, routine))
+            }),
         });
     }
     strongest(data, pending, s.max_findings)
@@ -1154,8 +1171,7 @@ fn repeated_finding(
     data: &Dataset,
     run: &[Direct],
     total: f64,
-    severity: Severity,
-    routine: Option<Routine>,
+    (severity, confidence, routine): (Severity, f64, Option<Routine>),
 ) -> Finding {
     let n = run.len();
     let unknown = run
@@ -1178,7 +1194,6 @@ fn repeated_finding(
     let ug = ug_name(first);
     let ug_code = present(first.ug.code.as_deref()).unwrap_or_default();
 
-    let confidence = repeated_confidence(s, run, routine.is_some());
     let routine_text = routine_note(routine);
 
     let kinds = match (dispensas, inexigibilidades) {
