@@ -27,7 +27,7 @@ fn severity_pt(s: Severity, n: usize) -> String {
 }
 
 /// "a, b e c".
-fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),

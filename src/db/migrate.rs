@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_claim_order"),
     migration!(10, "0010_question_names"),
     migration!(11, "0011_sanctions"),
+    migration!(12, "0012_budget_lines"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

@@ -7,6 +7,7 @@
 
 pub mod contracts;
 pub mod detectors;
+pub mod expenses;
 pub mod format;
 pub mod model;
 pub mod sanitize;
@@ -208,14 +209,19 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    /// The pipelines this build ships: the anomaly pipeline over contracts, reading
-    /// schema `transparency` through a pool of its own (one connection per job
+    /// The pipelines this build ships: contracts and expenses, reading schema
+    /// `transparency` through one pool of their own (one connection per job
     /// slot, on top of the queue's pool). Other data sources end `failed` with a
     /// message saying they cannot be investigated yet.
     pub fn builtin(settings: &crate::config::Settings) -> anyhow::Result<Self> {
         let mut database = settings.database.clone();
         database.max_connections = settings.worker.concurrency.max(1);
         let pool = crate::db::pool(&database)?;
+        let expenses = expenses::ExpensesPipeline::new(
+            pool.clone(),
+            settings.analysis.clone(),
+            settings.detectors.pattern.clone(),
+        );
         let contracts = contracts::ContractsPipeline::new(
             pool,
             settings.analysis.clone(),
@@ -228,7 +234,9 @@ impl Pipelines {
         } else {
             None
         });
-        Ok(Self::default().with("contracts", Arc::new(contracts)))
+        Ok(Self::default()
+            .with("contracts", Arc::new(contracts))
+            .with("expenses", Arc::new(expenses)))
     }
 
     pub fn with(mut self, data_source: &str, pipeline: Arc<dyn Pipeline>) -> Self {

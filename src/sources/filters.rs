@@ -56,11 +56,41 @@ pub struct FilterError {
     pub message: String,
 }
 
-fn error(key: &str, message: String) -> FilterError {
+pub(crate) fn error(key: &str, message: String) -> FilterError {
     FilterError {
         key: key.to_string(),
         message,
     }
+}
+
+/// The filters' object; `null` is no filter at all.
+pub(crate) fn object<'a>(
+    filters: &'a Value,
+    empty: &'a Map<String, Value>,
+) -> Result<&'a Map<String, Value>, FilterError> {
+    match filters {
+        Value::Null => Ok(empty),
+        Value::Object(map) => Ok(map),
+        other => Err(error(
+            "filters",
+            format!(
+                "Os filtros devem ser um objeto JSON, como {{\"year\": 2024}}; recebido: {}.",
+                echo_json(other)
+            ),
+        )),
+    }
+}
+
+/// A key no filter of this source has, named with the ones it accepts.
+pub(crate) fn unknown(key: &str, known: &[&str]) -> FilterError {
+    let key = crate::input::echo(key);
+    error(
+        &key,
+        format!(
+            "O filtro \"{key}\" não existe. Filtros aceitos: {}.",
+            known.join(", ")
+        ),
+    )
 }
 
 /// The largest value in reais a filter may name: above the whole federal budget,
@@ -76,19 +106,7 @@ pub const MAX_TEXT_WORDS: usize = 10;
 impl ContractFilters {
     pub fn parse(filters: &Value) -> Result<Self, FilterError> {
         let empty = Map::new();
-        let map = match filters {
-            Value::Null => &empty,
-            Value::Object(map) => map,
-            other => {
-                return Err(error(
-                    "filters",
-                    format!(
-                    "Os filtros devem ser um objeto JSON, como {{\"year\": 2024}}; recebido: {}.",
-                    echo_json(other)
-                ),
-                ))
-            }
-        };
+        let map = object(filters, &empty)?;
         let mut f = ContractFilters::default();
         let mut year: Option<i32> = None;
         let mut from: Option<NaiveDate> = None;
@@ -109,16 +127,7 @@ impl ContractFilters {
                 "data_final" => until = Some(date(key, value)?),
                 "min_value" => f.min_value = Some(money(key, value)?),
                 "max_value" => f.max_value = Some(money(key, value)?),
-                _ => {
-                    let key = crate::input::echo(key);
-                    return Err(error(
-                        &key,
-                        format!(
-                            "O filtro \"{key}\" não existe. Filtros aceitos: {}.",
-                            KNOWN_KEYS.join(", ")
-                        ),
-                    ));
-                }
+                _ => return Err(unknown(key, KNOWN_KEYS)),
             }
         }
         if let Some(y) = year {
@@ -213,7 +222,7 @@ impl ContractFilters {
 
 /// Codes are digit strings; numbers are accepted (`26000` for `"26000"`). Leading
 /// zeros matter (`"00001"`), so a string is kept as written.
-fn code(key: &str, value: &Value) -> Result<String, FilterError> {
+pub(crate) fn code(key: &str, value: &Value) -> Result<String, FilterError> {
     let text = match value {
         Value::String(s) => s.trim().to_string(),
         Value::Number(n) if n.is_u64() => n.to_string(),
@@ -304,7 +313,7 @@ fn modalities(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
 
 /// The words of `texto`, each a substring every object must contain: at most
 /// [`MAX_TEXT_WORDS`] distinct ones.
-fn search_words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
+pub(crate) fn search_words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
     let chars = value.as_str().map_or(0, |s| s.chars().count());
     if chars > MAX_TEXT_CHARS {
         return Err(error(
@@ -332,7 +341,7 @@ fn search_words(key: &str, value: &Value) -> Result<Vec<String>, FilterError> {
     Ok(found)
 }
 
-fn year_of(key: &str, value: &Value) -> Result<i32, FilterError> {
+pub(crate) fn year_of(key: &str, value: &Value) -> Result<i32, FilterError> {
     match value.as_i64() {
         Some(y) if (1990..=2100).contains(&y) => Ok(y as i32),
         _ => Err(error(
@@ -362,7 +371,7 @@ fn date(key: &str, value: &Value) -> Result<NaiveDate, FilterError> {
         })
 }
 
-fn money(key: &str, value: &Value) -> Result<f64, FilterError> {
+pub(crate) fn money(key: &str, value: &Value) -> Result<f64, FilterError> {
     match value.as_f64() {
         Some(v) if v.is_finite() && (0.0..=MAX_MONEY).contains(&v) => Ok(v),
         _ => Err(error(

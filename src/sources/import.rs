@@ -44,6 +44,7 @@ pub enum Kind {
     Amendments,
     Items,
     Sanctions,
+    BudgetLines,
 }
 
 impl Kind {
@@ -53,6 +54,7 @@ impl Kind {
             Kind::Amendments => "amendments",
             Kind::Items => "contract_items",
             Kind::Sanctions => "sanctions",
+            Kind::BudgetLines => "budget_lines",
         }
     }
 }
@@ -93,8 +95,14 @@ impl FileReport {
         if let Some(s) = &self.skipped {
             return format!("{}: skipped: {s}", self.source);
         }
+        // Budget lines repeat as parts of one line, contracts as republications.
+        let merged = if self.kind == Some(Kind::BudgetLines) {
+            "parts summed into their line"
+        } else {
+            "merged republications"
+        };
         format!(
-            "{}: {} rows read as {}: {} loaded, {} unchanged, {} merged republications, {} rejected",
+            "{}: {} rows read as {}: {} loaded, {} unchanged, {} {merged}, {} rejected",
             self.source,
             self.read,
             self.kind.map_or("?", Kind::as_str),
@@ -156,7 +164,8 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
         if let Err(e) = client
             .batch_execute(
                 "analyze transparency.contracts, transparency.amendments, \
-                 transparency.contract_items, transparency.sanctions",
+                 transparency.contract_items, transparency.sanctions, \
+                 transparency.budget_lines",
             )
             .await
         {
@@ -245,6 +254,10 @@ fn detect(bytes: &[u8], source: &str) -> Result<Kind, RowError> {
             portal::read_amendments(Cursor::new(bytes), source)
                 .map(|_| Kind::Amendments)
                 .or_else(|_| portal::read_items(Cursor::new(bytes), source).map(|_| Kind::Items))
+                .or_else(|_| {
+                    super::expenses::read_budget_lines(Cursor::new(bytes), source)
+                        .map(|_| Kind::BudgetLines)
+                })
                 .map_err(|_| e)
         }
         Err(e) => Err(e),
@@ -263,8 +276,8 @@ async fn import_bytes(
         Err(e) => {
             report.error = Some(match e.reason {
                 portal::Reason::MissingColumn { .. } => format!(
-                    "not a Portal da Transparência Compras, TermoAditivo or ItemCompra file, nor \
-                     a sanctions list ({e})"
+                    "not a Portal da Transparência Compras, TermoAditivo, ItemCompra or \
+                     OrcamentoDespesa file, nor a sanctions list ({e})"
                 ),
                 _ => e.to_string(),
             });
@@ -380,6 +393,9 @@ async fn load(
                 super::sanctions::read(bytes, source).map(JsonRecords::new),
                 s => |line| sanction_values(&s, &file, line)
             )
+        }
+        Kind::BudgetLines => {
+            copy_rows!(super::expenses::read_budget_lines(reader, source), l => |line| budget_values(&l, &file, line))
         }
     }
     let staged = writer.finish().await.context("finishing COPY")?;
@@ -571,6 +587,7 @@ fn distinct_keys(kind: Kind) -> &'static str {
         Kind::Sanctions => {
             "select count(*) from (select distinct registry, sanction_id from stage) k"
         }
+        Kind::BudgetLines => "select count(distinct line_id) from stage",
     }
 }
 
@@ -618,6 +635,40 @@ fn sanction_values(s: &super::sanctions::Sanction, file: &str, line: i32) -> Row
         b(s.published),
         b(s.fine),
         b(s.link.clone()),
+    ]
+}
+
+fn budget_values(l: &super::expenses::BudgetLine, file: &str, line: i32) -> Row {
+    vec![
+        b(l.line_id()),
+        b(l.exercicio),
+        b(file.to_string()),
+        b(line),
+        b(l.codigo_orgao_superior.clone()),
+        b(l.nome_orgao_superior.clone()),
+        b(l.codigo_orgao.clone()),
+        b(l.nome_orgao.clone()),
+        b(l.codigo_uo.clone()),
+        b(l.nome_uo.clone()),
+        b(l.codigo_funcao.clone()),
+        b(l.nome_funcao.clone()),
+        b(l.codigo_subfuncao.clone()),
+        b(l.nome_subfuncao.clone()),
+        b(l.codigo_programa.clone()),
+        b(l.nome_programa.clone()),
+        b(l.codigo_acao.clone()),
+        b(l.nome_acao.clone()),
+        b(fold(&l.nome_acao)),
+        b(l.codigo_categoria.clone()),
+        b(l.nome_categoria.clone()),
+        b(l.codigo_grupo.clone()),
+        b(l.nome_grupo.clone()),
+        b(l.codigo_elemento.clone()),
+        b(l.nome_elemento.clone()),
+        b(l.inicial),
+        b(l.atualizado),
+        b(l.empenhado),
+        b(l.realizado),
     ]
 }
 
@@ -758,6 +809,71 @@ fn statements(kind: Kind) -> (&'static str, &'static str, &'static [Type], &'sta
                  is distinct from (excluded.document, excluded.name, excluded.uf,
                      excluded.category, excluded.body, excluded.published, excluded.fine,
                      excluded.link)",
+        ),
+        Kind::BudgetLines => (
+            "create temp table stage (
+                 line_id text, exercicio int4, source_file text, source_line int4,
+                 codigo_orgao_superior text, nome_orgao_superior text, codigo_orgao text,
+                 nome_orgao text, codigo_uo text, nome_uo text, codigo_funcao text,
+                 nome_funcao text, codigo_subfuncao text, nome_subfuncao text,
+                 codigo_programa text, nome_programa text, codigo_acao text, nome_acao text,
+                 nome_acao_busca text, codigo_categoria text, nome_categoria text,
+                 codigo_grupo text, nome_grupo text, codigo_elemento text, nome_elemento text,
+                 inicial float8, atualizado float8, empenhado float8, realizado float8
+             ) on commit drop",
+            "line_id, exercicio, source_file, source_line, codigo_orgao_superior,
+             nome_orgao_superior, codigo_orgao, nome_orgao, codigo_uo, nome_uo, codigo_funcao,
+             nome_funcao, codigo_subfuncao, nome_subfuncao, codigo_programa, nome_programa,
+             codigo_acao, nome_acao, nome_acao_busca, codigo_categoria, nome_categoria,
+             codigo_grupo, nome_grupo, codigo_elemento, nome_elemento, inicial, atualizado,
+             empenhado, realizado",
+            &[
+                Type::TEXT, Type::INT4, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::FLOAT8, Type::FLOAT8,
+                Type::FLOAT8, Type::FLOAT8,
+            ],
+            // The rows of one line are its parts (split by a dimension the file
+            // does not carry): summed, each amount rounded to cents first so the
+            // sum is exact. The names are the first part's. The Portal
+            // regenerates the file nightly, so a newer import updates the
+            // amounts it changed and leaves the rest alone.
+            "with parts as (
+                 select line_id, min(source_line) as first_line, count(*)::int4 as parts,
+                     sum(inicial::numeric(20, 2)) as inicial,
+                     sum(atualizado::numeric(20, 2)) as atualizado,
+                     sum(empenhado::numeric(20, 2)) as empenhado,
+                     sum(realizado::numeric(20, 2)) as realizado
+                 from stage
+                 group by line_id)
+             insert into transparency.budget_lines as t (
+                 line_id, exercicio, source_file, source_line, codigo_orgao_superior,
+                 nome_orgao_superior, codigo_orgao, nome_orgao, codigo_uo, nome_uo,
+                 codigo_funcao, nome_funcao, codigo_subfuncao, nome_subfuncao, codigo_programa,
+                 nome_programa, codigo_acao, nome_acao, nome_acao_busca, codigo_categoria,
+                 nome_categoria, codigo_grupo, nome_grupo, codigo_elemento, nome_elemento,
+                 inicial, atualizado, empenhado, realizado, parts)
+             select p.line_id, s.exercicio, s.source_file, p.first_line, s.codigo_orgao_superior,
+                 s.nome_orgao_superior, s.codigo_orgao, s.nome_orgao, s.codigo_uo, s.nome_uo,
+                 s.codigo_funcao, s.nome_funcao, s.codigo_subfuncao, s.nome_subfuncao,
+                 s.codigo_programa, s.nome_programa, s.codigo_acao, s.nome_acao,
+                 s.nome_acao_busca, s.codigo_categoria, s.nome_categoria, s.codigo_grupo,
+                 s.nome_grupo, s.codigo_elemento, s.nome_elemento, p.inicial, p.atualizado,
+                 p.empenhado, p.realizado, p.parts
+             from parts p
+             join stage s on s.line_id = p.line_id and s.source_line = p.first_line
+             on conflict (line_id) do update set
+                 source_file = excluded.source_file, source_line = excluded.source_line,
+                 nome_orgao_superior = excluded.nome_orgao_superior,
+                 nome_orgao = excluded.nome_orgao, nome_uo = excluded.nome_uo,
+                 nome_acao = excluded.nome_acao, nome_acao_busca = excluded.nome_acao_busca,
+                 inicial = excluded.inicial, atualizado = excluded.atualizado,
+                 empenhado = excluded.empenhado, realizado = excluded.realizado,
+                 parts = excluded.parts, imported_at = now()
+             where (t.inicial, t.atualizado, t.empenhado, t.realizado, t.parts, t.nome_acao)
+                 is distinct from (excluded.inicial, excluded.atualizado, excluded.empenhado,
+                     excluded.realizado, excluded.parts, excluded.nome_acao)",
         ),
     }
 }

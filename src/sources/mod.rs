@@ -1,4 +1,5 @@
 pub mod contracts;
+pub mod expenses;
 pub mod filters;
 pub mod import;
 pub mod portal;

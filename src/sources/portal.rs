@@ -418,7 +418,7 @@ pub struct Row<'a> {
 
 impl Row<'_> {
     /// The decoded, trimmed value; may be empty.
-    fn text(&self, column: &'static str) -> Result<String, Reason> {
+    pub(crate) fn text(&self, column: &'static str) -> Result<String, Reason> {
         let position = self
             .columns
             .iter()
@@ -435,7 +435,7 @@ impl Row<'_> {
         })
     }
 
-    fn required(&self, column: &'static str) -> Result<String, Reason> {
+    pub(crate) fn required(&self, column: &'static str) -> Result<String, Reason> {
         let value = self.text(column)?;
         if value.is_empty() {
             return Err(Reason::Missing { column });
@@ -444,7 +444,7 @@ impl Row<'_> {
     }
 
     /// Text where the Portal's "no information" words mean unknown.
-    fn optional(&self, column: &'static str) -> Result<Option<String>, Reason> {
+    pub(crate) fn optional(&self, column: &'static str) -> Result<Option<String>, Reason> {
         let value = self.text(column)?;
         Ok((!is_unknown_text(&value)).then_some(value))
     }
@@ -471,7 +471,7 @@ impl Row<'_> {
         }
     }
 
-    fn decimal(&self, column: &'static str) -> Result<Option<f64>, Reason> {
+    pub(crate) fn decimal(&self, column: &'static str) -> Result<Option<f64>, Reason> {
         match self.optional(column)? {
             None => Ok(None),
             Some(value) => parse_decimal(&value)

@@ -2,6 +2,7 @@
 
 mod commands;
 mod deploy;
+mod expenses;
 mod faults;
 mod harness;
 mod hostile_input;

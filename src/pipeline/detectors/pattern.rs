@@ -65,6 +65,7 @@ use serde_json::json;
 use crate::analysis::rank::strongest;
 use crate::pipeline::format::{date, decimal, percent, reais};
 use crate::pipeline::model::{Dataset, Detector, Family, Finding, Severity, Unit};
+use crate::pipeline::stats::{benford_expected, benford_test, first_digit};
 
 /// An agency whose contract values' first digits do not follow Benford's law.
 pub const BENFORD_FIRST_DIGIT: &str = "pattern.benford_first_digit";
@@ -215,81 +216,6 @@ fn cited_total(data: &Dataset, records: &[usize]) -> f64 {
 }
 
 // ---------------------------------------------------------------- Benford
-
-/// Benford's probability of first digit d (index d − 1).
-fn benford_expected() -> [f64; 9] {
-    let mut p = [0.0; 9];
-    for (k, slot) in p.iter_mut().enumerate() {
-        *slot = (1.0 + 1.0 / (k as f64 + 1.0)).log10();
-    }
-    p
-}
-
-/// The first significant digit of a positive value.
-fn first_digit(value: f64) -> Option<u8> {
-    if !(value.is_finite() && value > 0.0) {
-        return None;
-    }
-    let mut x = value;
-    // Division by ten is exact enough: the digit, not the mantissa, is needed.
-    while x >= 10.0 {
-        x /= 10.0;
-    }
-    while x < 1.0 {
-        x *= 10.0;
-    }
-    Some((x.floor() as u8).clamp(1, 9))
-}
-
-/// What the Benford test found in one group.
-struct BenfordTest {
-    n: usize,
-    observed: [f64; 9],
-    mad: f64,
-    chance_mad: f64,
-    digit: u8,
-}
-
-fn benford_test(digits: &[u8]) -> Option<BenfordTest> {
-    let n = digits.len();
-    if n == 0 {
-        return None;
-    }
-    let expected = benford_expected();
-    let mut counts = [0usize; 9];
-    for &d in digits {
-        counts[usize::from(d.clamp(1, 9)) - 1] += 1;
-    }
-    let observed = counts.map(|c| c as f64 / n as f64);
-    let mad = observed
-        .iter()
-        .zip(&expected)
-        .map(|(o, e)| (o - e).abs())
-        .sum::<f64>()
-        / 9.0;
-    let chance_mad = expected
-        .iter()
-        .map(|p| (2.0 * p * (1.0 - p) / (PI * n as f64)).sqrt())
-        .sum::<f64>()
-        / 9.0;
-    // The most over-represented digit; ties go to the smaller digit.
-    let mut digit = 1u8;
-    let mut excess = f64::NEG_INFINITY;
-    for k in 0..9 {
-        let e = observed[k] - expected[k];
-        if e > excess {
-            excess = e;
-            digit = k as u8 + 1;
-        }
-    }
-    Some(BenfordTest {
-        n,
-        observed,
-        mad,
-        chance_mad,
-        digit,
-    })
-}
 
 fn benford(data: &Dataset, agencies: &[Vec<Row>], s: &PatternSettings) -> Vec<Finding> {
     let mut findings = Vec::new();
