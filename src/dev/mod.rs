@@ -1,7 +1,7 @@
 //! `fiscal dev`: the whole system on one machine in one command. A private
-//! PostgreSQL cluster (kept between runs), the schema, the real sample month of
-//! the Portal da Transparência shipped in `data/sample/`, a few investigations
-//! inserted as a citizen would, and a worker, shown live.
+//! PostgreSQL cluster (kept between runs), the schema, real Portal da
+//! Transparência files (a month of contracts, a year of the federal budget), a
+//! few investigations inserted as a citizen would, and a worker, shown live.
 
 mod cluster;
 
@@ -18,25 +18,50 @@ use crate::watch::{self, Board};
 use crate::worker::Worker;
 pub use cluster::Cluster;
 
-/// January 2021 as the Portal serves it (see `data/sample/SOURCES.md`).
-const SAMPLE_NAME: &str = "portal_transparencia_compras_202101_original.zip";
-const SAMPLE: &[u8] =
-    include_bytes!("../../data/sample/portal_transparencia_compras_202101_original.zip");
-
-/// Questions a citizen could ask of the sample month. Most leave `filters`
-/// empty, as many frontends do, and are read from their words (src/question);
-/// one sends explicit filters too, which win over the text.
-const DEMO: &[(&str, &str)] = &[
+/// The real files `fiscal dev` loads, with the table each fills: January 2021's
+/// contracts (see `data/sample/SOURCES.md`) and the 2022 federal budget (see
+/// `data/expenses/SOURCES.md`), as the Portal serves them.
+const SAMPLES: &[(&str, &[u8], &str)] = &[
     (
+        "portal_transparencia_compras_202101_original.zip",
+        include_bytes!("../../data/sample/portal_transparencia_compras_202101_original.zip"),
+        "contracts",
+    ),
+    (
+        "portal_transparencia_orcamento_despesa_2022_original.zip",
+        include_bytes!(
+            "../../data/expenses/portal_transparencia_orcamento_despesa_2022_original.zip"
+        ),
+        "budget_lines",
+    ),
+];
+
+/// Questions a citizen could ask of the samples: data source, text, filters.
+/// Most contracts questions leave `filters` empty, as many frontends do, and
+/// are read from their words (src/question); one sends explicit filters too,
+/// which win over the text. The budget is asked by filters.
+const DEMO: &[(&str, &str, &str)] = &[
+    (
+        "contracts",
         "Contratos acima de R$ 1 milhão no Ministério da Educação",
         "{}",
     ),
     (
+        "contracts",
         "Compras do Ministério da Defesa",
         r#"{"codigo_orgao_superior": "52000"}"#,
     ),
-    ("Dispensas de licitação acima de R$ 50 mil", "{}"),
-    ("Todos os contratos do mês", "{}"),
+    (
+        "contracts",
+        "Dispensas de licitação acima de R$ 50 mil",
+        "{}",
+    ),
+    ("contracts", "Todos os contratos do mês", "{}"),
+    (
+        "expenses",
+        "Orçamento do Ministério da Defesa em 2022",
+        r#"{"year": 2022, "codigo_orgao_superior": "52000"}"#,
+    ),
 ];
 
 pub struct Options {
@@ -133,23 +158,26 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
     Ok(())
 }
 
-/// Loads the sample unless an earlier run did (the import is idempotent, this
-/// only saves the second or two it takes).
+/// Loads each sample unless an earlier run did (the import is idempotent,
+/// this only saves the seconds it takes).
 async fn import_sample(client: &mut tokio_postgres::Client, root: &Path) -> Result<()> {
-    let loaded: i64 = client
-        .query_one("select count(*) from transparency.contracts", &[])
-        .await?
-        .get(0);
-    if loaded == 0 {
-        let path = root.join(SAMPLE_NAME);
-        std::fs::write(&path, SAMPLE).with_context(|| format!("writing {}", path.display()))?;
+    for (name, bytes, table) in SAMPLES {
+        // `table` is one of the constants above, never input.
+        let loaded: i64 = client
+            .query_one(&format!("select count(*) from transparency.{table}"), &[])
+            .await?
+            .get(0);
+        if loaded > 0 {
+            println!("sample data already loaded ({loaded} rows in transparency.{table})");
+            continue;
+        }
+        let path = root.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
         let reports = crate::sources::import::import_paths(client, &[&path]).await;
         crate::sources::import::check(&reports)?;
         for report in &reports {
             println!("imported {}", report.line());
         }
-    } else {
-        println!("sample data already loaded ({loaded} contracts)");
     }
     Ok(())
 }
@@ -159,11 +187,11 @@ async fn import_sample(client: &mut tokio_postgres::Client, root: &Path) -> Resu
 async fn enqueue_demo(client: &mut tokio_postgres::Client) -> Result<Vec<Uuid>> {
     let user = Uuid::new_v4();
     let mut ids = Vec::with_capacity(DEMO.len());
-    for (i, (query, filters)) in DEMO.iter().enumerate() {
+    for (i, (data_source, query, filters)) in DEMO.iter().enumerate() {
         let request = crate::enqueue::Request {
             user,
             query: query.to_string(),
-            data_source: "contracts".into(),
+            data_source: data_source.to_string(),
             filters: serde_json::from_str(filters).context("demo filters")?,
             anomaly_types: json!([]),
             create_user: i == 0,

@@ -141,7 +141,7 @@ fn committed_above_budget(index: usize, a: &Allocation) -> Option<Finding> {
     };
     let mut severity = if excess >= 10_000_000.0 && ratio >= 0.05 {
         Severity::Critical
-    } else if excess >= 1_000_000.0 {
+    } else if excess >= 1_000_000.0 && ratio >= 0.01 {
         Severity::High
     } else {
         Severity::Medium
@@ -837,5 +837,24 @@ mod tests {
         // 10^u for u evenly spread over four decades: Benford's law exactly.
         let data = with_commitments((0..1200).map(|i| 10f64.powf(2.0 + 4.0 * i as f64 / 1200.0)));
         assert!(benford(&data, &PatternSettings::default()).is_empty());
+    }
+
+    #[test]
+    fn the_readme_lists_exactly_the_rules_of_this_source() {
+        let readme = include_str!("../../../README.md");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| `expenses` |"))
+            .expect("the README's data sources table has an expenses row");
+        let mut listed: Vec<&str> = row
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.contains('.'))
+            .collect();
+        listed.sort_unstable();
+        let mut rules = RULES.to_vec();
+        rules.sort_unstable();
+        assert_eq!(listed, rules);
     }
 }
