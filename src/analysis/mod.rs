@@ -140,6 +140,25 @@ where
     }
 }
 
+/// The rule ids the README's data sources table lists for `source`, sorted:
+/// each source's test compares them with its list in code.
+#[cfg(test)]
+pub(crate) fn readme_rules(source: &str) -> Vec<&'static str> {
+    let readme = include_str!("../../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{source}` |")))
+        .unwrap_or_else(|| panic!("the README's data sources table has no {source} row"));
+    let mut listed: Vec<&str> = row
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.contains('.'))
+        .collect();
+    listed.sort_unstable();
+    listed
+}
+
 /// Records that are only keys `k0`, `k1`…, for the shared stages' tests.
 #[cfg(test)]
 pub(crate) struct Keys(pub Vec<String>);

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_question_names"),
     migration!(11, "0011_sanctions"),
     migration!(12, "0012_budget_lines"),
+    migration!(13, "0013_servants"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

@@ -26,8 +26,8 @@ use crate::db::Pool;
 use crate::question;
 use crate::sources::contracts::{retrieve, RetrievalError};
 use crate::sources::filters::ContractFilters;
-use crate::sources::portal_api::{ApiError, PortalClient};
-use crate::sources::portal_cache::{self, SyncError, SyncStats};
+use crate::sources::portal_api::PortalClient;
+use crate::sources::portal_cache::{self, SyncStats};
 
 /// How the summary speaks of contracts.
 const WORDS: Vocabulary = Vocabulary {
@@ -108,7 +108,14 @@ impl ContractsPipeline {
             )
         })
         .await
-        .map_err(|e| portal_error(e, orgao))?;
+        .map_err(|e| {
+            super::portal_error(
+                e,
+                &format!("contratos do órgão {orgao}"),
+                "é o código SIAFI do órgão, como 26000",
+                unavailable,
+            )
+        })?;
         tracing::info!(
             codigo_orgao = %orgao,
             months = stats.months,
@@ -182,43 +189,6 @@ async fn more_contracts_than(
         .await
         .context("counting transparency.contracts")?;
     Ok(row.get(0))
-}
-
-/// What the citizen (and the operator) reads when the API could not be used.
-fn portal_error(e: SyncError, orgao: &str) -> JobError {
-    let api = match e {
-        SyncError::Database(e) => return unavailable(e),
-        SyncError::Api(api) => api,
-    };
-    let message = match &api {
-        ApiError::Cancelled => return JobError::Cancelled,
-        ApiError::KeyRefused { status } => format!(
-            "O Portal da Transparência recusou a chave de acesso à sua API (HTTP {status}). \
-             Nada foi analisado. O operador do fiscal deve conferir a chave em \
-             PORTAL_TRANSPARENCIA_API_KEY (portal.api_key): ela pode estar errada, vencida ou \
-             ausente; uma chave nova é pedida em portaldatransparencia.gov.br/api-de-dados."
-        ),
-        ApiError::Rejected { status, .. } => format!(
-            "O Portal da Transparência recusou a consulta de contratos do órgão {orgao} \
-             (HTTP {status}). Confira o filtro \"codigo_orgao\": é o código SIAFI do órgão, \
-             como 26000."
-        ),
-        ApiError::Malformed { detail } => format!(
-            "O Portal da Transparência respondeu à consulta de contratos do órgão {orgao} em \
-             um formato inesperado, e nada foi analisado ({detail})."
-        ),
-        ApiError::Unavailable { .. } => {
-            return JobError::retryable(
-                "O Portal da Transparência não respondeu à consulta de contratos; a \
-                 investigação foi tentada de novo e não pôde ser concluída. Tente mais tarde.",
-                anyhow::Error::new(api),
-            )
-        }
-    };
-    JobError::Permanent {
-        message,
-        detail: Some(anyhow::Error::new(api)),
-    }
 }
 
 /// The share of records a family can examine.

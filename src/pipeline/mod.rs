@@ -11,6 +11,7 @@ pub mod expenses;
 pub mod format;
 pub mod model;
 pub mod sanitize;
+pub mod servants;
 pub mod stats;
 pub mod text;
 
@@ -192,6 +193,54 @@ impl Progress {
     }
 }
 
+/// What the citizen (and the operator) reads when the Portal's API could not
+/// be used for `what` ("contratos do órgão 26274"); `code_hint` says what the
+/// organ code is ("é o código SIAFI do órgão, como 26000"), and `unavailable`
+/// words a database failure as the source does.
+pub(crate) fn portal_error(
+    e: crate::sources::portal_cache::SyncError,
+    what: &str,
+    code_hint: &str,
+    unavailable: fn(anyhow::Error) -> JobError,
+) -> JobError {
+    use crate::sources::portal_api::ApiError;
+    use crate::sources::portal_cache::SyncError;
+    let api = match e {
+        SyncError::Database(e) => return unavailable(e),
+        SyncError::Api(api) => api,
+    };
+    let message = match &api {
+        ApiError::Cancelled => return JobError::Cancelled,
+        ApiError::KeyRefused { status } => format!(
+            "O Portal da Transparência recusou a chave de acesso à sua API (HTTP {status}). \
+             Nada foi analisado. O operador do fiscal deve conferir a chave em \
+             PORTAL_TRANSPARENCIA_API_KEY (portal.api_key): ela pode estar errada, vencida ou \
+             ausente; uma chave nova é pedida em portaldatransparencia.gov.br/api-de-dados."
+        ),
+        ApiError::Rejected { status, .. } => format!(
+            "O Portal da Transparência recusou a consulta de {what} (HTTP {status}). Confira o \
+             filtro \"codigo_orgao\": {code_hint}."
+        ),
+        ApiError::Malformed { detail } => format!(
+            "O Portal da Transparência respondeu à consulta de {what} em um formato \
+             inesperado, e nada foi analisado ({detail})."
+        ),
+        ApiError::Unavailable { .. } => {
+            return JobError::retryable(
+                format!(
+                    "O Portal da Transparência não respondeu à consulta de {what}; a \
+                     investigação foi tentada de novo e não pôde ser concluída. Tente mais tarde."
+                ),
+                anyhow::Error::new(api),
+            )
+        }
+    };
+    JobError::Permanent {
+        message,
+        detail: Some(anyhow::Error::new(api)),
+    }
+}
+
 #[async_trait]
 pub trait Pipeline: Send + Sync {
     async fn run(
@@ -209,7 +258,7 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    /// The pipelines this build ships: contracts and expenses, reading schema
+    /// The pipelines this build ships: contracts, expenses and servants, reading schema
     /// `transparency` through one pool of their own (one connection per job
     /// slot, on top of the queue's pool). Other data sources end `failed` with a
     /// message saying they cannot be investigated yet.
@@ -222,21 +271,29 @@ impl Pipelines {
             settings.analysis.clone(),
             settings.detectors.pattern.clone(),
         );
-        let contracts = contracts::ContractsPipeline::new(
-            pool,
-            settings.analysis.clone(),
-            settings.detectors.clone(),
-        )
-        .with_portal(if settings.portal.enabled() {
+        // One client, so one rate limiter, for every source and job.
+        let portal = if settings.portal.enabled() {
             Some(crate::sources::portal_api::PortalClient::new(
                 &settings.portal,
             )?)
         } else {
             None
-        });
+        };
+        let servants = servants::ServantsPipeline::new(
+            pool.clone(),
+            settings.analysis.clone(),
+            portal.clone(),
+        );
+        let contracts = contracts::ContractsPipeline::new(
+            pool,
+            settings.analysis.clone(),
+            settings.detectors.clone(),
+        )
+        .with_portal(portal);
         Ok(Self::default()
             .with("contracts", Arc::new(contracts))
-            .with("expenses", Arc::new(expenses)))
+            .with("expenses", Arc::new(expenses))
+            .with("servants", Arc::new(servants)))
     }
 
     pub fn with(mut self, data_source: &str, pipeline: Arc<dyn Pipeline>) -> Self {

@@ -45,6 +45,7 @@ pub enum Kind {
     Items,
     Sanctions,
     BudgetLines,
+    Servants,
 }
 
 impl Kind {
@@ -55,6 +56,7 @@ impl Kind {
             Kind::Items => "contract_items",
             Kind::Sanctions => "sanctions",
             Kind::BudgetLines => "budget_lines",
+            Kind::Servants => "servants",
         }
     }
 }
@@ -165,7 +167,7 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
             .batch_execute(
                 "analyze transparency.contracts, transparency.amendments, \
                  transparency.contract_items, transparency.sanctions, \
-                 transparency.budget_lines",
+                 transparency.budget_lines, transparency.servants",
             )
             .await
         {
@@ -247,6 +249,9 @@ fn detect(bytes: &[u8], source: &str) -> Result<Kind, RowError> {
     if super::sanctions::looks_like(bytes) {
         return Ok(Kind::Sanctions);
     }
+    if super::servants::looks_like(bytes) {
+        return Ok(Kind::Servants);
+    }
     let contracts = portal::read_contracts(Cursor::new(bytes), source).map(|_| Kind::Contracts);
     match contracts {
         Ok(kind) => Ok(kind),
@@ -277,7 +282,7 @@ async fn import_bytes(
             report.error = Some(match e.reason {
                 portal::Reason::MissingColumn { .. } => format!(
                     "not a Portal da Transparência Compras, TermoAditivo, ItemCompra or \
-                     OrcamentoDespesa file, nor a sanctions list ({e})"
+                     OrcamentoDespesa file, nor a sanctions list or a /servidores capture ({e})"
                 ),
                 _ => e.to_string(),
             });
@@ -396,6 +401,12 @@ async fn load(
         }
         Kind::BudgetLines => {
             copy_rows!(super::expenses::read_budget_lines(reader, source), l => |line| budget_values(&l, &file, line))
+        }
+        Kind::Servants => {
+            copy_rows!(
+                super::servants::read(bytes, source).map(JsonRecords::new),
+                r => |_line| servant_values(&r, &file)
+            )
         }
     }
     let staged = writer.finish().await.context("finishing COPY")?;
@@ -588,6 +599,7 @@ fn distinct_keys(kind: Kind) -> &'static str {
             "select count(*) from (select distinct registry, sanction_id from stage) k"
         }
         Kind::BudgetLines => "select count(distinct line_id) from stage",
+        Kind::Servants => "select count(distinct servant_id) from stage",
     }
 }
 
@@ -635,6 +647,18 @@ fn sanction_values(s: &super::sanctions::Sanction, file: &str, line: i32) -> Row
         b(s.published),
         b(s.fine),
         b(s.link.clone()),
+    ]
+}
+
+fn servant_values(r: &super::servants::Captured, file: &str) -> Row {
+    let (s, record) = r;
+    vec![
+        b(s.id),
+        b(s.exercicio.codigo.clone()),
+        b(s.lotacao.codigo.clone()),
+        b(s.nome.clone()),
+        b(record.clone()),
+        b(format!("file:{file}")),
     ]
 }
 
@@ -874,6 +898,28 @@ fn statements(kind: Kind) -> (&'static str, &'static str, &'static [Type], &'sta
              where (t.inicial, t.atualizado, t.empenhado, t.realizado, t.parts, t.nome_acao)
                  is distinct from (excluded.inicial, excluded.atualizado, excluded.empenhado,
                      excluded.realizado, excluded.parts, excluded.nome_acao)",
+        ),
+        Kind::Servants => (
+            "create temp table stage (
+                 servant_id int8, orgao_exercicio text, orgao_lotacao text, nome text,
+                 record jsonb, source text
+             ) on commit drop",
+            "servant_id, orgao_exercicio, orgao_lotacao, nome, record, source",
+            &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::JSONB, Type::TEXT],
+            // The same upsert as the API's (src/sources/servants/retrieval.rs):
+            // a newer copy of a record replaces the older, an identical one is
+            // left alone and counts as unchanged.
+            "insert into transparency.servants as t
+                 (servant_id, orgao_exercicio, orgao_lotacao, nome, record, source)
+             select distinct on (servant_id) servant_id, orgao_exercicio, orgao_lotacao, nome,
+                 record, source
+             from stage
+             order by servant_id
+             on conflict (servant_id) do update set
+                 orgao_exercicio = excluded.orgao_exercicio,
+                 orgao_lotacao = excluded.orgao_lotacao, nome = excluded.nome,
+                 record = excluded.record, source = excluded.source, fetched_at = now()
+             where t.record is distinct from excluded.record",
         ),
     }
 }

@@ -6,4 +6,5 @@ pub mod portal;
 pub mod portal_api;
 pub mod portal_cache;
 pub mod sanctions;
+pub mod servants;
 pub mod shipped;

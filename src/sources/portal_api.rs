@@ -277,7 +277,8 @@ pub fn to_contract(a: &ApiContract) -> Result<portal::Contract, &'static str> {
     })
 }
 
-/// A client of `/contratos`, shared by every job of the process.
+/// A client of the Portal's API (`/contratos`, `/servidores`), shared by every
+/// job of the process.
 #[derive(Clone)]
 pub struct PortalClient {
     http: reqwest::Client,
@@ -338,20 +339,37 @@ impl PortalClient {
         codigo_orgao: &str,
         month: NaiveDate,
         cancel: &CancellationToken,
-        mut on_page: impl FnMut(usize),
+        on_page: impl FnMut(usize),
     ) -> Result<(Vec<ApiContract>, u32), ApiError> {
-        let last = last_day(month);
+        let query = [
+            ("codigoOrgao", codigo_orgao.to_string()),
+            ("dataInicial", month.format("%d/%m/%Y").to_string()),
+            ("dataFinal", last_day(month).format("%d/%m/%Y").to_string()),
+        ];
+        let (records, requests) = self
+            .pages("contratos", &query, parse, cancel, on_page)
+            .await?;
+        Ok((records, requests))
+    }
+
+    /// Every record of `endpoint` for `query`, page after page (`pagina` 1, 2…)
+    /// until a short or empty one, each body read by `parse`. `on_page` hears
+    /// each page's size. Also how many requests it took.
+    pub async fn pages<T>(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+        parse: fn(&[u8]) -> Result<Vec<T>, ApiError>,
+        cancel: &CancellationToken,
+        mut on_page: impl FnMut(usize),
+    ) -> Result<(Vec<T>, u32), ApiError> {
         let mut all = Vec::new();
         let mut page_size = 0;
         let mut requests = 0;
         for page in 1.. {
-            let query = [
-                ("codigoOrgao", codigo_orgao.to_string()),
-                ("dataInicial", month.format("%d/%m/%Y").to_string()),
-                ("dataFinal", last.format("%d/%m/%Y").to_string()),
-                ("pagina", page.to_string()),
-            ];
-            let (records, sent) = self.page(&query, cancel).await?;
+            let mut paged = query.to_vec();
+            paged.push(("pagina", page.to_string()));
+            let (records, sent) = self.page(endpoint, &paged, parse, cancel).await?;
             requests += sent;
             let n = records.len();
             on_page(n);
@@ -366,12 +384,17 @@ impl PortalClient {
     }
 
     /// One page, with the retries; also how many requests it took.
-    async fn page(
+    async fn page<T>(
         &self,
+        endpoint: &str,
         query: &[(&str, String)],
+        parse: fn(&[u8]) -> Result<Vec<T>, ApiError>,
         cancel: &CancellationToken,
-    ) -> Result<(Vec<ApiContract>, u32), ApiError> {
-        let url = format!("{}/contratos", self.settings.base_url.trim_end_matches('/'));
+    ) -> Result<(Vec<T>, u32), ApiError> {
+        let url = format!(
+            "{}/{endpoint}",
+            self.settings.base_url.trim_end_matches('/')
+        );
         let max = self.settings.max_retries;
         let (mut failures, mut throttled, mut sent) = (0u32, 0u32, 0u32);
         loop {

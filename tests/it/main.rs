@@ -11,6 +11,7 @@ mod load;
 mod pgbouncer;
 mod scripted;
 mod secrets;
+mod servants;
 mod tls;
 
 mod child;

@@ -16,13 +16,13 @@ use uuid::Uuid;
 use crate::harness::{add_user, drain_builtin_with, eventually, fetch, TestDb};
 use crate::pipeline_end_to_end::insert_as_citizen;
 
-const KEY: &str = "chave-Tq83nVx-never-printed";
+pub const KEY: &str = "chave-Tq83nVx-never-printed";
 const ORGAO: &str = "26274";
 /// Small, so a month of the sample takes several pages.
 const PAGE_SIZE: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Mode {
+pub enum Mode {
     Normal,
     /// Answers 429 with `Retry-After: 1` this many times first.
     TooManyRequests(u32),
@@ -34,27 +34,39 @@ struct Api {
     requests: AtomicUsize,
     mode: Mutex<Mode>,
     records: Vec<Value>,
+    /// The real `/servidores` capture of IBGE (data/servants/).
+    servants: Vec<Value>,
 }
 
-struct Server {
+pub struct Server {
     api: Arc<Api>,
     base_url: String,
 }
 
+/// Servants per `/servidores` page, as the real API sends them.
+pub const SERVANTS_PAGE: usize = 15;
+
 impl Server {
-    async fn start(mode: Mode) -> Server {
+    pub async fn start(mode: Mode) -> Server {
         let sample = std::fs::read_to_string(crate::harness::repo_path(
             "tests/data/portal_api/contratos_26274_202101.json",
         ))
         .expect("the sample response");
         let records: Vec<Value> = serde_json::from_str(&sample).expect("the sample is JSON");
+        let capture = std::fs::read_to_string(crate::harness::repo_path(
+            "data/servants/servidores_orgaoServidorExercicio-45205_paged_2025-03.json",
+        ))
+        .expect("the servants capture");
+        let servants: Vec<Value> = serde_json::from_str(&capture).expect("the capture is JSON");
         let api = Arc::new(Api {
             requests: AtomicUsize::new(0),
             mode: Mutex::new(mode),
             records,
+            servants,
         });
         let router = axum::Router::new()
             .route("/api-de-dados/contratos", axum::routing::get(contratos))
+            .route("/api-de-dados/servidores", axum::routing::get(servidores))
             .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -67,7 +79,7 @@ impl Server {
         }
     }
 
-    fn requests(&self) -> usize {
+    pub fn requests(&self) -> usize {
         self.api.requests.load(Ordering::SeqCst)
     }
 }
@@ -81,20 +93,60 @@ fn iso(date: &str) -> String {
     }
 }
 
-async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+/// The answer the server's mode or a wrong key forces, before any query is read.
+fn misbehaviour(api: &Api, headers: &HeaderMap) -> Option<Response> {
     api.requests.fetch_add(1, Ordering::SeqCst);
     if headers.get("chave-api-dados").and_then(|v| v.to_str().ok()) != Some(KEY) {
-        return (StatusCode::UNAUTHORIZED, "Chave de API inválida").into_response();
+        return Some((StatusCode::UNAUTHORIZED, "Chave de API inválida").into_response());
     }
     let mode = *api.mode.lock().expect("mode");
     match mode {
         Mode::TooManyRequests(n) if n > 0 => {
             *api.mode.lock().expect("mode") = Mode::TooManyRequests(n - 1);
-            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response();
+            Some((StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response())
         }
-        Mode::ServerError => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        Mode::Malformed => return "<html>manutenção</html>".into_response(),
-        _ => {}
+        Mode::ServerError => Some(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        Mode::Malformed => Some("<html>manutenção</html>".into_response()),
+        _ => None,
+    }
+}
+
+/// `/servidores?orgaoServidorExercicio=…&pagina=N`, from the real capture.
+async fn servidores(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = misbehaviour(&api, &headers) {
+        return refusal;
+    }
+    let query = uri.query().unwrap_or("");
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    };
+    let (Some(orgao), Some(page)) = (
+        param("orgaoServidorExercicio"),
+        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+    ) else {
+        return (StatusCode::BAD_REQUEST, "parâmetros obrigatórios").into_response();
+    };
+    let body: Vec<&Value> = api
+        .servants
+        .iter()
+        .filter(|r| r["servidor"]["orgaoServidorExercicio"]["codigo"] == orgao.as_str())
+        .skip((page.max(1) - 1) * SERVANTS_PAGE)
+        .take(SERVANTS_PAGE)
+        .collect();
+    (
+        [("content-type", "application/json")],
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = misbehaviour(&api, &headers) {
+        return refusal;
     }
     let query: Vec<(String, String)> = uri
         .query()
@@ -139,7 +191,7 @@ async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) ->
         .into_response()
 }
 
-fn settings(db: &TestDb, server: &Server) -> fiscal::config::Settings {
+pub fn settings(db: &TestDb, server: &Server) -> fiscal::config::Settings {
     let mut s = db.settings();
     s.portal.api_key = KEY.into();
     s.portal.base_url = server.base_url.clone();

@@ -17,7 +17,7 @@ async fn unsupported_data_source_fails_with_a_message_that_says_so() {
     let user = add_user(&client).await;
     let id: uuid::Uuid = client
         .query_one(
-            "insert into investigations (user_id, query, data_source) values ($1, 'servidores do ministério', 'servants') returning id",
+            "insert into investigations (user_id, query, data_source) values ($1, 'convênios do ministério', 'agreements') returning id",
             &[&user],
         )
         .await
@@ -30,8 +30,8 @@ async fn unsupported_data_source_fails_with_a_message_that_says_so() {
     assert_eq!(row.attempts, 1, "a permanent error is not retried");
     let message = row.error_message.expect("error_message");
     assert!(
-        message.contains("\"servants\" ainda não pode ser investigada")
-            && message.contains("contracts, expenses"),
+        message.contains("\"agreements\" ainda não pode ser investigada")
+            && message.contains("contracts, expenses, servants"),
         "{message}"
     );
 }
