@@ -8,15 +8,17 @@
 //! the summary and the metadata say so; asking for them alone fails with a
 //! message naming the families that do apply.
 //!
-//! The question's text is not read into filters here (src/question reads
-//! contracts' words: suppliers, modalities); the row's `filters` are what is
-//! analysed, and the metadata says the text was not interpreted.
+//! The question's text is read by src/question for what a budget can answer —
+//! the year, the organ, the value — where the row's `filters` are silent; a
+//! period within one year is read as that budget year, and what the budget
+//! cannot answer (a supplier, a modality, a UG) is listed in the metadata as
+//! not used.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
@@ -25,6 +27,7 @@ use crate::analysis::{Detector, Family, Vocabulary};
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
 use crate::pipeline::detectors::pattern::PatternSettings;
+use crate::question::{self, Group, Reading};
 use crate::sources::contracts::RetrievalError;
 use crate::sources::expenses::filters::BudgetFilters;
 use crate::sources::expenses::retrieval::retrieve;
@@ -117,6 +120,109 @@ fn coverage(family: Family, data: &Budget) -> f64 {
     usable as f64 / n as f64
 }
 
+/// What the question added to the row's filters.
+struct Question {
+    filters: Value,
+    /// "Entendi pela pergunta: orçamento de 2022, órgão superior 36000."
+    sentence: Option<String>,
+    metadata: Value,
+}
+
+/// The keys of each group of src/question a budget can take.
+fn budget_keys(group: Group) -> &'static [&'static str] {
+    match group {
+        Group::Period => &["year"],
+        Group::Agency => &["codigo_orgao_superior", "codigo_orgao"],
+        Group::Value => &["min_value", "max_value"],
+        _ => &[],
+    }
+}
+
+/// A reading's filters as a budget takes them; a period inside one calendar
+/// year is that budget year.
+fn as_budget(r: &Reading) -> Map<String, Value> {
+    let keys = budget_keys(r.group);
+    let mut out: Map<String, Value> = r
+        .filters
+        .iter()
+        .filter(|(k, _)| keys.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if r.group == Group::Period && out.is_empty() {
+        let year = |k: &str| {
+            r.filters
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(|d| d.get(..4))
+                .and_then(|y| y.parse::<i32>().ok())
+        };
+        if let (Some(a), Some(b)) = (year("data_inicial"), year("data_final")) {
+            if a == b {
+                out.insert("year".into(), json!(a));
+            }
+        }
+    }
+    out
+}
+
+async fn read_question(client: &tokio_postgres::Client, job: &Job) -> Result<Question, JobError> {
+    let vocab = question::Vocabulary::builtin();
+    let today = crate::sources::portal_api::brasilia_now().date();
+    let draft = question::read(&job.query, today, vocab);
+    let directory = if draft.agencies.is_empty() {
+        question::Directory::default()
+    } else {
+        question::lookup::load(client, &[], vocab)
+            .await
+            .map_err(unavailable)?
+    };
+    let understood = question::resolve(draft, vocab, &directory);
+    let mut merged = job.filters.as_object().cloned().unwrap_or_default();
+    let explicit = |group: Group, merged: &Map<String, Value>| {
+        budget_keys(group)
+            .iter()
+            .any(|k| merged.get(*k).is_some_and(|v| !v.is_null()))
+    };
+    let mut used = Vec::new();
+    let mut not_used = Vec::new();
+    let mut widened = false;
+    for r in &understood.readings {
+        let taken = as_budget(r);
+        if taken.is_empty() {
+            not_used.push(r.words.clone());
+        } else if !explicit(r.group, &merged) {
+            widened |= r.group == Group::Period && !r.filters.contains_key("year");
+            merged.extend(taken);
+            used.push(r.words.clone());
+        }
+    }
+    if let Some(p) = understood
+        .problems
+        .iter()
+        .find(|p| p.group == Group::Agency && !explicit(Group::Agency, &merged))
+    {
+        return Err(JobError::permanent(p.message.clone()));
+    }
+    let derived = BudgetFilters::parse(&Value::Object(merged.clone())).map_err(invalid)?;
+    let sentence = (!used.is_empty()).then(|| {
+        let annual = if widened {
+            " O orçamento é anual: o ano inteiro foi analisado."
+        } else {
+            ""
+        };
+        format!("Entendi pela pergunta: {}.{annual}", derived.describe())
+    });
+    Ok(Question {
+        filters: Value::Object(merged),
+        metadata: json!({
+            "derived_from": used,
+            "not_used": not_used,
+            "understood": sentence,
+        }),
+        sentence,
+    })
+}
+
 #[async_trait]
 impl Pipeline for ExpensesPipeline {
     async fn run(
@@ -126,7 +232,9 @@ impl Pipeline for ExpensesPipeline {
         cancel: &CancellationToken,
     ) -> Result<Completion, JobError> {
         let started = Instant::now();
-        let filters = BudgetFilters::parse(&job.filters).map_err(invalid)?;
+        // The citizen's own filters are checked first: their mistakes are the
+        // ones to tell.
+        BudgetFilters::parse(&job.filters).map_err(invalid)?;
         let asked = families(&job.anomaly_types)?;
         let (run, skipped): (Vec<Family>, Vec<Family>) =
             asked.iter().partition(|f| APPLICABLE.contains(f));
@@ -143,6 +251,8 @@ impl Pipeline for ExpensesPipeline {
 
         progress.set(Phase::DataRetrieval, 0.05);
         let client = self.pool.get().await.map_err(unavailable)?;
+        let question = read_question(&client, job).await?;
+        let filters = BudgetFilters::parse(&question.filters).map_err(invalid)?;
         let retrieval = retrieve(
             &client,
             &filters,
@@ -197,11 +307,7 @@ impl Pipeline for ExpensesPipeline {
             "pipeline": "expenses",
             "anomaly_types": run.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "not_applicable": applicability,
-            "question": {
-                "interpreted": false,
-                "reason": "the question's text is read into filters for contracts only; \
-                           the row's filters were analysed",
-            },
+            "question": question.metadata,
             "rows_read": {"budget_lines": stats.lines, "allocations": stats.allocations},
             "peers": data.peers.iter().map(|p| json!({
                 "exercicio": p.exercicio,
@@ -217,7 +323,7 @@ impl Pipeline for ExpensesPipeline {
                 "anomaly_detection": detection_ms,
             },
         });
-        let preface = (!skipped.is_empty()).then(|| {
+        let not_applied = (!skipped.is_empty()).then(|| {
             let names: Vec<&str> = skipped.iter().map(|f| family_pt(*f)).collect();
             format!(
                 "Linhas do orçamento não trazem favorecido, datas nem preços: as regras de {} \
@@ -227,6 +333,10 @@ impl Pipeline for ExpensesPipeline {
                 )
             )
         });
+        let preface = match (question.sentence, not_applied) {
+            (Some(a), Some(b)) => Some(format!("{a} {b}")),
+            (a, b) => a.or(b),
+        };
         let confidence_score =
             confidence_score(&run, data.allocations.len(), |f| coverage(f, &data));
         Ok(conclude(

@@ -420,6 +420,11 @@ async fn load(
         .execute(merge, &[])
         .await
         .context("merging staged rows")?;
+    if kind == Kind::BudgetLines {
+        tx.execute(BUDGET_UNITS, &[])
+            .await
+            .context("adding the budget's organs to transparency.units")?;
+    }
     tx.commit().await.context("committing the import")?;
     report.loaded = loaded;
     report.merged = staged.saturating_sub(distinct);
@@ -649,6 +654,20 @@ fn sanction_values(s: &super::sanctions::Sanction, file: &str, line: i32) -> Row
         b(s.link.clone()),
     ]
 }
+
+/// The budget's organs, for questions to be resolved against (src/question):
+/// added where the contracts have not named them, never renaming one.
+const BUDGET_UNITS: &str = "
+    insert into transparency.units (level, code, name, seen_month)
+    select distinct on (v.level, v.code) v.level, v.code, btrim(v.name),
+        make_date(s.exercicio, 1, 1)
+    from stage s
+    cross join lateral (values
+        ('orgao_superior', s.codigo_orgao_superior, s.nome_orgao_superior),
+        ('orgao', s.codigo_orgao, s.nome_orgao)) v(level, code, name)
+    where btrim(v.name) <> ''
+    order by v.level, v.code, s.exercicio desc
+    on conflict (level, code) do nothing";
 
 fn servant_values(r: &super::servants::Captured, file: &str) -> Row {
     let (s, record) = r;

@@ -159,8 +159,26 @@ async fn a_citizens_budget_investigation_over_the_real_2021_file_finds_what_the_
         json!(["vendor"]),
     )
     .await;
+    let asked_in_words = ask(
+        &client,
+        user,
+        "despesas do Ministério da Saúde no primeiro semestre de 2022",
+        json!({}),
+        json!([]),
+    )
+    .await;
     let report = drain_builtin(&db).await;
-    assert_eq!((report.completed, report.failed), (1, 2), "{report:?}");
+    assert_eq!((report.completed, report.failed), (2, 2), "{report:?}");
+
+    let row = row_json(&client, asked_in_words).await;
+    assert_eq!(row["status"], "completed", "{row:#}");
+    let summary = row["summary"].as_str().expect("summary");
+    assert!(
+        summary.starts_with(
+            "Entendi pela pergunta: orçamento de 2022, órgão superior 36000. O orçamento é anual"
+        ),
+        "{summary}"
+    );
 
     let row = row_json(&client, whole_year).await;
     assert_eq!(row["status"], "completed", "{row:#}");
