@@ -153,7 +153,10 @@ pub(crate) fn readme_rules(source: &str) -> Vec<&'static str> {
         .split('`')
         .skip(1)
         .step_by(2)
-        .filter(|s| s.contains('.'))
+        .filter(|s| {
+            s.split_once('.')
+                .is_some_and(|(family, _)| Family::parse(family).is_some())
+        })
         .collect();
     listed.sort_unstable();
     listed

@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_sanctions"),
     migration!(12, "0012_budget_lines"),
     migration!(13, "0013_servants"),
+    migration!(14, "0014_biddings"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

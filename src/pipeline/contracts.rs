@@ -24,7 +24,7 @@ use anyhow::Context;
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
 use crate::question;
-use crate::sources::contracts::{retrieve, RetrievalError};
+use crate::sources::contracts::retrieve;
 use crate::sources::filters::ContractFilters;
 use crate::sources::portal_api::PortalClient;
 use crate::sources::portal_cache::{self, SyncStats};
@@ -229,11 +229,7 @@ impl Pipeline for ContractsPipeline {
         cancel: &CancellationToken,
     ) -> Result<Completion, JobError> {
         let started = Instant::now();
-        let invalid = |e: crate::sources::filters::FilterError| JobError::Permanent {
-            message: e.message.clone(),
-            // An unknown key comes back echoed already; the others are ours.
-            detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
-        };
+        let invalid = super::invalid_filter;
         // What the citizen wrote in `filters` and `anomaly_types` is checked
         // first: its mistakes are the ones to tell, before any of the question's.
         ContractFilters::parse(&job.filters).map_err(invalid)?;
@@ -252,22 +248,20 @@ impl Pipeline for ContractsPipeline {
         });
         // Retrieval checks the token between rows; a statement that has not sent
         // its first row yet (a wide text search) is cancelled on the server.
-        let retrieved = tokio::select! {
-            retrieved = retrieval => retrieved,
-            _ = cancel.cancelled() => {
-                self.pool.cancel_statement(&client).await;
-                return Err(JobError::Cancelled);
-            }
-        };
-        let (data, stats) = retrieved.map_err(|e| match e {
-            RetrievalError::Cancelled => JobError::Cancelled,
-            RetrievalError::TooMany { limit } => JobError::permanent(format!(
-                "Os filtros selecionam mais de {} contratos, mais do que uma investigação \
-                 analisa de uma vez. Restrinja por ano, órgão ou valor.",
-                super::format::count(limit)
-            )),
-            RetrievalError::Database(e) => unavailable(e),
-        })?;
+        let (data, stats) = super::read_until_cancelled(
+            &self.pool,
+            &client,
+            retrieval,
+            cancel,
+            |limit| {
+                format!(
+                    "Os filtros selecionam mais de {limit} contratos, mais do que uma \
+                         investigação analisa de uma vez. Restrinja por ano, órgão ou valor."
+                )
+            },
+            unavailable,
+        )
+        .await?;
         drop(client);
         progress.records_analyzed(data.contracts.len());
         let retrieval_ms = started.elapsed().as_millis() as u64;

@@ -28,12 +28,10 @@ use crate::config::AnalysisSettings;
 use crate::db::Pool;
 use crate::pipeline::detectors::pattern::PatternSettings;
 use crate::question::{self, Group, Reading};
-use crate::sources::contracts::RetrievalError;
 use crate::sources::expenses::filters::BudgetFilters;
 use crate::sources::expenses::retrieval::retrieve;
 use crate::sources::expenses::rules::{self, PatternRules, PaymentRules};
 use crate::sources::expenses::Budget;
-use crate::sources::filters::FilterError;
 
 /// How the summary speaks of the budget.
 const WORDS: Vocabulary = Vocabulary {
@@ -93,13 +91,6 @@ fn unavailable(e: impl Into<anyhow::Error>) -> JobError {
         "Não foi possível ler os dados do orçamento agora; a investigação será tentada de novo.",
         e.into(),
     )
-}
-
-fn invalid(e: FilterError) -> JobError {
-    JobError::Permanent {
-        message: e.message.clone(),
-        detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
-    }
 }
 
 /// The share of allocations a family can examine.
@@ -203,7 +194,8 @@ async fn read_question(client: &tokio_postgres::Client, job: &Job) -> Result<Que
     {
         return Err(JobError::permanent(p.message.clone()));
     }
-    let derived = BudgetFilters::parse(&Value::Object(merged.clone())).map_err(invalid)?;
+    let derived =
+        BudgetFilters::parse(&Value::Object(merged.clone())).map_err(super::invalid_filter)?;
     let sentence = (!used.is_empty()).then(|| {
         let annual = if widened {
             " O orçamento é anual: o ano inteiro foi analisado."
@@ -234,25 +226,21 @@ impl Pipeline for ExpensesPipeline {
         let started = Instant::now();
         // The citizen's own filters are checked first: their mistakes are the
         // ones to tell.
-        BudgetFilters::parse(&job.filters).map_err(invalid)?;
+        BudgetFilters::parse(&job.filters).map_err(super::invalid_filter)?;
         let asked = families(&job.anomaly_types)?;
-        let (run, skipped): (Vec<Family>, Vec<Family>) =
-            asked.iter().partition(|f| APPLICABLE.contains(f));
-        if run.is_empty() {
-            let names: Vec<&str> = asked.iter().map(|f| f.as_str()).collect();
-            return Err(JobError::permanent(format!(
-                "Os tipos de anomalia pedidos ({}) não se aplicam ao orçamento: as linhas do \
+        let (run, skipped) = super::applicable(&asked, &APPLICABLE, |names| {
+            format!(
+                "Os tipos de anomalia pedidos ({names}) não se aplicam ao orçamento: as linhas do \
                  orçamento não trazem favorecido, datas nem preços. Para despesas, peça \
                  \"payment\" (execução acima do orçamento) ou \"pattern\" (revisões e padrões \
-                 estatísticos), ou deixe anomaly_types vazio.",
-                names.join(", ")
-            )));
-        }
+                 estatísticos), ou deixe anomaly_types vazio."
+            )
+        })?;
 
         progress.set(Phase::DataRetrieval, 0.05);
         let client = self.pool.get().await.map_err(unavailable)?;
         let question = read_question(&client, job).await?;
-        let filters = BudgetFilters::parse(&question.filters).map_err(invalid)?;
+        let filters = BudgetFilters::parse(&question.filters).map_err(super::invalid_filter)?;
         let retrieval = retrieve(
             &client,
             &filters,
@@ -260,22 +248,20 @@ impl Pipeline for ExpensesPipeline {
             self.analysis.max_records,
             cancel,
         );
-        let retrieved = tokio::select! {
-            retrieved = retrieval => retrieved,
-            _ = cancel.cancelled() => {
-                self.pool.cancel_statement(&client).await;
-                return Err(JobError::Cancelled);
-            }
-        };
-        let (data, stats) = retrieved.map_err(|e| match e {
-            RetrievalError::Cancelled => JobError::Cancelled,
-            RetrievalError::TooMany { limit } => JobError::permanent(format!(
-                "Os filtros selecionam mais de {} alocações do orçamento, mais do que uma \
-                 investigação analisa de uma vez. Restrinja por ano ou órgão.",
-                super::format::count(limit)
-            )),
-            RetrievalError::Database(e) => unavailable(e),
-        })?;
+        let (data, stats) = super::read_until_cancelled(
+            &self.pool,
+            &client,
+            retrieval,
+            cancel,
+            |limit| {
+                    format!(
+                        "Os filtros selecionam mais de {limit} alocações do orçamento, mais do que uma \
+                         investigação analisa de uma vez. Restrinja por ano ou órgão."
+                    )
+                },
+                unavailable,
+        )
+        .await?;
         drop(client);
         progress.records_analyzed(data.allocations.len());
         let retrieval_ms = started.elapsed().as_millis() as u64;
@@ -299,14 +285,10 @@ impl Pipeline for ExpensesPipeline {
         let detection_ms = detection_started.elapsed().as_millis() as u64;
 
         let (born, born_total) = rules::born_during_year(&data);
-        let mut applicability = serde_json::Map::new();
-        for f in &skipped {
-            applicability.insert(f.as_str().into(), json!(not_applicable(*f)));
-        }
         let metadata = json!({
             "pipeline": "expenses",
             "anomaly_types": run.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            "not_applicable": applicability,
+            "not_applicable": super::not_run(&skipped, not_applicable),
             "question": question.metadata,
             "rows_read": {"budget_lines": stats.lines, "allocations": stats.allocations},
             "peers": data.peers.iter().map(|p| json!({

@@ -5,6 +5,7 @@
 //! whether trying again could help. It never touches the queue's SQL: the worker
 //! throttles and fences its progress, and writes the outcome.
 
+pub mod biddings;
 pub mod contracts;
 pub mod detectors;
 pub mod expenses;
@@ -193,6 +194,72 @@ impl Progress {
     }
 }
 
+/// A filter the citizen wrote wrong: its message for the row, its key for the log.
+pub(crate) fn invalid_filter(e: crate::sources::filters::FilterError) -> JobError {
+    JobError::Permanent {
+        message: e.message.clone(),
+        // An unknown key comes back echoed already; the others are ours.
+        detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
+    }
+}
+
+/// Runs a source's retrieval until it ends or the job is cancelled, when the
+/// statement still running is cancelled on the server too (a wide search may
+/// not have sent its first row yet). Why it stopped is worded for the row:
+/// `too_many` says the limit in the source's terms, `unavailable` a database
+/// failure.
+pub(crate) async fn read_until_cancelled<T>(
+    pool: &crate::db::Pool,
+    conn: &crate::db::Conn,
+    retrieval: impl std::future::Future<Output = Result<T, crate::sources::contracts::RetrievalError>>,
+    cancel: &CancellationToken,
+    too_many: impl FnOnce(String) -> String,
+    unavailable: fn(anyhow::Error) -> JobError,
+) -> Result<T, JobError> {
+    use crate::sources::contracts::RetrievalError;
+    let retrieved = tokio::select! {
+        retrieved = retrieval => retrieved,
+        _ = cancel.cancelled() => {
+            pool.cancel_statement(conn).await;
+            return Err(JobError::Cancelled);
+        }
+    };
+    retrieved.map_err(|e| match e {
+        RetrievalError::Cancelled => JobError::Cancelled,
+        RetrievalError::TooMany { limit } => JobError::permanent(too_many(format::count(limit))),
+        RetrievalError::Database(e) => unavailable(e),
+    })
+}
+
+/// The families asked for that a source can run, and those it cannot. When
+/// none can run, `none` is the citizen's message, given the names asked.
+pub(crate) fn applicable(
+    asked: &[crate::analysis::Family],
+    can: &[crate::analysis::Family],
+    none: impl FnOnce(&str) -> String,
+) -> Result<(Vec<crate::analysis::Family>, Vec<crate::analysis::Family>), JobError> {
+    use crate::analysis::Family;
+    let (run, skipped): (Vec<Family>, Vec<Family>) = asked.iter().partition(|f| can.contains(f));
+    if run.is_empty() {
+        let names: Vec<&str> = asked.iter().map(|f| f.as_str()).collect();
+        return Err(JobError::permanent(none(&names.join(", "))));
+    }
+    Ok((run, skipped))
+}
+
+/// `investigation_metadata.not_applicable`: each family not run, and why.
+pub(crate) fn not_run(
+    skipped: &[crate::analysis::Family],
+    why: fn(crate::analysis::Family) -> &'static str,
+) -> Value {
+    Value::Object(
+        skipped
+            .iter()
+            .map(|f| (f.as_str().to_string(), Value::from(why(*f))))
+            .collect(),
+    )
+}
+
 /// What the citizen (and the operator) reads when the Portal's API could not
 /// be used for `what` ("contratos do órgão 26274"); `code_hint` says what the
 /// organ code is ("é o código SIAFI do órgão, como 26000"), and `unavailable`
@@ -258,7 +325,7 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    /// The pipelines this build ships: contracts, expenses and servants, reading schema
+    /// The pipelines this build ships: contracts, expenses, servants and biddings, reading schema
     /// `transparency` through one pool of their own (one connection per job
     /// slot, on top of the queue's pool). Other data sources end `failed` with a
     /// message saying they cannot be investigated yet.
@@ -279,6 +346,7 @@ impl Pipelines {
         } else {
             None
         };
+        let biddings = biddings::BiddingsPipeline::new(pool.clone(), settings.analysis.clone());
         let servants = servants::ServantsPipeline::new(
             pool.clone(),
             settings.analysis.clone(),
@@ -293,7 +361,8 @@ impl Pipelines {
         Ok(Self::default()
             .with("contracts", Arc::new(contracts))
             .with("expenses", Arc::new(expenses))
-            .with("servants", Arc::new(servants)))
+            .with("servants", Arc::new(servants))
+            .with("biddings", Arc::new(biddings)))
     }
 
     pub fn with(mut self, data_source: &str, pipeline: Arc<dyn Pipeline>) -> Self {

@@ -21,7 +21,6 @@ use crate::analysis::investigation::{conclude, confidence_score, families, Detec
 use crate::analysis::{Detector, Family, Vocabulary};
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
-use crate::sources::filters::FilterError;
 use crate::sources::portal_api::PortalClient;
 use crate::sources::servants::filters::StaffFilters;
 use crate::sources::servants::retrieval::{fetch, retrieve};
@@ -88,13 +87,6 @@ fn unavailable(e: anyhow::Error) -> JobError {
     )
 }
 
-fn invalid(e: FilterError) -> JobError {
-    JobError::Permanent {
-        message: e.message.clone(),
-        detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
-    }
-}
-
 fn coverage(family: Family, data: &Staff) -> f64 {
     let n = data.servants.len();
     if n == 0 {
@@ -124,20 +116,16 @@ impl Pipeline for ServantsPipeline {
         cancel: &CancellationToken,
     ) -> Result<Completion, JobError> {
         let started = Instant::now();
-        let filters = StaffFilters::parse(&job.filters).map_err(invalid)?;
+        let filters = StaffFilters::parse(&job.filters).map_err(super::invalid_filter)?;
         let asked = families(&job.anomaly_types)?;
-        let (run, skipped): (Vec<Family>, Vec<Family>) =
-            asked.iter().partition(|f| APPLICABLE.contains(f));
-        if run.is_empty() {
-            let names: Vec<&str> = asked.iter().map(|f| f.as_str()).collect();
-            return Err(JobError::permanent(format!(
-                "Os tipos de anomalia pedidos ({}) não podem ser verificados em servidores: o \
+        let (run, skipped) = super::applicable(&asked, &APPLICABLE, |names| {
+            format!(
+                "Os tipos de anomalia pedidos ({names}) não podem ser verificados em servidores: o \
                  Portal não fornece a remuneração com uma chave comum, e servidores não têm \
                  fornecedor. Para servidores, peça \"duplicate\" (acumulação de vínculos) ou \
-                 \"temporal\" (datas de ingresso), ou deixe anomaly_types vazio.",
-                names.join(", ")
-            )));
-        }
+                 \"temporal\" (datas de ingresso), ou deixe anomaly_types vazio."
+            )
+        })?;
 
         progress.set(Phase::DataRetrieval, 0.05);
         let client = self.pool.get().await.map_err(|e| unavailable(e.into()))?;
@@ -199,14 +187,10 @@ impl Pipeline for ServantsPipeline {
         let data = stage.run(detectors, data).await?;
         let detection_ms = detection_started.elapsed().as_millis() as u64;
 
-        let mut applicability = serde_json::Map::new();
-        for f in &skipped {
-            applicability.insert(f.as_str().into(), json!(not_applicable(*f)));
-        }
         let metadata = json!({
             "pipeline": "servants",
             "anomaly_types": run.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            "not_applicable": applicability,
+            "not_applicable": super::not_run(&skipped, not_applicable),
             "not_checked": [
                 "remuneration above the constitutional ceiling (teto, CF art. 37, XI): the \
                  Portal serves no remuneration to an ordinary API key",

@@ -175,6 +175,13 @@ impl ContractFilters {
     /// What was asked, in words, for the summary: "assinados em 2024, valor a partir
     /// de R$ 1.000.000,00".
     pub fn describe(&self) -> String {
+        self.describe_as("assinados", "fornecedor", "todos os contratos importados")
+    }
+
+    /// [`Self::describe`] in another source's words: the verb of its date
+    /// ("abertas"), what `cnpj_fornecedor` names ("participante"), and what no
+    /// filter means.
+    pub fn describe_as(&self, dated: &str, supplier: &str, everything: &str) -> String {
         use crate::pipeline::format::{date, reais};
         let mut parts = Vec::new();
         match (self.signed_from, self.signed_until) {
@@ -183,11 +190,11 @@ impl ContractFilters {
                     && b.format("%m-%d").to_string() == "12-31"
                     && a.format("%Y").to_string() == b.format("%Y").to_string() =>
             {
-                parts.push(format!("assinados em {}", a.format("%Y")))
+                parts.push(format!("{dated} em {}", a.format("%Y")))
             }
-            (Some(a), Some(b)) => parts.push(format!("assinados de {} a {}", date(a), date(b))),
-            (Some(a), None) => parts.push(format!("assinados a partir de {}", date(a))),
-            (None, Some(b)) => parts.push(format!("assinados até {}", date(b))),
+            (Some(a), Some(b)) => parts.push(format!("{dated} de {} a {}", date(a), date(b))),
+            (Some(a), None) => parts.push(format!("{dated} a partir de {}", date(a))),
+            (None, Some(b)) => parts.push(format!("{dated} até {}", date(b))),
             (None, None) => {}
         }
         match (self.min_value, self.max_value) {
@@ -200,7 +207,7 @@ impl ContractFilters {
             ("órgão", &self.codigo_orgao),
             ("órgão superior", &self.codigo_orgao_superior),
             ("UG", &self.codigo_ug),
-            ("fornecedor", &self.cnpj_fornecedor),
+            (supplier, &self.cnpj_fornecedor),
         ] {
             if let Some(v) = value {
                 parts.push(format!("{label} {v}"));
@@ -213,7 +220,7 @@ impl ContractFilters {
             parts.push(format!("objeto com \"{}\"", self.texto.join(" ")));
         }
         if parts.is_empty() {
-            "todos os contratos importados".to_string()
+            everything.to_string()
         } else {
             parts.join(", ")
         }

@@ -46,6 +46,8 @@ pub enum Kind {
     Sanctions,
     BudgetLines,
     Servants,
+    Biddings,
+    BiddingParticipants,
 }
 
 impl Kind {
@@ -57,6 +59,8 @@ impl Kind {
             Kind::Sanctions => "sanctions",
             Kind::BudgetLines => "budget_lines",
             Kind::Servants => "servants",
+            Kind::Biddings => "biddings",
+            Kind::BiddingParticipants => "bidding_participants",
         }
     }
 }
@@ -167,7 +171,8 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
             .batch_execute(
                 "analyze transparency.contracts, transparency.amendments, \
                  transparency.contract_items, transparency.sanctions, \
-                 transparency.budget_lines, transparency.servants",
+                 transparency.budget_lines, transparency.servants, transparency.biddings, \
+                 transparency.bidding_participants",
             )
             .await
         {
@@ -222,6 +227,13 @@ async fn import_zip(client: &mut Client, path: &Path, reports: &mut Vec<FileRepo
             reports.push(report);
             continue;
         }
+        if super::biddings::is_unused_member(&name) {
+            let mut report = FileReport::new(&source);
+            report.skipped =
+                Some("bidding items and related empenhos are not used by the analysis".into());
+            reports.push(report);
+            continue;
+        }
         reports.push(import_bytes(client, &source, &name, bytes).await);
     }
     Ok(())
@@ -263,6 +275,14 @@ fn detect(bytes: &[u8], source: &str) -> Result<Kind, RowError> {
                     super::expenses::read_budget_lines(Cursor::new(bytes), source)
                         .map(|_| Kind::BudgetLines)
                 })
+                .or_else(|_| {
+                    super::biddings::read_biddings(Cursor::new(bytes), source)
+                        .map(|_| Kind::Biddings)
+                })
+                .or_else(|_| {
+                    super::biddings::read_participants(Cursor::new(bytes), source)
+                        .map(|_| Kind::BiddingParticipants)
+                })
                 .map_err(|_| e)
         }
         Err(e) => Err(e),
@@ -281,8 +301,9 @@ async fn import_bytes(
         Err(e) => {
             report.error = Some(match e.reason {
                 portal::Reason::MissingColumn { .. } => format!(
-                    "not a Portal da Transparência Compras, TermoAditivo, ItemCompra or \
-                     OrcamentoDespesa file, nor a sanctions list or a /servidores capture ({e})"
+                    "not a Portal da Transparência Compras, TermoAditivo, ItemCompra, \
+                     OrcamentoDespesa, Licitação or ParticipantesLicitação file, nor a sanctions \
+                     list or a /servidores capture ({e})"
                 ),
                 _ => e.to_string(),
             });
@@ -407,6 +428,12 @@ async fn load(
                 super::servants::read(bytes, source).map(JsonRecords::new),
                 r => |_line| servant_values(&r, &file)
             )
+        }
+        Kind::Biddings => {
+            copy_rows!(super::biddings::read_biddings(reader, source), l => |line| bidding_values(&l, &file, line))
+        }
+        Kind::BiddingParticipants => {
+            copy_rows!(super::biddings::read_participants(reader, source), p => |line| participant_values(&p, &file, line))
         }
     }
     let staged = writer.finish().await.context("finishing COPY")?;
@@ -605,6 +632,8 @@ fn distinct_keys(kind: Kind) -> &'static str {
         }
         Kind::BudgetLines => "select count(distinct line_id) from stage",
         Kind::Servants => "select count(distinct servant_id) from stage",
+        Kind::Biddings => "select count(distinct bidding_id) from stage",
+        Kind::BiddingParticipants => "select count(distinct participant_key) from stage",
     }
 }
 
@@ -652,6 +681,55 @@ fn sanction_values(s: &super::sanctions::Sanction, file: &str, line: i32) -> Row
         b(s.published),
         b(s.fine),
         b(s.link.clone()),
+    ]
+}
+
+fn bidding_values(l: &super::biddings::Bidding, file: &str, line: i32) -> Row {
+    vec![
+        b(super::biddings::bidding_id(
+            &l.codigo_ug,
+            &l.numero,
+            &l.codigo_modalidade,
+        )),
+        b(file.to_string()),
+        b(line),
+        b(l.numero.clone()),
+        b(l.codigo_ug.clone()),
+        b(l.nome_ug.clone()),
+        b(l.codigo_modalidade.clone()),
+        b(l.modalidade.clone()),
+        b(l.numero_processo.clone()),
+        b(l.objeto.clone()),
+        b(fold(&l.objeto)),
+        b(l.situacao.clone()),
+        b(l.codigo_orgao_superior.clone()),
+        b(l.nome_orgao_superior.clone()),
+        b(l.codigo_orgao.clone()),
+        b(l.nome_orgao.clone()),
+        b(l.uf.clone()),
+        b(l.municipio.clone()),
+        b(l.data_resultado),
+        b(l.data_abertura),
+        b(l.valor),
+    ]
+}
+
+fn participant_values(p: &super::biddings::Participant, file: &str, line: i32) -> Row {
+    let bidding = super::biddings::bidding_id(&p.codigo_ug, &p.numero, &p.codigo_modalidade);
+    vec![
+        b(format!(
+            "{bidding}/{}/{}",
+            p.codigo_item.as_deref().unwrap_or("-"),
+            p.codigo_participante
+        )),
+        b(bidding),
+        b(file.to_string()),
+        b(line),
+        b(p.codigo_item.clone()),
+        b(p.descricao_item.clone()),
+        b(p.codigo_participante.clone()),
+        b(p.nome_participante.clone()),
+        b(p.vencedor),
     ]
 }
 
@@ -939,6 +1017,72 @@ fn statements(kind: Kind) -> (&'static str, &'static str, &'static [Type], &'sta
                  orgao_lotacao = excluded.orgao_lotacao, nome = excluded.nome,
                  record = excluded.record, source = excluded.source, fetched_at = now()
              where t.record is distinct from excluded.record",
+        ),
+        Kind::Biddings => (
+            "create temp table stage (
+                 bidding_id text, source_file text, source_line int4, numero text,
+                 codigo_ug text, nome_ug text, codigo_modalidade text, modalidade text,
+                 numero_processo text, objeto text, objeto_busca text, situacao text,
+                 codigo_orgao_superior text, nome_orgao_superior text, codigo_orgao text,
+                 nome_orgao text, uf text, municipio text, data_resultado date,
+                 data_abertura date, valor float8
+             ) on commit drop",
+            "bidding_id, source_file, source_line, numero, codigo_ug, nome_ug,
+             codigo_modalidade, modalidade, numero_processo, objeto, objeto_busca, situacao,
+             codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao, uf,
+             municipio, data_resultado, data_abertura, valor",
+            &[
+                Type::TEXT, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::DATE, Type::DATE,
+                Type::FLOAT8,
+            ],
+            // A later month republishes a bidding with its result: the newer
+            // row updates what changed.
+            "insert into transparency.biddings as t (
+                 bidding_id, source_file, source_line, numero, codigo_ug, nome_ug,
+                 codigo_modalidade, modalidade, numero_processo, objeto, objeto_busca, situacao,
+                 codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao, uf,
+                 municipio, data_resultado, data_abertura, valor)
+             select distinct on (bidding_id) bidding_id, source_file, source_line, numero,
+                 codigo_ug, nome_ug, codigo_modalidade, modalidade, numero_processo, objeto,
+                 objeto_busca, situacao, codigo_orgao_superior, nome_orgao_superior,
+                 codigo_orgao, nome_orgao, uf, municipio, data_resultado, data_abertura,
+                 valor::numeric(20, 4)
+             from stage
+             order by bidding_id, source_line desc
+             on conflict (bidding_id) do update set
+                 source_file = excluded.source_file, source_line = excluded.source_line,
+                 objeto = excluded.objeto, objeto_busca = excluded.objeto_busca,
+                 situacao = excluded.situacao, data_resultado = excluded.data_resultado,
+                 data_abertura = excluded.data_abertura, valor = excluded.valor,
+                 imported_at = now()
+             where (t.objeto, t.situacao, t.data_resultado, t.data_abertura, t.valor)
+                 is distinct from (excluded.objeto, excluded.situacao, excluded.data_resultado,
+                     excluded.data_abertura, excluded.valor)",
+        ),
+        Kind::BiddingParticipants => (
+            "create temp table stage (
+                 participant_key text, bidding_id text, source_file text, source_line int4,
+                 codigo_item text, descricao_item text, codigo_participante text,
+                 nome_participante text, vencedor bool
+             ) on commit drop",
+            "participant_key, bidding_id, source_file, source_line, codigo_item,
+             descricao_item, codigo_participante, nome_participante, vencedor",
+            &[
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::BOOL,
+            ],
+            "insert into transparency.bidding_participants as t (
+                 participant_key, bidding_id, source_file, source_line, codigo_item,
+                 descricao_item, codigo_participante, nome_participante, vencedor)
+             select distinct on (participant_key) *
+             from stage
+             order by participant_key, source_line desc
+             on conflict (participant_key) do update set
+                 source_file = excluded.source_file, source_line = excluded.source_line,
+                 vencedor = excluded.vencedor
+             where t.vencedor is distinct from excluded.vencedor",
         ),
     }
 }

@@ -1,3 +1,4 @@
+pub mod biddings;
 pub mod contracts;
 pub mod expenses;
 pub mod filters;

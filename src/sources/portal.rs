@@ -462,7 +462,7 @@ impl Row<'_> {
             .ok_or(Reason::Missing { column })
     }
 
-    fn optional_date(&self, column: &'static str) -> Result<Option<NaiveDate>, Reason> {
+    pub(crate) fn optional_date(&self, column: &'static str) -> Result<Option<NaiveDate>, Reason> {
         match self.optional(column)? {
             None => Ok(None),
             Some(value) => parse_date(&value)

@@ -20,17 +20,7 @@ async fn ask(
     filters: serde_json::Value,
     types: serde_json::Value,
 ) -> uuid::Uuid {
-    crate::harness::citizen_insert_into(
-        client,
-        user,
-        "expenses",
-        query,
-        &filters.to_string(),
-        &types.to_string(),
-        None,
-    )
-    .await
-    .expect("citizen insert")
+    crate::harness::ask(client, user, "expenses", query, filters, types).await
 }
 
 async fn sum_realizado(client: &tokio_postgres::Client, year: i32) -> String {

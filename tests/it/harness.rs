@@ -653,6 +653,29 @@ pub async fn citizen_insert(
     .await
 }
 
+/// A citizen's investigation of `data_source`, inserted through RLS; panics
+/// when the insert is refused.
+pub async fn ask(
+    client: &Client,
+    user: Uuid,
+    data_source: &str,
+    query: &str,
+    filters: serde_json::Value,
+    anomaly_types: serde_json::Value,
+) -> Uuid {
+    citizen_insert_into(
+        client,
+        user,
+        data_source,
+        query,
+        &filters.to_string(),
+        &anomaly_types.to_string(),
+        None,
+    )
+    .await
+    .expect("citizen insert")
+}
+
 /// [`citizen_insert`] for any `data_source`.
 pub async fn citizen_insert_into(
     client: &Client,

@@ -274,8 +274,8 @@ async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
     let before: String = client.query_one(grants, &[]).await.expect("grants").get(0);
     // 0005 revokes everything on schema transparency before it grants; 0007
     // grants the worker the API cache on top, 0010 the names questions are
-    // resolved against, 0011 the sanctions, 0012 the budget lines and 0013 the
-    // servants, so they are re-run in order.
+    // resolved against, 0011 the sanctions, 0012 the budget lines, 0013 the
+    // servants and 0014 the biddings, so they are re-run in order.
     let sql: String = migrate::MIGRATIONS
         .iter()
         .filter(|m| {
@@ -286,6 +286,7 @@ async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
                 "0011_sanctions",
                 "0012_budget_lines",
                 "0013_servants",
+                "0014_biddings",
             ]
             .contains(&m.name)
         })

@@ -16,17 +16,15 @@ const RAW: &str = "servants/servidores_single_response_raw_2025-03.json";
 
 async fn ask(client: &tokio_postgres::Client, filters: Value, types: Value) -> Uuid {
     let user = add_user(client).await;
-    crate::harness::citizen_insert_into(
+    crate::harness::ask(
         client,
         user,
         "servants",
         "servidores do IBGE",
-        &filters.to_string(),
-        &types.to_string(),
-        None,
+        filters,
+        types,
     )
     .await
-    .expect("citizen insert")
 }
 
 #[tokio::test]

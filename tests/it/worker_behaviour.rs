@@ -31,7 +31,7 @@ async fn unsupported_data_source_fails_with_a_message_that_says_so() {
     let message = row.error_message.expect("error_message");
     assert!(
         message.contains("\"agreements\" ainda não pode ser investigada")
-            && message.contains("contracts, expenses, servants"),
+            && message.contains("biddings, contracts, expenses, servants"),
         "{message}"
     );
 }

@@ -65,7 +65,7 @@ use serde_json::json;
 use crate::analysis::rank::strongest;
 use crate::pipeline::format::{date, decimal, percent, reais};
 use crate::pipeline::model::{Dataset, Detector, Family, Finding, Severity, Unit};
-use crate::pipeline::stats::{benford_expected, benford_test, first_digit};
+use crate::pipeline::stats::{benford_expected, benford_test, first_digit, BenfordTest};
 
 /// An agency whose contract values' first digits do not follow Benford's law.
 pub const BENFORD_FIRST_DIGIT: &str = "pattern.benford_first_digit";
@@ -244,17 +244,13 @@ fn benford(data: &Dataset, agencies: &[Vec<Row>], s: &PatternSettings) -> Vec<Fi
     strongest(findings, data, s.max_findings_per_rule)
 }
 
-fn benford_finding(
-    data: &Dataset,
-    items: &[(usize, u8)],
-    scope: &str,
+/// Nigrini's verdict on a group's first digits under the settings: its
+/// severity, the band in words and the confidence; `None` when they conform,
+/// or deviate no more than chance would at that size.
+pub fn benford_verdict(
+    t: &BenfordTest,
     s: &PatternSettings,
-) -> Option<Finding> {
-    if items.len() < s.benford_min_records.max(1) {
-        return None;
-    }
-    let digits: Vec<u8> = items.iter().map(|&(_, d)| d).collect();
-    let t = benford_test(&digits)?;
+) -> Option<(Severity, &'static str, f64)> {
     if t.mad <= s.benford_marginal_mad || t.mad < s.benford_min_mad_over_chance * t.chance_mad {
         return None;
     }
@@ -266,6 +262,21 @@ fn benford_finding(
         (Severity::Low, "na faixa de conformidade apenas marginal")
     };
     let confidence = (0.3 + 0.6 * (1.0 - (-(t.n as f64) / 1000.0).exp())).min(0.9);
+    Some((severity, band, confidence))
+}
+
+fn benford_finding(
+    data: &Dataset,
+    items: &[(usize, u8)],
+    scope: &str,
+    s: &PatternSettings,
+) -> Option<Finding> {
+    if items.len() < s.benford_min_records.max(1) {
+        return None;
+    }
+    let digits: Vec<u8> = items.iter().map(|&(_, d)| d).collect();
+    let t = benford_test(&digits)?;
+    let (severity, band, confidence) = benford_verdict(&t, s)?;
     let mut records: Vec<usize> = items
         .iter()
         .filter(|&&(_, d)| d == t.digit)

@@ -50,7 +50,7 @@ use serde_json::json;
 use super::{Allocation, Budget};
 use crate::analysis::rank::strongest;
 use crate::analysis::{Detector, Family, Finding, Severity};
-use crate::pipeline::detectors::pattern::PatternSettings;
+use crate::pipeline::detectors::pattern::{benford_verdict, PatternSettings};
 use crate::pipeline::format::{count, decimal, percent, reais};
 use crate::pipeline::stats::{benford_expected, benford_test, first_digit};
 use crate::pipeline::text::fold;
@@ -528,17 +528,7 @@ fn benford_finding(amounts: &[Amount], scope: &str, s: &PatternSettings) -> Opti
     }
     let digits: Vec<u8> = amounts.iter().map(|a| a.digit).collect();
     let t = benford_test(&digits)?;
-    if t.mad <= s.benford_marginal_mad || t.mad < s.benford_min_mad_over_chance * t.chance_mad {
-        return None;
-    }
-    let (severity, band) = if t.mad >= s.benford_high_mad {
-        (Severity::High, "muito acima do limite de não conformidade")
-    } else if t.mad > s.benford_nonconformity_mad {
-        (Severity::Medium, "acima do limite de não conformidade")
-    } else {
-        (Severity::Low, "na faixa de conformidade apenas marginal")
-    };
-    let confidence = (0.3 + 0.6 * (1.0 - (-(t.n as f64) / 1000.0).exp())).min(0.9);
+    let (severity, band, confidence) = benford_verdict(&t, s)?;
     let mut cited: Vec<&Amount> = amounts.iter().filter(|a| a.digit == t.digit).collect();
     cited.sort_by(|a, b| {
         b.value

@@ -1,0 +1,155 @@
+//! `filters` → the biddings of `transparency.biddings` with their participants.
+//! The filters are the contracts' (DESIGN §4), read for a bidding: dates are the
+//! opening date, the value is the bidding's, `cnpj_fornecedor` a participant.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Client;
+
+use super::{Bidder, Tender, Tenders};
+use crate::sources::contracts::{QueryParams, RetrievalError};
+use crate::sources::filters::ContractFilters;
+
+fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: QueryParams = Vec::new();
+    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
+        params.push((value, ty));
+        clauses.push(clause.replace('?', &format!("${}", params.len())));
+    };
+    for (column, value) in [
+        ("b.codigo_orgao", &f.codigo_orgao),
+        ("b.codigo_orgao_superior", &f.codigo_orgao_superior),
+        ("b.codigo_ug", &f.codigo_ug),
+    ] {
+        if let Some(v) = value {
+            push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
+        }
+    }
+    if let Some(code) = &f.cnpj_fornecedor {
+        // A CNPJ root (8 digits) selects every branch; digits only, no wildcard.
+        let pattern = if code.len() == 8 {
+            format!("{code}%")
+        } else {
+            code.clone()
+        };
+        push(
+            "exists (select 1 from transparency.bidding_participants p
+                     where p.bidding_id = b.bidding_id and p.codigo_participante like ?)",
+            Box::new(pattern),
+            Type::TEXT,
+        );
+    }
+    if !f.modalidade.is_empty() {
+        let patterns: Vec<String> = f.modalidade.iter().map(|m| format!("%{m}%")).collect();
+        push(
+            "transparency.fold(coalesce(b.modalidade, '')) like any(?)",
+            Box::new(patterns),
+            Type::TEXT_ARRAY,
+        );
+    }
+    if !f.texto.is_empty() {
+        let patterns: Vec<String> = f.texto.iter().map(|w| format!("%{w}%")).collect();
+        push(
+            "b.objeto_busca like all(?)",
+            Box::new(patterns),
+            Type::TEXT_ARRAY,
+        );
+    }
+    if let Some(v) = f.signed_from {
+        push("b.data_abertura >= ?", Box::new(v), Type::DATE);
+    }
+    if let Some(v) = f.signed_until {
+        push("b.data_abertura <= ?", Box::new(v), Type::DATE);
+    }
+    if let Some(v) = f.min_value {
+        push("b.valor >= ?::float8::numeric", Box::new(v), Type::FLOAT8);
+    }
+    if let Some(v) = f.max_value {
+        push("b.valor <= ?::float8::numeric", Box::new(v), Type::FLOAT8);
+    }
+    let clause = if clauses.is_empty() {
+        "true".to_string()
+    } else {
+        clauses.join(" and ")
+    };
+    (clause, params)
+}
+
+/// Reads the biddings the filters select, at most `limit`, and their
+/// participants (one per code, a winner if it won any item).
+pub async fn retrieve(
+    client: &Client,
+    f: &ContractFilters,
+    limit: usize,
+) -> Result<(Tenders, usize), RetrievalError> {
+    let (clause, params) = where_clause(f);
+    let sql = format!(
+        "select b.bidding_id, b.numero, b.codigo_ug, coalesce(b.nome_ug, ''), b.codigo_orgao,
+             coalesce(b.nome_orgao, ''), b.modalidade, b.objeto, b.situacao, b.data_abertura,
+             b.valor::float8
+         from transparency.biddings b
+         where {clause}
+         order by b.bidding_id
+         limit {}",
+        limit.saturating_add(1)
+    );
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+        .iter()
+        .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
+        .collect();
+    let rows = client
+        .query_typed(&sql, &typed)
+        .await
+        .context("reading transparency.biddings")?;
+    if rows.len() > limit {
+        return Err(RetrievalError::TooMany { limit });
+    }
+    let mut tenders: Vec<Tender> = rows
+        .iter()
+        .map(|r| Tender {
+            id: r.get(0),
+            numero: r.get(1),
+            ug: (r.get(2), r.get(3)),
+            orgao: (r.get(4), r.get(5)),
+            modalidade: r.get(6),
+            objeto: r.get(7),
+            situacao: r.get(8),
+            abertura: r.get(9),
+            valor: r.get(10),
+            bidders: Vec::new(),
+        })
+        .collect();
+    let ids: Vec<&str> = tenders.iter().map(|t| t.id.as_str()).collect();
+    let participants = client
+        .query_typed(
+            "select bidding_id, codigo_participante, max(nome_participante), bool_or(vencedor)
+             from transparency.bidding_participants
+             where bidding_id = any($1)
+             group by 1, 2
+             order by 1, 2",
+            &[(&ids, Type::TEXT_ARRAY)],
+        )
+        .await
+        .context("reading transparency.bidding_participants")?;
+    let index: HashMap<String, usize> = tenders
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.clone(), i))
+        .collect();
+    let mut read = 0;
+    for p in &participants {
+        let id: String = p.get(0);
+        if let Some(&i) = index.get(&id) {
+            read += 1;
+            tenders[i].bidders.push(Bidder {
+                code: p.get(1),
+                name: p.get(2),
+                won: p.get(3),
+            });
+        }
+    }
+    Ok((Tenders { tenders }, read))
+}
