@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_budget_lines"),
     migration!(13, "0013_servants"),
     migration!(14, "0014_biddings"),
+    migration!(15, "0015_agreements"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

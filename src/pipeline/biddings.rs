@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
-use crate::analysis::investigation::{conclude, confidence_score, families, Detected, Stage};
+use crate::analysis::investigation::{conclude, confidence_score, families, Detected};
 use crate::analysis::{Detector, Family, Vocabulary};
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
@@ -113,12 +113,14 @@ impl Pipeline for BiddingsPipeline {
         progress.records_analyzed(data.tenders.len());
         let retrieval_ms = started.elapsed().as_millis() as u64;
 
-        progress.set(Phase::AnomalyDetection, 0.40);
-        let detection_started = Instant::now();
-        let detectors: Vec<Arc<dyn Detector<Tenders>>> = vec![Arc::new(VendorRules)];
-        let mut stage = Stage::new(progress, cancel, detectors.len());
-        let data = stage.run(detectors, data).await?;
-        let detection_ms = detection_started.elapsed().as_millis() as u64;
+        let (data, per_family, detection_ms) = super::detect(
+            progress,
+            cancel,
+            &run,
+            |_| -> Arc<dyn Detector<Tenders>> { Arc::new(VendorRules) },
+            data,
+        )
+        .await?;
 
         let with_bidders = data
             .tenders
@@ -148,7 +150,7 @@ impl Pipeline for BiddingsPipeline {
             Detected {
                 job: job.id,
                 data: &data,
-                per_family: stage.per_family,
+                per_family,
                 words: &WORDS,
                 scope: filters.describe_as(
                     "abertas",

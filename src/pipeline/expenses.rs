@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
-use crate::analysis::investigation::{conclude, confidence_score, families, Detected, Stage};
+use crate::analysis::investigation::{conclude, confidence_score, families, Detected};
 use crate::analysis::{Detector, Family, Vocabulary};
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
@@ -266,23 +266,22 @@ impl Pipeline for ExpensesPipeline {
         progress.records_analyzed(data.allocations.len());
         let retrieval_ms = started.elapsed().as_millis() as u64;
 
-        progress.set(Phase::AnomalyDetection, 0.40);
-        let detection_started = Instant::now();
-        let detectors: Vec<Arc<dyn Detector<Budget>>> = run
-            .iter()
-            .map(|f| -> Arc<dyn Detector<Budget>> {
-                if *f == Family::Payment {
+        let (data, per_family, detection_ms) = super::detect(
+            progress,
+            cancel,
+            &run,
+            |f| -> Arc<dyn Detector<Budget>> {
+                if f == Family::Payment {
                     Arc::new(PaymentRules)
                 } else {
                     Arc::new(PatternRules {
                         settings: self.pattern.clone(),
                     })
                 }
-            })
-            .collect();
-        let mut stage = Stage::new(progress, cancel, detectors.len());
-        let data = stage.run(detectors, data).await?;
-        let detection_ms = detection_started.elapsed().as_millis() as u64;
+            },
+            data,
+        )
+        .await?;
 
         let (born, born_total) = rules::born_during_year(&data);
         let metadata = json!({
@@ -325,7 +324,7 @@ impl Pipeline for ExpensesPipeline {
             Detected {
                 job: job.id,
                 data: &data,
-                per_family: stage.per_family,
+                per_family,
                 words: &WORDS,
                 scope: filters.describe(),
                 preface,

@@ -5,6 +5,7 @@
 //! whether trying again could help. It never touches the queue's SQL: the worker
 //! throttles and fences its progress, and writes the outcome.
 
+pub mod agreements;
 pub mod biddings;
 pub mod contracts;
 pub mod detectors;
@@ -231,6 +232,28 @@ pub(crate) async fn read_until_cancelled<T>(
     })
 }
 
+/// Findings per family, with each family's milliseconds.
+pub(crate) type PerFamily = BTreeMap<crate::analysis::Family, (Vec<crate::analysis::Finding>, u64)>;
+
+/// The detection phase of a source with one detector per family: runs the
+/// detector `detector` gives for each family of `run` (progress 0.40 → 0.85,
+/// stopped by `cancel`), and hands back the data, the findings and the phase's
+/// milliseconds.
+pub(crate) async fn detect<D: Clone + Send + Sync + 'static>(
+    progress: &Progress,
+    cancel: &CancellationToken,
+    run: &[crate::analysis::Family],
+    detector: impl Fn(crate::analysis::Family) -> Arc<dyn crate::analysis::Detector<D>>,
+    data: D,
+) -> Result<(D, PerFamily, u64), JobError> {
+    progress.set(Phase::AnomalyDetection, 0.40);
+    let started = Instant::now();
+    let detectors: Vec<_> = run.iter().map(|f| detector(*f)).collect();
+    let mut stage = crate::analysis::investigation::Stage::new(progress, cancel, detectors.len());
+    let data = stage.run(detectors, data).await?;
+    Ok((data, stage.per_family, started.elapsed().as_millis() as u64))
+}
+
 /// The families asked for that a source can run, and those it cannot. When
 /// none can run, `none` is the citizen's message, given the names asked.
 pub(crate) fn applicable(
@@ -325,7 +348,7 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    /// The pipelines this build ships: contracts, expenses, servants and biddings, reading schema
+    /// The pipelines this build ships, one per data source the table accepts, reading schema
     /// `transparency` through one pool of their own (one connection per job
     /// slot, on top of the queue's pool). Other data sources end `failed` with a
     /// message saying they cannot be investigated yet.
@@ -347,6 +370,8 @@ impl Pipelines {
             None
         };
         let biddings = biddings::BiddingsPipeline::new(pool.clone(), settings.analysis.clone());
+        let agreements =
+            agreements::AgreementsPipeline::new(pool.clone(), settings.analysis.clone());
         let servants = servants::ServantsPipeline::new(
             pool.clone(),
             settings.analysis.clone(),
@@ -362,7 +387,8 @@ impl Pipelines {
             .with("contracts", Arc::new(contracts))
             .with("expenses", Arc::new(expenses))
             .with("servants", Arc::new(servants))
-            .with("biddings", Arc::new(biddings)))
+            .with("biddings", Arc::new(biddings))
+            .with("agreements", Arc::new(agreements)))
     }
 
     pub fn with(mut self, data_source: &str, pipeline: Arc<dyn Pipeline>) -> Self {

@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
-use crate::analysis::investigation::{conclude, confidence_score, families, Detected, Stage};
+use crate::analysis::investigation::{conclude, confidence_score, families, Detected};
 use crate::analysis::{Detector, Family, Vocabulary};
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
@@ -171,21 +171,20 @@ impl Pipeline for ServantsPipeline {
         progress.records_analyzed(data.servants.len());
         let retrieval_ms = started.elapsed().as_millis() as u64;
 
-        progress.set(Phase::AnomalyDetection, 0.40);
-        let detection_started = Instant::now();
-        let detectors: Vec<Arc<dyn Detector<Staff>>> = run
-            .iter()
-            .map(|f| -> Arc<dyn Detector<Staff>> {
-                if *f == Family::Duplicate {
+        let (data, per_family, detection_ms) = super::detect(
+            progress,
+            cancel,
+            &run,
+            |f| -> Arc<dyn Detector<Staff>> {
+                if f == Family::Duplicate {
                     Arc::new(DuplicateRules)
                 } else {
                     Arc::new(TemporalRules)
                 }
-            })
-            .collect();
-        let mut stage = Stage::new(progress, cancel, detectors.len());
-        let data = stage.run(detectors, data).await?;
-        let detection_ms = detection_started.elapsed().as_millis() as u64;
+            },
+            data,
+        )
+        .await?;
 
         let metadata = json!({
             "pipeline": "servants",
@@ -222,7 +221,7 @@ impl Pipeline for ServantsPipeline {
             Detected {
                 job: job.id,
                 data: &data,
-                per_family: stage.per_family,
+                per_family,
                 words: &WORDS,
                 scope: filters.describe(),
                 preface,

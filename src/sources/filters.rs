@@ -227,6 +227,98 @@ impl ContractFilters {
     }
 }
 
+/// Where another source keeps what the contracts' filters name, for
+/// [`ContractFilters::where_on`]: each a column or expression of its table.
+pub struct Columns {
+    pub orgao: &'static str,
+    pub orgao_superior: &'static str,
+    pub ug: &'static str,
+    /// A condition on `cnpj_fornecedor`, with `?` for a LIKE pattern: the
+    /// document itself, or a CNPJ root followed by `%`.
+    pub supplier: &'static str,
+    /// Folded text that `modalidade` matches.
+    pub modality: &'static str,
+    /// Folded text that `texto` matches.
+    pub object: &'static str,
+    /// The date `year`, `data_inicial` and `data_final` bound.
+    pub date: &'static str,
+    /// Numeric reais that `min_value` and `max_value` bound.
+    pub value: &'static str,
+}
+
+impl ContractFilters {
+    /// The WHERE clause of these filters over another source's table, and its
+    /// parameters, one fixed fragment per filter given.
+    pub fn where_on(&self, c: &Columns) -> (String, crate::sources::contracts::QueryParams) {
+        use tokio_postgres::types::{ToSql, Type};
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params: crate::sources::contracts::QueryParams = Vec::new();
+        let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
+            params.push((value, ty));
+            clauses.push(clause.replace('?', &format!("${}", params.len())));
+        };
+        for (column, value) in [
+            (c.orgao, &self.codigo_orgao),
+            (c.orgao_superior, &self.codigo_orgao_superior),
+            (c.ug, &self.codigo_ug),
+        ] {
+            if let Some(v) = value {
+                push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
+            }
+        }
+        if let Some(code) = &self.cnpj_fornecedor {
+            // Digits only, so no wildcard but the root's.
+            let pattern = if code.len() == 8 {
+                format!("{code}%")
+            } else {
+                code.clone()
+            };
+            push(c.supplier, Box::new(pattern), Type::TEXT);
+        }
+        // `fold` leaves only letters, digits and spaces: no word holds a wildcard.
+        for (expression, words, any) in [
+            (c.modality, &self.modalidade, true),
+            (c.object, &self.texto, false),
+        ] {
+            if !words.is_empty() {
+                let patterns: Vec<String> = words.iter().map(|w| format!("%{w}%")).collect();
+                let op = if any { "any" } else { "all" };
+                push(
+                    &format!("{expression} like {op}(?)"),
+                    Box::new(patterns),
+                    Type::TEXT_ARRAY,
+                );
+            }
+        }
+        if let Some(v) = self.signed_from {
+            push(&format!("{} >= ?", c.date), Box::new(v), Type::DATE);
+        }
+        if let Some(v) = self.signed_until {
+            push(&format!("{} <= ?", c.date), Box::new(v), Type::DATE);
+        }
+        if let Some(v) = self.min_value {
+            push(
+                &format!("{} >= ?::float8::numeric", c.value),
+                Box::new(v),
+                Type::FLOAT8,
+            );
+        }
+        if let Some(v) = self.max_value {
+            push(
+                &format!("{} <= ?::float8::numeric", c.value),
+                Box::new(v),
+                Type::FLOAT8,
+            );
+        }
+        let clause = if clauses.is_empty() {
+            "true".to_string()
+        } else {
+            clauses.join(" and ")
+        };
+        (clause, params)
+    }
+}
+
 /// Codes are digit strings; numbers are accepted (`26000` for `"26000"`). Leading
 /// zeros matter (`"00001"`), so a string is kept as written.
 pub(crate) fn code(key: &str, value: &Value) -> Result<String, FilterError> {

@@ -48,6 +48,7 @@ pub enum Kind {
     Servants,
     Biddings,
     BiddingParticipants,
+    Agreements,
 }
 
 impl Kind {
@@ -61,6 +62,7 @@ impl Kind {
             Kind::Servants => "servants",
             Kind::Biddings => "biddings",
             Kind::BiddingParticipants => "bidding_participants",
+            Kind::Agreements => "agreements",
         }
     }
 }
@@ -172,7 +174,7 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
                 "analyze transparency.contracts, transparency.amendments, \
                  transparency.contract_items, transparency.sanctions, \
                  transparency.budget_lines, transparency.servants, transparency.biddings, \
-                 transparency.bidding_participants",
+                 transparency.bidding_participants, transparency.agreements",
             )
             .await
         {
@@ -227,7 +229,7 @@ async fn import_zip(client: &mut Client, path: &Path, reports: &mut Vec<FileRepo
             reports.push(report);
             continue;
         }
-        if super::biddings::is_unused_member(&name) {
+        if super::biddings::is_unused_member(&name) || super::agreements::is_unused_member(&name) {
             let mut report = FileReport::new(&source);
             report.skipped =
                 Some("bidding items and related empenhos are not used by the analysis".into());
@@ -283,6 +285,10 @@ fn detect(bytes: &[u8], source: &str) -> Result<Kind, RowError> {
                     super::biddings::read_participants(Cursor::new(bytes), source)
                         .map(|_| Kind::BiddingParticipants)
                 })
+                .or_else(|_| {
+                    super::agreements::read_agreements(Cursor::new(bytes), source)
+                        .map(|_| Kind::Agreements)
+                })
                 .map_err(|_| e)
         }
         Err(e) => Err(e),
@@ -302,7 +308,7 @@ async fn import_bytes(
             report.error = Some(match e.reason {
                 portal::Reason::MissingColumn { .. } => format!(
                     "not a Portal da Transparência Compras, TermoAditivo, ItemCompra, \
-                     OrcamentoDespesa, Licitação or ParticipantesLicitação file, nor a sanctions \
+                     OrcamentoDespesa, Licitação, ParticipantesLicitação or Convenios file, nor a sanctions \
                      list or a /servidores capture ({e})"
                 ),
                 _ => e.to_string(),
@@ -434,6 +440,9 @@ async fn load(
         }
         Kind::BiddingParticipants => {
             copy_rows!(super::biddings::read_participants(reader, source), p => |line| participant_values(&p, &file, line))
+        }
+        Kind::Agreements => {
+            copy_rows!(super::agreements::read_agreements(reader, source), a => |line| agreement_values(&a, &file, line))
         }
     }
     let staged = writer.finish().await.context("finishing COPY")?;
@@ -634,6 +643,7 @@ fn distinct_keys(kind: Kind) -> &'static str {
         Kind::Servants => "select count(distinct servant_id) from stage",
         Kind::Biddings => "select count(distinct bidding_id) from stage",
         Kind::BiddingParticipants => "select count(distinct participant_key) from stage",
+        Kind::Agreements => "select count(distinct numero) from stage",
     }
 }
 
@@ -730,6 +740,41 @@ fn participant_values(p: &super::biddings::Participant, file: &str, line: i32) -
         b(p.codigo_participante.clone()),
         b(p.nome_participante.clone()),
         b(p.vencedor),
+    ]
+}
+
+fn agreement_values(a: &super::agreements::Agreement, file: &str, line: i32) -> Row {
+    vec![
+        b(a.numero.clone()),
+        b(file.to_string()),
+        b(line),
+        b(a.uf.clone()),
+        b(a.codigo_municipio.clone()),
+        b(a.municipio.clone()),
+        b(a.situacao.clone()),
+        b(a.numero_original.clone()),
+        b(a.numero_processo.clone()),
+        b(a.objeto.clone()),
+        b(fold(&a.objeto)),
+        b(a.codigo_orgao_superior.clone()),
+        b(a.nome_orgao_superior.clone()),
+        b(a.codigo_orgao.clone()),
+        b(a.nome_orgao.clone()),
+        b(a.codigo_ug.clone()),
+        b(a.nome_ug.clone()),
+        b(a.codigo_convenente.clone()),
+        b(a.tipo_convenente.clone()),
+        b(a.nome_convenente.clone()),
+        b(a.tipo_ente_convenente.clone()),
+        b(a.tipo_instrumento.clone()),
+        b(a.valor),
+        b(a.valor_liberado),
+        b(a.data_publicacao),
+        b(a.data_inicio_vigencia),
+        b(a.data_fim_vigencia),
+        b(a.valor_contrapartida),
+        b(a.data_ultima_liberacao),
+        b(a.valor_ultima_liberacao),
     ]
 }
 
@@ -1083,6 +1128,66 @@ fn statements(kind: Kind) -> (&'static str, &'static str, &'static [Type], &'sta
                  source_file = excluded.source_file, source_line = excluded.source_line,
                  vencedor = excluded.vencedor
              where t.vencedor is distinct from excluded.vencedor",
+        ),
+        Kind::Agreements => (
+            "create temp table stage (
+                 numero text, source_file text, source_line int4, uf text,
+                 codigo_municipio text, municipio text, situacao text, numero_original text,
+                 numero_processo text, objeto text, objeto_busca text,
+                 codigo_orgao_superior text, nome_orgao_superior text, codigo_orgao text,
+                 nome_orgao text, codigo_ug text, nome_ug text, codigo_convenente text,
+                 tipo_convenente text, nome_convenente text, tipo_ente_convenente text,
+                 tipo_instrumento text, valor float8, valor_liberado float8,
+                 data_publicacao date, data_inicio_vigencia date, data_fim_vigencia date,
+                 valor_contrapartida float8, data_ultima_liberacao date,
+                 valor_ultima_liberacao float8
+             ) on commit drop",
+            "numero, source_file, source_line, uf, codigo_municipio, municipio, situacao,
+             numero_original, numero_processo, objeto, objeto_busca, codigo_orgao_superior,
+             nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug,
+             codigo_convenente, tipo_convenente, nome_convenente, tipo_ente_convenente,
+             tipo_instrumento, valor, valor_liberado, data_publicacao, data_inicio_vigencia,
+             data_fim_vigencia, valor_contrapartida, data_ultima_liberacao,
+             valor_ultima_liberacao",
+            &[
+                Type::TEXT, Type::TEXT, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::DATE, Type::DATE, Type::DATE,
+                Type::FLOAT8, Type::DATE, Type::FLOAT8,
+            ],
+            // Each snapshot repeats every agreement: a newer one updates the
+            // situation, releases and dates that changed.
+            "insert into transparency.agreements as t (
+                 numero, source_file, source_line, uf, codigo_municipio, municipio, situacao,
+                 numero_original, numero_processo, objeto, objeto_busca, codigo_orgao_superior,
+                 nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug,
+                 codigo_convenente, tipo_convenente, nome_convenente, tipo_ente_convenente,
+                 tipo_instrumento, valor, valor_liberado, data_publicacao, data_inicio_vigencia,
+                 data_fim_vigencia, valor_contrapartida, data_ultima_liberacao,
+                 valor_ultima_liberacao)
+             select distinct on (numero) numero, source_file, source_line, uf, codigo_municipio,
+                 municipio, situacao, numero_original, numero_processo, objeto, objeto_busca,
+                 codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao,
+                 codigo_ug, nome_ug, codigo_convenente, tipo_convenente, nome_convenente,
+                 tipo_ente_convenente, tipo_instrumento, valor::numeric(20, 2),
+                 valor_liberado::numeric(20, 2), data_publicacao, data_inicio_vigencia,
+                 data_fim_vigencia, valor_contrapartida::numeric(20, 2), data_ultima_liberacao,
+                 valor_ultima_liberacao::numeric(20, 2)
+             from stage
+             order by numero, source_line desc
+             on conflict (numero) do update set
+                 source_file = excluded.source_file, source_line = excluded.source_line,
+                 situacao = excluded.situacao, valor = excluded.valor,
+                 valor_liberado = excluded.valor_liberado,
+                 data_fim_vigencia = excluded.data_fim_vigencia,
+                 data_ultima_liberacao = excluded.data_ultima_liberacao,
+                 valor_ultima_liberacao = excluded.valor_ultima_liberacao, imported_at = now()
+             where (t.situacao, t.valor, t.valor_liberado, t.data_fim_vigencia,
+                    t.data_ultima_liberacao, t.valor_ultima_liberacao)
+                 is distinct from (excluded.situacao, excluded.valor, excluded.valor_liberado,
+                    excluded.data_fim_vigencia, excluded.data_ultima_liberacao,
+                    excluded.valor_ultima_liberacao)",
         ),
     }
 }

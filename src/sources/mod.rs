@@ -1,3 +1,4 @@
+pub mod agreements;
 pub mod biddings;
 pub mod contracts;
 pub mod expenses;

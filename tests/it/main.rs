@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one harness, a real PostgreSQL.
 
+mod agreements;
 mod biddings;
 mod commands;
 mod deploy;

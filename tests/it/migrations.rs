@@ -275,7 +275,8 @@ async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
     // 0005 revokes everything on schema transparency before it grants; 0007
     // grants the worker the API cache on top, 0010 the names questions are
     // resolved against, 0011 the sanctions, 0012 the budget lines, 0013 the
-    // servants and 0014 the biddings, so they are re-run in order.
+    // servants, 0014 the biddings and 0015 the agreements, so they are re-run
+    // in order.
     let sql: String = migrate::MIGRATIONS
         .iter()
         .filter(|m| {
@@ -287,6 +288,7 @@ async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
                 "0012_budget_lines",
                 "0013_servants",
                 "0014_biddings",
+                "0015_agreements",
             ]
             .contains(&m.name)
         })

@@ -3,15 +3,16 @@
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    add_user, cancel_as_citizen, drain, drain_builtin, enqueue, eventually, fetch, wait_for,
-    RunningWorker, TestDb,
+    add_user, cancel_as_citizen, drain, enqueue, eventually, fetch, wait_for, RunningWorker, TestDb,
 };
 use crate::scripted;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// Every data source the table accepts has a pipeline in this build; a worker
+/// built with fewer (a source turned off) still fails the others' rows clearly.
 #[tokio::test]
-async fn unsupported_data_source_fails_with_a_message_that_says_so() {
+async fn a_data_source_the_worker_does_not_serve_fails_with_a_message_that_says_so() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let user = add_user(&client).await;
@@ -23,7 +24,23 @@ async fn unsupported_data_source_fails_with_a_message_that_says_so() {
         .await
         .expect("insert")
         .get(0);
-    let report = drain_builtin(&db).await;
+    let builtin = fiscal::pipeline::Pipelines::builtin(&db.settings()).expect("pipelines");
+    assert_eq!(
+        builtin.sources(),
+        vec![
+            "agreements",
+            "biddings",
+            "contracts",
+            "expenses",
+            "servants"
+        ]
+    );
+    let contracts = builtin.get("contracts").expect("contracts");
+    let report = drain(
+        db.settings(),
+        fiscal::pipeline::Pipelines::default().with("contracts", contracts),
+    )
+    .await;
     assert_eq!(report.failed, 1);
     let row = fetch(&client, id).await;
     assert_eq!(row.status, "failed", "never a fake completed");
@@ -31,7 +48,7 @@ async fn unsupported_data_source_fails_with_a_message_that_says_so() {
     let message = row.error_message.expect("error_message");
     assert!(
         message.contains("\"agreements\" ainda não pode ser investigada")
-            && message.contains("biddings, contracts, expenses, servants"),
+            && message.contains("Fontes disponíveis: contracts"),
         "{message}"
     );
 }

@@ -9,74 +9,20 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
 use super::{Bidder, Tender, Tenders};
-use crate::sources::contracts::{QueryParams, RetrievalError};
-use crate::sources::filters::ContractFilters;
+use crate::sources::contracts::RetrievalError;
+use crate::sources::filters::{Columns, ContractFilters};
 
-fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut params: QueryParams = Vec::new();
-    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
-        params.push((value, ty));
-        clauses.push(clause.replace('?', &format!("${}", params.len())));
-    };
-    for (column, value) in [
-        ("b.codigo_orgao", &f.codigo_orgao),
-        ("b.codigo_orgao_superior", &f.codigo_orgao_superior),
-        ("b.codigo_ug", &f.codigo_ug),
-    ] {
-        if let Some(v) = value {
-            push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
-        }
-    }
-    if let Some(code) = &f.cnpj_fornecedor {
-        // A CNPJ root (8 digits) selects every branch; digits only, no wildcard.
-        let pattern = if code.len() == 8 {
-            format!("{code}%")
-        } else {
-            code.clone()
-        };
-        push(
-            "exists (select 1 from transparency.bidding_participants p
-                     where p.bidding_id = b.bidding_id and p.codigo_participante like ?)",
-            Box::new(pattern),
-            Type::TEXT,
-        );
-    }
-    if !f.modalidade.is_empty() {
-        let patterns: Vec<String> = f.modalidade.iter().map(|m| format!("%{m}%")).collect();
-        push(
-            "transparency.fold(coalesce(b.modalidade, '')) like any(?)",
-            Box::new(patterns),
-            Type::TEXT_ARRAY,
-        );
-    }
-    if !f.texto.is_empty() {
-        let patterns: Vec<String> = f.texto.iter().map(|w| format!("%{w}%")).collect();
-        push(
-            "b.objeto_busca like all(?)",
-            Box::new(patterns),
-            Type::TEXT_ARRAY,
-        );
-    }
-    if let Some(v) = f.signed_from {
-        push("b.data_abertura >= ?", Box::new(v), Type::DATE);
-    }
-    if let Some(v) = f.signed_until {
-        push("b.data_abertura <= ?", Box::new(v), Type::DATE);
-    }
-    if let Some(v) = f.min_value {
-        push("b.valor >= ?::float8::numeric", Box::new(v), Type::FLOAT8);
-    }
-    if let Some(v) = f.max_value {
-        push("b.valor <= ?::float8::numeric", Box::new(v), Type::FLOAT8);
-    }
-    let clause = if clauses.is_empty() {
-        "true".to_string()
-    } else {
-        clauses.join(" and ")
-    };
-    (clause, params)
-}
+const COLUMNS: Columns = Columns {
+    orgao: "b.codigo_orgao",
+    orgao_superior: "b.codigo_orgao_superior",
+    ug: "b.codigo_ug",
+    supplier: "exists (select 1 from transparency.bidding_participants p
+                 where p.bidding_id = b.bidding_id and p.codigo_participante like ?)",
+    modality: "transparency.fold(coalesce(b.modalidade, ''))",
+    object: "b.objeto_busca",
+    date: "b.data_abertura",
+    value: "b.valor",
+};
 
 /// Reads the biddings the filters select, at most `limit`, and their
 /// participants (one per code, a winner if it won any item).
@@ -85,7 +31,7 @@ pub async fn retrieve(
     f: &ContractFilters,
     limit: usize,
 ) -> Result<(Tenders, usize), RetrievalError> {
-    let (clause, params) = where_clause(f);
+    let (clause, params) = f.where_on(&COLUMNS);
     let sql = format!(
         "select b.bidding_id, b.numero, b.codigo_ug, coalesce(b.nome_ug, ''), b.codigo_orgao,
              coalesce(b.nome_orgao, ''), b.modalidade, b.objeto, b.situacao, b.data_abertura,
