@@ -3,7 +3,8 @@
 -- (`AAAAMMDD_Convenios.csv`, src/sources/agreements): a cumulative snapshot of
 -- every agreement, so a newer snapshot updates the ones it repeats. The
 -- layout is the one the Portal documents and open-source readers agree on; no
--- real file could be obtained (data/agreements/SOURCES.md).
+-- real file could be obtained (tests/data/agreements/SOURCES.md). Investigations
+-- that fetch an organ from the API's /convenios write here too.
 
 create table if not exists transparency.agreements (
     numero text primary key,
@@ -45,4 +46,6 @@ create index if not exists agreements_convenente
     on transparency.agreements (codigo_convenente);
 
 revoke all on transparency.agreements from public, anon, authenticated;
-grant select on transparency.agreements to service_role, fiscal_worker;
+-- The worker writes agreements it fetches from the API (/convenios).
+grant select, insert, update on transparency.agreements to fiscal_worker;
+grant select on transparency.agreements to service_role;

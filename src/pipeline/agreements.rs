@@ -4,9 +4,9 @@
 //!
 //! The filters are the contracts' keys, read for an agreement (start of
 //! validity, agreed value, the recipient's CNPJ, the instrument). The payment
-//! and temporal families have rules; the others are said not to apply. The
-//! Portal API's `/convenios` is not fetched yet: agreements are investigated
-//! from imported files.
+//! and temporal families have rules; the others are said not to apply. With a
+//! Portal key, an investigation naming `codigo_orgao` fetches that organ's
+//! agreements from `/convenios` first (src/sources/agreements/api.rs).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,10 +20,12 @@ use crate::analysis::investigation::{conclude, confidence_score, families, Detec
 use crate::analysis::{Detector, Family, Vocabulary};
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
+use crate::sources::agreements::api;
 use crate::sources::agreements::retrieval::retrieve;
 use crate::sources::agreements::rules::{PaymentRules, TemporalRules};
 use crate::sources::agreements::Agreements;
 use crate::sources::filters::ContractFilters;
+use crate::sources::portal_api::PortalClient;
 
 const WORDS: Vocabulary = Vocabulary {
     one: "convênio",
@@ -61,11 +63,18 @@ fn not_applicable(f: Family) -> &'static str {
 pub struct AgreementsPipeline {
     pool: Pool,
     analysis: AnalysisSettings,
+    portal: Option<PortalClient>,
 }
 
 impl AgreementsPipeline {
-    pub fn new(pool: Pool, analysis: AnalysisSettings) -> Self {
-        Self { pool, analysis }
+    /// With `portal`, an investigation naming `codigo_orgao` fetches that
+    /// organ's agreements from `/convenios` first.
+    pub fn new(pool: Pool, analysis: AnalysisSettings, portal: Option<PortalClient>) -> Self {
+        Self {
+            pool,
+            analysis,
+            portal,
+        }
     }
 }
 
@@ -97,6 +106,26 @@ impl Pipeline for AgreementsPipeline {
             })?;
         progress.set(Phase::DataRetrieval, 0.05);
         let client = self.pool.get().await.map_err(unavailable)?;
+        let fetched = match (&self.portal, &filters.codigo_orgao) {
+            (Some(api), Some(orgao)) => Some(
+                api::fetch(&client, api, orgao, cancel, |n| {
+                    progress.set(
+                        Phase::DataRetrieval,
+                        0.05 + 0.25 * (1.0 - (-(n as f64) / 50.0).exp()),
+                    )
+                })
+                .await
+                .map_err(|e| {
+                    super::portal_error(
+                        e,
+                        &format!("convênios do órgão {orgao}"),
+                        "é o código SIAFI do órgão concedente, como 36000",
+                        unavailable,
+                    )
+                })?,
+            ),
+            _ => None,
+        };
         let data = super::read_until_cancelled(
             &self.pool,
             &client,
@@ -134,8 +163,14 @@ impl Pipeline for AgreementsPipeline {
             "pipeline": "agreements",
             "anomaly_types": run.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "not_applicable": super::not_run(&skipped, not_applicable),
-            "checked_against": "documented layouts only: no real Convênios file could be obtained",
+            "checked_against": "documented layouts only: no real Convênios file or /convenios answer could be obtained",
             "rows_read": {"agreements": data.agreements.len()},
+            "portal_api": fetched.map(|f| json!({
+                "records": f.records,
+                "skipped": f.skipped,
+                "changed": f.changed,
+                "requests": f.requests,
+            })),
             "phases_ms": {
                 "data_retrieval": retrieval_ms,
                 "anomaly_detection": detection_ms,

@@ -370,8 +370,11 @@ impl Pipelines {
             None
         };
         let biddings = biddings::BiddingsPipeline::new(pool.clone(), settings.analysis.clone());
-        let agreements =
-            agreements::AgreementsPipeline::new(pool.clone(), settings.analysis.clone());
+        let agreements = agreements::AgreementsPipeline::new(
+            pool.clone(),
+            settings.analysis.clone(),
+            portal.clone(),
+        );
         let servants = servants::ServantsPipeline::new(
             pool.clone(),
             settings.analysis.clone(),

@@ -432,7 +432,7 @@ async fn load(
         Kind::Servants => {
             copy_rows!(
                 super::servants::read(bytes, source).map(JsonRecords::new),
-                r => |_line| servant_values(&r, &file)
+                r => |_line| servant_values(&r, &format!("file:{file}"))
             )
         }
         Kind::Biddings => {
@@ -466,6 +466,57 @@ async fn load(
     report.merged = staged.saturating_sub(distinct);
     report.unchanged = distinct.saturating_sub(loaded);
     Ok(())
+}
+
+/// Rows of `kind` that did not come from a file (the Portal API), merged as an
+/// import merges them: staged by COPY and merged in one transaction, so a
+/// record already there unchanged is left alone. Returns the rows that changed.
+pub(crate) async fn merge_rows(client: &Client, kind: Kind, rows: Vec<Row>) -> Result<u64> {
+    // begin/commit by hand rather than a Transaction: the worker's pooled
+    // connections are shared, and this works behind a transaction-mode pooler.
+    client
+        .batch_execute("begin")
+        .await
+        .context("starting the merge transaction")?;
+    let merged = async {
+        let (stage_ddl, columns, types, merge) = statements(kind);
+        client
+            .batch_execute(stage_ddl)
+            .await
+            .context("creating the staging table")?;
+        let sink = client
+            .copy_in(&format!("copy stage ({columns}) from stdin binary"))
+            .await
+            .context("starting COPY")?;
+        let writer = BinaryCopyInWriter::new(sink, types);
+        futures_util::pin_mut!(writer);
+        for values in &rows {
+            let refs: Vec<&(dyn ToSql + Sync)> = values
+                .iter()
+                .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            writer.as_mut().write(&refs).await.context("COPY")?;
+        }
+        writer.finish().await.context("finishing COPY")?;
+        client
+            .execute(merge, &[])
+            .await
+            .context("merging staged rows")
+    }
+    .await;
+    match merged {
+        Ok(changed) => {
+            client
+                .batch_execute("commit")
+                .await
+                .context("committing the merge")?;
+            Ok(changed)
+        }
+        Err(e) => {
+            let _ = client.batch_execute("rollback").await;
+            Err(e)
+        }
+    }
 }
 
 async fn record(
@@ -743,7 +794,7 @@ fn participant_values(p: &super::biddings::Participant, file: &str, line: i32) -
     ]
 }
 
-fn agreement_values(a: &super::agreements::Agreement, file: &str, line: i32) -> Row {
+pub(crate) fn agreement_values(a: &super::agreements::Agreement, file: &str, line: i32) -> Row {
     vec![
         b(a.numero.clone()),
         b(file.to_string()),
@@ -792,7 +843,7 @@ const BUDGET_UNITS: &str = "
     order by v.level, v.code, s.exercicio desc
     on conflict (level, code) do nothing";
 
-fn servant_values(r: &super::servants::Captured, file: &str) -> Row {
+pub(crate) fn servant_values(r: &super::servants::Captured, file: &str) -> Row {
     let (s, record) = r;
     vec![
         b(s.id),
@@ -800,7 +851,7 @@ fn servant_values(r: &super::servants::Captured, file: &str) -> Row {
         b(s.lotacao.codigo.clone()),
         b(s.nome.clone()),
         b(record.clone()),
-        b(format!("file:{file}")),
+        b(file.to_string()),
     ]
 }
 

@@ -521,6 +521,28 @@ pub fn parse(body: &[u8]) -> Result<Vec<ApiContract>, ApiError> {
     })
 }
 
+/// What one fetch of an organ's records (`/servidores`, `/convenios`) brought.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchStats {
+    pub records: usize,
+    /// Records without what identifies them: not stored.
+    pub skipped: usize,
+    /// Rows stored that were new or changed.
+    pub changed: u64,
+    pub requests: u32,
+}
+
+/// A page of an endpoint fiscal keeps whole (`/servidores`, `/convenios`): a
+/// JSON array of records.
+pub fn json_records(body: &[u8]) -> Result<Vec<serde_json::Value>, ApiError> {
+    serde_json::from_slice::<Vec<serde_json::Value>>(body).map_err(|e| {
+        let start: String = String::from_utf8_lossy(body).chars().take(60).collect();
+        ApiError::Malformed {
+            detail: format!("expected a JSON array of records ({e}); the answer begins {start:?}"),
+        }
+    })
+}
+
 pub fn last_day(month: NaiveDate) -> NaiveDate {
     let next = if month.month() == 12 {
         NaiveDate::from_ymd_opt(month.year() + 1, 1, 1)

@@ -72,3 +72,38 @@ async fn an_agreements_investigation_finds_money_beyond_the_value_and_after_the_
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn an_organ_named_in_the_filters_has_its_agreements_fetched_from_the_api() {
+    use crate::portal_api::{settings, Mode, Server};
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Normal).await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let id = ask(
+        &client,
+        user,
+        "agreements",
+        "convênios do Fundo Nacional de Saúde",
+        json!({"codigo_orgao": "36901"}),
+        json!([]),
+    )
+    .await;
+    let report = crate::harness::drain_builtin_with(settings(&db, &server)).await;
+    let row = row_json(&client, id).await;
+    assert_eq!(report.completed, 1, "{report:?} {row:#}");
+    assert_eq!(row["total_records_analyzed"], 17, "{row:#}");
+    let meta = &row["investigation_metadata"];
+    // A page of 15 and a short one of 2, which ends the paging.
+    assert_eq!(meta["portal_api"]["records"], 17, "{meta:#}");
+    assert_eq!(meta["portal_api"]["requests"], 2, "{meta:#}");
+    assert_eq!(
+        meta["anomalies_by_rule"],
+        json!({"payment.released_above_agreed": 1, "temporal.released_after_validity": 1})
+    );
+    let listed = &row["results"][0]["affected_records"][0];
+    assert_eq!(
+        listed["uf"], "MG",
+        "the swapped sigla and nome are read right"
+    );
+}

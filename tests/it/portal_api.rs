@@ -36,6 +36,8 @@ struct Api {
     records: Vec<Value>,
     /// The real `/servidores` capture of IBGE (data/servants/).
     servants: Vec<Value>,
+    /// Hand-written `/convenios` records of órgão 36901.
+    agreements: Vec<Value>,
 }
 
 pub struct Server {
@@ -58,15 +60,23 @@ impl Server {
         ))
         .expect("the servants capture");
         let servants: Vec<Value> = serde_json::from_str(&capture).expect("the capture is JSON");
+        let agreements = std::fs::read_to_string(crate::harness::repo_path(
+            "tests/data/portal_api/convenios_36901_handwritten.json",
+        ))
+        .expect("the agreements sample");
+        let agreements: Vec<Value> =
+            serde_json::from_str(&agreements).expect("the agreements sample is JSON");
         let api = Arc::new(Api {
             requests: AtomicUsize::new(0),
             mode: Mutex::new(mode),
             records,
             servants,
+            agreements,
         });
         let router = axum::Router::new()
             .route("/api-de-dados/contratos", axum::routing::get(contratos))
             .route("/api-de-dados/servidores", axum::routing::get(servidores))
+            .route("/api-de-dados/convenios", axum::routing::get(convenios))
             .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -111,9 +121,17 @@ fn misbehaviour(api: &Api, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
-/// `/servidores?orgaoServidorExercicio=…&pagina=N`, from the real capture.
-async fn servidores(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
-    if let Some(refusal) = misbehaviour(&api, &headers) {
+/// One page of `records` whose `field` (a JSON pointer) is the query's `key`,
+/// `SERVANTS_PAGE` a page, as `/servidores` and `/convenios` answer.
+fn paged(
+    api: &Api,
+    headers: &HeaderMap,
+    uri: &Uri,
+    key: &str,
+    records: &[Value],
+    field: &str,
+) -> Response {
+    if let Some(refusal) = misbehaviour(api, headers) {
         return refusal;
     }
     let query = uri.query().unwrap_or("");
@@ -124,16 +142,15 @@ async fn servidores(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
     };
-    let (Some(orgao), Some(page)) = (
-        param("orgaoServidorExercicio"),
+    let (Some(wanted), Some(page)) = (
+        param(key),
         param("pagina").and_then(|p| p.parse::<usize>().ok()),
     ) else {
         return (StatusCode::BAD_REQUEST, "parâmetros obrigatórios").into_response();
     };
-    let body: Vec<&Value> = api
-        .servants
+    let body: Vec<&Value> = records
         .iter()
-        .filter(|r| r["servidor"]["orgaoServidorExercicio"]["codigo"] == orgao.as_str())
+        .filter(|r| r.pointer(field) == Some(&Value::from(wanted.as_str())))
         .skip((page.max(1) - 1) * SERVANTS_PAGE)
         .take(SERVANTS_PAGE)
         .collect();
@@ -142,6 +159,30 @@ async fn servidores(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -
         serde_json::to_string(&body).unwrap_or_default(),
     )
         .into_response()
+}
+
+/// `/servidores?orgaoServidorExercicio=…&pagina=N`, from the real capture.
+async fn servidores(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    paged(
+        &api,
+        &headers,
+        &uri,
+        "orgaoServidorExercicio",
+        &api.servants,
+        "/servidor/orgaoServidorExercicio/codigo",
+    )
+}
+
+/// `/convenios?codigoOrgao=…&pagina=N`, from the hand-written sample.
+async fn convenios(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    paged(
+        &api,
+        &headers,
+        &uri,
+        "codigoOrgao",
+        &api.agreements,
+        "/orgao/codigoSIAFI",
+    )
 }
 
 async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {

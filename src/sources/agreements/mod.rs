@@ -6,9 +6,10 @@
 //! headers. The zip's `_OrdensBancarias.csv` (payment orders) is not read.
 //!
 //! No real file could be obtained: the layout is the one the Portal documents
-//! and open-source readers agree on (data/agreements/SOURCES.md), and the tests
+//! and open-source readers agree on (tests/data/agreements/SOURCES.md), and the tests
 //! use hand-written files in it.
 
+pub mod api;
 pub mod retrieval;
 pub mod rules;
 

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use super::filters::StaffFilters;
 use super::{Servant, Staff};
 use crate::pipeline::text::fold;
-use crate::sources::portal_api::{ApiError, PortalClient};
+use crate::sources::import::{self, Kind};
+use crate::sources::portal_api::{json_records, FetchStats, PortalClient};
 use crate::sources::portal_cache::SyncError;
 
 /// Reads the servants the filters select. Records the database holds but
@@ -48,57 +49,6 @@ fn matches_words(s: &Servant, words: &[String]) -> bool {
         })
 }
 
-/// Writes records fetched from the API (or read from a capture): a newer copy
-/// replaces the older; an identical one is left alone. Returns how many rows
-/// changed.
-pub async fn store(client: &Client, records: &[super::Captured], source: &str) -> Result<u64> {
-    let mut changed = 0;
-    for (s, record) in records {
-        changed += client
-            .execute_typed(
-                "insert into transparency.servants as t
-                     (servant_id, orgao_exercicio, orgao_lotacao, nome, record, source)
-                 values ($1, $2, $3, $4, $5, $6)
-                 on conflict (servant_id) do update set
-                     orgao_exercicio = excluded.orgao_exercicio,
-                     orgao_lotacao = excluded.orgao_lotacao, nome = excluded.nome,
-                     record = excluded.record, source = excluded.source, fetched_at = now()
-                 where t.record is distinct from excluded.record",
-                &[
-                    (&s.id, Type::INT8),
-                    (&s.exercicio.codigo, Type::TEXT),
-                    (&s.lotacao.codigo, Type::TEXT),
-                    (&s.nome, Type::TEXT),
-                    (record, Type::JSONB),
-                    (&source, Type::TEXT),
-                ],
-            )
-            .await
-            .context("writing transparency.servants")?;
-    }
-    Ok(changed)
-}
-
-/// A `/servidores` page: a JSON array of records.
-pub fn parse_page(body: &[u8]) -> Result<Vec<Value>, ApiError> {
-    serde_json::from_slice::<Vec<Value>>(body).map_err(|e| {
-        let start: String = String::from_utf8_lossy(body).chars().take(60).collect();
-        ApiError::Malformed {
-            detail: format!("expected a JSON array of servants ({e}); the answer begins {start:?}"),
-        }
-    })
-}
-
-/// What one fetch of an organ brought.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FetchStats {
-    pub records: usize,
-    /// Records without an id, a name or an organ: not stored.
-    pub skipped: usize,
-    pub changed: u64,
-    pub requests: u32,
-}
-
 /// Every servant working in `orgao` (`orgaoServidorExercicio`), from the API
 /// into `transparency.servants`. `on_page` hears the records read so far.
 pub async fn fetch(
@@ -113,7 +63,7 @@ pub async fn fetch(
         .pages(
             "servidores",
             &[("orgaoServidorExercicio", orgao.to_string())],
-            parse_page,
+            json_records,
             cancel,
             |n| {
                 read += n;
@@ -127,7 +77,11 @@ pub async fn fetch(
         .into_iter()
         .filter_map(|r| Servant::from_record(&r).ok().map(|s| (s, r)))
         .collect();
-    let changed = store(db, &servants, "api:/servidores")
+    let rows = servants
+        .iter()
+        .map(|r| import::servant_values(r, "api:/servidores"))
+        .collect();
+    let changed = import::merge_rows(db, Kind::Servants, rows)
         .await
         .map_err(SyncError::Database)?;
     Ok(FetchStats {
