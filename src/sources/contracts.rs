@@ -53,6 +53,31 @@ const CONTRACT_COLUMNS: &str = "
 /// trip each, and possible behind a transaction-mode pooler), which needs the types.
 pub type QueryParams = Vec<(Box<dyn ToSql + Sync + Send>, Type)>;
 
+/// The rows of `select` (a statement without LIMIT) with its typed `params`,
+/// at most `limit`: one row past it is asked for, and its arrival is
+/// `TooMany`. `table` names what was read in the error's context.
+pub async fn rows_within(
+    client: &Client,
+    select: &str,
+    params: &QueryParams,
+    limit: usize,
+    table: &str,
+) -> Result<Vec<tokio_postgres::Row>, RetrievalError> {
+    let sql = format!("{select} limit {}", limit.saturating_add(1));
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+        .iter()
+        .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
+        .collect();
+    let rows = client
+        .query_typed(&sql, &typed)
+        .await
+        .with_context(|| format!("reading {table}"))?;
+    if rows.len() > limit {
+        return Err(RetrievalError::TooMany { limit });
+    }
+    Ok(rows)
+}
+
 /// The WHERE clause over `transparency.contracts c` and its parameters.
 pub fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
     let mut clauses: Vec<String> = Vec::new();

@@ -220,19 +220,39 @@ pub fn zip_entries(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(entries)
 }
 
+/// Members of the Portal's zips the analysis does not read, by the ASCII part
+/// of their name (accented names arrive in CP850, without the UTF-8 flag), and
+/// why.
+const UNUSED_MEMBERS: &[(&str, &str)] = &[
+    (
+        "apostilamento",
+        "apostilamentos are not used by the analysis",
+    ),
+    ("itemlicita", "bidding items are not used by the analysis"),
+    (
+        "empenhosrelacionados",
+        "empenhos related to biddings are not used by the analysis",
+    ),
+    (
+        "ordensbancarias",
+        "agreements' payment orders are not used by the analysis",
+    ),
+];
+
+fn unused_member(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    UNUSED_MEMBERS
+        .iter()
+        .find(|(part, _)| name.contains(part))
+        .map(|(_, why)| *why)
+}
+
 async fn import_zip(client: &mut Client, path: &Path, reports: &mut Vec<FileReport>) -> Result<()> {
     for (name, bytes) in zip_entries(path)? {
         let source = format!("{}:{name}", path.display());
-        if fold(&name).contains("apostilamento") {
+        if let Some(why) = unused_member(&name) {
             let mut report = FileReport::new(&source);
-            report.skipped = Some("apostilamentos are not used by the analysis".into());
-            reports.push(report);
-            continue;
-        }
-        if super::biddings::is_unused_member(&name) || super::agreements::is_unused_member(&name) {
-            let mut report = FileReport::new(&source);
-            report.skipped =
-                Some("bidding items and related empenhos are not used by the analysis".into());
+            report.skipped = Some(why.into());
             reports.push(report);
             continue;
         }

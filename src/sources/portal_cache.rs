@@ -236,6 +236,53 @@ async fn store(
     result
 }
 
+/// How records fetched whole from an endpoint are stored: the table's import
+/// kind, and each record's row (`None`: the record lacks what identifies it and
+/// is skipped), given the source name to record and the record's position.
+pub type Storage = (
+    super::import::Kind,
+    fn(&serde_json::Value, &str, i32) -> Option<super::import::Row>,
+);
+
+/// Every record of `endpoint` for `query`, page after page, merged into the
+/// table of `into` as an import merges (`/servidores`, `/convenios`).
+/// `on_page` hears the records read so far.
+pub async fn fetch_into(
+    db: &Client,
+    api: &PortalClient,
+    endpoint: &str,
+    query: &[(&str, String)],
+    into: Storage,
+    cancel: &CancellationToken,
+    mut on_page: impl FnMut(usize),
+) -> Result<portal_api::FetchStats, SyncError> {
+    let mut read = 0;
+    let (records, requests) = api
+        .pages(endpoint, query, portal_api::json_records, cancel, |n| {
+            read += n;
+            on_page(read)
+        })
+        .await
+        .map_err(SyncError::Api)?;
+    let (kind, row) = into;
+    let source = format!("api:/{endpoint}");
+    let rows: Vec<super::import::Row> = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| row(r, &source, i as i32 + 1))
+        .collect();
+    let stored = rows.len();
+    let changed = super::import::merge_rows(db, kind, rows)
+        .await
+        .map_err(SyncError::Database)?;
+    Ok(portal_api::FetchStats {
+        records: records.len(),
+        skipped: records.len() - stored,
+        changed,
+        requests,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

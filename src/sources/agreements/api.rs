@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Agreement;
 use crate::sources::import::{self, Kind};
-use crate::sources::portal_api::{json_records, FetchStats, PortalClient};
-use crate::sources::portal_cache::SyncError;
+use crate::sources::portal_api::{FetchStats, PortalClient};
+use crate::sources::portal_cache::{self, SyncError};
 
 fn text(v: &Value, path: &[&str]) -> Option<String> {
     let mut at = v;
@@ -99,7 +99,7 @@ pub fn to_agreement(v: &Value) -> Option<Agreement> {
 }
 
 /// Every agreement granted by `orgao` (SIAFI code), from the API into
-/// `transparency.agreements`.
+/// `transparency.agreements`. `on_page` hears the records read so far.
 pub async fn fetch(
     db: &Client,
     api: &PortalClient,
@@ -107,29 +107,17 @@ pub async fn fetch(
     cancel: &CancellationToken,
     on_page: impl FnMut(usize),
 ) -> Result<FetchStats, SyncError> {
-    let (records, requests) = api
-        .pages(
-            "convenios",
-            &[("codigoOrgao", orgao.to_string())],
-            json_records,
-            cancel,
-            on_page,
-        )
-        .await
-        .map_err(SyncError::Api)?;
-    let agreements: Vec<Agreement> = records.iter().filter_map(to_agreement).collect();
-    let rows = agreements
-        .iter()
-        .enumerate()
-        .map(|(i, a)| import::agreement_values(a, "api:/convenios", i as i32 + 1))
-        .collect();
-    let changed = import::merge_rows(db, Kind::Agreements, rows)
-        .await
-        .map_err(SyncError::Database)?;
-    Ok(FetchStats {
-        records: records.len(),
-        skipped: records.len() - agreements.len(),
-        changed,
-        requests,
-    })
+    let row = |record: &Value, source: &str, line: i32| {
+        to_agreement(record).map(|a| import::agreement_values(&a, source, line))
+    };
+    portal_cache::fetch_into(
+        db,
+        api,
+        "convenios",
+        &[("codigoOrgao", orgao.to_string())],
+        (Kind::Agreements, row),
+        cancel,
+        on_page,
+    )
+    .await
 }

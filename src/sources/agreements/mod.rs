@@ -127,11 +127,6 @@ pub fn read_agreements<R: Read>(
     portal::Records::new(reader, file)
 }
 
-/// Members of the Convênios zip fiscal does not read.
-pub fn is_unused_member(name: &str) -> bool {
-    name.to_ascii_lowercase().contains("ordensbancarias")
-}
-
 /// What an agreements investigation read.
 #[derive(Debug, Clone, Default)]
 pub struct Agreements {

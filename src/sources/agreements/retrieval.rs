@@ -4,12 +4,10 @@
 //! ("convênio", "contrato de repasse"), dates the start of validity, values the
 //! agreed value, `texto` the object.
 
-use anyhow::Context;
-use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
 use super::{Agreement, Agreements};
-use crate::sources::contracts::RetrievalError;
+use crate::sources::contracts::{rows_within, RetrievalError};
 use crate::sources::filters::{Columns, ContractFilters};
 
 const COLUMNS: Columns = Columns {
@@ -40,21 +38,9 @@ pub async fn retrieve(
              a.data_ultima_liberacao, a.valor_ultima_liberacao::float8
          from transparency.agreements a
          where {clause}
-         order by a.numero
-         limit {}",
-        limit.saturating_add(1)
+         order by a.numero"
     );
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-        .iter()
-        .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
-        .collect();
-    let rows = client
-        .query_typed(&sql, &typed)
-        .await
-        .context("reading transparency.agreements")?;
-    if rows.len() > limit {
-        return Err(RetrievalError::TooMany { limit });
-    }
+    let rows = rows_within(client, &sql, &params, limit, "transparency.agreements").await?;
     let agreements = rows
         .iter()
         .map(|r| Agreement {

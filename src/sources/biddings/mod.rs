@@ -160,13 +160,6 @@ pub fn read_participants<R: Read>(
     portal::Records::new(reader, file)
 }
 
-/// Members of the Licitações zip fiscal does not read, by the ASCII part of
-/// their name.
-pub fn is_unused_member(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.contains("itemlicita") || n.contains("empenhosrelacionados")
-}
-
 /// A participant of one bidding, as investigations read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bidder {

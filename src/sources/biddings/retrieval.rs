@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use super::{Bidder, Tender, Tenders};
-use crate::sources::contracts::RetrievalError;
+use crate::sources::contracts::{rows_within, RetrievalError};
 use crate::sources::filters::{Columns, ContractFilters};
 
 const COLUMNS: Columns = Columns {
@@ -38,21 +38,9 @@ pub async fn retrieve(
              b.valor::float8
          from transparency.biddings b
          where {clause}
-         order by b.bidding_id
-         limit {}",
-        limit.saturating_add(1)
+         order by b.bidding_id"
     );
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-        .iter()
-        .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
-        .collect();
-    let rows = client
-        .query_typed(&sql, &typed)
-        .await
-        .context("reading transparency.biddings")?;
-    if rows.len() > limit {
-        return Err(RetrievalError::TooMany { limit });
-    }
+    let rows = rows_within(client, &sql, &params, limit, "transparency.biddings").await?;
     let mut tenders: Vec<Tender> = rows
         .iter()
         .map(|r| Tender {

@@ -1,7 +1,8 @@
 //! Servants (`data_source = 'servants'`): federal civil servants as the Portal
 //! da Transparência API serves them (`GET /servidores`), one record per
 //! servant with its "fichas": effective positions, commissioned functions,
-//! retirements and pensions. No bulk file exists; the API is the source, and a
+//! retirements and pensions, of which the rules read positions and
+//! retirements (the record is stored whole). No bulk file exists; the API is the source, and a
 //! saved capture of it (a JSON list of records) is what `fiscal import` loads.
 //! See data/servants/SOURCES.md.
 //!
@@ -67,14 +68,6 @@ pub struct Retirement {
     pub data: Option<NaiveDate>,
 }
 
-/// One commissioned function ("ficha de função").
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Function {
-    pub funcao: String,
-    pub atividade: Option<String>,
-    pub ingresso: Option<NaiveDate>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Servant {
     /// `servidor.id`: the Portal's id of this record.
@@ -88,9 +81,7 @@ pub struct Servant {
     pub exercicio: Organ,
     pub lotacao: Organ,
     pub positions: Vec<Position>,
-    pub functions: Vec<Function>,
     pub retirements: Vec<Retirement>,
-    pub pensions: usize,
 }
 
 /// Text the API means as a value: sentinels and blanks are `None`.
@@ -166,13 +157,6 @@ impl Servant {
                     jornada: text(f, "jornadaTrabalho"),
                 })
                 .collect(),
-            functions: fichas(record, "fichasFuncao")
-                .map(|f| Function {
-                    funcao: text(f, "funcao").unwrap_or_default(),
-                    atividade: text(f, "atividade"),
-                    ingresso: date(f.get("dataIngressoFuncao")),
-                })
-                .collect(),
             retirements: fichas(record, "fichasAposentadoria")
                 .map(|f| Retirement {
                     cargo: text(f, "cargo").unwrap_or_default(),
@@ -181,8 +165,6 @@ impl Servant {
                     data: date(f.get("dataAposentadoria")),
                 })
                 .collect(),
-            pensions: fichas(record, "fichasPensaoCivil").count()
-                + fichas(record, "fichasPensaoMilitar").count(),
         })
     }
 }

@@ -12,8 +12,8 @@ use super::filters::StaffFilters;
 use super::{Servant, Staff};
 use crate::pipeline::text::fold;
 use crate::sources::import::{self, Kind};
-use crate::sources::portal_api::{json_records, FetchStats, PortalClient};
-use crate::sources::portal_cache::SyncError;
+use crate::sources::portal_api::{FetchStats, PortalClient};
+use crate::sources::portal_cache::{self, SyncError};
 
 /// Reads the servants the filters select. Records the database holds but
 /// cannot be read as servants (a capture edited by hand) are skipped and
@@ -56,38 +56,20 @@ pub async fn fetch(
     api: &PortalClient,
     orgao: &str,
     cancel: &CancellationToken,
-    mut on_page: impl FnMut(usize),
+    on_page: impl FnMut(usize),
 ) -> Result<FetchStats, SyncError> {
-    let mut read = 0;
-    let (records, requests) = api
-        .pages(
-            "servidores",
-            &[("orgaoServidorExercicio", orgao.to_string())],
-            json_records,
-            cancel,
-            |n| {
-                read += n;
-                on_page(read)
-            },
-        )
-        .await
-        .map_err(SyncError::Api)?;
-    let total = records.len();
-    let servants: Vec<super::Captured> = records
-        .into_iter()
-        .filter_map(|r| Servant::from_record(&r).ok().map(|s| (s, r)))
-        .collect();
-    let rows = servants
-        .iter()
-        .map(|r| import::servant_values(r, "api:/servidores"))
-        .collect();
-    let changed = import::merge_rows(db, Kind::Servants, rows)
-        .await
-        .map_err(SyncError::Database)?;
-    Ok(FetchStats {
-        records: total,
-        skipped: total - servants.len(),
-        changed,
-        requests,
-    })
+    let row = |record: &Value, source: &str, _line: i32| {
+        let servant = Servant::from_record(record).ok()?;
+        Some(import::servant_values(&(servant, record.clone()), source))
+    };
+    portal_cache::fetch_into(
+        db,
+        api,
+        "servidores",
+        &[("orgaoServidorExercicio", orgao.to_string())],
+        (Kind::Servants, row),
+        cancel,
+        on_page,
+    )
+    .await
 }
