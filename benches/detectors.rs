@@ -10,8 +10,8 @@ mod synthetic;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use fiscal::pipeline::detectors::{build, DetectorSettings};
-use fiscal::pipeline::model::Family;
+use fiscal::sources::contracts::model::Family;
+use fiscal::sources::contracts::rules::{build, DetectorSettings};
 use synthetic::{real_contracts, synthetic};
 
 fn sizes() -> Vec<usize> {

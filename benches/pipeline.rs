@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fiscal::config::Settings;
+use fiscal::domain::text::fold;
 use fiscal::pipeline::contracts::ContractsPipeline;
-use fiscal::pipeline::text::fold;
 use fiscal::pipeline::{Job, Pipeline, Progress};
 use fiscal::sources::contracts::{contracts_query, retrieve};
 use fiscal::sources::filters::ContractFilters;
@@ -135,7 +135,9 @@ async fn prepare(admin_url: &str, n: usize) -> String {
         let modality_folded = c.modality.as_deref().map(fold);
         // The real file republishes some contracts: one id per synthetic row.
         let id = format!("{}#{i}", c.key);
-        let text = |t: &Option<fiscal::pipeline::model::Shared>| t.as_deref().map(str::to_string);
+        let text = |t: &Option<fiscal::sources::contracts::model::Shared>| {
+            t.as_deref().map(str::to_string)
+        };
         let (legal, modality) = (text(&c.legal_basis), text(&c.modality));
         let (sup_code, sup_name) = (text(&c.superior_agency.code), text(&c.superior_agency.name));
         let (agency_code, agency_name) = (text(&c.agency.code), text(&c.agency.name));

@@ -25,7 +25,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::pipeline::{Completion, Job, JobError, Phase, Pipeline, Pipelines, Progress};
+use crate::job::{Completion, Job, JobError, Phase, Pipeline, Progress};
+use crate::pipeline::Pipelines;
 use crate::queue::{self, ProgressWrite};
 use crate::worker::Worker;
 

@@ -13,7 +13,17 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
-use crate::pipeline::Phase;
+use crate::job::Phase;
+
+/// Counts of what this process did, returned by [`crate::worker::Worker::run`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    pub claimed: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub rescheduled: u64,
+    pub released: u64,
+}
 
 /// How an attempt ended, as counted.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -203,7 +213,7 @@ impl Metrics {
     }
 
     /// What this process did, for [`crate::worker::Worker::run`]'s caller.
-    pub fn report(&self) -> crate::worker::RunReport {
+    pub fn report(&self) -> RunReport {
         let finished = |outcome: Outcome| {
             self.finished
                 .get_or_create(&OutcomeLabel {
@@ -211,7 +221,7 @@ impl Metrics {
                 })
                 .get()
         };
-        crate::worker::RunReport {
+        RunReport {
             claimed: self.claimed.get(),
             completed: finished(Outcome::Completed),
             failed: finished(Outcome::Failed),

@@ -82,6 +82,16 @@ pub struct Backoff {
     pub jitter: f64,
 }
 
+impl From<&crate::config::WorkerSettings> for Backoff {
+    fn from(w: &crate::config::WorkerSettings) -> Self {
+        Backoff {
+            base_seconds: w.backoff_base_seconds,
+            max_seconds: w.backoff_max_seconds,
+            jitter: w.backoff_jitter,
+        }
+    }
+}
+
 /// What one finished attempt writes on the row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {

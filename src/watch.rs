@@ -17,7 +17,7 @@ use tokio_postgres::{AsyncMessage, Client};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::pipeline::format;
+use crate::domain::format;
 
 /// What a watcher shows of one row.
 #[derive(Debug, Clone, PartialEq)]

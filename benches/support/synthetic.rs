@@ -7,7 +7,7 @@
 //! modalities, objects, suppliers and amendments are thus the real ones.
 
 use chrono::Duration;
-use fiscal::pipeline::model::{Contract, Dataset};
+use fiscal::sources::contracts::model::{Contract, Dataset};
 use fiscal::sources::contracts::{attach_amendments, from_portal};
 use fiscal::sources::portal;
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::results::{self, within_budget};
 use super::{summary, Detector, Family, Finding, Records, Vocabulary};
 use crate::config::AnalysisSettings;
-use crate::pipeline::{Completion, JobError, Phase, Progress};
+use crate::job::{Completion, JobError, Phase, Progress};
 
 /// `anomaly_types`: a JSON array of family names; empty means all.
 pub fn families(anomaly_types: &Value) -> Result<Vec<Family>, JobError> {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::rank::{self, Rank};
 use super::{Finding, Records};
-use crate::pipeline::format::round;
+use crate::domain::format::round;
 
 /// Records listed per anomaly; the evidence keeps the full count.
 pub const MAX_LISTED_RECORDS: usize = 20;

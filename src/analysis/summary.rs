@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::results::Ranked;
 use super::{Family, Severity, Vocabulary};
-use crate::pipeline::format::{count, reais};
+use crate::domain::format::{count, reais};
 
 /// How many findings the summary names.
 const TOP: usize = 3;

@@ -423,6 +423,41 @@ pub async fn connect_driven(
     Ok((client, driver))
 }
 
+// Debug lives here, beside the URL parser that redacts: settings are printed
+// in logs and errors, and the password must never be.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so a new field cannot be forgotten here.
+        let DatabaseSettings {
+            url,
+            migrate_url,
+            min_connections,
+            max_connections,
+            connect_timeout_seconds,
+            statement_timeout_seconds,
+            ca_file,
+            pooler,
+        } = self;
+        let redacted = |url: &str| {
+            if url.trim().is_empty() {
+                String::new()
+            } else {
+                redacted(url)
+            }
+        };
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redacted(url))
+            .field("migrate_url", &redacted(migrate_url))
+            .field("min_connections", min_connections)
+            .field("max_connections", max_connections)
+            .field("connect_timeout_seconds", connect_timeout_seconds)
+            .field("statement_timeout_seconds", statement_timeout_seconds)
+            .field("ca_file", ca_file)
+            .field("pooler", pooler)
+            .finish()
+    }
+}
+
 /// The URL with its password replaced, for logs and errors.
 pub fn redacted(url: &str) -> String {
     match split_extras(url).map(|(url, _)| tokio_postgres::Config::from_str(&url)) {

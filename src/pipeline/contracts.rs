@@ -14,11 +14,11 @@ use async_trait::async_trait;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::detectors::{self, DetectorSettings};
-use super::model::{Dataset, Family};
 use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
 use crate::analysis::investigation::{conclude, confidence_score, families, Detected, Stage};
 use crate::analysis::Vocabulary;
+use crate::sources::contracts::model::{Dataset, Family};
+use crate::sources::contracts::rules::{self, DetectorSettings};
 use anyhow::Context;
 
 use crate::config::AnalysisSettings;
@@ -268,7 +268,7 @@ impl Pipeline for ContractsPipeline {
 
         progress.set(Phase::AnomalyDetection, 0.40);
         let detection_started = Instant::now();
-        let detectors = detectors::build(&self.detectors, &families);
+        let detectors = rules::build(&self.detectors, &families);
         let mut stage = Stage::new(progress, cancel, detectors.len());
         // Payment compares initial and final values as registered, so it runs
         // first; then the values are sanitised in place for the other families
@@ -277,13 +277,15 @@ impl Pipeline for ContractsPipeline {
             .into_iter()
             .partition(|d| d.family() == Family::Payment);
         let mut data = stage.run(payment, data).await?;
-        let (registered, set_aside) =
-            super::sanitize::sanitize(&mut data, self.analysis.implausible_value);
+        let (registered, set_aside) = crate::sources::contracts::sanitize::sanitize(
+            &mut data,
+            self.analysis.implausible_value,
+        );
         if families.contains(&Family::Price) {
             stage.record(Family::Price, set_aside, 0);
         }
         let mut data = stage.run(rest, data).await?;
-        super::sanitize::restore(&mut data, registered);
+        crate::sources::contracts::sanitize::restore(&mut data, registered);
         let detection_ms = detection_started.elapsed().as_millis() as u64;
 
         let metadata = json!({

@@ -26,8 +26,8 @@ use crate::analysis::investigation::{conclude, confidence_score, families, Detec
 use crate::analysis::{Detector, Family, Vocabulary};
 use crate::config::AnalysisSettings;
 use crate::db::Pool;
-use crate::pipeline::detectors::pattern::PatternSettings;
 use crate::question::{self, Group, Reading};
+use crate::sources::contracts::rules::pattern::PatternSettings;
 use crate::sources::expenses::filters::BudgetFilters;
 use crate::sources::expenses::retrieval::retrieve;
 use crate::sources::expenses::rules::{self, PatternRules, PaymentRules};

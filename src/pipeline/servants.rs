@@ -165,7 +165,7 @@ impl Pipeline for ServantsPipeline {
             return Err(JobError::permanent(format!(
                 "Os filtros selecionam mais de {} servidores, mais do que uma investigação \
                  analisa de uma vez. Restrinja por órgão.",
-                super::format::count(self.analysis.max_records)
+                crate::domain::format::count(self.analysis.max_records)
             )));
         }
         progress.records_analyzed(data.servants.len());

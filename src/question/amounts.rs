@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::tokens::Kind;
 use super::{Group, Reader};
-use crate::pipeline::format::reais;
+use crate::domain::format::reais;
 use crate::sources::filters::MAX_MONEY;
 
 #[derive(Debug, Clone, Copy)]

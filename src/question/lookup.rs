@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
 use super::Vocabulary;
-use crate::pipeline::text::fold;
+use crate::domain::text::fold;
 
 /// Ordered from the narrowest: a name matching a UG and its órgão means the órgão.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -26,7 +26,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::pipeline::model::Family;
+use crate::analysis::Family;
 pub use lookup::{Directory, Level, Lookup, SupplierEntry, UnitEntry};
 use tokens::{tokenize, Kind, Token};
 pub use vocabulary::Vocabulary;
@@ -573,6 +573,6 @@ pub fn unfocused_message(records_at_least: usize) -> String {
          2022\", \"compras de ambulâncias entre março e junho de 2023\", \"contratos da empresa \
          NOME\" ou um CNPJ; ou preencha os filtros. Para analisar tudo, escreva \"todos os \
          contratos\".",
-        crate::pipeline::format::count(records_at_least)
+        crate::domain::format::count(records_at_least)
     )
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::tokens::Kind;
 use super::{Group, Reader};
-use crate::pipeline::format::date;
+use crate::domain::format::date;
 
 /// A stretch of days; either end may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

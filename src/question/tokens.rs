@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::pipeline::text::fold;
+use crate::domain::text::fold;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use super::tokens::tokenize;
-use crate::pipeline::model::Family;
+use crate::analysis::Family;
 
 /// The vocabulary as shipped.
 pub const SOURCE: &str = include_str!("../../data/question/vocabulary.toml");

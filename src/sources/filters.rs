@@ -7,8 +7,15 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
+use crate::domain::text::fold;
 use crate::input::echo_json;
-use crate::pipeline::text::fold;
+
+/// Values with their types: retrieval sends its statements unnamed (one round
+/// trip each, and possible behind a transaction-mode pooler), which needs the types.
+pub type QueryParams = Vec<(
+    Box<dyn tokio_postgres::types::ToSql + Sync + Send>,
+    tokio_postgres::types::Type,
+)>;
 
 /// The keys a `contracts` investigation accepts, in the order the error lists them.
 pub const KNOWN_KEYS: &[&str] = &[
@@ -147,8 +154,8 @@ impl ContractFilters {
                     "data_inicial",
                     format!(
                         "O período pedido está vazio: começa em {} e termina em {}.",
-                        crate::pipeline::format::date(a),
-                        crate::pipeline::format::date(b)
+                        crate::domain::format::date(a),
+                        crate::domain::format::date(b)
                     ),
                 ));
             }
@@ -159,8 +166,8 @@ impl ContractFilters {
                     "min_value",
                     format!(
                         "O filtro \"min_value\" ({}) é maior que \"max_value\" ({}).",
-                        crate::pipeline::format::reais(a),
-                        crate::pipeline::format::reais(b)
+                        crate::domain::format::reais(a),
+                        crate::domain::format::reais(b)
                     ),
                 ));
             }
@@ -182,7 +189,7 @@ impl ContractFilters {
     /// ("abertas"), what `cnpj_fornecedor` names ("participante"), and what no
     /// filter means.
     pub fn describe_as(&self, dated: &str, supplier: &str, everything: &str) -> String {
-        use crate::pipeline::format::{date, reais};
+        use crate::domain::format::{date, reais};
         let mut parts = Vec::new();
         match (self.signed_from, self.signed_until) {
             (Some(a), Some(b))
@@ -249,10 +256,10 @@ pub struct Columns {
 impl ContractFilters {
     /// The WHERE clause of these filters over another source's table, and its
     /// parameters, one fixed fragment per filter given.
-    pub fn where_on(&self, c: &Columns) -> (String, crate::sources::contracts::QueryParams) {
+    pub fn where_on(&self, c: &Columns) -> (String, QueryParams) {
         use tokio_postgres::types::{ToSql, Type};
         let mut clauses: Vec<String> = Vec::new();
-        let mut params: crate::sources::contracts::QueryParams = Vec::new();
+        let mut params: QueryParams = Vec::new();
         let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
             params.push((value, ty));
             clauses.push(clause.replace('?', &format!("${}", params.len())));
@@ -478,7 +485,7 @@ pub(crate) fn money(key: &str, value: &Value) -> Result<f64, FilterError> {
             format!(
                 "O filtro \"{key}\" deve ser um valor em reais, número não negativo sem aspas, \
                  como 1000000, de no máximo {}; recebido: {}.",
-                crate::pipeline::format::reais(MAX_MONEY),
+                crate::domain::format::reais(MAX_MONEY),
                 echo_json(value)
             ),
         )),

@@ -4,6 +4,7 @@ pub mod contracts;
 pub mod expenses;
 pub mod filters;
 pub mod import;
+pub mod load;
 pub mod portal;
 pub mod portal_api;
 pub mod portal_cache;

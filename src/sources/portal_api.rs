@@ -220,7 +220,7 @@ fn date(text: Option<&str>) -> Option<NaiveDate> {
 /// Text, with the Portal's "no information" words as `None`.
 fn known(text: Option<&str>) -> Option<String> {
     let text = text?.trim();
-    let folded = crate::pipeline::text::fold(text);
+    let folded = crate::domain::text::fold(text);
     let unknown = text.is_empty()
         || matches!(
             folded.as_str(),
@@ -579,7 +579,7 @@ mod tests {
         );
         assert!(matches!(c.fornecedor, Some(SupplierId::Cnpj(ref d)) if d.len() == 14));
         assert_eq!(
-            crate::sources::import::contract_id(c),
+            crate::sources::contracts::rows::contract_id(c),
             format!(
                 "154043/212020/20200507/{}",
                 c.fornecedor.as_ref().map_or("-", |s| s.as_str())

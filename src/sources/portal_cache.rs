@@ -5,7 +5,7 @@
 //!   `transparency.api_fetches`, so a month is recorded as fetched only when all
 //!   its pages are in; a failed or cancelled fetch leaves nothing half-done.
 //! - Rows are keyed as the importer keys them (`contract_id`, `source_month`, via
-//!   `import::contract_values`). An API row refreshes an earlier API row; a row
+//!   `contracts::rows::contract_values`). An API row refreshes an earlier API row; a row
 //!   from a bulk file is never overwritten (the published file wins).
 //! - A month stays fresh for `portal.fresh_hours` when it was the current month
 //!   at the fetch, and for `portal.closed_month_fresh_days` when it had ended.
@@ -178,7 +178,7 @@ async fn store(
         .await
         .context("starting the cache transaction")?;
     let result = async {
-        let (columns, types) = super::import::contract_columns();
+        let (columns, types) = super::contracts::rows::contract_columns();
         let placeholders: Vec<String> = (1..=types.len()).map(|i| format!("${i}")).collect();
         let updates: Vec<String> = columns
             .split(',')
@@ -198,7 +198,7 @@ async fn store(
             month.format("%Y-%m")
         );
         for (line, c) in contracts.iter().enumerate() {
-            let values = super::import::contract_values(c, &file, None, line as i32 + 1);
+            let values = super::contracts::rows::contract_values(c, &file, None, line as i32 + 1);
             let params: Vec<(&(dyn ToSql + Sync), Type)> = values
                 .iter()
                 .map(|v| v.as_ref() as &(dyn ToSql + Sync))
@@ -240,8 +240,8 @@ async fn store(
 /// kind, and each record's row (`None`: the record lacks what identifies it and
 /// is skipped), given the source name to record and the record's position.
 pub type Storage = (
-    super::import::Kind,
-    fn(&serde_json::Value, &str, i32) -> Option<super::import::Row>,
+    super::load::Kind,
+    fn(&serde_json::Value, &str, i32) -> Option<super::load::Row>,
 );
 
 /// Every record of `endpoint` for `query`, page after page, merged into the
@@ -266,13 +266,13 @@ pub async fn fetch_into(
         .map_err(SyncError::Api)?;
     let (kind, row) = into;
     let source = format!("api:/{endpoint}");
-    let rows: Vec<super::import::Row> = records
+    let rows: Vec<super::load::Row> = records
         .iter()
         .enumerate()
         .filter_map(|(i, r)| row(r, &source, i as i32 + 1))
         .collect();
     let stored = rows.len();
-    let changed = super::import::merge_rows(db, kind, rows)
+    let changed = super::load::merge_rows(db, kind, rows)
         .await
         .map_err(SyncError::Database)?;
     Ok(portal_api::FetchStats {

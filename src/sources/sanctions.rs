@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::portal::{Reason, RowError};
+use crate::sources::load::{b, Row};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sanction {
@@ -66,7 +67,7 @@ pub fn looks_like(bytes: &[u8]) -> bool {
 fn text(value: Option<String>) -> Option<String> {
     value
         .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty() && !crate::pipeline::text::fold(v).starts_with("sem informa"))
+        .filter(|v| !v.is_empty() && !crate::domain::text::fold(v).starts_with("sem informa"))
 }
 
 /// "661.543,09" → 661543.09; "Não se aplica" → None.
@@ -74,7 +75,7 @@ fn money(value: Option<String>, line: u64, file: &str) -> Result<Option<f64>, Ro
     let Some(v) = text(value) else {
         return Ok(None);
     };
-    if crate::pipeline::text::fold(&v).contains("nao se aplica") {
+    if crate::domain::text::fold(&v).contains("nao se aplica") {
         return Ok(None);
     }
     v.replace('.', "")
@@ -152,6 +153,23 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Vec<Result<Sanction, RowError>>,
         .enumerate()
         .map(|(i, v)| convert(v, i as u64 + 1, file))
         .collect())
+}
+
+pub(crate) fn sanction_values(s: &Sanction, file: &str, line: i32) -> Row {
+    vec![
+        b(s.registry.clone()),
+        b(s.id),
+        b(file.to_string()),
+        b(line),
+        b(s.document.clone()),
+        b(s.name.clone()),
+        b(s.uf.clone()),
+        b(s.category.clone()),
+        b(s.body.clone()),
+        b(s.published),
+        b(s.fine),
+        b(s.link.clone()),
+    ]
 }
 
 #[cfg(test)]

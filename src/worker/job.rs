@@ -13,8 +13,8 @@ use tracing::{error, info, warn, Instrument, Span};
 
 use super::{JobHandle, Shared, StopReason};
 use crate::input;
+use crate::job::{Completion, Job, JobError, Phase, Progress, ProgressState};
 use crate::metrics::Outcome;
-use crate::pipeline::{Completion, Job, JobError, Phase, Progress, ProgressState};
 use crate::queue::{self, ClaimedRow, Fenced, ProgressWrite};
 
 /// What the row is to become when the attempt ends.
@@ -221,7 +221,7 @@ async fn persist(shared: &Shared, handle: &Arc<JobHandle>, ending: Ending) -> Op
                     .await
             }
             Ending::Retry { detail, .. } => {
-                let backoff = shared.settings.worker.backoff();
+                let backoff = crate::queue::Backoff::from(&shared.settings.worker);
                 shared
                     .with_client(|c| async move { queue::retry(&c, fence, detail, backoff).await })
                     .await

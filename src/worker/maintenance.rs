@@ -117,7 +117,7 @@ async fn check_lost(shared: &Shared) {
 }
 
 async fn sweep_once(shared: &Shared) {
-    let backoff = shared.settings.worker.backoff();
+    let backoff = crate::queue::Backoff::from(&shared.settings.worker);
     let (mut requeued, mut failed) = (0, 0);
     loop {
         match shared

@@ -110,15 +110,7 @@ impl Outage {
     }
 }
 
-/// Counts of what this process did, returned by [`Worker::run`].
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RunReport {
-    pub claimed: u64,
-    pub completed: u64,
-    pub failed: u64,
-    pub rescheduled: u64,
-    pub released: u64,
-}
+pub use crate::metrics::RunReport;
 
 pub(crate) struct Shared {
     settings: Settings,

@@ -152,7 +152,7 @@ async fn a_citizens_investigation_over_the_real_january_data_completes_with_rank
     let summary = row["summary"].as_str().expect("summary");
     assert!(summary.starts_with("Analisamos "), "{summary}");
     assert!(
-        summary.contains(&fiscal::pipeline::format::count(distinct as usize)),
+        summary.contains(&fiscal::domain::format::count(distinct as usize)),
         "{summary}"
     );
     assert!(

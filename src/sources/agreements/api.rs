@@ -16,7 +16,7 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::Agreement;
-use crate::sources::import::{self, Kind};
+use crate::sources::load::Kind;
 use crate::sources::portal_api::{FetchStats, PortalClient};
 use crate::sources::portal_cache::{self, SyncError};
 
@@ -30,7 +30,7 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    let folded = crate::pipeline::text::fold(&s);
+    let folded = crate::domain::text::fold(&s);
     (!s.is_empty() && !folded.starts_with("sem informacao") && s != "-1").then_some(s)
 }
 
@@ -108,7 +108,7 @@ pub async fn fetch(
     on_page: impl FnMut(usize),
 ) -> Result<FetchStats, SyncError> {
     let row = |record: &Value, source: &str, line: i32| {
-        to_agreement(record).map(|a| import::agreement_values(&a, source, line))
+        to_agreement(record).map(|a| super::agreement_values(&a, source, line))
     };
     portal_cache::fetch_into(
         db,

@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 
 use super::portal::{self, PortalRecord, Reason, RowError};
 use crate::analysis::Records;
+use crate::domain::text::fold;
+use crate::sources::load::{b, Row};
 
 /// One row of `AAAAMMDD_Convenios.csv`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -162,4 +164,39 @@ impl Records for Agreements {
             "data_ultima_liberacao": a.data_ultima_liberacao,
         }))
     }
+}
+
+pub(crate) fn agreement_values(a: &Agreement, file: &str, line: i32) -> Row {
+    vec![
+        b(a.numero.clone()),
+        b(file.to_string()),
+        b(line),
+        b(a.uf.clone()),
+        b(a.codigo_municipio.clone()),
+        b(a.municipio.clone()),
+        b(a.situacao.clone()),
+        b(a.numero_original.clone()),
+        b(a.numero_processo.clone()),
+        b(a.objeto.clone()),
+        b(fold(&a.objeto)),
+        b(a.codigo_orgao_superior.clone()),
+        b(a.nome_orgao_superior.clone()),
+        b(a.codigo_orgao.clone()),
+        b(a.nome_orgao.clone()),
+        b(a.codigo_ug.clone()),
+        b(a.nome_ug.clone()),
+        b(a.codigo_convenente.clone()),
+        b(a.tipo_convenente.clone()),
+        b(a.nome_convenente.clone()),
+        b(a.tipo_ente_convenente.clone()),
+        b(a.tipo_instrumento.clone()),
+        b(a.valor),
+        b(a.valor_liberado),
+        b(a.data_publicacao),
+        b(a.data_inicio_vigencia),
+        b(a.data_fim_vigencia),
+        b(a.valor_contrapartida),
+        b(a.data_ultima_liberacao),
+        b(a.valor_ultima_liberacao),
+    ]
 }

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{Agreement, Agreements};
 use crate::analysis::rank::strongest;
 use crate::analysis::{Detector, Family, Finding, Severity};
-use crate::pipeline::format::{date, percent, reais};
+use crate::domain::format::{date, percent, reais};
 
 pub const RELEASED_ABOVE_AGREED: &str = "payment.released_above_agreed";
 pub const RELEASED_AFTER_VALIDITY: &str = "temporal.released_after_validity";

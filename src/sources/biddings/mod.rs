@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 
 use super::portal::{self, PortalRecord, Reason, RowError};
 use crate::analysis::Records;
-use crate::pipeline::text::fold;
+use crate::domain::text::fold;
+use crate::sources::load::{b, Row};
 
 /// One row of `AAAAMM_Licitação.csv`.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,4 +223,53 @@ impl Records for Tenders {
                 .collect::<Vec<_>>(),
         }))
     }
+}
+
+pub(crate) fn bidding_values(l: &Bidding, file: &str, line: i32) -> Row {
+    vec![
+        b(super::biddings::bidding_id(
+            &l.codigo_ug,
+            &l.numero,
+            &l.codigo_modalidade,
+        )),
+        b(file.to_string()),
+        b(line),
+        b(l.numero.clone()),
+        b(l.codigo_ug.clone()),
+        b(l.nome_ug.clone()),
+        b(l.codigo_modalidade.clone()),
+        b(l.modalidade.clone()),
+        b(l.numero_processo.clone()),
+        b(l.objeto.clone()),
+        b(fold(&l.objeto)),
+        b(l.situacao.clone()),
+        b(l.codigo_orgao_superior.clone()),
+        b(l.nome_orgao_superior.clone()),
+        b(l.codigo_orgao.clone()),
+        b(l.nome_orgao.clone()),
+        b(l.uf.clone()),
+        b(l.municipio.clone()),
+        b(l.data_resultado),
+        b(l.data_abertura),
+        b(l.valor),
+    ]
+}
+
+pub(crate) fn participant_values(p: &Participant, file: &str, line: i32) -> Row {
+    let bidding = super::biddings::bidding_id(&p.codigo_ug, &p.numero, &p.codigo_modalidade);
+    vec![
+        b(format!(
+            "{bidding}/{}/{}",
+            p.codigo_item.as_deref().unwrap_or("-"),
+            p.codigo_participante
+        )),
+        b(bidding),
+        b(file.to_string()),
+        b(line),
+        b(p.codigo_item.clone()),
+        b(p.descricao_item.clone()),
+        b(p.codigo_participante.clone()),
+        b(p.nome_participante.clone()),
+        b(p.vencedor),
+    ]
 }

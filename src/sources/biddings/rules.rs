@@ -25,8 +25,8 @@ use serde_json::json;
 use super::{Tender, Tenders};
 use crate::analysis::rank::strongest;
 use crate::analysis::{Detector, Family, Finding, Severity};
-use crate::pipeline::format::{count, date, reais};
-use crate::pipeline::text::fold;
+use crate::domain::format::{count, date, reais};
+use crate::domain::text::fold;
 
 pub const SINGLE_BIDDER: &str = "vendor.single_bidder";
 pub const BIDDER_ROTATION: &str = "vendor.bidder_rotation";

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::domain::format::reais;
 use crate::input::echo_json;
-use crate::pipeline::format::reais;
 use crate::sources::filters::{
     code, error, money, object, search_words, unknown, year_of, FilterError,
 };

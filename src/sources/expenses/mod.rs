@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 
 use super::portal::{self, PortalRecord, Reason, RowError};
 use crate::analysis::Records;
+use crate::domain::text::fold;
+use crate::sources::load::{b, Row};
 
 /// One row of `AAAA_OrcamentoDespesa.csv`.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,12 +252,46 @@ impl Records for Budget {
             "programa": a.programa.label(),
             "acao": a.acao.label(),
             "grupo_despesa": a.grupo.label(),
-            "orcamento_inicial": crate::pipeline::format::round(a.amounts.inicial, 2),
-            "orcamento_atualizado": crate::pipeline::format::round(a.amounts.atualizado, 2),
-            "empenhado": crate::pipeline::format::round(a.amounts.empenhado, 2),
-            "realizado": crate::pipeline::format::round(a.amounts.realizado, 2),
+            "orcamento_inicial": crate::domain::format::round(a.amounts.inicial, 2),
+            "orcamento_atualizado": crate::domain::format::round(a.amounts.atualizado, 2),
+            "empenhado": crate::domain::format::round(a.amounts.empenhado, 2),
+            "realizado": crate::domain::format::round(a.amounts.realizado, 2),
         }))
     }
+}
+
+pub(crate) fn budget_values(l: &BudgetLine, file: &str, line: i32) -> Row {
+    vec![
+        b(l.line_id()),
+        b(l.exercicio),
+        b(file.to_string()),
+        b(line),
+        b(l.codigo_orgao_superior.clone()),
+        b(l.nome_orgao_superior.clone()),
+        b(l.codigo_orgao.clone()),
+        b(l.nome_orgao.clone()),
+        b(l.codigo_uo.clone()),
+        b(l.nome_uo.clone()),
+        b(l.codigo_funcao.clone()),
+        b(l.nome_funcao.clone()),
+        b(l.codigo_subfuncao.clone()),
+        b(l.nome_subfuncao.clone()),
+        b(l.codigo_programa.clone()),
+        b(l.nome_programa.clone()),
+        b(l.codigo_acao.clone()),
+        b(l.nome_acao.clone()),
+        b(fold(&l.nome_acao)),
+        b(l.codigo_categoria.clone()),
+        b(l.nome_categoria.clone()),
+        b(l.codigo_grupo.clone()),
+        b(l.nome_grupo.clone()),
+        b(l.codigo_elemento.clone()),
+        b(l.nome_elemento.clone()),
+        b(l.inicial),
+        b(l.atualizado),
+        b(l.empenhado),
+        b(l.realizado),
+    ]
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@
 //! Rule `pattern.benford_first_digit`: the first digits of the amounts committed
 //! per element, per órgão superior and over the whole selection, against
 //! Benford's law, with the thresholds of the contracts' rule
-//! (`[detectors.pattern]`, src/pipeline/detectors/pattern.rs). Records: the
+//! (`[detectors.pattern]`, src/sources/contracts/rules/pattern.rs). Records: the
 //! allocations holding the largest amounts that start with the over-represented
 //! digit.
 
@@ -50,10 +50,10 @@ use serde_json::json;
 use super::{Allocation, Budget};
 use crate::analysis::rank::strongest;
 use crate::analysis::{Detector, Family, Finding, Severity};
-use crate::pipeline::detectors::pattern::{benford_verdict, PatternSettings};
-use crate::pipeline::format::{count, decimal, percent, reais};
-use crate::pipeline::stats::{benford_expected, benford_test, first_digit};
-use crate::pipeline::text::fold;
+use crate::domain::format::{count, decimal, percent, reais};
+use crate::domain::stats::{benford_expected, benford_test, first_digit};
+use crate::domain::text::fold;
+use crate::sources::contracts::rules::pattern::{benford_verdict, PatternSettings};
 
 pub const COMMITTED_ABOVE_BUDGET: &str = "payment.committed_above_budget";
 pub const BUDGET_REVISION_OUTLIER: &str = "pattern.budget_revision_outlier";

@@ -20,7 +20,8 @@ use serde_json::{json, Value};
 
 use super::portal::{Reason, RowError};
 use crate::analysis::Records;
-use crate::pipeline::text::fold;
+use crate::domain::text::fold;
+use crate::sources::load::{b, Row};
 
 /// An organ of SIAPE (the federal personnel system): `45205` IBGE.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -235,4 +236,16 @@ impl Records for Staff {
             "aposentadorias": s.retirements.len(),
         }))
     }
+}
+
+pub(crate) fn servant_values(r: &Captured, file: &str) -> Row {
+    let (s, record) = r;
+    vec![
+        b(s.id),
+        b(s.exercicio.codigo.clone()),
+        b(s.lotacao.codigo.clone()),
+        b(s.nome.clone()),
+        b(record.clone()),
+        b(file.to_string()),
+    ]
 }

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::filters::StaffFilters;
 use super::{Servant, Staff};
-use crate::pipeline::text::fold;
-use crate::sources::import::{self, Kind};
+use crate::domain::text::fold;
+use crate::sources::load::Kind;
 use crate::sources::portal_api::{FetchStats, PortalClient};
 use crate::sources::portal_cache::{self, SyncError};
 
@@ -60,7 +60,7 @@ pub async fn fetch(
 ) -> Result<FetchStats, SyncError> {
     let row = |record: &Value, source: &str, _line: i32| {
         let servant = Servant::from_record(record).ok()?;
-        Some(import::servant_values(&(servant, record.clone()), source))
+        Some(super::servant_values(&(servant, record.clone()), source))
     };
     portal_cache::fetch_into(
         db,

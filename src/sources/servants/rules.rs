@@ -30,8 +30,8 @@ use serde_json::json;
 use super::{Position, Servant, Staff};
 use crate::analysis::rank::strongest;
 use crate::analysis::{Detector, Family, Finding, Severity};
-use crate::pipeline::format::date;
-use crate::pipeline::text::fold;
+use crate::domain::format::date;
+use crate::domain::text::fold;
 
 pub const RETIRED_AND_ACTIVE: &str = "duplicate.retired_and_active";
 pub const ACCUMULATED_POSITIONS: &str = "duplicate.accumulated_positions";

@@ -127,7 +127,7 @@ impl crate::analysis::Records for [Contract] {
             "objeto": c.object,
             "fornecedor": c.supplier_name,
             "orgao": c.agency.name.as_ref().or(c.superior_agency.name.as_ref()),
-            "valor": c.final_value.or(c.initial_value).map(|v| super::format::round(v, 2)),
+            "valor": c.final_value.or(c.initial_value).map(|v| crate::domain::format::round(v, 2)),
         }))
     }
 }
@@ -144,4 +144,23 @@ impl crate::analysis::Records for Dataset {
     fn listed(&self, index: usize) -> Option<serde_json::Value> {
         self.contracts.listed(index)
     }
+}
+
+/// A unit as citizens read it: "UNIVERSIDADE FEDERAL DE GOIAS (153052)".
+pub fn unit_label(unit: &Unit) -> String {
+    match (&unit.name, &unit.code) {
+        (Some(name), Some(code)) => format!("{name} ({code})"),
+        (Some(name), None) => name.to_string(),
+        (None, Some(code)) => format!("código {code}"),
+        (None, None) => "unidade não identificada".to_string(),
+    }
+}
+
+/// "Contrato 12021 de FORNECEDOR, UG (código)".
+pub fn contract_label(c: &Contract) -> String {
+    let supplier = c
+        .supplier_name
+        .as_deref()
+        .unwrap_or("fornecedor não identificado");
+    format!("Contrato {} de {supplier}, {}", c.number, unit_label(&c.ug))
 }

@@ -66,16 +66,17 @@
 //! Confidence grows with how far past its threshold a finding is; each rule's
 //! function says how.
 
+pub use crate::config::detectors::TemporalSettings;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::holidays;
-use crate::pipeline::format::{self, contract_label, unit_label};
-use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
-use crate::pipeline::stats::{median, robust_center_scale, robust_z};
+use crate::domain::format;
+use crate::domain::law::holidays;
+use crate::domain::stats::{median, robust_center_scale, robust_z};
+use crate::sources::contracts::model::{contract_label, unit_label};
+use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 
 pub const MONTHLY_SPIKE: &str = "temporal.monthly_spike";
 pub const YEAR_END_RUSH: &str = "temporal.year_end_rush";
@@ -86,84 +87,6 @@ pub const LATE_DOU_PUBLICATION: &str = "temporal.late_dou_publication";
 /// Amounts above which a finding is one severity step more serious.
 const LARGE_EXCESS: f64 = 10_000_000.0;
 const LARGE_CONTRACT: f64 = 1_000_000.0;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TemporalSettings {
-    /// Robust z (log scale) above which a month's value or count is a spike.
-    pub spike_z: f64,
-    /// Months with contracts an agency needs before its months are compared.
-    pub spike_min_months: usize,
-    /// A value spike needs at least this much signed in the month, in reais.
-    pub spike_min_month_value: f64,
-    /// A count spike needs at least this many contracts in the month.
-    pub spike_min_month_contracts: usize,
-    /// Length of the end-of-year window, in days up to 31 December (31 = December).
-    pub year_end_days: u32,
-    /// The window's share of the year's value must exceed this many times the
-    /// share an even year gives (days / days in the year).
-    pub year_end_share_multiple: f64,
-    /// Minimum value signed in the window, in reais.
-    pub year_end_min_value: f64,
-    /// Minimum contracts an agency signed in the year.
-    pub year_end_min_contracts: usize,
-    /// Only judge years the dataset covers: DOU publications in each month of the
-    /// year and in the following January.
-    pub year_end_require_full_year: bool,
-    /// Share of contracts signed on weekends/holidays in regular data (0..1);
-    /// 0.028 over the 49,414 real contracts of 2021–2022.
-    pub offday_expected_share: f64,
-    /// Minimum weekend/holiday signatures for a UG to be flagged.
-    pub offday_min_count: usize,
-    /// The UG's share must be at least this many times the expected share.
-    pub offday_share_multiple: f64,
-    /// Maximum binomial probability of so many such dates by chance (0..1).
-    pub offday_max_p_value: f64,
-    /// Days between validity start and a later signature before it is flagged.
-    pub retroactive_min_days: i64,
-    /// Days after the 5th working day of the month after signature within which
-    /// the DOU publication must occur (Lei 8.666/1993 art. 61).
-    pub publication_grace_days: i64,
-    /// Signatures more than this many days before their DOU publication are
-    /// republications of old contracts, not late publications; they are also left
-    /// out of the monthly and year-end statistics.
-    pub republication_days: i64,
-    /// Minimum late publications for a UG to be flagged.
-    pub late_min_count: usize,
-    /// Minimum share (0..1) of a UG's contracts published late.
-    pub late_min_share: f64,
-    /// Records listed per aggregated finding (the largest first).
-    pub max_records_per_finding: usize,
-    /// Findings kept per rule and dataset, the strongest first.
-    pub max_findings_per_rule: usize,
-}
-
-impl Default for TemporalSettings {
-    fn default() -> Self {
-        Self {
-            spike_z: 2.5,
-            spike_min_months: 6,
-            spike_min_month_value: 1_000_000.0,
-            spike_min_month_contracts: 10,
-            year_end_days: 15,
-            year_end_share_multiple: 3.0,
-            year_end_min_value: 1_000_000.0,
-            year_end_min_contracts: 10,
-            year_end_require_full_year: true,
-            offday_expected_share: 0.03,
-            offday_min_count: 5,
-            offday_share_multiple: 3.0,
-            offday_max_p_value: 1e-4,
-            retroactive_min_days: 30,
-            publication_grace_days: 20,
-            republication_days: 365,
-            late_min_count: 5,
-            late_min_share: 0.5,
-            max_records_per_finding: 50,
-            max_findings_per_rule: 200,
-        }
-    }
-}
 
 pub struct TemporalDetector {
     pub settings: TemporalSettings,
@@ -991,8 +914,8 @@ fn late_publication(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::detectors::{of_rule, severity_counts};
-    use crate::pipeline::model::Unit;
+    use crate::sources::contracts::model::Unit;
+    use crate::sources::contracts::rules::{of_rule, severity_counts};
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("valid date")
@@ -1339,7 +1262,7 @@ mod tests {
     /// gives over the 49,414 contracts of 2021–2022 (run with --nocapture).
     #[test]
     fn real_contracts_give_a_modest_number_of_findings_per_rule() {
-        let contracts = crate::pipeline::detectors::real_data().contracts;
+        let contracts = crate::sources::contracts::rules::real_data().contracts;
         let contracts_again = contracts.clone();
         let started = std::time::Instant::now();
         let findings = TemporalDetector {

@@ -60,16 +60,16 @@
 //! above. The data source already reads each contract at its latest publication,
 //! so a republished contract is not counted twice.
 
+pub use crate::config::detectors::VendorSettings;
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::analysis::rank::{keep_strongest, Rank};
-use crate::pipeline::format::{self, count, round, thousands};
-use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
-use crate::pipeline::text;
+use crate::domain::format::{self, count, round, thousands};
+use crate::domain::text;
+use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 
 /// One supplier holds most of the value a unit contracted.
 pub const DOMINANT_SUPPLIER: &str = "vendor.dominant_supplier";
@@ -77,58 +77,6 @@ pub const DOMINANT_SUPPLIER: &str = "vendor.dominant_supplier";
 pub const MARKET_CONCENTRATION: &str = "vendor.market_concentration";
 /// The same UG contracts the same supplier directly, again and again.
 pub const REPEATED_DIRECT_CONTRACTING: &str = "vendor.repeated_direct_contracting";
-
-/// Thresholds of the vendor family: section `[detectors.vendor]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VendorSettings {
-    /// Share (0–1) of a unit's contracted value above which a supplier dominates it.
-    /// Defaults to 0.7.
-    pub dominant_share: f64,
-    /// Fewest contracts with a value a unit (agency or UG) needs for dominance to
-    /// be judged. Defaults to 5.
-    pub dominant_min_contracts: usize,
-    /// Fewest distinct suppliers a unit needs; 1 also reports units that bought
-    /// from a single supplier. Defaults to 1.
-    pub dominant_min_suppliers: usize,
-    /// Fewest contracts the dominant supplier needs at the unit, so one large
-    /// contract alone is not called dominance. Defaults to 2.
-    pub dominant_min_supplier_contracts: usize,
-    /// HHI (0–1) above which an agency's suppliers are highly concentrated.
-    /// Defaults to 0.25.
-    pub hhi_threshold: f64,
-    /// Fewest contracts with a value an agency needs for its HHI. Defaults to 10.
-    pub hhi_min_contracts: usize,
-    /// Fewest distinct suppliers an agency needs for its HHI. Defaults to 3.
-    pub hhi_min_suppliers: usize,
-    /// Fewest direct contracts (dispensa/inexigibilidade) between one UG and one
-    /// supplier that make a repetition. Defaults to 5.
-    pub direct_min_contracts: usize,
-    /// Reais from which an amount is large for severity. Defaults to 1000000.0.
-    pub large_value: f64,
-    /// Most records listed in one finding (the largest are kept). Defaults to 50.
-    pub max_records: usize,
-    /// Most findings per rule per dataset; the strongest are kept. Defaults to 200.
-    pub max_findings: usize,
-}
-
-impl Default for VendorSettings {
-    fn default() -> Self {
-        Self {
-            dominant_share: 0.7,
-            dominant_min_contracts: 5,
-            dominant_min_suppliers: 1,
-            dominant_min_supplier_contracts: 2,
-            hhi_threshold: 0.25,
-            hhi_min_contracts: 10,
-            hhi_min_suppliers: 3,
-            direct_min_contracts: 5,
-            large_value: 1_000_000.0,
-            max_records: 50,
-            max_findings: 200,
-        }
-    }
-}
 
 pub struct VendorDetector {
     pub settings: VendorSettings,
@@ -1051,13 +999,13 @@ enum Routine {
 
 /// A public utility (energy, water and sewage, post), by the supplier's name.
 pub(crate) fn is_utility(supplier: &str) -> bool {
-    !crate::pipeline::text::fold(supplier).contains("fundacao")
+    !crate::domain::text::fold(supplier).contains("fundacao")
         && routine("", supplier) == Some(Routine::Utility)
 }
 
 fn routine(buyer: &str, supplier: &str) -> Option<Routine> {
-    let supplier = crate::pipeline::text::fold(supplier);
-    let buyer = crate::pipeline::text::fold(buyer);
+    let supplier = crate::domain::text::fold(supplier);
+    let buyer = crate::domain::text::fold(buyer);
     let has = |text: &str, words: &[&str]| words.iter().any(|w| text.contains(w));
     const FOUNDATION_PURPOSE: &[&str] = &[
         "apoio",
@@ -1277,8 +1225,8 @@ fn values_of(data: &Dataset, idx: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::detectors::of_rule as rule;
-    use crate::pipeline::model::Unit;
+    use crate::sources::contracts::model::Unit;
+    use crate::sources::contracts::rules::of_rule as rule;
 
     const PREGAO: &str = "Pregão";
     const DISPENSA: &str = "Dispensa de Licitação";
@@ -1842,7 +1790,7 @@ mod tests {
 
     #[test]
     fn the_real_file_yields_a_modest_number_of_findings() {
-        let data = crate::pipeline::detectors::real_data();
+        let data = crate::sources::contracts::rules::real_data();
         let settings = VendorSettings {
             max_findings: usize::MAX,
             ..VendorSettings::default()
@@ -1858,7 +1806,7 @@ mod tests {
                 "{name} on {} contracts: {}, critical/high/medium/low {:?}",
                 data.contracts.len(),
                 of.len(),
-                crate::pipeline::detectors::severity_counts(&of)
+                crate::sources::contracts::rules::severity_counts(&of)
             );
             assert!((5..=300).contains(&of.len()), "{name}: {}", of.len());
         }

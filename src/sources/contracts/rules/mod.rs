@@ -2,9 +2,7 @@
 //! `family.rule` in `metadata.rule`, and its thresholds live in the module's
 //! settings (section `[detectors.<family>]` of config.toml).
 
-pub mod dispensa_limits;
 pub mod duplicate;
-pub mod holidays;
 pub mod pattern;
 pub mod payment;
 pub mod price;
@@ -14,21 +12,8 @@ pub mod vendor;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::model::{Dataset, Detector, Family};
-
-/// Every family's thresholds: sections `[detectors.<family>]` of config.toml.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectorSettings {
-    pub price: price::PriceSettings,
-    pub vendor: vendor::VendorSettings,
-    pub temporal: temporal::TemporalSettings,
-    pub payment: payment::PaymentSettings,
-    pub duplicate: duplicate::DuplicateSettings,
-    pub pattern: pattern::PatternSettings,
-}
+pub use crate::config::detectors::DetectorSettings;
 
 /// The detectors of the requested families, in family order.
 pub fn build(settings: &DetectorSettings, families: &[Family]) -> Vec<Arc<dyn Detector<Dataset>>> {

@@ -56,86 +56,21 @@
 //! would cost another pass over every contract's strings.
 //! Each rule keeps at most `max_findings_per_rule` findings, the strongest.
 
+pub use crate::config::detectors::PatternSettings;
 use std::f64::consts::PI;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::analysis::rank::strongest;
-use crate::pipeline::format::{date, decimal, percent, reais};
-use crate::pipeline::model::{Dataset, Detector, Family, Finding, Severity, Unit};
-use crate::pipeline::stats::{benford_expected, benford_test, first_digit, BenfordTest};
+use crate::domain::format::{date, decimal, percent, reais};
+use crate::domain::stats::{benford_expected, benford_test, first_digit, BenfordTest};
+use crate::sources::contracts::model::{Dataset, Detector, Family, Finding, Severity, Unit};
 
 /// An agency whose contract values' first digits do not follow Benford's law.
 pub const BENFORD_FIRST_DIGIT: &str = "pattern.benford_first_digit";
 /// An agency whose daily contract counts follow a non-weekly cycle.
 pub const PERIODIC_DAILY_COUNTS: &str = "pattern.periodic_daily_counts";
-
-/// Thresholds of the pattern family: section `[detectors.pattern]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PatternSettings {
-    /// Fewest values a group needs for the Benford test; smaller samples say
-    /// nothing. Defaults to 300.
-    pub benford_min_records: usize,
-    /// Reais: smaller values are left out of the Benford test. Defaults to 10.0.
-    pub benford_min_value: f64,
-    /// MAD (0..1) above which conformity is only marginal (Nigrini, first digit).
-    /// Defaults to 0.012.
-    pub benford_marginal_mad: f64,
-    /// MAD above which the first digits do not conform. Defaults to 0.015.
-    pub benford_nonconformity_mad: f64,
-    /// MAD from which the nonconformity is severe. Defaults to 0.025.
-    pub benford_high_mad: f64,
-    /// The MAD must also be at least this many times the MAD chance alone gives a
-    /// conforming sample of the same size. Defaults to 1.5.
-    pub benford_min_mad_over_chance: f64,
-    /// Fewest days a periodicity series spans. Defaults to 120.
-    pub periodic_min_days: usize,
-    /// Fewest contracts inside the series. Defaults to 100.
-    pub periodic_min_contracts: usize,
-    /// Days of an agency's history analysed, the latest ones. Defaults to 1024.
-    pub periodic_max_days: usize,
-    /// Shortest cycle looked for, in days (2 is the shortest a daily series has).
-    /// Defaults to 2.0.
-    pub periodic_min_period_days: f64,
-    /// Longest cycle looked for, in days; never more than a quarter of the series,
-    /// so a cycle repeats at least four times. Defaults to 92.0.
-    pub periodic_max_period_days: f64,
-    /// Share (0..1) of the band's spectral power a cycle's harmonics must hold.
-    /// Defaults to 0.25.
-    pub periodic_min_share: f64,
-    /// Largest chance probability (after the Bonferroni correction) of a flagged
-    /// cycle. Defaults to 0.001.
-    pub periodic_max_p_value: f64,
-    /// Contracts cited per finding. Defaults to 50.
-    pub max_records: usize,
-    /// Findings each rule keeps per dataset, the strongest. Defaults to 200.
-    pub max_findings_per_rule: usize,
-}
-
-impl Default for PatternSettings {
-    fn default() -> Self {
-        Self {
-            benford_min_records: 300,
-            benford_min_value: 10.0,
-            benford_marginal_mad: 0.012,
-            benford_nonconformity_mad: 0.015,
-            benford_high_mad: 0.025,
-            benford_min_mad_over_chance: 1.5,
-            periodic_min_days: 120,
-            periodic_min_contracts: 100,
-            periodic_max_days: 1024,
-            periodic_min_period_days: 2.0,
-            periodic_max_period_days: 92.0,
-            periodic_min_share: 0.25,
-            periodic_max_p_value: 0.001,
-            max_records: 50,
-            max_findings_per_rule: 200,
-        }
-    }
-}
 
 /// The pattern family.
 pub struct PatternDetector {
@@ -668,8 +603,8 @@ fn periodic_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::detectors::of_rule;
-    use crate::pipeline::model::Contract;
+    use crate::sources::contracts::model::Contract;
+    use crate::sources::contracts::rules::of_rule;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
@@ -912,7 +847,7 @@ mod tests {
 
     #[test]
     fn the_real_file_gives_a_modest_number_of_findings() {
-        let data = crate::pipeline::detectors::real_data();
+        let data = crate::sources::contracts::rules::real_data();
         let started = std::time::Instant::now();
         let findings = PatternDetector {
             settings: PatternSettings::default(),

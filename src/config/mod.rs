@@ -6,6 +6,8 @@
 //! Durations carry their unit in the key name (`lease_seconds`) and are read through
 //! methods that return [`Duration`], so no other module converts units.
 
+pub mod detectors;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,7 +23,7 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub limits: LimitSettings,
     pub analysis: AnalysisSettings,
-    pub detectors: crate::pipeline::detectors::DetectorSettings,
+    pub detectors: detectors::DetectorSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
     pub portal: PortalSettings,
@@ -472,39 +474,6 @@ impl Settings {
     }
 }
 
-impl std::fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Destructured, so a new field cannot be forgotten here.
-        let DatabaseSettings {
-            url,
-            migrate_url,
-            min_connections,
-            max_connections,
-            connect_timeout_seconds,
-            statement_timeout_seconds,
-            ca_file,
-            pooler,
-        } = self;
-        let redacted = |url: &str| {
-            if url.trim().is_empty() {
-                String::new()
-            } else {
-                crate::db::redacted(url)
-            }
-        };
-        f.debug_struct("DatabaseSettings")
-            .field("url", &redacted(url))
-            .field("migrate_url", &redacted(migrate_url))
-            .field("min_connections", min_connections)
-            .field("max_connections", max_connections)
-            .field("connect_timeout_seconds", connect_timeout_seconds)
-            .field("statement_timeout_seconds", statement_timeout_seconds)
-            .field("ca_file", ca_file)
-            .field("pooler", pooler)
-            .finish()
-    }
-}
-
 impl DatabaseSettings {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_seconds)
@@ -535,13 +504,6 @@ impl WorkerSettings {
     }
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_seconds)
-    }
-    pub fn backoff(&self) -> crate::queue::Backoff {
-        crate::queue::Backoff {
-            base_seconds: self.backoff_base_seconds,
-            max_seconds: self.backoff_max_seconds,
-            jitter: self.backoff_jitter,
-        }
     }
 }
 

@@ -70,95 +70,24 @@
 //!
 //! Each rule keeps at most `max_findings_per_rule` findings, the strongest.
 
+pub use crate::config::detectors::DuplicateSettings;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::dispensa_limits::{self, Inciso, Law, Limit};
 use crate::analysis::rank::strongest;
-use crate::pipeline::format::{date, decimal, percent, reais};
-use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity, Unit};
-use crate::pipeline::text::{self, fold, jaccard};
+use crate::domain::format::{date, decimal, percent, reais};
+use crate::domain::law::dispensa_limits::{self, Inciso, Limit};
+use crate::domain::text::{self, fold, jaccard};
+use crate::sources::contracts::model::{
+    Contract, Dataset, Detector, Family, Finding, Severity, Unit,
+};
 
 /// Near-identical contracts of one UG with one supplier, for the same amount.
 pub const NEAR_IDENTICAL_OBJECT: &str = "duplicate.near_identical_object";
 /// Direct purchases under the dispensa limit that together exceed it.
 pub const SPLIT_PURCHASE: &str = "duplicate.split_purchase";
-
-/// Thresholds of the duplicate family: section `[detectors.duplicate]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DuplicateSettings {
-    /// Jaccard similarity (0..1) of two objects' meaningful words from which they
-    /// describe the same thing. Defaults to 0.85.
-    pub min_similarity: f64,
-    /// Objects with fewer meaningful words are too vague to compare ("aquisição de
-    /// material"). Defaults to 3.
-    pub min_object_words: usize,
-    /// Days between signatures within which two contracts can be duplicates.
-    /// Defaults to 30.
-    pub near_window_days: u32,
-    /// Relative difference (0..1, of the larger value) up to which two values are
-    /// the same amount. Defaults to 0.01.
-    pub value_tolerance: f64,
-    /// Later contracts of the same UG and supplier each contract is compared with,
-    /// at most: keeps a block of thousands of contracts linear. Defaults to 64.
-    pub max_comparisons_per_contract: usize,
-    /// Reais at stake from which a likely duplicate goes up one severity level.
-    /// Defaults to 1000000.0.
-    pub critical_amount: f64,
-    /// Days a split purchase's contracts may spread over to be summed. Defaults
-    /// to 90.
-    pub split_window_days: u32,
-    /// Words that mark a purchase modality as a direct purchase, matched in the
-    /// modality ignoring case and accents. Defaults to ["dispensa"].
-    pub split_modalities: Vec<String>,
-    /// The law whose limits apply between 2021-04-01 and 2023-12-30 when the
-    /// legal basis names none: "lei_8666" or "lei_14133". Defaults to "lei_8666".
-    pub split_coexistence_law: Law,
-    /// Phrases (ignoring case and accents) in the object or supplier name of a
-    /// dispensa the law grants for reasons other than value; such contracts are
-    /// left out. Defaults to family farming, fundações, utilities, Correios and
-    /// cessão de uso.
-    pub split_excluded_terms: Vec<String>,
-    /// Days within which all of a group's contracts make one batch. Defaults to 7.
-    pub split_batch_days: u32,
-    /// Findings each rule keeps per dataset, the strongest. Defaults to 200.
-    pub max_findings_per_rule: usize,
-}
-
-impl Default for DuplicateSettings {
-    fn default() -> Self {
-        Self {
-            min_similarity: 0.85,
-            min_object_words: 3,
-            near_window_days: 30,
-            value_tolerance: 0.01,
-            max_comparisons_per_contract: 64,
-            critical_amount: 1_000_000.0,
-            split_window_days: 90,
-            split_modalities: vec!["dispensa".to_string()],
-            split_coexistence_law: Law::Lei8666,
-            split_excluded_terms: [
-                "agricultura familiar",
-                "fundacao",
-                "energia eletrica",
-                "agua potavel",
-                "esgoto",
-                "correios",
-                "cessao de uso",
-                "concessao de uso",
-                "permissao de uso",
-            ]
-            .map(String::from)
-            .to_vec(),
-            split_batch_days: 7,
-            max_findings_per_rule: 200,
-        }
-    }
-}
 
 /// The duplicate family.
 pub struct DuplicateDetector {
@@ -1024,7 +953,7 @@ fn split_finding(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::pipeline::detectors::of_rule;
+    use crate::sources::contracts::rules::of_rule;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
@@ -1514,14 +1443,14 @@ pub(crate) mod tests {
         }))
         .expect("valid settings");
         assert_eq!(s.split_window_days, 60);
-        assert_eq!(s.split_coexistence_law, Law::Lei14133);
+        assert_eq!(s.split_coexistence_law, dispensa_limits::Law::Lei14133);
         assert_eq!(s.min_similarity, 0.85);
         assert!(serde_json::from_value::<DuplicateSettings>(json!({"nope": 1})).is_err());
     }
 
     #[test]
     fn the_real_file_gives_a_modest_number_of_findings() {
-        let data = crate::pipeline::detectors::real_data();
+        let data = crate::sources::contracts::rules::real_data();
         let started = std::time::Instant::now();
         let findings = DuplicateDetector {
             settings: DuplicateSettings::default(),

@@ -26,7 +26,7 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::text::fold;
+use crate::domain::text::fold;
 
 /// A procurement law that sets dispensa limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -18,9 +18,9 @@
 
 use serde_json::json;
 
-use crate::pipeline::format::{date, reais};
-use crate::pipeline::model::{Dataset, Family, Finding, Severity, SupplierSanction};
-use crate::pipeline::text::fold;
+use crate::domain::format::{date, reais};
+use crate::domain::text::fold;
+use crate::sources::contracts::model::{Dataset, Family, Finding, Severity, SupplierSanction};
 
 pub const RULE: &str = "vendor.sanctioned_supplier";
 
@@ -169,7 +169,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::pipeline::model::Contract;
+    use crate::sources::contracts::model::Contract;
 
     fn contract(supplier: &str, signed: (i32, u32, u32)) -> Contract {
         Contract {
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn on_the_real_files_the_contracts_of_punished_suppliers_are_found() {
-        let mut d = crate::pipeline::detectors::real_data();
+        let mut d = crate::sources::contracts::rules::real_data();
         let bytes = std::fs::read(
             crate::sources::shipped::data_path("sanctions")
                 .join("cnep_portal_sancoes_consulta_2023-10.json"),
@@ -283,7 +283,7 @@ mod tests {
         eprintln!(
             "vendor.sanctioned_supplier on the real two-year file: {} contracts, {:?} by severity",
             found.len(),
-            crate::pipeline::detectors::severity_counts(&found.iter().collect::<Vec<_>>())
+            crate::sources::contracts::rules::severity_counts(&found.iter().collect::<Vec<_>>())
         );
         assert!(
             (20..=73).contains(&found.len()),

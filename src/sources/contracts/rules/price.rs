@@ -45,68 +45,20 @@
 //! twice the minimum size. `financial_impact` = value − the group's typical value:
 //! the excess over the usual price (0 for low outliers).
 
+pub use crate::config::detectors::PriceSettings;
 use std::hash::Hasher;
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::analysis::rank::{keep_strongest, Rank};
-use crate::pipeline::format::{self, count, round, thousands};
-use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
-use crate::pipeline::stats;
-use crate::pipeline::text;
+use crate::domain::format::{self, count, round, thousands};
+use crate::domain::stats;
+use crate::domain::text;
+use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 
 /// A contract far above (or below) the value of comparable contracts.
 pub const ROBUST_ZSCORE: &str = "price.robust_zscore";
-
-/// Thresholds of the price family: section `[detectors.price]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PriceSettings {
-    /// Robust z (on log value) above which a contract is an outlier. Defaults to 3.5.
-    pub z_threshold: f64,
-    /// A flagged contract must also be at least this many times the group's typical
-    /// value (or at most its inverse, for low outliers). Defaults to 5.0.
-    pub min_ratio_to_median: f64,
-    /// Fewest contracts (the contract included) a group needs to be a yardstick;
-    /// a smaller group of similar objects falls back to agency and modality.
-    /// Defaults to 8.
-    pub min_group_size: usize,
-    /// Floor of the robust spread of log values (natural log units; 0.25 ≈ ±28%),
-    /// so groups of near-identical values do not make tiny differences "extreme".
-    /// Defaults to 0.25.
-    pub min_log_scale: f64,
-    /// Values below this, in reais, are placeholders (R$ 0,01) rather than prices
-    /// and are left out. Defaults to 10.0.
-    pub min_value: f64,
-    /// Robust z from which a high outlier is severe. Defaults to 6.0.
-    pub severe_z: f64,
-    /// Value, in reais, from which a high outlier is a large contract. Defaults to
-    /// 1000000.0.
-    pub large_value: f64,
-    /// Also report contracts far below their group (data errors, split purchases).
-    /// Defaults to false.
-    pub include_low_outliers: bool,
-    /// Most findings reported per dataset; the strongest are kept. Defaults to 200.
-    pub max_findings: usize,
-}
-
-impl Default for PriceSettings {
-    fn default() -> Self {
-        Self {
-            z_threshold: 3.5,
-            min_ratio_to_median: 5.0,
-            min_group_size: 8,
-            min_log_scale: 0.25,
-            min_value: 10.0,
-            severe_z: 6.0,
-            large_value: 1_000_000.0,
-            include_low_outliers: false,
-            max_findings: 200,
-        }
-    }
-}
 
 pub struct PriceDetector {
     pub settings: PriceSettings,
@@ -669,7 +621,7 @@ mod tests {
             number: format!("{i}/2022"),
             object: object.to_string(),
             modality: Some(modality.into()),
-            agency: crate::pipeline::model::Unit {
+            agency: crate::sources::contracts::model::Unit {
                 code: Some(agency.into()),
                 name: Some(format!("Órgão {agency}").into()),
             },
@@ -991,7 +943,7 @@ mod tests {
 
     #[test]
     fn the_real_file_yields_a_modest_number_of_findings() {
-        let data = crate::pipeline::detectors::real_data();
+        let data = crate::sources::contracts::rules::real_data();
         let settings = PriceSettings {
             max_findings: usize::MAX,
             ..PriceSettings::default()
@@ -1001,7 +953,7 @@ mod tests {
             "price.robust_zscore on {} contracts: {} findings, critical/high/medium/low {:?}",
             data.contracts.len(),
             findings.len(),
-            crate::pipeline::detectors::severity_counts(&findings.iter().collect::<Vec<_>>())
+            crate::sources::contracts::rules::severity_counts(&findings.iter().collect::<Vec<_>>())
         );
         assert!((10..=400).contains(&findings.len()), "{}", findings.len());
     }

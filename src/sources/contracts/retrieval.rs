@@ -17,10 +17,12 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use super::filters::ContractFilters;
+use crate::sources::filters::{ContractFilters, QueryParams};
 use std::sync::Arc;
 
-use crate::pipeline::model::{Amendment, Contract, Dataset, Shared, SupplierSanction, Unit};
+use crate::sources::contracts::model::{
+    Amendment, Contract, Dataset, Shared, SupplierSanction, Unit,
+};
 
 /// Why retrieval stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +50,6 @@ const CONTRACT_COLUMNS: &str = "
     c.codigo_ug, c.nome_ug, c.data_assinatura, c.data_publicacao_dou,
     c.data_inicio_vigencia, c.data_fim_vigencia, c.codigo_contratado, c.nome_contratado,
     c.valor_inicial::float8, c.valor_final::float8, c.modalidade_licitacao";
-
-/// Values with their types: retrieval sends its statements unnamed (one round
-/// trip each, and possible behind a transaction-mode pooler), which needs the types.
-pub type QueryParams = Vec<(Box<dyn ToSql + Sync + Send>, Type)>;
 
 /// The rows of `select` (a statement without LIMIT) with its typed `params`,
 /// at most `limit`: one row past it is asked for, and its arrival is
@@ -220,11 +218,11 @@ impl Interner {
 /// A parsed Portal row as the detectors see it, keyed as the importer keys it;
 /// what retrieval builds from the database, without the database (benchmarks,
 /// tests of detectors on real rows).
-pub fn from_portal(c: &super::portal::Contract) -> Contract {
+pub fn from_portal(c: &crate::sources::portal::Contract) -> Contract {
     let some = |s: &str| (!s.is_empty()).then(|| Shared::from(s));
     let shared = |s: &Option<String>| s.as_deref().map(Shared::from);
     Contract {
-        key: super::import::contract_id(c),
+        key: super::rows::contract_id(c),
         number: c.numero.clone(),
         object: c.objeto.clone(),
         legal_basis: shared(&c.fundamento_legal),
@@ -282,7 +280,10 @@ fn attach(contracts: &mut [Contract], attached: Vec<(usize, Amendment)>) {
 }
 
 /// Attaches parsed Portal amendments to contracts, as retrieval does.
-pub fn attach_amendments(contracts: &mut [Contract], amendments: &[super::portal::Amendment]) {
+pub fn attach_amendments(
+    contracts: &mut [Contract],
+    amendments: &[crate::sources::portal::Amendment],
+) {
     let index = ByUgNumber::new(contracts);
     let mut attached = Vec::new();
     for a in amendments {

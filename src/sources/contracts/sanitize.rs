@@ -18,8 +18,8 @@
 
 use serde_json::json;
 
-use super::format::reais;
 use super::model::{Dataset, Family, Finding, Severity};
+use crate::domain::format::reais;
 
 pub const IMPLAUSIBLE_VALUE: &str = "price.implausible_value";
 
@@ -126,7 +126,7 @@ pub fn restore(data: &mut Dataset, registered: Registered) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::model::Contract;
+    use crate::sources::contracts::model::Contract;
 
     fn contract(initial: f64, final_value: f64) -> Contract {
         Contract {

@@ -2,8 +2,6 @@
 
 use chrono::NaiveDate;
 
-use crate::pipeline::model::{Contract, Unit};
-
 /// Digits with a dot every three from the right: "1234567" → "1.234.567".
 fn group(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -44,25 +42,6 @@ pub fn count(n: usize) -> String {
 pub fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
-}
-
-/// A unit as citizens read it: "UNIVERSIDADE FEDERAL DE GOIAS (153052)".
-pub fn unit_label(unit: &Unit) -> String {
-    match (&unit.name, &unit.code) {
-        (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.to_string(),
-        (None, Some(code)) => format!("código {code}"),
-        (None, None) => "unidade não identificada".to_string(),
-    }
-}
-
-/// "Contrato 12021 de FORNECEDOR, UG (código)".
-pub fn contract_label(c: &Contract) -> String {
-    let supplier = c
-        .supplier_name
-        .as_deref()
-        .unwrap_or("fornecedor não identificado");
-    format!("Contrato {} de {supplier}, {}", c.number, unit_label(&c.ug))
 }
 
 /// "37,5%" from 0.375.

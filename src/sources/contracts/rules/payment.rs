@@ -51,15 +51,16 @@
 //!
 //! Each rule keeps at most `max_findings_per_rule` findings, the strongest first.
 
+pub use crate::config::detectors::PaymentSettings;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::pipeline::format::{self, contract_label};
-use crate::pipeline::model::{Contract, Dataset, Detector, Family, Finding, Severity};
-use crate::pipeline::text::fold;
+use crate::domain::format;
+use crate::domain::text::fold;
+use crate::sources::contracts::model::contract_label;
+use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Finding, Severity};
 
 pub const AMENDMENT_OVER_LEGAL_LIMIT: &str = "payment.amendment_over_legal_limit";
 pub const VALUE_DISCREPANCY: &str = "payment.value_discrepancy";
@@ -75,53 +76,6 @@ const ADDITION_WORDS: &[&str] = &[
     "aditivo de valor",
 ];
 const PRICE_UPDATE_WORDS: &[&str] = &["reajust", "repactu", "reequilibr"];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PaymentSettings {
-    /// Additions allowed over the initial value (Lei 8.666 art. 65 §1º), 0..1.
-    pub addition_limit: f64,
-    /// Additions allowed when the object is a renovation ("reforma"), 0..1.
-    pub renovation_limit: f64,
-    /// Days of validity beyond whole years that do not yet count as another
-    /// 12-month period of a continuous service.
-    pub period_slack_days: i64,
-    /// Minimum excess over the allowed value for a finding, in reais.
-    pub min_excess_value: f64,
-    /// Final values below this fraction of the initial are discrepancies.
-    pub discrepancy_low_ratio: f64,
-    /// Final values above this multiple of the initial are discrepancies (and are
-    /// left out of the legal-limit rule).
-    pub discrepancy_high_ratio: f64,
-    /// The larger of the two values must reach this, in reais.
-    pub discrepancy_min_value: f64,
-    /// Distinct amendments that make a contract "much amended".
-    pub many_min_amendments: usize,
-    /// …when they also come faster than this many per year.
-    pub many_min_per_year: f64,
-    /// Value-addition amendments that alone make a contract "much amended".
-    pub many_min_value_additions: usize,
-    /// Findings kept per rule and dataset, the strongest first.
-    pub max_findings_per_rule: usize,
-}
-
-impl Default for PaymentSettings {
-    fn default() -> Self {
-        Self {
-            addition_limit: 0.25,
-            renovation_limit: 0.50,
-            period_slack_days: 31,
-            min_excess_value: 50_000.0,
-            discrepancy_low_ratio: 0.05,
-            discrepancy_high_ratio: 10.0,
-            discrepancy_min_value: 1_000_000.0,
-            many_min_amendments: 6,
-            many_min_per_year: 2.0,
-            many_min_value_additions: 3,
-            max_findings_per_rule: 200,
-        }
-    }
-}
 
 pub struct PaymentDetector {
     pub settings: PaymentSettings,
@@ -495,7 +449,7 @@ fn typing_pattern(ratio: f64) -> Option<&'static str> {
         Some("power_of_ten")
     } else if (r / 12.0 - 1.0).abs() < 0.01 {
         Some("twelve")
-    } else if r >= crate::pipeline::sanitize::IMPROBABLE_RATIO {
+    } else if r >= crate::sources::contracts::sanitize::IMPROBABLE_RATIO {
         Some("improbable")
     } else {
         None
@@ -813,9 +767,9 @@ fn many_amendments_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::detectors::{of_rule, severity_counts};
-    use crate::pipeline::model::Amendment;
-    use crate::pipeline::model::Unit;
+    use crate::sources::contracts::model::Amendment;
+    use crate::sources::contracts::model::Unit;
+    use crate::sources::contracts::rules::{of_rule, severity_counts};
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("valid date")
@@ -1145,7 +1099,7 @@ mod tests {
     /// Real data, when the Portal parser can read it (run with --nocapture).
     #[test]
     fn real_contracts_give_a_modest_number_of_findings_per_rule() {
-        let contracts = crate::pipeline::detectors::real_data().contracts;
+        let contracts = crate::sources::contracts::rules::real_data().contracts;
         let started = std::time::Instant::now();
         let findings = PaymentDetector {
             settings: PaymentSettings::default(),
