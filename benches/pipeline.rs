@@ -18,7 +18,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fiscal::config::Settings;
 use fiscal::domain::text::fold;
-use fiscal::pipeline::contracts::ContractsPipeline;
+use fiscal::pipeline::contracts::Contracts;
+use fiscal::pipeline::Investigation;
 use fiscal::pipeline::{Job, Pipeline, Progress};
 use fiscal::sources::contracts::{contracts_query, retrieve};
 use fiscal::sources::filters::ContractFilters;
@@ -202,8 +203,11 @@ fn pipeline(c: &mut Criterion) {
     let mut settings = Settings::default();
     settings.database.url = url.clone();
     let pool = fiscal::db::pool(&settings.database).expect("pool");
-    let pipeline =
-        ContractsPipeline::new(pool, settings.analysis.clone(), settings.detectors.clone());
+    let pipeline = Investigation::new(
+        pool,
+        settings.analysis.clone(),
+        Contracts::new(&settings.analysis, settings.detectors.clone()),
+    );
     let job = Job {
         id: uuid::Uuid::nil(),
         user_id: uuid::Uuid::nil(),

@@ -10,21 +10,17 @@
 //! investigated from imported files.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
-use serde_json::json;
-use tokio_util::sync::CancellationToken;
+use serde_json::{json, Value};
 
-use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
-use crate::analysis::investigation::{conclude, confidence_score, families, Detected};
+use super::source::{share, Retrieval, Retrieved, Source};
+use super::JobError;
 use crate::analysis::{Detector, Family, Vocabulary};
-use crate::config::AnalysisSettings;
-use crate::db::Pool;
 use crate::sources::biddings::retrieval::retrieve;
 use crate::sources::biddings::rules::VendorRules;
 use crate::sources::biddings::Tenders;
-use crate::sources::filters::ContractFilters;
+use crate::sources::filters::{ContractFilters, FilterError};
 
 const WORDS: Vocabulary = Vocabulary {
     one: "licitação",
@@ -59,110 +55,57 @@ fn not_applicable(f: Family) -> &'static str {
     }
 }
 
-pub struct BiddingsPipeline {
-    pool: Pool,
-    analysis: AnalysisSettings,
-}
-
-impl BiddingsPipeline {
-    pub fn new(pool: Pool, analysis: AnalysisSettings) -> Self {
-        Self { pool, analysis }
-    }
-}
-
-fn unavailable(e: impl Into<anyhow::Error>) -> JobError {
-    JobError::retryable(
-        "Não foi possível ler os dados de licitações agora; a investigação será tentada de novo.",
-        e.into(),
-    )
-}
+/// Biddings and their participants, as `fiscal import` loaded them.
+pub struct Biddings;
 
 #[async_trait]
-impl Pipeline for BiddingsPipeline {
-    async fn run(
+impl Source for Biddings {
+    type Filters = ContractFilters;
+    type Data = Tenders;
+    const NAME: &'static str = "biddings";
+    const WORDS: Vocabulary = WORDS;
+    const APPLICABLE: &'static [Family] = &[Family::Vendor];
+    const DATA: &'static str = "de licitações";
+    const NARROW: &'static str = "por ano, órgão ou valor";
+
+    fn parse(filters: &Value) -> Result<ContractFilters, FilterError> {
+        ContractFilters::parse(filters)
+    }
+
+    fn not_applicable(family: Family) -> &'static str {
+        not_applicable(family)
+    }
+
+    fn none_applicable(_names: &str) -> String {
+        "Para licitações, só há regras de concorrência por enquanto: peça \"vendor\" \
+         (participante único, rodízio de vencedores) ou deixe anomaly_types vazio."
+            .to_string()
+    }
+
+    async fn retrieve(
         &self,
-        job: &Job,
-        progress: &Progress,
-        cancel: &CancellationToken,
-    ) -> Result<Completion, JobError> {
-        let started = Instant::now();
-        let filters = ContractFilters::parse(&job.filters).map_err(super::invalid_filter)?;
-        let asked = families(&job.anomaly_types)?;
-        let (run, skipped) = super::applicable(&asked, &[Family::Vendor], |_| {
-            "Para licitações, só há regras de concorrência por enquanto: peça \"vendor\" \
-             (participante único, rodízio de vencedores) ou deixe anomaly_types vazio."
-                .to_string()
-        })?;
-        progress.set(Phase::DataRetrieval, 0.05);
-        let client = self.pool.get().await.map_err(unavailable)?;
-        let (data, participants) = super::read_until_cancelled(
-            &self.pool,
-            &client,
-            retrieve(&client, &filters, self.analysis.max_records),
-            cancel,
-            |limit| {
-                format!(
-                    "Os filtros selecionam mais de {limit} licitações, mais do que uma \
-                         investigação analisa de uma vez. Restrinja por ano, órgão ou valor."
-                )
-            },
-            unavailable,
-        )
-        .await?;
-        drop(client);
-        progress.records_analyzed(data.tenders.len());
-        let retrieval_ms = started.elapsed().as_millis() as u64;
-
-        let (data, per_family, detection_ms) = super::detect(
-            progress,
-            cancel,
-            &run,
-            |_| -> Arc<dyn Detector<Tenders>> { Arc::new(VendorRules) },
-            data,
-        )
-        .await?;
-
-        let with_bidders = data
-            .tenders
-            .iter()
-            .filter(|t| !t.bidders.is_empty())
-            .count();
+        reading: &Retrieval<'_>,
+        filters: &ContractFilters,
+    ) -> Result<Retrieved<Tenders>, JobError> {
+        let (data, participants) = reading
+            .bounded::<Self, _>(retrieve(reading.client, filters, reading.max_records))
+            .await?;
         let metadata = json!({
-            "pipeline": "biddings",
-            "anomaly_types": ["vendor"],
-            "not_applicable": super::not_run(&skipped, not_applicable),
             "checked_against": "documented layouts only: no real Licitações file could be obtained",
             "rows_read": {"biddings": data.tenders.len(), "participants": participants},
-            "phases_ms": {
-                "data_retrieval": retrieval_ms,
-                "anomaly_detection": detection_ms,
-            },
         });
-        let n = data.tenders.len();
-        let confidence_score = confidence_score(&run, n, |_| {
-            if n == 0 {
-                0.0
-            } else {
-                with_bidders as f64 / n as f64
-            }
-        });
-        Ok(conclude(
-            Detected {
-                job: job.id,
-                data: &data,
-                per_family,
-                words: &WORDS,
-                scope: filters.describe_as(
-                    "abertas",
-                    "participante",
-                    "todas as licitações importadas",
-                ),
-                preface: None,
-                confidence_score,
-                metadata,
-            },
-            &self.analysis,
-            progress,
-        ))
+        Ok(Retrieved { data, metadata })
+    }
+
+    fn detectors(&self, _run: &[Family]) -> Vec<Arc<dyn Detector<Tenders>>> {
+        vec![Arc::new(VendorRules)]
+    }
+
+    fn coverage(_family: Family, data: &Tenders) -> f64 {
+        share(&data.tenders, |t| !t.bidders.is_empty())
+    }
+
+    fn scope(filters: &ContractFilters) -> String {
+        filters.describe_as("abertas", "participante", "todas as licitações importadas")
     }
 }

@@ -8,24 +8,24 @@
 //! 1 − e^(−n/200) — group statistics over a handful of contracts say little. It is
 //! about the investigation as a whole; each anomaly has its own `confidence`.
 
-use std::time::Instant;
+use std::sync::Arc;
 
+use anyhow::Context;
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
-use crate::analysis::investigation::{conclude, confidence_score, families, Detected, Stage};
-use crate::analysis::Vocabulary;
+use super::source::{share, unavailable, Retrieval, Retrieved, Source, Understood};
+use super::{Job, JobError, Phase, Progress};
+use crate::analysis::investigation::{families, Stage};
+use crate::analysis::{Detector, Vocabulary};
+use crate::config::AnalysisSettings;
+use crate::db::Conn;
+use crate::question;
 use crate::sources::contracts::model::{Dataset, Family};
 use crate::sources::contracts::rules::{self, DetectorSettings};
-use anyhow::Context;
-
-use crate::config::AnalysisSettings;
-use crate::db::Pool;
-use crate::question;
-use crate::sources::contracts::retrieve;
-use crate::sources::filters::ContractFilters;
+use crate::sources::contracts::{retrieve, sanitize};
+use crate::sources::filters::{ContractFilters, FilterError};
 use crate::sources::portal_api::PortalClient;
 use crate::sources::portal_cache::{self, SyncStats};
 
@@ -51,21 +51,24 @@ fn family_pt(f: Family) -> &'static str {
     }
 }
 
-pub struct ContractsPipeline {
-    pool: Pool,
-    analysis: AnalysisSettings,
+/// Federal contracts, as `fiscal import` loaded them and, for an
+/// investigation naming an agency when a Portal key is configured, as the
+/// `/contratos` pages bring them.
+pub struct Contracts {
     detectors: DetectorSettings,
+    /// Values above this are set aside before the families that compare
+    /// values (price, vendor…), and shown as registered.
+    implausible_value: f64,
     /// The `portal` backend, when a key is configured: one client, and so one
-    /// rate limiter, for every job of the process.
+    /// rate limiter, for every job of this worker.
     portal: Option<PortalClient>,
 }
 
-impl ContractsPipeline {
-    pub fn new(pool: Pool, analysis: AnalysisSettings, detectors: DetectorSettings) -> Self {
+impl Contracts {
+    pub fn new(analysis: &AnalysisSettings, detectors: DetectorSettings) -> Self {
         Self {
-            pool,
-            analysis,
             detectors,
+            implausible_value: analysis.implausible_value,
             portal: None,
         }
     }
@@ -113,7 +116,7 @@ impl ContractsPipeline {
                 e,
                 &format!("contratos do órgão {orgao}"),
                 "é o código SIAFI do órgão, como 26000",
-                unavailable,
+                unavailable::<Contracts>,
             )
         })?;
         tracing::info!(
@@ -129,14 +132,14 @@ impl ContractsPipeline {
     }
 }
 
-impl ContractsPipeline {
+impl Contracts {
     /// The question read into filters where the row's own are silent
     /// (src/question). A question that asks what cannot be answered as written,
     /// or narrows nothing over a large table, ends here with its message.
     async fn read_question(
-        &self,
         client: &tokio_postgres::Client,
         job: &Job,
+        analysis: &AnalysisSettings,
     ) -> Result<question::Applied, JobError> {
         let vocab = question::Vocabulary::builtin();
         let today = crate::sources::portal_api::brasilia_now().date();
@@ -153,7 +156,7 @@ impl ContractsPipeline {
                 .collect();
             question::lookup::load(client, &suppliers, vocab)
                 .await
-                .map_err(unavailable)?
+                .map_err(unavailable::<Contracts>)?
         };
         let understood = question::resolve(draft, vocab, &directory);
         let applied = question::apply(&understood, &job.query, &job.filters, &job.anomaly_types);
@@ -161,10 +164,10 @@ impl ContractsPipeline {
             return Err(JobError::permanent(problem.clone()));
         }
         if applied.unfocused {
-            let limit = self.analysis.unfocused_question_limit;
+            let limit = analysis.unfocused_question_limit;
             let imported = more_contracts_than(client, limit)
                 .await
-                .map_err(unavailable)?;
+                .map_err(unavailable::<Contracts>)?;
             if imported {
                 return Err(JobError::permanent(question::unfocused_message(limit)));
             }
@@ -191,16 +194,99 @@ async fn more_contracts_than(
     Ok(row.get(0))
 }
 
-/// The share of records a family can examine.
-fn coverage(family: Family, data: &Dataset) -> f64 {
-    let n = data.contracts.len();
-    if n == 0 {
-        return 0.0;
+#[async_trait]
+impl Source for Contracts {
+    type Filters = ContractFilters;
+    type Data = Dataset;
+    const NAME: &'static str = "contracts";
+    const WORDS: Vocabulary = WORDS;
+    const APPLICABLE: &'static [Family] = &Family::ALL;
+    const DATA: &'static str = "de contratos";
+    const NARROW: &'static str = "por ano, órgão ou valor";
+
+    fn parse(filters: &Value) -> Result<ContractFilters, FilterError> {
+        ContractFilters::parse(filters)
     }
-    let usable = data
-        .contracts
-        .iter()
-        .filter(|c| match family {
+
+    async fn understand(
+        &self,
+        client: &Conn,
+        job: &Job,
+        _filters: ContractFilters,
+        _asked: Vec<Family>,
+        analysis: &AnalysisSettings,
+    ) -> Result<Understood<ContractFilters>, JobError> {
+        let question = Self::read_question(client, job, analysis).await?;
+        Ok(Understood {
+            filters: ContractFilters::parse(&question.filters).map_err(super::invalid_filter)?,
+            asked: families(&question.anomaly_types)?,
+            sentence: question.sentence,
+            question: question.metadata,
+        })
+    }
+
+    fn not_applicable(_family: Family) -> &'static str {
+        ""
+    }
+
+    fn none_applicable(names: &str) -> String {
+        format!("Os tipos de anomalia pedidos ({names}) não se aplicam a contratos.")
+    }
+
+    async fn retrieve(
+        &self,
+        reading: &Retrieval<'_>,
+        filters: &ContractFilters,
+    ) -> Result<Retrieved<Dataset>, JobError> {
+        let fetched = self
+            .fetch_from_portal(reading.client, filters, reading.progress, reading.cancel)
+            .await?;
+        // Retrieval checks the token between rows; a statement that has not sent
+        // its first row yet (a wide text search) is cancelled on the server.
+        let retrieval = retrieve(
+            reading.client,
+            filters,
+            reading.max_records,
+            reading.cancel,
+            |n| reading.progress.records_analyzed(n),
+        );
+        let (data, stats) = reading.bounded::<Self, _>(retrieval).await?;
+        let metadata = json!({
+            "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
+            "portal_api": fetched,
+        });
+        Ok(Retrieved { data, metadata })
+    }
+
+    fn detectors(&self, run: &[Family]) -> Vec<Arc<dyn Detector<Dataset>>> {
+        rules::build(&self.detectors, run)
+    }
+
+    /// Payment compares initial and final values as registered, so it runs
+    /// first; then the values are sanitised in place for the other families
+    /// and put back afterwards, for the results to show what was published.
+    async fn detect(
+        &self,
+        stage: &mut Stage<'_>,
+        run: &[Family],
+        data: Dataset,
+    ) -> Result<Dataset, JobError> {
+        let (payment, rest): (Vec<_>, Vec<_>) = self
+            .detectors(run)
+            .into_iter()
+            .partition(|d| d.family() == Family::Payment);
+        let mut data = stage.run(payment, data).await?;
+        let (registered, set_aside) = sanitize::sanitize(&mut data, self.implausible_value);
+        if run.contains(&Family::Price) {
+            stage.record(Family::Price, set_aside, 0);
+        }
+        let mut data = stage.run(rest, data).await?;
+        sanitize::restore(&mut data, registered);
+        Ok(data)
+    }
+
+    fn coverage(family: Family, data: &Dataset) -> f64 {
+        share(&data.contracts, |c| match family {
             Family::Price | Family::Pattern => c.final_value.or(c.initial_value).is_some(),
             Family::Vendor => {
                 c.supplier_code.is_some() && c.final_value.or(c.initial_value).is_some()
@@ -209,118 +295,9 @@ fn coverage(family: Family, data: &Dataset) -> f64 {
             Family::Payment => c.initial_value.is_some() && c.final_value.is_some(),
             Family::Duplicate => c.ug.code.is_some() && !c.object.trim().is_empty(),
         })
-        .count();
-    usable as f64 / n as f64
-}
+    }
 
-fn unavailable(e: impl Into<anyhow::Error>) -> JobError {
-    JobError::retryable(
-        "Não foi possível ler os dados de contratos agora; a investigação será tentada de novo.",
-        e.into(),
-    )
-}
-
-#[async_trait]
-impl Pipeline for ContractsPipeline {
-    async fn run(
-        &self,
-        job: &Job,
-        progress: &Progress,
-        cancel: &CancellationToken,
-    ) -> Result<Completion, JobError> {
-        let started = Instant::now();
-        let invalid = super::invalid_filter;
-        // What the citizen wrote in `filters` and `anomaly_types` is checked
-        // first: its mistakes are the ones to tell, before any of the question's.
-        ContractFilters::parse(&job.filters).map_err(invalid)?;
-        families(&job.anomaly_types)?;
-        let client = self.pool.get().await.map_err(unavailable)?;
-        let question = self.read_question(&client, job).await?;
-        let filters = ContractFilters::parse(&question.filters).map_err(invalid)?;
-        let families = families(&question.anomaly_types)?;
-
-        progress.set(Phase::DataRetrieval, 0.05);
-        let fetched = self
-            .fetch_from_portal(&client, &filters, progress, cancel)
-            .await?;
-        let retrieval = retrieve(&client, &filters, self.analysis.max_records, cancel, |n| {
-            progress.records_analyzed(n)
-        });
-        // Retrieval checks the token between rows; a statement that has not sent
-        // its first row yet (a wide text search) is cancelled on the server.
-        let (data, stats) = super::read_until_cancelled(
-            &self.pool,
-            &client,
-            retrieval,
-            cancel,
-            |limit| {
-                format!(
-                    "Os filtros selecionam mais de {limit} contratos, mais do que uma \
-                         investigação analisa de uma vez. Restrinja por ano, órgão ou valor."
-                )
-            },
-            unavailable,
-        )
-        .await?;
-        drop(client);
-        progress.records_analyzed(data.contracts.len());
-        let retrieval_ms = started.elapsed().as_millis() as u64;
-
-        progress.set(Phase::AnomalyDetection, 0.40);
-        let detection_started = Instant::now();
-        let detectors = rules::build(&self.detectors, &families);
-        let mut stage = Stage::new(progress, cancel, detectors.len());
-        // Payment compares initial and final values as registered, so it runs
-        // first; then the values are sanitised in place for the other families
-        // and put back afterwards, for the results to show what was published.
-        let (payment, rest): (Vec<_>, Vec<_>) = detectors
-            .into_iter()
-            .partition(|d| d.family() == Family::Payment);
-        let mut data = stage.run(payment, data).await?;
-        let (registered, set_aside) = crate::sources::contracts::sanitize::sanitize(
-            &mut data,
-            self.analysis.implausible_value,
-        );
-        if families.contains(&Family::Price) {
-            stage.record(Family::Price, set_aside, 0);
-        }
-        let mut data = stage.run(rest, data).await?;
-        crate::sources::contracts::sanitize::restore(&mut data, registered);
-        let detection_ms = detection_started.elapsed().as_millis() as u64;
-
-        let metadata = json!({
-            "pipeline": "contracts",
-            "anomaly_types": families.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            "question": question.metadata,
-            "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
-            "portal_api": fetched.map(|f| json!({
-                "months": f.months,
-                "months_fetched": f.months_fetched,
-                "requests": f.requests,
-                "contracts": f.contracts,
-                "skipped": f.skipped,
-            })),
-            "phases_ms": {
-                "data_retrieval": retrieval_ms,
-                "anomaly_detection": detection_ms,
-            },
-        });
-        let confidence_score = confidence_score(&families, data.contracts.len(), |family| {
-            coverage(family, &data)
-        });
-        Ok(conclude(
-            Detected {
-                job: job.id,
-                data: &data,
-                per_family: stage.per_family,
-                words: &WORDS,
-                scope: filters.describe(),
-                preface: question.sentence.clone(),
-                confidence_score,
-                metadata,
-            },
-            &self.analysis,
-            progress,
-        ))
+    fn scope(filters: &ContractFilters) -> String {
+        filters.describe()
     }
 }

@@ -15,23 +15,22 @@
 //! not used.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
-use tokio_util::sync::CancellationToken;
 
-use super::{Completion, Job, JobError, Phase, Pipeline, Progress};
-use crate::analysis::investigation::{conclude, confidence_score, families, Detected};
+use super::source::{share, unavailable, Retrieval, Retrieved, Source, Understood};
+use super::{Job, JobError};
 use crate::analysis::{Detector, Family, Vocabulary};
 use crate::config::AnalysisSettings;
-use crate::db::Pool;
+use crate::db::Conn;
 use crate::question::{self, Group, Reading};
 use crate::sources::contracts::rules::pattern::PatternSettings;
 use crate::sources::expenses::filters::BudgetFilters;
 use crate::sources::expenses::retrieval::retrieve;
 use crate::sources::expenses::rules::{self, PatternRules, PaymentRules};
 use crate::sources::expenses::Budget;
+use crate::sources::filters::FilterError;
 
 /// How the summary speaks of the budget.
 const WORDS: Vocabulary = Vocabulary {
@@ -67,48 +66,6 @@ fn not_applicable(f: Family) -> &'static str {
         Family::Price => "budget lines carry no items or unit prices",
         Family::Payment | Family::Pattern => "",
     }
-}
-
-pub struct ExpensesPipeline {
-    pool: Pool,
-    analysis: AnalysisSettings,
-    pattern: PatternSettings,
-}
-
-impl ExpensesPipeline {
-    /// `pattern` holds the Benford thresholds, shared with the contracts' rule.
-    pub fn new(pool: Pool, analysis: AnalysisSettings, pattern: PatternSettings) -> Self {
-        Self {
-            pool,
-            analysis,
-            pattern,
-        }
-    }
-}
-
-fn unavailable(e: impl Into<anyhow::Error>) -> JobError {
-    JobError::retryable(
-        "Não foi possível ler os dados do orçamento agora; a investigação será tentada de novo.",
-        e.into(),
-    )
-}
-
-/// The share of allocations a family can examine.
-fn coverage(family: Family, data: &Budget) -> f64 {
-    let n = data.allocations.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let usable = data
-        .allocations
-        .iter()
-        .filter(|a| match family {
-            Family::Payment => a.amounts.atualizado != 0.0 || a.amounts.empenhado != 0.0,
-            Family::Pattern => a.amounts.inicial > 0.0 || a.amounts.empenhado > 0.0,
-            _ => false,
-        })
-        .count();
-    usable as f64 / n as f64
 }
 
 /// What the question added to the row's filters.
@@ -156,7 +113,7 @@ fn as_budget(r: &Reading) -> Map<String, Value> {
     out
 }
 
-async fn read_question(client: &tokio_postgres::Client, job: &Job) -> Result<Question, JobError> {
+async fn read_question(client: &Conn, job: &Job) -> Result<Question, JobError> {
     let vocab = question::Vocabulary::builtin();
     let today = crate::sources::portal_api::brasilia_now().date();
     let draft = question::read(&job.query, today, vocab);
@@ -165,7 +122,7 @@ async fn read_question(client: &tokio_postgres::Client, job: &Job) -> Result<Que
     } else {
         question::lookup::load(client, &[], vocab)
             .await
-            .map_err(unavailable)?
+            .map_err(unavailable::<Expenses>)?
     };
     let understood = question::resolve(draft, vocab, &directory);
     let mut merged = job.filters.as_object().cloned().unwrap_or_default();
@@ -215,80 +172,77 @@ async fn read_question(client: &tokio_postgres::Client, job: &Job) -> Result<Que
     })
 }
 
+/// The federal budget's allocations, with their peers in the whole imported
+/// budget.
+pub struct Expenses {
+    /// The Benford thresholds, shared with the contracts' rule.
+    pattern: PatternSettings,
+}
+
+impl Expenses {
+    pub fn new(pattern: PatternSettings) -> Self {
+        Self { pattern }
+    }
+}
+
 #[async_trait]
-impl Pipeline for ExpensesPipeline {
-    async fn run(
+impl Source for Expenses {
+    type Filters = BudgetFilters;
+    type Data = Budget;
+    const NAME: &'static str = "expenses";
+    const WORDS: Vocabulary = WORDS;
+    const APPLICABLE: &'static [Family] = &APPLICABLE;
+    const DATA: &'static str = "do orçamento";
+    const NARROW: &'static str = "por ano ou órgão";
+
+    fn parse(filters: &Value) -> Result<BudgetFilters, FilterError> {
+        BudgetFilters::parse(filters)
+    }
+
+    async fn understand(
         &self,
+        client: &Conn,
         job: &Job,
-        progress: &Progress,
-        cancel: &CancellationToken,
-    ) -> Result<Completion, JobError> {
-        let started = Instant::now();
-        // The citizen's own filters are checked first: their mistakes are the
-        // ones to tell.
-        BudgetFilters::parse(&job.filters).map_err(super::invalid_filter)?;
-        let asked = families(&job.anomaly_types)?;
-        let (run, skipped) = super::applicable(&asked, &APPLICABLE, |names| {
-            format!(
-                "Os tipos de anomalia pedidos ({names}) não se aplicam ao orçamento: as linhas do \
-                 orçamento não trazem favorecido, datas nem preços. Para despesas, peça \
-                 \"payment\" (execução acima do orçamento) ou \"pattern\" (revisões e padrões \
-                 estatísticos), ou deixe anomaly_types vazio."
-            )
-        })?;
+        _filters: BudgetFilters,
+        asked: Vec<Family>,
+        _analysis: &AnalysisSettings,
+    ) -> Result<Understood<BudgetFilters>, JobError> {
+        let question = read_question(client, job).await?;
+        Ok(Understood {
+            filters: BudgetFilters::parse(&question.filters).map_err(super::invalid_filter)?,
+            asked,
+            sentence: question.sentence,
+            question: question.metadata,
+        })
+    }
 
-        progress.set(Phase::DataRetrieval, 0.05);
-        let client = self.pool.get().await.map_err(unavailable)?;
-        let question = read_question(&client, job).await?;
-        let filters = BudgetFilters::parse(&question.filters).map_err(super::invalid_filter)?;
+    fn not_applicable(family: Family) -> &'static str {
+        not_applicable(family)
+    }
+
+    fn none_applicable(names: &str) -> String {
+        format!(
+            "Os tipos de anomalia pedidos ({names}) não se aplicam ao orçamento: as linhas do \
+             orçamento não trazem favorecido, datas nem preços. Para despesas, peça \
+             \"payment\" (execução acima do orçamento) ou \"pattern\" (revisões e padrões \
+             estatísticos), ou deixe anomaly_types vazio."
+        )
+    }
+
+    async fn retrieve(
+        &self,
+        reading: &Retrieval<'_>,
+        filters: &BudgetFilters,
+    ) -> Result<Retrieved<Budget>, JobError> {
         let retrieval = retrieve(
-            &client,
-            &filters,
+            reading.client,
+            filters,
             rules::MIN_INITIAL,
-            self.analysis.max_records,
-            cancel,
+            reading.max_records,
+            reading.cancel,
         );
-        let (data, stats) = super::read_until_cancelled(
-            &self.pool,
-            &client,
-            retrieval,
-            cancel,
-            |limit| {
-                    format!(
-                        "Os filtros selecionam mais de {limit} alocações do orçamento, mais do que uma \
-                         investigação analisa de uma vez. Restrinja por ano ou órgão."
-                    )
-                },
-                unavailable,
-        )
-        .await?;
-        drop(client);
-        progress.records_analyzed(data.allocations.len());
-        let retrieval_ms = started.elapsed().as_millis() as u64;
-
-        let (data, per_family, detection_ms) = super::detect(
-            progress,
-            cancel,
-            &run,
-            |f| -> Arc<dyn Detector<Budget>> {
-                if f == Family::Payment {
-                    Arc::new(PaymentRules)
-                } else {
-                    Arc::new(PatternRules {
-                        settings: self.pattern.clone(),
-                    })
-                }
-            },
-            data,
-        )
-        .await?;
-
-        let (born, born_total) = rules::born_during_year(&data);
+        let (data, stats) = reading.bounded::<Self, _>(retrieval).await?;
         let metadata = json!({
-            "pipeline": "expenses",
-            "anomaly_types": run.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            "not_applicable": super::not_run(&skipped, not_applicable),
-            "question": question.metadata,
             "rows_read": {"budget_lines": stats.lines, "allocations": stats.allocations},
             "peers": data.peers.iter().map(|p| json!({
                 "exercicio": p.exercicio,
@@ -298,41 +252,54 @@ impl Pipeline for ExpensesPipeline {
                 "median_ratio": p.median.exp(),
                 "p99_ratio": p.p99.exp(),
             })).collect::<Vec<_>>(),
-            "allocations_born_during_year": {"count": born, "updated_budget": born_total},
-            "phases_ms": {
-                "data_retrieval": retrieval_ms,
-                "anomaly_detection": detection_ms,
-            },
         });
-        let not_applied = (!skipped.is_empty()).then(|| {
-            let names: Vec<&str> = skipped.iter().map(|f| family_pt(*f)).collect();
+        Ok(Retrieved { data, metadata })
+    }
+
+    fn detectors(&self, run: &[Family]) -> Vec<Arc<dyn Detector<Budget>>> {
+        run.iter()
+            .map(|f| -> Arc<dyn Detector<Budget>> {
+                if *f == Family::Payment {
+                    Arc::new(PaymentRules)
+                } else {
+                    Arc::new(PatternRules {
+                        settings: self.pattern.clone(),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    fn coverage(family: Family, data: &Budget) -> f64 {
+        share(&data.allocations, |a| match family {
+            Family::Payment => a.amounts.atualizado != 0.0 || a.amounts.empenhado != 0.0,
+            Family::Pattern => a.amounts.inicial > 0.0 || a.amounts.empenhado > 0.0,
+            _ => false,
+        })
+    }
+
+    fn scope(filters: &BudgetFilters) -> String {
+        filters.describe()
+    }
+
+    fn preface(skipped: &[Family]) -> Option<String> {
+        (!skipped.is_empty()).then(|| {
+            let names: Vec<String> = skipped.iter().map(|f| family_pt(*f).to_string()).collect();
             format!(
                 "Linhas do orçamento não trazem favorecido, datas nem preços: as regras de {} \
                  não se aplicam e não foram executadas.",
-                crate::analysis::summary::list(
-                    &names.iter().map(|n| n.to_string()).collect::<Vec<_>>()
-                )
+                crate::analysis::summary::list(&names)
             )
-        });
-        let preface = match (question.sentence, not_applied) {
-            (Some(a), Some(b)) => Some(format!("{a} {b}")),
-            (a, b) => a.or(b),
-        };
-        let confidence_score =
-            confidence_score(&run, data.allocations.len(), |f| coverage(f, &data));
-        Ok(conclude(
-            Detected {
-                job: job.id,
-                data: &data,
-                per_family,
-                words: &WORDS,
-                scope: filters.describe(),
-                preface,
-                confidence_score,
-                metadata,
-            },
-            &self.analysis,
-            progress,
-        ))
+        })
+    }
+
+    fn described(data: &Budget) -> Map<String, Value> {
+        let (born, born_total) = rules::born_during_year(data);
+        let mut out = Map::new();
+        out.insert(
+            "allocations_born_during_year".into(),
+            json!({"count": born, "updated_budget": born_total}),
+        );
+        out
     }
 }

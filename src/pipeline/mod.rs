@@ -8,12 +8,13 @@ pub mod biddings;
 pub mod contracts;
 pub mod expenses;
 pub mod servants;
+pub mod source;
 
 pub use crate::job::{Completion, Job, JobError, Phase, Pipeline, Progress, ProgressState};
+pub use source::Investigation;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -55,28 +56,6 @@ pub(crate) async fn read_until_cancelled<T>(
         }
         RetrievalError::Database(e) => unavailable(e),
     })
-}
-
-/// Findings per family, with each family's milliseconds.
-pub(crate) type PerFamily = BTreeMap<crate::analysis::Family, (Vec<crate::analysis::Finding>, u64)>;
-
-/// The detection phase of a source with one detector per family: runs the
-/// detector `detector` gives for each family of `run` (progress 0.40 → 0.85,
-/// stopped by `cancel`), and hands back the data, the findings and the phase's
-/// milliseconds.
-pub(crate) async fn detect<D: Clone + Send + Sync + 'static>(
-    progress: &Progress,
-    cancel: &CancellationToken,
-    run: &[crate::analysis::Family],
-    detector: impl Fn(crate::analysis::Family) -> Arc<dyn crate::analysis::Detector<D>>,
-    data: D,
-) -> Result<(D, PerFamily, u64), JobError> {
-    progress.set(Phase::AnomalyDetection, 0.40);
-    let started = Instant::now();
-    let detectors: Vec<_> = run.iter().map(|f| detector(*f)).collect();
-    let mut stage = crate::analysis::investigation::Stage::new(progress, cancel, detectors.len());
-    let data = stage.run(detectors, data).await?;
-    Ok((data, stage.per_family, started.elapsed().as_millis() as u64))
 }
 
 /// The families asked for that a source can run, and those it cannot. When
@@ -171,10 +150,10 @@ impl Pipelines {
         let mut database = settings.database.clone();
         database.max_connections = settings.worker.concurrency.max(1);
         let pool = crate::db::pool(&database)?;
-        let expenses = expenses::ExpensesPipeline::new(
+        let expenses = Investigation::new(
             pool.clone(),
             settings.analysis.clone(),
-            settings.detectors.pattern.clone(),
+            expenses::Expenses::new(settings.detectors.pattern.clone()),
         );
         // One client, so one rate limiter, for every source and job.
         let portal = if settings.portal.enabled() {
@@ -184,23 +163,24 @@ impl Pipelines {
         } else {
             None
         };
-        let biddings = biddings::BiddingsPipeline::new(pool.clone(), settings.analysis.clone());
-        let agreements = agreements::AgreementsPipeline::new(
+        let biddings =
+            Investigation::new(pool.clone(), settings.analysis.clone(), biddings::Biddings);
+        let agreements = Investigation::new(
             pool.clone(),
             settings.analysis.clone(),
-            portal.clone(),
+            agreements::Agreements::new(portal.clone()),
         );
-        let servants = servants::ServantsPipeline::new(
+        let servants = Investigation::new(
             pool.clone(),
             settings.analysis.clone(),
-            portal.clone(),
+            servants::Servants::new(portal.clone()),
         );
-        let contracts = contracts::ContractsPipeline::new(
+        let contracts = Investigation::new(
             pool,
             settings.analysis.clone(),
-            settings.detectors.clone(),
-        )
-        .with_portal(portal);
+            contracts::Contracts::new(&settings.analysis, settings.detectors.clone())
+                .with_portal(portal),
+        );
         Ok(Self::default()
             .with("contracts", Arc::new(contracts))
             .with("expenses", Arc::new(expenses))

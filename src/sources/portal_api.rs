@@ -522,7 +522,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<ApiContract>, ApiError> {
 }
 
 /// What one fetch of an organ's records (`/servidores`, `/convenios`) brought.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FetchStats {
     pub records: usize,
     /// Records without what identifies them: not stored.

@@ -21,7 +21,7 @@ use super::portal_api::{self, ApiError, PortalClient};
 use crate::config::PortalSettings;
 
 /// What a sync did, for the investigation's metadata.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncStats {
     pub months: usize,
     pub months_fetched: usize,

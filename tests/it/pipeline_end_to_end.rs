@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use fiscal::pipeline::contracts::ContractsPipeline;
+use fiscal::pipeline::contracts::Contracts;
+use fiscal::pipeline::Investigation;
 use fiscal::pipeline::{Job, Pipeline, Progress};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
@@ -237,10 +238,10 @@ async fn invalid_filters_and_unknown_types_fail_with_messages_naming_them() {
 async fn the_same_input_gives_the_same_results_byte_for_byte() {
     let (db, _client) = january().await;
     let settings = db.settings();
-    let pipeline = ContractsPipeline::new(
+    let pipeline = Investigation::new(
         db.pool(),
         settings.analysis.clone(),
-        settings.detectors.clone(),
+        Contracts::new(&settings.analysis, settings.detectors.clone()),
     );
     let job = Job {
         id: Uuid::new_v4(),
