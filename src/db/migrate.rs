@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_servants"),
     migration!(14, "0014_biddings"),
     migration!(15, "0015_agreements"),
+    migration!(16, "0016_biddings_from_the_api"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

@@ -5,22 +5,28 @@
 //!
 //! The filters are the contracts' keys, read for a bidding (opening date,
 //! the bidding's value, a participant's CNPJ). Only the vendor family has
-//! rules on biddings; the others are said not to apply. The Portal API's
-//! `/licitacoes` (one organ, 30-day windows) is not fetched yet: biddings are
-//! investigated from imported files.
+//! rules on biddings; the others are said not to apply. With a Portal key, an
+//! investigation naming `codigo_orgao` fetches that organ's biddings of the
+//! period from `/licitacoes` first, in 30-day windows
+//! (src/sources/biddings/api.rs). The API carries no participants: a bidding
+//! only the API brought is counted, and judged once a ParticipantesLicitação
+//! file names its bidders.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::source::{share, Retrieval, Retrieved, Source};
-use super::JobError;
+use super::source::{share, unavailable, Retrieval, Retrieved, Source};
+use super::{JobError, Phase};
 use crate::analysis::{Detector, Family, Vocabulary};
+use crate::sources::biddings::api::{self, WindowedStats};
 use crate::sources::biddings::retrieval::retrieve;
 use crate::sources::biddings::rules::VendorRules;
 use crate::sources::biddings::Tenders;
 use crate::sources::filters::{ContractFilters, FilterError};
+use crate::sources::portal_api::PortalClient;
+use crate::sources::portal_cache;
 
 const WORDS: Vocabulary = Vocabulary {
     one: "licitação",
@@ -55,8 +61,75 @@ fn not_applicable(f: Family) -> &'static str {
     }
 }
 
-/// Biddings and their participants, as `fiscal import` loaded them.
-pub struct Biddings;
+/// Biddings and their participants, as `fiscal import` loaded them and the
+/// `/licitacoes` pages bring them.
+pub struct Biddings {
+    portal: Option<PortalClient>,
+}
+
+impl Biddings {
+    pub fn new(portal: Option<PortalClient>) -> Self {
+        Self { portal }
+    }
+
+    /// The `/licitacoes` part of retrieval: the organ's biddings opened in the
+    /// period (without one, the last 12 months), when a key is configured.
+    async fn fetch(
+        &self,
+        reading: &Retrieval<'_>,
+        filters: &ContractFilters,
+    ) -> Result<Option<WindowedStats>, JobError> {
+        let (Some(api), Some(orgao)) = (&self.portal, &filters.codigo_orgao) else {
+            return Ok(None);
+        };
+        let today = crate::sources::portal_api::brasilia_now().date();
+        let months =
+            portal_cache::months(filters, today, api.settings().max_months).map_err(|e| {
+                JobError::permanent(format!(
+                    "O período pedido cobre {} meses, e uma investigação consulta no máximo {} \
+                     meses do Portal da Transparência. Restrinja o período com \"year\" ou \
+                     \"data_inicial\"/\"data_final\".",
+                    e.months, e.limit
+                ))
+            })?;
+        let Some(&first) = months.first() else {
+            return Ok(None);
+        };
+        let from = filters.signed_from.unwrap_or(first).max(first);
+        let until = filters.signed_until.map_or(today, |u| u.min(today));
+        let stats = api::fetch(
+            reading.client,
+            api,
+            orgao,
+            (from, until),
+            reading.cancel,
+            |done, total| {
+                reading.progress.set(
+                    Phase::DataRetrieval,
+                    0.05 + 0.25 * done as f64 / total.max(1) as f64,
+                )
+            },
+        )
+        .await
+        .map_err(|e| {
+            super::portal_error(
+                e,
+                &format!("licitações do órgão {orgao}"),
+                "é o código SIAFI do órgão, como 26000",
+                unavailable::<Self>,
+            )
+        })?;
+        tracing::info!(
+            codigo_orgao = %orgao,
+            windows = stats.windows,
+            records = stats.records,
+            changed = stats.changed,
+            requests = stats.requests,
+            "biddings fetched from the Portal API"
+        );
+        Ok(Some(stats))
+    }
+}
 
 #[async_trait]
 impl Source for Biddings {
@@ -87,12 +160,20 @@ impl Source for Biddings {
         reading: &Retrieval<'_>,
         filters: &ContractFilters,
     ) -> Result<Retrieved<Tenders>, JobError> {
+        let fetched = self.fetch(reading, filters).await?;
         let (data, participants) = reading
             .bounded::<Self, _>(retrieve(reading.client, filters, reading.max_records))
             .await?;
+        let without = data.tenders.iter().filter(|t| t.bidders.is_empty()).count();
         let metadata = json!({
-            "checked_against": "documented layouts only: no real Licitações file could be obtained",
-            "rows_read": {"biddings": data.tenders.len(), "participants": participants},
+            "checked_against": "documented layouts only: no real Licitações file or \
+                                /licitacoes answer could be obtained",
+            "rows_read": {
+                "biddings": data.tenders.len(),
+                "participants": participants,
+                "biddings_without_participants": without,
+            },
+            "portal_api": fetched,
         });
         Ok(Retrieved { data, metadata })
     }

@@ -163,8 +163,11 @@ impl Pipelines {
         } else {
             None
         };
-        let biddings =
-            Investigation::new(pool.clone(), settings.analysis.clone(), biddings::Biddings);
+        let biddings = Investigation::new(
+            pool.clone(),
+            settings.analysis.clone(),
+            biddings::Biddings::new(portal.clone()),
+        );
         let agreements = Investigation::new(
             pool.clone(),
             settings.analysis.clone(),

@@ -292,7 +292,8 @@ pub(crate) fn statements(
                 Type::FLOAT8,
             ],
             // A later month republishes a bidding with its result: the newer
-            // row updates what changed.
+            // row updates what changed, and never erases what an earlier one
+            // said (the API leaves out the value of a registro de preço).
             "insert into transparency.biddings as t (
                  bidding_id, source_file, source_line, numero, codigo_ug, nome_ug,
                  codigo_modalidade, modalidade, numero_processo, objeto, objeto_busca, situacao,
@@ -307,13 +308,19 @@ pub(crate) fn statements(
              order by bidding_id, source_line desc
              on conflict (bidding_id) do update set
                  source_file = excluded.source_file, source_line = excluded.source_line,
-                 objeto = excluded.objeto, objeto_busca = excluded.objeto_busca,
-                 situacao = excluded.situacao, data_resultado = excluded.data_resultado,
-                 data_abertura = excluded.data_abertura, valor = excluded.valor,
+                 objeto = coalesce(nullif(excluded.objeto, ''), t.objeto),
+                 objeto_busca = coalesce(nullif(excluded.objeto_busca, ''), t.objeto_busca),
+                 situacao = coalesce(excluded.situacao, t.situacao),
+                 data_resultado = coalesce(excluded.data_resultado, t.data_resultado),
+                 data_abertura = coalesce(excluded.data_abertura, t.data_abertura),
+                 valor = coalesce(excluded.valor, t.valor),
                  imported_at = now()
              where (t.objeto, t.situacao, t.data_resultado, t.data_abertura, t.valor)
-                 is distinct from (excluded.objeto, excluded.situacao, excluded.data_resultado,
-                     excluded.data_abertura, excluded.valor)",
+                 is distinct from (coalesce(nullif(excluded.objeto, ''), t.objeto),
+                     coalesce(excluded.situacao, t.situacao),
+                     coalesce(excluded.data_resultado, t.data_resultado),
+                     coalesce(excluded.data_abertura, t.data_abertura),
+                     coalesce(excluded.valor, t.valor))",
         ),
         Kind::BiddingParticipants => (
             "create temp table stage (

@@ -239,9 +239,9 @@ async fn store(
 /// How records fetched whole from an endpoint are stored: the table's import
 /// kind, and each record's row (`None`: the record lacks what identifies it and
 /// is skipped), given the source name to record and the record's position.
-pub type Storage = (
+pub type Storage<'a> = (
     super::load::Kind,
-    fn(&serde_json::Value, &str, i32) -> Option<super::load::Row>,
+    &'a (dyn Fn(&serde_json::Value, &str, i32) -> Option<super::load::Row> + Sync),
 );
 
 /// Every record of `endpoint` for `query`, page after page, merged into the
@@ -252,7 +252,7 @@ pub async fn fetch_into(
     api: &PortalClient,
     endpoint: &str,
     query: &[(&str, String)],
-    into: Storage,
+    into: Storage<'_>,
     cancel: &CancellationToken,
     mut on_page: impl FnMut(usize),
 ) -> Result<portal_api::FetchStats, SyncError> {

@@ -108,3 +108,70 @@ async fn a_biddings_investigation_finds_the_lone_bidder_the_short_convite_and_th
         .get("vendor.bidder_rotation")
         .is_none());
 }
+
+#[tokio::test]
+async fn an_organ_named_in_the_filters_has_its_biddings_fetched_in_30_day_windows() {
+    use crate::portal_api::{settings, Mode, Server};
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Normal).await;
+    let mut client = db.client().await;
+    fiscal::sources::import::check(&import_paths(&mut client, &fixtures()).await)
+        .expect("imported");
+    let user = add_user(&client).await;
+    let id = crate::harness::ask(
+        &client,
+        user,
+        "biddings",
+        "licitações do IFSP em 2022",
+        json!({"year": 2022, "codigo_orgao": "26439"}),
+        json!([]),
+    )
+    .await;
+    let report = crate::harness::drain_builtin_with(settings(&db, &server)).await;
+    let row = row_json(&client, id).await;
+    assert_eq!(report.completed, 1, "{report:?} {row:#}");
+    let meta = &row["investigation_metadata"];
+    // 2022 in windows of 30 days is 13 windows. Nine are empty (one request
+    // each); the first holds 16 biddings, a page of 15 and a short one that
+    // ends it; three hold one, a page that may be the last, then `[]`.
+    assert_eq!(meta["portal_api"]["windows"], 13, "{meta:#}");
+    assert_eq!(meta["portal_api"]["requests"], 9 + 2 + 3 * 2, "{meta:#}");
+    assert_eq!(meta["portal_api"]["records"], 19, "{meta:#}");
+    assert_eq!(meta["portal_api"]["skipped"], 1, "{meta:#}");
+    // The file's seven and the API's sixteen of its own: the two the file
+    // also holds are one row each, with the file's participants.
+    assert_eq!(row["total_records_analyzed"], 23, "{row:#}");
+    assert_eq!(meta["rows_read"]["biddings_without_participants"], 16);
+    assert_eq!(
+        meta["anomalies_by_rule"],
+        json!({"vendor.single_bidder": 2, "vendor.bidder_rotation": 1}),
+        "{meta:#}"
+    );
+    let stored: Vec<(String, Option<f64>, String)> = client
+        .query(
+            "select codigo_modalidade, valor::float8, source_file from transparency.biddings
+             where numero in ('000012022', '000902022') order by numero",
+            &[],
+        )
+        .await
+        .expect("biddings")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        stored,
+        vec![
+            // The API's valor 0 of a registro did not erase the file's value.
+            (
+                "5".to_string(),
+                Some(2_500_000.0),
+                "api:/licitacoes".to_string()
+            ),
+            (
+                "api:leilao".to_string(),
+                Some(45_000.0),
+                "api:/licitacoes".to_string()
+            ),
+        ]
+    );
+}

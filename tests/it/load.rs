@@ -66,10 +66,11 @@ async fn one_citizens_burst_does_not_make_the_others_wait_for_all_of_it() {
         let Some(rss) = worker.resident_kib() else {
             continue;
         };
-        let (code, body) = crate::operator::http_get(&addr, "/metrics").await;
-        if code != 200 {
+        // The process is up before its HTTP listener is.
+        let Some((200, body)) = crate::operator::http_get_once_listening(&addr, "/metrics").await
+        else {
             continue;
-        }
+        };
         let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
             .expect("metrics");
         let pool = ["in_use", "idle"]

@@ -206,10 +206,21 @@ async fn watch_exits_with_an_error_and_the_citizens_message_when_the_investigati
 
 /// A plain HTTP/1.0 GET: status code and body.
 pub(crate) async fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
+    let stream = tokio::net::TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    get_on(stream, addr, path).await
+}
+
+/// [`http_get`] of a server that may not listen yet (a process starting up):
+/// `None` while it refuses the connection.
+pub(crate) async fn http_get_once_listening(addr: &str, path: &str) -> Option<(u16, String)> {
+    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    Some(get_on(stream, addr, path).await)
+}
+
+async fn get_on(mut stream: tokio::net::TcpStream, addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     stream
         .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
         .await

@@ -38,6 +38,8 @@ struct Api {
     servants: Vec<Value>,
     /// Hand-written `/convenios` records of órgão 36901.
     agreements: Vec<Value>,
+    /// Hand-written `/licitacoes` records of órgão 26439.
+    biddings: Vec<Value>,
 }
 
 pub struct Server {
@@ -66,17 +68,25 @@ impl Server {
         .expect("the agreements sample");
         let agreements: Vec<Value> =
             serde_json::from_str(&agreements).expect("the agreements sample is JSON");
+        let biddings = std::fs::read_to_string(crate::harness::repo_path(
+            "tests/data/portal_api/licitacoes_26439_handwritten.json",
+        ))
+        .expect("the biddings sample");
+        let biddings: Vec<Value> =
+            serde_json::from_str(&biddings).expect("the biddings sample is JSON");
         let api = Arc::new(Api {
             requests: AtomicUsize::new(0),
             mode: Mutex::new(mode),
             records,
             servants,
             agreements,
+            biddings,
         });
         let router = axum::Router::new()
             .route("/api-de-dados/contratos", axum::routing::get(contratos))
             .route("/api-de-dados/servidores", axum::routing::get(servidores))
             .route("/api-de-dados/convenios", axum::routing::get(convenios))
+            .route("/api-de-dados/licitacoes", axum::routing::get(licitacoes))
             .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -185,17 +195,73 @@ async fn convenios(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) ->
     )
 }
 
-async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
-    if let Some(refusal) = misbehaviour(&api, &headers) {
-        return refusal;
-    }
-    let query: Vec<(String, String)> = uri
-        .query()
+/// The query's parameters, `%2F` decoded.
+fn params(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
         .unwrap_or("")
         .split('&')
         .filter_map(|p| p.split_once('='))
         .map(|(k, v)| (k.to_string(), v.replace("%2F", "/")))
+        .collect()
+}
+
+/// `/licitacoes?codigoOrgao=…&dataInicial=…&dataFinal=…&pagina=N`, from the
+/// hand-written sample: every parameter required, a period of at most 30
+/// days, records by opening date, 15 a page.
+async fn licitacoes(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = misbehaviour(&api, &headers) {
+        return refusal;
+    }
+    let query = params(&uri);
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let day =
+        |s: Option<String>| s.and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%d/%m/%Y").ok());
+    let (Some(orgao), Some(from), Some(until), Some(page)) = (
+        param("codigoOrgao"),
+        day(param("dataInicial")),
+        day(param("dataFinal")),
+        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+    ) else {
+        return (StatusCode::BAD_REQUEST, "parâmetros obrigatórios").into_response();
+    };
+    if (until - from).num_days() + 1 > 30 || until < from {
+        return (
+            StatusCode::BAD_REQUEST,
+            "O período entre dataInicial e dataFinal deve ser de no máximo 30 dias",
+        )
+            .into_response();
+    }
+    let opened = |r: &Value| {
+        let s = r["dataAbertura"].as_str().unwrap_or("");
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d/%m/%Y"))
+            .ok()
+    };
+    let body: Vec<&Value> = api
+        .biddings
+        .iter()
+        .filter(|r| r["unidadeGestora"]["orgaoVinculado"]["codigoSIAFI"] == orgao.as_str())
+        .filter(|r| opened(r).is_some_and(|d| d >= from && d <= until))
+        .skip((page.max(1) - 1) * SERVANTS_PAGE)
+        .take(SERVANTS_PAGE)
         .collect();
+    (
+        [("content-type", "application/json")],
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = misbehaviour(&api, &headers) {
+        return refusal;
+    }
+    let query = params(&uri);
     let param = |name: &str| {
         query
             .iter()

@@ -115,7 +115,7 @@ pub async fn fetch(
         api,
         "convenios",
         &[("codigoOrgao", orgao.to_string())],
-        (Kind::Agreements, row),
+        (Kind::Agreements, &row),
         cancel,
         on_page,
     )

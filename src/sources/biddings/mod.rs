@@ -11,6 +11,7 @@
 //! and open-source readers agree on (data/biddings/SOURCES.md), and the tests
 //! use hand-written files in it.
 
+pub mod api;
 pub mod retrieval;
 pub mod rules;
 
@@ -52,6 +53,18 @@ pub fn bidding_id(codigo_ug: &str, numero: &str, codigo_modalidade: &str) -> Str
     format!("{codigo_ug}/{numero}/{codigo_modalidade}")
 }
 
+/// A modality code as the Compras files write it ("5", "-99"): readers of the
+/// Licitações files show it zero-padded ("05"), and the API only names the
+/// modality, so a bidding is keyed alike from each.
+fn modality(code: String) -> String {
+    let trimmed = code.trim_start_matches('0');
+    if !trimmed.is_empty() && code.bytes().all(|b| b.is_ascii_digit()) {
+        trimmed.to_string()
+    } else {
+        code
+    }
+}
+
 impl PortalRecord for Bidding {
     const COLUMNS: &'static [&'static str] = &[
         "Número Licitação",
@@ -78,7 +91,7 @@ impl PortalRecord for Bidding {
             numero: row.required("Número Licitação")?,
             codigo_ug: row.required("Código UG")?,
             nome_ug: row.text("Nome UG")?,
-            codigo_modalidade: row.required("Código Modalidade Compra")?,
+            codigo_modalidade: modality(row.required("Código Modalidade Compra")?),
             modalidade: row.optional("Modalidade Compra")?,
             numero_processo: row.optional("Número Processo")?,
             objeto: row.text("Objeto")?,
@@ -137,7 +150,7 @@ impl PortalRecord for Participant {
         Ok(Participant {
             numero: row.required("Número Licitação")?,
             codigo_ug: row.required("Código UG")?,
-            codigo_modalidade: row.required("Código Modalidade Compra")?,
+            codigo_modalidade: modality(row.required("Código Modalidade Compra")?),
             codigo_item: row.optional("Código Item Compra")?,
             descricao_item: row.optional("Descrição Item Compra")?,
             codigo_participante: row.required("Código Participante")?,
@@ -227,11 +240,7 @@ impl Records for Tenders {
 
 pub(crate) fn bidding_values(l: &Bidding, file: &str, line: i32) -> Row {
     vec![
-        b(super::biddings::bidding_id(
-            &l.codigo_ug,
-            &l.numero,
-            &l.codigo_modalidade,
-        )),
+        b(bidding_id(&l.codigo_ug, &l.numero, &l.codigo_modalidade)),
         b(file.to_string()),
         b(line),
         b(l.numero.clone()),

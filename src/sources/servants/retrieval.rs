@@ -67,7 +67,7 @@ pub async fn fetch(
         api,
         "servidores",
         &[("orgaoServidorExercicio", orgao.to_string())],
-        (Kind::Servants, row),
+        (Kind::Servants, &row),
         cancel,
         on_page,
     )
