@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_biddings"),
     migration!(15, "0015_agreements"),
     migration!(16, "0016_biddings_from_the_api"),
+    migration!(17, "0017_expense_documents"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

@@ -127,7 +127,7 @@ impl Source for Agreements {
             "rows_read": {"agreements": data.agreements.len()},
             "portal_api": fetched,
         });
-        Ok(Retrieved { data, metadata })
+        Ok(Retrieved::new(data, metadata))
     }
 
     fn detectors(&self, run: &[Family]) -> Vec<Arc<dyn Detector<Convenios>>> {

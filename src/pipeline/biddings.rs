@@ -175,7 +175,7 @@ impl Source for Biddings {
             },
             "portal_api": fetched,
         });
-        Ok(Retrieved { data, metadata })
+        Ok(Retrieved::new(data, metadata))
     }
 
     fn detectors(&self, _run: &[Family]) -> Vec<Arc<dyn Detector<Tenders>>> {

@@ -255,7 +255,7 @@ impl Source for Contracts {
             "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
             "portal_api": fetched,
         });
-        Ok(Retrieved { data, metadata })
+        Ok(Retrieved::new(data, metadata))
     }
 
     fn detectors(&self, run: &[Family]) -> Vec<Arc<dyn Detector<Dataset>>> {

@@ -1,12 +1,16 @@
-//! The anomaly pipeline over the federal budget (`data_source = 'expenses'`):
-//! `data_retrieval` (the allocations the filters select, and their peers in the
-//! whole imported budget) → `anomaly_detection` → `analysis` → `summary_generation`,
-//! the last two shared with every source (src/analysis).
+//! The anomaly pipeline over federal expenses (`data_source = 'expenses'`):
+//! `data_retrieval` (the budget allocations the filters select, and their peers
+//! in the whole imported budget; the commitments and payments of the period,
+//! fetched first from `/despesas/documentos` for a UG when a Portal key is
+//! configured) → `anomaly_detection` → `analysis` → `summary_generation`, the
+//! last two shared with every source (src/analysis).
 //!
-//! Budget lines carry no supplier, no date and no unit price: the vendor,
-//! temporal, duplicate and price families do not apply. They are not run, and
-//! the summary and the metadata say so; asking for them alone fails with a
-//! message naming the families that do apply.
+//! Allocations answer the payment and pattern families; documents the temporal
+//! (when money was committed) and vendor (who was paid) ones. Neither carries
+//! unit prices or repeats by design: price and duplicate do not apply, and the
+//! summary and the metadata say so. The summary opens with what was read, and
+//! says so when no document was, since the temporal and vendor rules then had
+//! nothing to judge.
 //!
 //! The question's text is read by src/question for what a budget can answer —
 //! the year, the organ, the value — where the row's `filters` are silent; a
@@ -26,18 +30,21 @@ use crate::config::AnalysisSettings;
 use crate::db::Conn;
 use crate::question::{self, Group, Reading};
 use crate::sources::contracts::rules::pattern::PatternSettings;
+use crate::sources::expenses::document_rules::{PayeeRules, YearEndRules};
+use crate::sources::expenses::documents::{self, DailyStats, Fase};
 use crate::sources::expenses::filters::BudgetFilters;
 use crate::sources::expenses::retrieval::retrieve;
 use crate::sources::expenses::rules::{self, PatternRules, PaymentRules};
 use crate::sources::expenses::Budget;
 use crate::sources::filters::FilterError;
+use crate::sources::portal_api::PortalClient;
 
 /// How the summary speaks of the budget.
 const WORDS: Vocabulary = Vocabulary {
-    one: "alocação do orçamento",
-    many: "alocações do orçamento",
-    none_found: "Nenhuma alocação do orçamento encontrada",
-    same_one: "uma mesma alocação",
+    one: "registro de despesa",
+    many: "registros de despesa",
+    none_found: "Nenhum registro de despesa (alocação do orçamento ou documento) encontrado",
+    same_one: "um mesmo registro",
     family: family_pt,
     when_empty: "os filtros ou se o orçamento desse ano já foi importado",
     verify_in: "nos atos de crédito e nas notas de empenho (SIOP, Tesouro Gerencial)",
@@ -54,17 +61,24 @@ fn family_pt(f: Family) -> &'static str {
     }
 }
 
-/// The families budget lines can answer.
-const APPLICABLE: [Family; 2] = [Family::Payment, Family::Pattern];
+/// The families budget lines (payment, pattern) and documents (temporal,
+/// vendor) can answer.
+const APPLICABLE: [Family; 4] = [
+    Family::Temporal,
+    Family::Payment,
+    Family::Vendor,
+    Family::Pattern,
+];
 
-/// Why each other family cannot be run on budget lines, for the metadata.
+/// Why each other family cannot be run on expenses, for the metadata.
 fn not_applicable(f: Family) -> &'static str {
     match f {
-        Family::Vendor => "budget lines carry no supplier or payee (favorecido)",
-        Family::Temporal => "budget lines carry no dates, only yearly amounts",
-        Family::Duplicate => "budget lines are unique by classification; no documents to repeat",
-        Family::Price => "budget lines carry no items or unit prices",
-        Family::Payment | Family::Pattern => "",
+        Family::Duplicate => {
+            "budget lines are unique by classification and documents by their code; no rule \
+             on repeated documents is built yet"
+        }
+        Family::Price => "neither budget lines nor documents carry items or unit prices",
+        _ => "",
     }
 }
 
@@ -80,7 +94,7 @@ struct Question {
 fn budget_keys(group: Group) -> &'static [&'static str] {
     match group {
         Group::Period => &["year"],
-        Group::Agency => &["codigo_orgao_superior", "codigo_orgao"],
+        Group::Agency => &["codigo_orgao_superior", "codigo_orgao", "codigo_ug"],
         Group::Value => &["min_value", "max_value"],
         _ => &[],
     }
@@ -173,15 +187,130 @@ async fn read_question(client: &Conn, job: &Job) -> Result<Question, JobError> {
 }
 
 /// The federal budget's allocations, with their peers in the whole imported
-/// budget.
+/// budget, and the commitments and payments of the period.
 pub struct Expenses {
     /// The Benford thresholds, shared with the contracts' rule.
     pattern: PatternSettings,
+    portal: Option<PortalClient>,
 }
 
 impl Expenses {
-    pub fn new(pattern: PatternSettings) -> Self {
-        Self { pattern }
+    pub fn new(pattern: PatternSettings, portal: Option<PortalClient>) -> Self {
+        Self { pattern, portal }
+    }
+
+    /// The `/despesas/documentos` part of retrieval: a UG's commitments and
+    /// payments of the period, day by day, when a key is configured, the
+    /// filters name the UG (the API requires one) and the period is at most
+    /// [`documents::MAX_DAYS`] days. What was not fetched, and why, is said.
+    async fn fetch(
+        &self,
+        reading: &Retrieval<'_>,
+        filters: &BudgetFilters,
+    ) -> Result<(Option<DailyStats>, Option<String>), JobError> {
+        let (Some(api), Some(ug)) = (&self.portal, &filters.codigo_ug) else {
+            return Ok((None, None));
+        };
+        let today = crate::sources::portal_api::brasilia_now().date();
+        let Some((from, until)) = filters
+            .document_period()
+            .map(|(from, until)| (from, until.min(today)))
+        else {
+            return Ok((
+                None,
+                Some(
+                    "Os documentos de despesa não foram consultados no Portal: diga o período \
+                     com \"data_inicial\" e \"data_final\" (até 31 dias)."
+                        .into(),
+                ),
+            ));
+        };
+        let days = (until - from).num_days() + 1;
+        if days > documents::MAX_DAYS {
+            return Ok((
+                None,
+                Some(format!(
+                    "Os documentos de despesa não foram consultados no Portal: o período tem {} \
+                     dias, e o Portal os entrega dia a dia; restrinja \"data_inicial\" e \
+                     \"data_final\" a até {} dias. Foram analisados os documentos já \
+                     importados.",
+                    crate::domain::format::count(days.max(0) as usize),
+                    documents::MAX_DAYS
+                )),
+            ));
+        }
+        let stats = documents::fetch(
+            reading.client,
+            api,
+            ug,
+            (from, until),
+            reading.cancel,
+            |done, total| {
+                reading.progress.set(
+                    super::Phase::DataRetrieval,
+                    0.05 + 0.25 * done as f64 / total.max(1) as f64,
+                )
+            },
+        )
+        .await
+        .map_err(|e| {
+            super::portal_error(
+                e,
+                &format!("despesas da UG {ug}"),
+                "o filtro \"codigo_ug\" é o código da unidade gestora, como 158137",
+                unavailable::<Self>,
+            )
+        })?;
+        tracing::info!(
+            codigo_ug = %ug,
+            days = stats.days,
+            records = stats.records,
+            changed = stats.changed,
+            requests = stats.requests,
+            "expense documents fetched from the Portal API"
+        );
+        Ok((Some(stats), None))
+    }
+}
+
+/// The summary's opening: what was read, and that the rules on dates and
+/// payees had nothing to judge without documents.
+fn what_was_read(data: &Budget) -> String {
+    let allocations = match data.allocations.len() {
+        0 => "nenhuma alocação do orçamento".to_string(),
+        1 => "1 alocação do orçamento".to_string(),
+        n => format!("{} alocações do orçamento", crate::domain::format::count(n)),
+    };
+    let (commitments, payments) = data
+        .documents
+        .iter()
+        .fold((0, 0), |(e, p), d| match d.fase {
+            Fase::Empenho => (e + 1, p),
+            Fase::Pagamento => (e, p + 1),
+        });
+    let n = |k: usize, one: &str, many: &str, none: &str| match k {
+        0 => none.to_string(),
+        1 => format!("1 {one}"),
+        k => format!("{} {many}", crate::domain::format::count(k)),
+    };
+    if commitments + payments == 0 {
+        format!(
+            "Registros lidos: {allocations} e nenhum documento de despesa (empenho ou \
+             pagamento), de modo que as regras sobre datas de empenho e favorecidos não \
+             tiveram o que analisar."
+        )
+    } else {
+        format!(
+            "Registros lidos: {allocations} e {} ({}, {}).",
+            n(
+                commitments + payments,
+                "documento de despesa",
+                "documentos de despesa",
+                ""
+            ),
+            n(commitments, "empenho", "empenhos", "nenhum empenho"),
+            n(payments, "pagamento", "pagamentos", "nenhum pagamento")
+        )
     }
 }
 
@@ -222,10 +351,11 @@ impl Source for Expenses {
 
     fn none_applicable(names: &str) -> String {
         format!(
-            "Os tipos de anomalia pedidos ({names}) não se aplicam ao orçamento: as linhas do \
-             orçamento não trazem favorecido, datas nem preços. Para despesas, peça \
-             \"payment\" (execução acima do orçamento) ou \"pattern\" (revisões e padrões \
-             estatísticos), ou deixe anomaly_types vazio."
+            "Os tipos de anomalia pedidos ({names}) não se aplicam a despesas: nem o orçamento \
+             nem os documentos de despesa trazem preços unitários. Para despesas, peça \
+             \"payment\" (execução acima do orçamento), \"pattern\" (revisões e padrões \
+             estatísticos), \"temporal\" (empenhos no fim do ano) ou \"vendor\" \
+             (favorecidos concentrados), ou deixe anomaly_types vazio."
         )
     }
 
@@ -234,6 +364,7 @@ impl Source for Expenses {
         reading: &Retrieval<'_>,
         filters: &BudgetFilters,
     ) -> Result<Retrieved<Budget>, JobError> {
+        let (fetched, not_fetched) = self.fetch(reading, filters).await?;
         let retrieval = retrieve(
             reading.client,
             filters,
@@ -242,8 +373,23 @@ impl Source for Expenses {
             reading.cancel,
         );
         let (data, stats) = reading.bounded::<Self, _>(retrieval).await?;
+        let mut notes = vec![what_was_read(&data)];
+        notes.extend(not_fetched.clone());
         let metadata = json!({
-            "rows_read": {"budget_lines": stats.lines, "allocations": stats.allocations},
+            "rows_read": {
+                "budget_lines": stats.lines,
+                "allocations": stats.allocations,
+                "documents": stats.documents,
+            },
+            "documents_read": if filters.classifies_below_the_organ() {
+                "no: a UO, função, programa or ação is not on every document"
+            } else if filters.codigo_ug.is_some() {
+                "only: a UG is not a budget classification, so no allocation was read"
+            } else {
+                "yes"
+            },
+            "portal_api": fetched,
+            "portal_api_not_fetched": not_fetched,
             "peers": data.peers.iter().map(|p| json!({
                 "exercicio": p.exercicio,
                 "grupo_despesa": p.grupo,
@@ -253,29 +399,41 @@ impl Source for Expenses {
                 "p99_ratio": p.p99.exp(),
             })).collect::<Vec<_>>(),
         });
-        Ok(Retrieved { data, metadata })
+        Ok(Retrieved {
+            data,
+            metadata,
+            notes,
+        })
     }
 
     fn detectors(&self, run: &[Family]) -> Vec<Arc<dyn Detector<Budget>>> {
         run.iter()
             .map(|f| -> Arc<dyn Detector<Budget>> {
-                if *f == Family::Payment {
-                    Arc::new(PaymentRules)
-                } else {
-                    Arc::new(PatternRules {
+                match f {
+                    Family::Payment => Arc::new(PaymentRules),
+                    Family::Temporal => Arc::new(YearEndRules),
+                    Family::Vendor => Arc::new(PayeeRules),
+                    _ => Arc::new(PatternRules {
                         settings: self.pattern.clone(),
-                    })
+                    }),
                 }
             })
             .collect()
     }
 
     fn coverage(family: Family, data: &Budget) -> f64 {
-        share(&data.allocations, |a| match family {
-            Family::Payment => a.amounts.atualizado != 0.0 || a.amounts.empenhado != 0.0,
-            Family::Pattern => a.amounts.inicial > 0.0 || a.amounts.empenhado > 0.0,
-            _ => false,
-        })
+        match family {
+            Family::Temporal => share(&data.documents, |d| {
+                d.fase == Fase::Empenho && d.valor.is_some()
+            }),
+            Family::Vendor => share(&data.documents, |d| {
+                d.codigo_favorecido.is_some() && d.valor.is_some()
+            }),
+            _ => share(&data.allocations, |a| match family {
+                Family::Payment => a.amounts.atualizado != 0.0 || a.amounts.empenhado != 0.0,
+                _ => a.amounts.inicial > 0.0 || a.amounts.empenhado > 0.0,
+            }),
+        }
     }
 
     fn scope(filters: &BudgetFilters) -> String {
@@ -286,8 +444,8 @@ impl Source for Expenses {
         (!skipped.is_empty()).then(|| {
             let names: Vec<String> = skipped.iter().map(|f| family_pt(*f).to_string()).collect();
             format!(
-                "Linhas do orçamento não trazem favorecido, datas nem preços: as regras de {} \
-                 não se aplicam e não foram executadas.",
+                "O orçamento e os documentos de despesa não trazem preços unitários nem \
+                 repetições a comparar: as regras de {} não se aplicam e não foram executadas.",
                 crate::analysis::summary::list(&names)
             )
         })

@@ -150,11 +150,6 @@ impl Pipelines {
         let mut database = settings.database.clone();
         database.max_connections = settings.worker.concurrency.max(1);
         let pool = crate::db::pool(&database)?;
-        let expenses = Investigation::new(
-            pool.clone(),
-            settings.analysis.clone(),
-            expenses::Expenses::new(settings.detectors.pattern.clone()),
-        );
         // One client, so one rate limiter, for every source and job.
         let portal = if settings.portal.enabled() {
             Some(crate::sources::portal_api::PortalClient::new(
@@ -163,6 +158,11 @@ impl Pipelines {
         } else {
             None
         };
+        let expenses = Investigation::new(
+            pool.clone(),
+            settings.analysis.clone(),
+            expenses::Expenses::new(settings.detectors.pattern.clone(), portal.clone()),
+        );
         let biddings = Investigation::new(
             pool.clone(),
             settings.analysis.clone(),

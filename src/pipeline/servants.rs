@@ -149,7 +149,7 @@ impl Source for Servants {
             "rows_read": {"servants": data.servants.len(), "unreadable": unreadable},
             "portal_api": fetched,
         });
-        Ok(Retrieved { data, metadata })
+        Ok(Retrieved::new(data, metadata))
     }
 
     fn detectors(&self, run: &[Family]) -> Vec<Arc<dyn Detector<Staff>>> {

@@ -40,6 +40,18 @@ pub(crate) struct Understood<F> {
 pub(crate) struct Retrieved<D> {
     pub data: D,
     pub metadata: Value,
+    /// Sentences for the summary's start: what was read, what could not be.
+    pub notes: Vec<String>,
+}
+
+impl<D> Retrieved<D> {
+    pub fn new(data: D, metadata: Value) -> Self {
+        Self {
+            data,
+            metadata,
+            notes: Vec::new(),
+        }
+    }
 }
 
 /// What retrieval may use: the connection the investigation holds, the limit
@@ -233,8 +245,11 @@ impl<S: Source> Pipeline for Investigation<S> {
             progress,
             cancel,
         };
-        let Retrieved { data, metadata } =
-            self.source.retrieve(&reading, &understood.filters).await?;
+        let Retrieved {
+            data,
+            metadata,
+            notes,
+        } = self.source.retrieve(&reading, &understood.filters).await?;
         drop(client);
         if data.count() > self.analysis.max_records {
             return Err(JobError::permanent(too_many::<S>(
@@ -269,10 +284,13 @@ impl<S: Source> Pipeline for Investigation<S> {
             "phases_ms".into(),
             json!({"data_retrieval": retrieval_ms, "anomaly_detection": detection_ms}),
         );
-        let preface = match (understood.sentence, S::preface(&skipped)) {
-            (Some(a), Some(b)) => Some(format!("{a} {b}")),
-            (a, b) => a.or(b),
-        };
+        let sentences: Vec<String> = understood
+            .sentence
+            .into_iter()
+            .chain(notes)
+            .chain(S::preface(&skipped))
+            .collect();
+        let preface = (!sentences.is_empty()).then(|| sentences.join(" "));
         let confidence_score = confidence_score(&run, data.count(), |f| S::coverage(f, &data));
         Ok(conclude(
             Detected {

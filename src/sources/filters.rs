@@ -461,7 +461,7 @@ pub(crate) fn year_of(key: &str, value: &Value) -> Result<i32, FilterError> {
     }
 }
 
-fn date(key: &str, value: &Value) -> Result<NaiveDate, FilterError> {
+pub(crate) fn date(key: &str, value: &Value) -> Result<NaiveDate, FilterError> {
     value
         .as_str()
         .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())

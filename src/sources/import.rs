@@ -32,6 +32,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
 use super::contracts::rows::{amendment_values, contract_values, item_values};
+use super::expenses::documents;
 pub use super::load::Kind;
 use super::load::{distinct_keys, statements, Row, BUDGET_UNITS};
 use super::portal::{self, RowError};
@@ -210,6 +211,20 @@ const UNUSED_MEMBERS: &[(&str, &str)] = &[
         "ordensbancarias",
         "agreements' payment orders are not used by the analysis",
     ),
+    (
+        "itemempenho",
+        "commitment items are not used by the analysis; their commitments are",
+    ),
+    (
+        "liquidacao",
+        "liquidations are not used by the analysis: their amounts are the commitments' and \
+         payments'",
+    ),
+    (
+        "pagamento_",
+        "payments' beneficiary, bank, invoice and precatório lists are not used by the \
+         analysis; the payments are",
+    ),
 ];
 
 fn unused_member(name: &str) -> Option<&'static str> {
@@ -278,6 +293,14 @@ fn detect(bytes: &[u8], source: &str) -> Result<Kind, RowError> {
                     super::agreements::read_agreements(Cursor::new(bytes), source)
                         .map(|_| Kind::Agreements)
                 })
+                .or_else(|_| {
+                    documents::read_commitments(Cursor::new(bytes), source)
+                        .map(|_| Kind::ExpenseCommitments)
+                })
+                .or_else(|_| {
+                    documents::read_payments(Cursor::new(bytes), source)
+                        .map(|_| Kind::ExpensePayments)
+                })
                 .map_err(|_| e)
         }
         Err(e) => Err(e),
@@ -297,7 +320,8 @@ async fn import_bytes(
             report.error = Some(match e.reason {
                 portal::Reason::MissingColumn { .. } => format!(
                     "not a Portal da Transparência Compras, TermoAditivo, ItemCompra, \
-                     OrcamentoDespesa, Licitação, ParticipantesLicitação or Convenios file, nor a sanctions \
+                     OrcamentoDespesa, Licitação, ParticipantesLicitação, Convenios, Despesas_Empenho or \
+                     Despesas_Pagamento file, nor a sanctions \
                      list or a /servidores capture ({e})"
                 ),
                 _ => e.to_string(),
@@ -432,6 +456,12 @@ async fn load(
         }
         Kind::Agreements => {
             copy_rows!(super::agreements::read_agreements(reader, source), a => |line| super::agreements::agreement_values(&a, &file, line))
+        }
+        Kind::ExpenseCommitments => {
+            copy_rows!(documents::read_commitments(reader, source), c => |line| documents::document_values(&c.0, &file, line))
+        }
+        Kind::ExpensePayments => {
+            copy_rows!(documents::read_payments(reader, source), p => |line| documents::document_values(&p.0, &file, line))
         }
     }
     let staged = writer.finish().await.context("finishing COPY")?;

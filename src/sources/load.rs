@@ -20,6 +20,9 @@ pub enum Kind {
     Biddings,
     BiddingParticipants,
     Agreements,
+    /// Empenhos and payments: two kinds of file, one table.
+    ExpenseCommitments,
+    ExpensePayments,
 }
 
 impl Kind {
@@ -34,6 +37,8 @@ impl Kind {
             Kind::Biddings => "biddings",
             Kind::BiddingParticipants => "bidding_participants",
             Kind::Agreements => "agreements",
+            Kind::ExpenseCommitments => "expense_commitments",
+            Kind::ExpensePayments => "expense_payments",
         }
     }
 }
@@ -345,6 +350,49 @@ pub(crate) fn statements(
                  vencedor = excluded.vencedor
              where t.vencedor is distinct from excluded.vencedor",
         ),
+        Kind::ExpenseCommitments | Kind::ExpensePayments => (
+            "create temp table stage (
+                 codigo text, fase text, source_file text, source_line int4, data_emissao date,
+                 codigo_orgao_superior text, nome_orgao_superior text, codigo_orgao text,
+                 nome_orgao text, codigo_ug text, nome_ug text, codigo_favorecido text,
+                 nome_favorecido text, codigo_grupo text, codigo_elemento text,
+                 nome_elemento text, modalidade_licitacao text, observacao text,
+                 observacao_busca text, valor float8
+             ) on commit drop",
+            "codigo, fase, source_file, source_line, data_emissao, codigo_orgao_superior,
+             nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug,
+             codigo_favorecido, nome_favorecido, codigo_grupo, codigo_elemento, nome_elemento,
+             modalidade_licitacao, observacao, observacao_busca, valor",
+            &[
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::INT4, Type::DATE, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
+                Type::TEXT, Type::FLOAT8,
+            ],
+            // The daily file and the API may both bring a document: a later copy
+            // updates the value and payee it gives, and never erases them.
+            "insert into transparency.expense_documents as t (
+                 codigo, fase, source_file, source_line, data_emissao, codigo_orgao_superior,
+                 nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug,
+                 codigo_favorecido, nome_favorecido, codigo_grupo, codigo_elemento,
+                 nome_elemento, modalidade_licitacao, observacao, observacao_busca, valor)
+             select distinct on (codigo) codigo, fase, source_file, source_line, data_emissao,
+                 codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao,
+                 codigo_ug, nome_ug, codigo_favorecido, nome_favorecido, codigo_grupo,
+                 codigo_elemento, nome_elemento, modalidade_licitacao, observacao,
+                 observacao_busca, valor::numeric(20, 2)
+             from stage
+             order by codigo, source_line desc
+             on conflict (codigo) do update set
+                 source_file = excluded.source_file, source_line = excluded.source_line,
+                 codigo_favorecido = coalesce(excluded.codigo_favorecido, t.codigo_favorecido),
+                 nome_favorecido = coalesce(excluded.nome_favorecido, t.nome_favorecido),
+                 valor = coalesce(excluded.valor, t.valor), imported_at = now()
+             where (t.codigo_favorecido, t.nome_favorecido, t.valor)
+                 is distinct from (coalesce(excluded.codigo_favorecido, t.codigo_favorecido),
+                     coalesce(excluded.nome_favorecido, t.nome_favorecido),
+                     coalesce(excluded.valor, t.valor))",
+        ),
         Kind::Agreements => (
             "create temp table stage (
                  numero text, source_file text, source_line int4, uf text,
@@ -425,6 +473,9 @@ pub(crate) fn distinct_keys(kind: Kind) -> &'static str {
         Kind::Biddings => "select count(distinct bidding_id) from stage",
         Kind::BiddingParticipants => "select count(distinct participant_key) from stage",
         Kind::Agreements => "select count(distinct numero) from stage",
+        Kind::ExpenseCommitments | Kind::ExpensePayments => {
+            "select count(distinct codigo) from stage"
+        }
     }
 }
 

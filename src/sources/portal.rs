@@ -690,7 +690,7 @@ fn is_digits(s: &str) -> bool {
 }
 
 /// `dd/mm/yyyy` (the Portal) or `yyyy-mm-dd` (ISO); impossible dates fail.
-fn parse_date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
     let number = |from: usize, to: usize| s.get(from..to).filter(|t| is_digits(t))?.parse().ok();
     let (year, month, day) = match (s.len(), s.as_bytes().get(2), s.as_bytes().get(4)) {
         (10, Some(b'/'), _) if s.as_bytes()[5] == b'/' => {
@@ -720,7 +720,7 @@ const MAX_AMOUNT: f64 = 1e15;
 /// A decimal-comma number: `153170,0400`, `-13992,96`, `12`, or with thousands
 /// dots `1.234,56`. Dots must group digits by three, so `1234.56` (a decimal
 /// point) is refused rather than read as 123456.
-fn parse_decimal(s: &str) -> Option<f64> {
+pub(crate) fn parse_decimal(s: &str) -> Option<f64> {
     let (sign, body) = match s.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", s),

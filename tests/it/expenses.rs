@@ -144,9 +144,9 @@ async fn a_citizens_budget_investigation_over_the_real_2021_file_finds_what_the_
     let wrong_family = ask(
         &client,
         user,
-        "favorecidos concentrados",
+        "preços unitários",
         json!({"year": 2022}),
-        json!(["vendor"]),
+        json!(["price"]),
     )
     .await;
     let asked_in_words = ask(
@@ -175,7 +175,7 @@ async fn a_citizens_budget_investigation_over_the_real_2021_file_finds_what_the_
     assert_eq!(row["total_records_analyzed"], 6_825, "allocations of 2021");
     let meta = &row["investigation_metadata"];
     assert_eq!(meta["pipeline"], "expenses");
-    for family in ["vendor", "temporal", "duplicate", "price"] {
+    for family in ["duplicate", "price"] {
         assert!(
             meta["not_applicable"][family].is_string(),
             "{family} is said not to apply: {meta:#}"
@@ -193,7 +193,9 @@ async fn a_citizens_budget_investigation_over_the_real_2021_file_finds_what_the_
     let summary = row["summary"].as_str().expect("summary");
     assert!(summary.contains("não se aplicam"), "{summary}");
     assert!(
-        summary.contains("6.825 alocações do orçamento"),
+        summary.contains(
+            "Registros lidos: 6.825 alocações do orçamento e nenhum documento de despesa"
+        ),
         "{summary}"
     );
 
@@ -233,7 +235,141 @@ async fn a_citizens_budget_investigation_over_the_real_2021_file_finds_what_the_
     assert_eq!(row["status"], "failed");
     let message = row["error_message"].as_str().expect("message");
     assert!(
-        message.contains("não se aplicam ao orçamento") && message.contains("payment"),
+        message.contains("não se aplicam a despesas") && message.contains("temporal"),
         "{message}"
     );
+}
+
+pub const DAILY_2025_01_01: &str = "expenses/portal_transparencia_despesas_20250101_original.zip";
+
+#[tokio::test]
+async fn the_real_daily_expenses_file_imports_its_commitments_and_says_what_it_skips() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let reports = import_paths(&mut client, &[shipped(DAILY_2025_01_01)]).await;
+    fiscal::sources::import::check(&reports).expect("imported");
+    let read: Vec<(Option<Kind>, u64, u64, u64)> = reports
+        .iter()
+        .filter(|r| r.skipped.is_none())
+        .map(|r| (r.kind, r.read, r.loaded, r.rejected))
+        .collect();
+    // A holiday: 36 commitments and a payments file with its header only.
+    assert_eq!(
+        read,
+        vec![
+            (Some(Kind::ExpenseCommitments), 36, 36, 0),
+            (Some(Kind::ExpensePayments), 0, 0, 0)
+        ],
+        "{reports:#?}"
+    );
+    // Items, liquidations and the payments' lists: nine members, each said.
+    assert_eq!(reports.iter().filter(|r| r.skipped.is_some()).count(), 9);
+    let (sum, payees): (String, i64) = {
+        let row = client
+            .query_one(
+                "select sum(valor)::text, count(distinct codigo_favorecido)
+                 from transparency.expense_documents where data_emissao = '2025-01-01'",
+                &[],
+            )
+            .await
+            .expect("sum");
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((sum.as_str(), payees), ("38841631.80", 24));
+    let again = import_paths(&mut client, &[shipped(DAILY_2025_01_01)]).await;
+    assert_eq!((again[0].loaded, again[0].unchanged), (0, 36));
+
+    let user = add_user(&client).await;
+    let id = ask(
+        &client,
+        user,
+        "despesas do dia 1º de janeiro de 2025",
+        json!({"data_inicial": "2025-01-01", "data_final": "2025-01-01"}),
+        json!([]),
+    )
+    .await;
+    let report = drain_builtin(&db).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    let row = row_json(&client, id).await;
+    assert_eq!(row["total_records_analyzed"], 36, "{row:#}");
+    let summary = row["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains(
+            "Registros lidos: nenhuma alocação do orçamento e 36 documentos de despesa \
+             (36 empenhos, nenhum pagamento)."
+        ),
+        "{summary}"
+    );
+    // One day of a year: nothing to say of its end, nor of its payees.
+    assert_eq!(row["anomalies_found"], 0, "{row:#}");
+}
+
+#[tokio::test]
+async fn a_ug_named_in_the_filters_has_a_months_documents_fetched_day_by_day() {
+    use crate::portal_api::{settings, Mode, Server};
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Normal).await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let id = ask(
+        &client,
+        user,
+        "pagamentos do IFSP em dezembro de 2022",
+        json!({"codigo_ug": "158137", "data_inicial": "2022-12-01", "data_final": "2022-12-31"}),
+        json!([]),
+    )
+    .await;
+    let report = crate::harness::drain_builtin_with(settings(&db, &server)).await;
+    let row = row_json(&client, id).await;
+    assert_eq!(report.completed, 1, "{report:?} {row:#}");
+    let meta = &row["investigation_metadata"];
+    assert_eq!(meta["portal_api"]["days"], 31, "{meta:#}");
+    // Each day asks for commitments and payments: a day with documents takes a
+    // page that may be the last, then `[]`; six days have payments, three
+    // have commitments.
+    assert_eq!(meta["portal_api"]["requests"], 62 + 6 + 3, "{meta:#}");
+    assert_eq!(meta["portal_api"]["records"], 16, "{meta:#}");
+    assert_eq!(meta["portal_api"]["skipped"], 1, "{meta:#}");
+    assert_eq!(
+        meta["documents_read"],
+        "only: a UG is not a budget classification, so no allocation was read"
+    );
+    assert_eq!(row["total_records_analyzed"], 15, "{row:#}");
+    // One cleaning company took nine tenths of what the UG paid companies; the
+    // December commitments are not judged on one month of the year.
+    assert_eq!(
+        meta["anomalies_by_rule"],
+        json!({"vendor.payee_concentration": 1}),
+        "{meta:#}"
+    );
+    let finding = &row["results"][0];
+    assert!(
+        finding["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("LIMPEZA TOTAL SERVICOS LTDA")),
+        "{finding:#}"
+    );
+    assert_eq!(
+        finding["affected_records"].as_array().map(Vec::len),
+        Some(8)
+    );
+    assert_eq!(finding["affected_records"][0]["fase"], "pagamento");
+
+    // A year is not fetched day by day: the investigation says so and reads
+    // what is there.
+    let long = ask(
+        &client,
+        user,
+        "pagamentos do IFSP em 2022",
+        json!({"codigo_ug": "158137", "year": 2022}),
+        json!([]),
+    )
+    .await;
+    let report = crate::harness::drain_builtin_with(settings(&db, &server)).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    let row = row_json(&client, long).await;
+    assert_eq!(row["status"], "completed", "{row:#}");
+    let summary = row["summary"].as_str().expect("summary");
+    assert!(summary.contains("o período tem 365 dias"), "{summary}");
+    assert_eq!(row["total_records_analyzed"], 15, "{row:#}");
 }

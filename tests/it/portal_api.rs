@@ -40,6 +40,8 @@ struct Api {
     agreements: Vec<Value>,
     /// Hand-written `/licitacoes` records of órgão 26439.
     biddings: Vec<Value>,
+    /// Hand-written `/despesas/documentos` records of UG 158137.
+    documents: Vec<Value>,
 }
 
 pub struct Server {
@@ -74,6 +76,12 @@ impl Server {
         .expect("the biddings sample");
         let biddings: Vec<Value> =
             serde_json::from_str(&biddings).expect("the biddings sample is JSON");
+        let documents = std::fs::read_to_string(crate::harness::repo_path(
+            "tests/data/portal_api/despesas_documentos_158137_handwritten.json",
+        ))
+        .expect("the documents sample");
+        let documents: Vec<Value> =
+            serde_json::from_str(&documents).expect("the documents sample is JSON");
         let api = Arc::new(Api {
             requests: AtomicUsize::new(0),
             mode: Mutex::new(mode),
@@ -81,12 +89,17 @@ impl Server {
             servants,
             agreements,
             biddings,
+            documents,
         });
         let router = axum::Router::new()
             .route("/api-de-dados/contratos", axum::routing::get(contratos))
             .route("/api-de-dados/servidores", axum::routing::get(servidores))
             .route("/api-de-dados/convenios", axum::routing::get(convenios))
             .route("/api-de-dados/licitacoes", axum::routing::get(licitacoes))
+            .route(
+                "/api-de-dados/despesas/documentos",
+                axum::routing::get(documentos),
+            )
             .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -247,6 +260,54 @@ async fn licitacoes(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -
         .iter()
         .filter(|r| r["unidadeGestora"]["orgaoVinculado"]["codigoSIAFI"] == orgao.as_str())
         .filter(|r| opened(r).is_some_and(|d| d >= from && d <= until))
+        .skip((page.max(1) - 1) * SERVANTS_PAGE)
+        .take(SERVANTS_PAGE)
+        .collect();
+    (
+        [("content-type", "application/json")],
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// `/despesas/documentos?unidadeGestora=…&dataEmissao=…&fase=1|3&pagina=N`,
+/// from the hand-written sample: one day, one phase, one UG, as the live API
+/// demands, 15 a page.
+async fn documentos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = misbehaviour(&api, &headers) {
+        return refusal;
+    }
+    let query = params(&uri);
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let fase = match param("fase").as_deref() {
+        Some("1") => Some("Empenho"),
+        Some("2") => Some("Liquidação"),
+        Some("3") => Some("Pagamento"),
+        _ => None,
+    };
+    let (Some(ug), Some(day), Some(fase), Some(page)) = (
+        param("unidadeGestora"),
+        param("dataEmissao"),
+        fase,
+        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Filtros mínimos: Página; Respectiva data; Fase, e ao menos um dos demais filtros \
+             (unidade gestora ou gestão)",
+        )
+            .into_response();
+    };
+    let body: Vec<&Value> = api
+        .documents
+        .iter()
+        .filter(|r| r["codigoUg"] == ug.as_str() && r["data"] == day.as_str())
+        .filter(|r| r["fase"] == fase)
         .skip((page.max(1) - 1) * SERVANTS_PAGE)
         .take(SERVANTS_PAGE)
         .collect();

@@ -3,12 +3,13 @@
 //! strings or numbers, `year` an integer, values in reais, unknown keys refused
 //! with the list of accepted ones.
 
+use chrono::{Datelike, NaiveDate};
 use serde_json::{Map, Value};
 
 use crate::domain::format::reais;
 use crate::input::echo_json;
 use crate::sources::filters::{
-    code, error, money, object, search_words, unknown, year_of, FilterError,
+    code, date, error, money, object, search_words, unknown, year_of, FilterError,
 };
 
 /// The keys an `expenses` investigation accepts, in the order the error lists them.
@@ -24,6 +25,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "min_value",
     "max_value",
     "texto",
+    "codigo_ug",
+    "data_inicial",
+    "data_final",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,8 +48,14 @@ pub struct BudgetFilters {
     /// under it, the larger (a line committed without budget is still selected).
     pub min_value: Option<f64>,
     pub max_value: Option<f64>,
-    /// Folded words that must all appear in the action's name.
+    /// Folded words that must all appear in the action's name, or in a
+    /// document's observation.
     pub texto: Vec<String>,
+    /// A unidade gestora: documents only (a UG is not a budget classification).
+    pub codigo_ug: Option<String>,
+    /// Issue dates of documents, inclusive, within one budget year.
+    pub data_inicial: Option<NaiveDate>,
+    pub data_final: Option<NaiveDate>,
 }
 
 /// A budget action code: 4 letters or digits.
@@ -115,9 +125,13 @@ impl BudgetFilters {
                 "min_value" => f.min_value = Some(money(key, value)?),
                 "max_value" => f.max_value = Some(money(key, value)?),
                 "texto" => f.texto = search_words(key, value)?,
+                "codigo_ug" => f.codigo_ug = Some(code(key, value)?),
+                "data_inicial" => f.data_inicial = Some(date(key, value)?),
+                "data_final" => f.data_final = Some(date(key, value)?),
                 _ => return Err(unknown(key, KNOWN_KEYS)),
             }
         }
+        f.check_period()?;
         if let (Some(a), Some(b)) = (f.min_value, f.max_value) {
             if a > b {
                 return Err(error(
@@ -131,6 +145,72 @@ impl BudgetFilters {
             }
         }
         Ok(f)
+    }
+
+    /// The budget is yearly: a period is one year's, and names it.
+    fn check_period(&mut self) -> Result<(), FilterError> {
+        let years: Vec<i32> = [self.data_inicial, self.data_final]
+            .iter()
+            .flatten()
+            .map(|d| d.year())
+            .collect();
+        let outside = |key: &str, year: i32| {
+            error(
+                key,
+                format!(
+                    "O orçamento é anual: \"data_inicial\" e \"data_final\" devem cair no \
+                     mesmo ano{}; recebido o ano {year}.",
+                    self.year
+                        .map_or(String::new(), |y| format!(" de \"year\" ({y})"))
+                ),
+            )
+        };
+        if let Some(first) = years.first() {
+            let expected = self.year.unwrap_or(*first);
+            for (key, d) in [
+                ("data_inicial", self.data_inicial),
+                ("data_final", self.data_final),
+            ] {
+                if let Some(d) = d.filter(|d| d.year() != expected) {
+                    return Err(outside(key, d.year()));
+                }
+            }
+            self.year = Some(expected);
+        }
+        if let (Some(a), Some(b)) = (self.data_inicial, self.data_final) {
+            if a > b {
+                return Err(error(
+                    "data_inicial",
+                    format!(
+                        "O período pedido está vazio: começa em {} e termina em {}.",
+                        crate::domain::format::date(a),
+                        crate::domain::format::date(b)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The issue dates documents are read in: the period asked, within the
+    /// budget year.
+    pub fn document_period(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let year = self.year?;
+        let first = NaiveDate::from_ymd_opt(year, 1, 1)?;
+        let last = NaiveDate::from_ymd_opt(year, 12, 31)?;
+        Some((
+            self.data_inicial.unwrap_or(first),
+            self.data_final.unwrap_or(last),
+        ))
+    }
+
+    /// Keys of the budget's classification below the organ, which documents
+    /// of a payment do not carry: with one of them, documents are not read.
+    pub fn classifies_below_the_organ(&self) -> bool {
+        self.codigo_uo.is_some()
+            || self.funcao.is_some()
+            || self.programa.is_some()
+            || self.acao.is_some()
     }
 
     /// What was asked, in words, for the summary: "orçamento de 2022, órgão
@@ -148,6 +228,7 @@ impl BudgetFilters {
             ("programa", &self.programa),
             ("ação", &self.acao),
             ("grupo de despesa", &self.grupo_despesa),
+            ("UG", &self.codigo_ug),
         ] {
             if let Some(v) = value {
                 parts.push(format!("{label} {v}"));
@@ -161,6 +242,21 @@ impl BudgetFilters {
         }
         if !self.texto.is_empty() {
             parts.push(format!("ação com \"{}\"", self.texto.join(" ")));
+        }
+        match (self.data_inicial, self.data_final) {
+            (Some(a), Some(b)) => parts.push(format!(
+                "documentos de {} a {}",
+                crate::domain::format::date(a),
+                crate::domain::format::date(b)
+            )),
+            (Some(a), None) => parts.push(format!(
+                "documentos desde {}",
+                crate::domain::format::date(a)
+            )),
+            (None, Some(b)) => {
+                parts.push(format!("documentos até {}", crate::domain::format::date(b)))
+            }
+            (None, None) => {}
         }
         parts.join(", ")
     }

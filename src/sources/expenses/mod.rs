@@ -14,6 +14,8 @@
 //! between elements is an ordinary execution act; above-budget commitments at
 //! element level are mostly that (373 in 2021, against 139 allocations).
 
+pub mod document_rules;
+pub mod documents;
 pub mod filters;
 pub mod retrieval;
 pub mod rules;
@@ -229,19 +231,41 @@ pub struct Budget {
     /// filters: a citizen asks about one ministry, and a revision is judged
     /// against the whole federal budget of that year.
     pub peers: Vec<retrieval::Peers>,
+    /// Commitments and payments, one by one. Records number the allocations
+    /// first, then the documents: a finding on documents cites indices from
+    /// `allocations.len()` on.
+    pub documents: Vec<documents::Document>,
+}
+
+impl Budget {
+    /// The record index of document `i`.
+    pub fn document_record(&self, i: usize) -> usize {
+        self.allocations.len() + i
+    }
 }
 
 impl Records for Budget {
     fn count(&self) -> usize {
-        self.allocations.len()
+        self.allocations.len() + self.documents.len()
     }
 
     fn key(&self, index: usize) -> Option<&str> {
-        self.allocations.get(index).map(|a| a.key.as_str())
+        match self.allocations.get(index) {
+            Some(a) => Some(a.key.as_str()),
+            None => self
+                .documents
+                .get(index - self.allocations.len())
+                .map(|d| d.codigo.as_str()),
+        }
     }
 
     fn listed(&self, index: usize) -> Option<Value> {
-        let a = self.allocations.get(index)?;
+        let Some(a) = self.allocations.get(index) else {
+            return self
+                .documents
+                .get(index - self.allocations.len())
+                .map(documents::listed);
+        };
         Some(json!({
             "id": a.key,
             "exercicio": a.exercicio,

@@ -11,15 +11,17 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
+use super::documents::{Document, Fase};
 use super::filters::BudgetFilters;
 use super::{Allocation, Amounts, Budget, Coded, Element};
-use crate::sources::contracts::{QueryParams, RetrievalError};
+use crate::sources::contracts::{rows_within, QueryParams, RetrievalError};
 
 /// What retrieval read, for the investigation's metadata.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetrievalStats {
     pub lines: usize,
     pub allocations: usize,
+    pub documents: usize,
 }
 
 /// The revisions of one year and expense group across the whole imported
@@ -53,6 +55,7 @@ fn where_clause(f: &BudgetFilters) -> (String, QueryParams) {
     if let Some(y) = f.year {
         push("b.exercicio = ?", Box::new(y), Type::INT4);
     }
+    // The budget is yearly: a period of documents selects its year's lines.
     for (column, value) in [
         ("b.codigo_orgao_superior", &f.codigo_orgao_superior),
         ("b.codigo_orgao", &f.codigo_orgao),
@@ -90,9 +93,123 @@ fn coded(row: &tokio_postgres::Row, code: usize) -> Coded {
     }
 }
 
+/// Reads the allocations and the documents the filters select, and the peers
+/// of the allocations' years. A UG is not a budget classification: with one,
+/// only documents are read; a classification below the organ (UO, função,
+/// programa, ação) is not on every document: with one, only allocations are.
+/// Stops with `TooMany` past `limit` records.
+pub async fn retrieve(
+    client: &Client,
+    f: &BudgetFilters,
+    min_initial: f64,
+    limit: usize,
+    cancel: &CancellationToken,
+) -> Result<(Budget, RetrievalStats), RetrievalError> {
+    let (mut budget, mut stats) = if f.codigo_ug.is_some() {
+        (Budget::default(), RetrievalStats::default())
+    } else {
+        allocations(client, f, min_initial, limit, cancel).await?
+    };
+    if !f.classifies_below_the_organ() {
+        let left = limit.saturating_sub(budget.allocations.len());
+        budget.documents = documents(client, f, left).await?;
+        stats.documents = budget.documents.len();
+    }
+    Ok((budget, stats))
+}
+
+/// The documents the filters select, by issue date.
+async fn documents(
+    client: &Client,
+    f: &BudgetFilters,
+    limit: usize,
+) -> Result<Vec<Document>, RetrievalError> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: QueryParams = Vec::new();
+    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
+        params.push((value, ty));
+        clauses.push(clause.replace('?', &format!("${}", params.len())));
+    };
+    if let Some((from, until)) = f.document_period() {
+        push("d.data_emissao >= ?", Box::new(from), Type::DATE);
+        push("d.data_emissao <= ?", Box::new(until), Type::DATE);
+    }
+    for (column, value) in [
+        ("d.codigo_orgao_superior", &f.codigo_orgao_superior),
+        ("d.codigo_orgao", &f.codigo_orgao),
+        ("d.codigo_ug", &f.codigo_ug),
+        ("d.codigo_grupo", &f.grupo_despesa),
+    ] {
+        if let Some(v) = value {
+            push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
+        }
+    }
+    if let Some(m) = f.min_value {
+        push("d.valor >= ?::float8", Box::new(m), Type::FLOAT8);
+    }
+    if let Some(m) = f.max_value {
+        push("d.valor <= ?::float8", Box::new(m), Type::FLOAT8);
+    }
+    if !f.texto.is_empty() {
+        let patterns: Vec<String> = f.texto.iter().map(|w| format!("%{w}%")).collect();
+        push(
+            "d.observacao_busca like all(?)",
+            Box::new(patterns),
+            Type::TEXT_ARRAY,
+        );
+    }
+    let clause = if clauses.is_empty() {
+        "true".to_string()
+    } else {
+        clauses.join(" and ")
+    };
+    let sql = format!(
+        "select d.codigo, d.fase, d.data_emissao, d.codigo_orgao_superior,
+             coalesce(d.nome_orgao_superior, ''), d.codigo_orgao, coalesce(d.nome_orgao, ''),
+             d.codigo_ug, coalesce(d.nome_ug, ''), d.codigo_favorecido, d.nome_favorecido,
+             d.codigo_grupo, d.codigo_elemento, d.nome_elemento, d.modalidade_licitacao,
+             d.observacao, d.valor::float8
+         from transparency.expense_documents d
+         where {clause}
+         order by d.data_emissao, d.codigo"
+    );
+    let rows = rows_within(
+        client,
+        &sql,
+        &params,
+        limit,
+        "transparency.expense_documents",
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(Document {
+                codigo: r.get(0),
+                fase: Fase::parse(r.get(1))?,
+                data: r.get(2),
+                codigo_orgao_superior: r.get(3),
+                nome_orgao_superior: r.get(4),
+                codigo_orgao: r.get(5),
+                nome_orgao: r.get(6),
+                codigo_ug: r.get(7),
+                nome_ug: r.get(8),
+                codigo_favorecido: r.get(9),
+                nome_favorecido: r.get(10),
+                codigo_grupo: r.get(11),
+                codigo_elemento: r.get(12),
+                nome_elemento: r.get(13),
+                modalidade_licitacao: r.get(14),
+                observacao: r.get(15),
+                valor: r.get(16),
+            })
+        })
+        .collect())
+}
+
 /// Reads the allocations the filters select and the peers of their years.
 /// Stops with `TooMany` past `limit` allocations.
-pub async fn retrieve(
+async fn allocations(
     client: &Client,
     f: &BudgetFilters,
     min_initial: f64,
@@ -203,8 +320,16 @@ pub async fn retrieve(
     let stats = RetrievalStats {
         lines,
         allocations: allocations.len(),
+        documents: 0,
     };
-    Ok((Budget { allocations, peers }, stats))
+    Ok((
+        Budget {
+            allocations,
+            peers,
+            documents: Vec::new(),
+        },
+        stats,
+    ))
 }
 
 /// The revision percentiles of every (year, GND) among `years`, over all the

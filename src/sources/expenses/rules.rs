@@ -64,6 +64,8 @@ pub const RULES: &[&str] = &[
     COMMITTED_ABOVE_BUDGET,
     BUDGET_REVISION_OUTLIER,
     BENFORD_FIRST_DIGIT,
+    super::document_rules::YEAR_END_COMMITMENTS,
+    super::document_rules::PAYEE_CONCENTRATION,
 ];
 
 /// Reais committed beyond the budget before it is a finding: below, rounding
@@ -660,6 +662,7 @@ mod tests {
                 median: 1.0f64.ln(),
                 p99: 6.0f64.ln(),
             }],
+            documents: Vec::new(),
         }
     }
 
