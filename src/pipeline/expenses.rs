@@ -30,6 +30,7 @@ use crate::config::AnalysisSettings;
 use crate::db::Conn;
 use crate::question::{self, Group, Reading};
 use crate::sources::contracts::rules::pattern::PatternSettings;
+use crate::sources::expenses::by_organ;
 use crate::sources::expenses::document_rules::{PayeeRules, YearEndRules};
 use crate::sources::expenses::documents::{self, DailyStats, Fase};
 use crate::sources::expenses::filters::BudgetFilters;
@@ -37,7 +38,7 @@ use crate::sources::expenses::retrieval::retrieve;
 use crate::sources::expenses::rules::{self, PatternRules, PaymentRules};
 use crate::sources::expenses::Budget;
 use crate::sources::filters::FilterError;
-use crate::sources::portal_api::PortalClient;
+use crate::sources::portal_api::{ApiError, PortalClient};
 
 /// How the summary speaks of the budget.
 const WORDS: Vocabulary = Vocabulary {
@@ -273,6 +274,43 @@ impl Expenses {
     }
 }
 
+impl Expenses {
+    /// `/despesas/por-orgao`: the Portal's committed totals for the organs of
+    /// the órgão superior asked, beside the imported budget's, when a key is
+    /// configured and the filters name the year and the órgão superior. A
+    /// check, not the data: when the Portal cannot answer it, the
+    /// investigation goes on and the metadata says why.
+    async fn check_import(
+        &self,
+        reading: &Retrieval<'_>,
+        filters: &BudgetFilters,
+    ) -> Result<(Value, Option<String>), JobError> {
+        let (Some(api), Some(year), Some(superior), None) = (
+            &self.portal,
+            filters.year,
+            &filters.codigo_orgao_superior,
+            &filters.codigo_ug,
+        ) else {
+            return Ok((Value::Null, None));
+        };
+        let (totals, requests) =
+            match by_organ::portal_totals(api, year, superior, reading.cancel).await {
+                Ok(answer) => answer,
+                Err(ApiError::Cancelled) => return Err(JobError::Cancelled),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the Portal's totals per organ could not be read");
+                    return Ok((json!({"error": e.to_string()}), None));
+                }
+            };
+        let imported = by_organ::imported_totals(reading.client, year, superior)
+            .await
+            .map_err(unavailable::<Self>)?;
+        let organs = by_organ::compare(totals, &imported);
+        let note = by_organ::outdated(&organs, year);
+        Ok((json!({"requests": requests, "organs": organs}), note))
+    }
+}
+
 /// The summary's opening: what was read, and that the rules on dates and
 /// payees had nothing to judge without documents.
 fn what_was_read(data: &Budget) -> String {
@@ -365,6 +403,7 @@ impl Source for Expenses {
         filters: &BudgetFilters,
     ) -> Result<Retrieved<Budget>, JobError> {
         let (fetched, not_fetched) = self.fetch(reading, filters).await?;
+        let (checked, outdated) = self.check_import(reading, filters).await?;
         let retrieval = retrieve(
             reading.client,
             filters,
@@ -375,6 +414,7 @@ impl Source for Expenses {
         let (data, stats) = reading.bounded::<Self, _>(retrieval).await?;
         let mut notes = vec![what_was_read(&data)];
         notes.extend(not_fetched.clone());
+        notes.extend(outdated);
         let metadata = json!({
             "rows_read": {
                 "budget_lines": stats.lines,
@@ -390,6 +430,7 @@ impl Source for Expenses {
             },
             "portal_api": fetched,
             "portal_api_not_fetched": not_fetched,
+            "portal_api_by_organ": checked,
             "peers": data.peers.iter().map(|p| json!({
                 "exercicio": p.exercicio,
                 "grupo_despesa": p.grupo,

@@ -373,3 +373,36 @@ async fn a_ug_named_in_the_filters_has_a_months_documents_fetched_day_by_day() {
     assert!(summary.contains("o período tem 365 dias"), "{summary}");
     assert_eq!(row["total_records_analyzed"], 15, "{row:#}");
 }
+
+#[tokio::test]
+async fn an_import_behind_the_portals_own_totals_is_told_to_the_citizen() {
+    use crate::portal_api::{settings, Mode, Server};
+    let db = TestDb::new().await;
+    let server = Server::start(Mode::Normal).await;
+    let mut client = db.client().await;
+    fiscal::sources::import::check(&import_paths(&mut client, &[shipped(BUDGET_2022)]).await)
+        .expect("imported");
+    let user = add_user(&client).await;
+    let id = ask(
+        &client,
+        user,
+        "orçamento da Defesa em 2022",
+        json!({"year": 2022, "codigo_orgao_superior": "52000"}),
+        json!(["payment"]),
+    )
+    .await;
+    let report = crate::harness::drain_builtin_with(settings(&db, &server)).await;
+    let row = row_json(&client, id).await;
+    assert_eq!(report.completed, 1, "{report:?} {row:#}");
+    let checked = &row["investigation_metadata"]["portal_api_by_organ"];
+    // 13 organs, one page that may be the last, then `[]`.
+    assert_eq!(checked["requests"], 2, "{checked:#}");
+    assert_eq!(checked["organs"].as_array().map(Vec::len), Some(13));
+    let summary = row["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains("O orçamento de 2022 importado está desatualizado")
+            && summary.contains("Comando da Aeronáutica (52111)")
+            && !summary.contains("Comando do Exército (52121)"),
+        "{summary}"
+    );
+}

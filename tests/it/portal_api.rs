@@ -42,6 +42,8 @@ struct Api {
     biddings: Vec<Value>,
     /// Hand-written `/despesas/documentos` records of UG 158137.
     documents: Vec<Value>,
+    /// Hand-written `/despesas/por-orgao` totals of órgão superior 52000, 2022.
+    organs: Vec<Value>,
 }
 
 pub struct Server {
@@ -82,6 +84,11 @@ impl Server {
         .expect("the documents sample");
         let documents: Vec<Value> =
             serde_json::from_str(&documents).expect("the documents sample is JSON");
+        let organs = std::fs::read_to_string(crate::harness::repo_path(
+            "tests/data/portal_api/despesas_por_orgao_52000_2022_handwritten.json",
+        ))
+        .expect("the totals sample");
+        let organs: Vec<Value> = serde_json::from_str(&organs).expect("the totals sample is JSON");
         let api = Arc::new(Api {
             requests: AtomicUsize::new(0),
             mode: Mutex::new(mode),
@@ -90,6 +97,7 @@ impl Server {
             agreements,
             biddings,
             documents,
+            organs,
         });
         let router = axum::Router::new()
             .route("/api-de-dados/contratos", axum::routing::get(contratos))
@@ -99,6 +107,10 @@ impl Server {
             .route(
                 "/api-de-dados/despesas/documentos",
                 axum::routing::get(documentos),
+            )
+            .route(
+                "/api-de-dados/despesas/por-orgao",
+                axum::routing::get(por_orgao),
             )
             .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -308,6 +320,44 @@ async fn documentos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -
         .iter()
         .filter(|r| r["codigoUg"] == ug.as_str() && r["data"] == day.as_str())
         .filter(|r| r["fase"] == fase)
+        .skip((page.max(1) - 1) * SERVANTS_PAGE)
+        .take(SERVANTS_PAGE)
+        .collect();
+    (
+        [("content-type", "application/json")],
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// `/despesas/por-orgao?ano=…&orgaoSuperior=…&pagina=N`, from the hand-written
+/// sample, 15 a page.
+async fn por_orgao(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refusal) = misbehaviour(&api, &headers) {
+        return refusal;
+    }
+    let query = params(&uri);
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(year), Some(superior), Some(page)) = (
+        param("ano").and_then(|y| y.parse::<i64>().ok()),
+        param("orgaoSuperior"),
+        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Filtros mínimos: Página; Ano do registro; Ao menos um dos demais filtros",
+        )
+            .into_response();
+    };
+    let body: Vec<&Value> = api
+        .organs
+        .iter()
+        .filter(|r| r["ano"] == year && r["codigoOrgaoSuperior"] == superior.as_str())
         .skip((page.max(1) - 1) * SERVANTS_PAGE)
         .take(SERVANTS_PAGE)
         .collect();

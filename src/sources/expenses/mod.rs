@@ -14,6 +14,7 @@
 //! between elements is an ordinary execution act; above-budget commitments at
 //! element level are mostly that (373 in 2021, against 139 allocations).
 
+pub mod by_organ;
 pub mod document_rules;
 pub mod documents;
 pub mod filters;

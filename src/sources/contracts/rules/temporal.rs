@@ -73,7 +73,7 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 
 use crate::domain::format;
-use crate::domain::law::holidays;
+use crate::domain::law::{dou, holidays};
 use crate::domain::stats::{median, robust_center_scale, robust_z};
 use crate::sources::contracts::model::{contract_label, unit_label};
 use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Finding, Severity};
@@ -826,7 +826,7 @@ fn late_publication(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
         }
         let fifth = *fifth_working_day
             .entry((signed.year(), signed.month()))
-            .or_insert_with(|| holidays::nth_working_day_of_next_month(signed, 5));
+            .or_insert_with(|| dou::publication_deadline(signed));
         let Some(deadline) = fifth.map(|d| d + chrono::Duration::days(s.publication_grace_days))
         else {
             continue;
