@@ -688,3 +688,75 @@ async fn the_api_key_never_appears_in_what_the_worker_prints() {
     }
     assert!(server.requests() > 0, "the binary used the API");
 }
+
+/// The API paths every source added beside `/contratos`, each a query a
+/// citizen could make, and how its errors name it.
+fn other_paths() -> [(&'static str, Value, &'static str); 3] {
+    [
+        (
+            "agreements",
+            json!({"codigo_orgao": "36901"}),
+            "convênios do órgão 36901",
+        ),
+        (
+            "biddings",
+            json!({"codigo_orgao": "26439", "year": 2022}),
+            "licitações do órgão 26439",
+        ),
+        (
+            "expenses",
+            json!({"codigo_ug": "158137", "data_inicial": "2022-12-01", "data_final": "2022-12-03"}),
+            "despesas da UG 158137",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_api_path_waits_out_a_429_and_fails_a_refused_key_or_a_malformed_body_in_words() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    crate::harness::lift_citizen_limits(&client, 100).await;
+    let ask_all = || async {
+        let mut ids = Vec::new();
+        for (source, filters, _) in other_paths() {
+            ids.push(
+                crate::harness::ask(&client, user, source, "consulta", filters, json!([])).await,
+            );
+        }
+        ids
+    };
+
+    // 429s are waited out for their Retry-After, within the attempt.
+    let server = Server::start(Mode::TooManyRequests(3)).await;
+    let ids = ask_all().await;
+    let report = drain_builtin_with(settings(&db, &server)).await;
+    assert_eq!(report.completed, 3, "{report:?}");
+    for id in ids {
+        assert_eq!(fetch(&client, id).await.attempts, 1);
+    }
+
+    // A refused key fails each at once, for the operator to act on.
+    let ids = ask_all().await;
+    let mut refused = settings(&db, &server);
+    refused.portal.api_key = "uma-chave-errada".into();
+    let report = drain_builtin_with(refused).await;
+    assert_eq!(report.failed, 3, "{report:?}");
+    for id in ids {
+        let message = fetch(&client, id).await.error_message.unwrap_or_default();
+        assert!(message.contains("recusou a chave"), "{message}");
+    }
+
+    // A body that is not JSON fails each, naming what was asked.
+    let server = Server::start(Mode::Malformed).await;
+    let ids = ask_all().await;
+    let report = drain_builtin_with(settings(&db, &server)).await;
+    assert_eq!(report.failed, 3, "{report:?}");
+    for (id, (_, _, what)) in ids.into_iter().zip(other_paths()) {
+        let message = fetch(&client, id).await.error_message.unwrap_or_default();
+        assert!(
+            message.contains(&format!("consulta de {what} em um formato inesperado")),
+            "{message}"
+        );
+    }
+}
