@@ -83,15 +83,8 @@ impl Biddings {
             return Ok(None);
         };
         let today = crate::sources::portal_api::brasilia_now().date();
-        let months =
-            portal_cache::months(filters, today, api.settings().max_months).map_err(|e| {
-                JobError::permanent(format!(
-                    "O período pedido cobre {} meses, e uma investigação consulta no máximo {} \
-                     meses do Portal da Transparência. Restrinja o período com \"year\" ou \
-                     \"data_inicial\"/\"data_final\".",
-                    e.months, e.limit
-                ))
-            })?;
+        let months = portal_cache::months(filters, today, api.settings().max_months)
+            .map_err(super::too_many_months)?;
         let Some(&first) = months.first() else {
             return Ok(None);
         };
@@ -122,9 +115,9 @@ impl Biddings {
         tracing::info!(
             codigo_orgao = %orgao,
             windows = stats.windows,
-            records = stats.records,
-            changed = stats.changed,
-            requests = stats.requests,
+            records = stats.fetched.records,
+            changed = stats.fetched.changed,
+            requests = stats.fetched.requests,
             "biddings fetched from the Portal API"
         );
         Ok(Some(stats))

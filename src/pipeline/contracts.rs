@@ -95,15 +95,8 @@ impl Contracts {
             return Ok(None);
         };
         let today = crate::sources::portal_api::brasilia_now().date();
-        let months =
-            portal_cache::months(filters, today, api.settings().max_months).map_err(|e| {
-                JobError::permanent(format!(
-                    "O período pedido cobre {} meses, e uma investigação consulta no máximo {} \
-                     meses do Portal da Transparência. Restrinja o período com \"year\" ou \
-                     \"data_inicial\"/\"data_final\".",
-                    e.months, e.limit
-                ))
-            })?;
+        let months = portal_cache::months(filters, today, api.settings().max_months)
+            .map_err(super::too_many_months)?;
         let stats = portal_cache::sync(client, api, orgao, &months, cancel, |done, total| {
             progress.set(
                 Phase::DataRetrieval,

@@ -265,9 +265,9 @@ impl Expenses {
         tracing::info!(
             codigo_ug = %ug,
             days = stats.days,
-            records = stats.records,
-            changed = stats.changed,
-            requests = stats.requests,
+            records = stats.fetched.records,
+            changed = stats.fetched.changed,
+            requests = stats.fetched.requests,
             "expense documents fetched from the Portal API"
         );
         Ok((Some(stats), None))

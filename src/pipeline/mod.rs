@@ -58,6 +58,16 @@ pub(crate) async fn read_until_cancelled<T>(
     })
 }
 
+/// A period longer than an investigation may fetch from the Portal.
+pub(crate) fn too_many_months(e: crate::sources::portal_cache::TooManyMonths) -> JobError {
+    JobError::permanent(format!(
+        "O período pedido cobre {} meses, e uma investigação consulta no máximo {} meses do \
+         Portal da Transparência. Restrinja o período com \"year\" ou \
+         \"data_inicial\"/\"data_final\".",
+        e.months, e.limit
+    ))
+}
+
 /// The families asked for that a source can run, and those it cannot. When
 /// none can run, `none` is the citizen's message, given the names asked.
 pub(crate) fn applicable(

@@ -63,6 +63,24 @@ pub struct FilterError {
     pub message: String,
 }
 
+/// A period that ends before it starts selects nothing: refused, saying so.
+pub(crate) fn check_period(
+    from: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> Result<(), FilterError> {
+    match (from, until) {
+        (Some(a), Some(b)) if a > b => Err(error(
+            "data_inicial",
+            format!(
+                "O período pedido está vazio: começa em {} e termina em {}.",
+                crate::domain::format::date(a),
+                crate::domain::format::date(b)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn error(key: &str, message: String) -> FilterError {
     FilterError {
         key: key.to_string(),
@@ -148,18 +166,7 @@ impl ContractFilters {
                 (u, l) => u.or(l),
             };
         }
-        if let (Some(a), Some(b)) = (from, until) {
-            if a > b {
-                return Err(error(
-                    "data_inicial",
-                    format!(
-                        "O período pedido está vazio: começa em {} e termina em {}.",
-                        crate::domain::format::date(a),
-                        crate::domain::format::date(b)
-                    ),
-                ));
-            }
-        }
+        check_period(from, until)?;
         if let (Some(a), Some(b)) = (f.min_value, f.max_value) {
             if a > b {
                 return Err(error(

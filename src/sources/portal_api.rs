@@ -209,6 +209,41 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// Text at `path` of a record kept as JSON (`/licitacoes`, `/convenios`,
+/// `/despesas/…`): a string or a number, trimmed; `None` when absent, empty or
+/// one of the Portal's "no information" sentinels (`-1` too). Where clients
+/// disagree on text or `{codigo, descricao}`, the description is read.
+pub fn record_text(v: &serde_json::Value, path: &[&str]) -> Option<String> {
+    use serde_json::Value;
+    let at = path.iter().try_fold(v, |at, key| at.get(key))?;
+    let s = match at {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Object(o) => return o.get("descricao").and_then(|d| record_text(d, &[])),
+        _ => return None,
+    };
+    let folded = crate::domain::text::fold(&s);
+    (s != "-1" && !folded.starts_with("sem informacao"))
+        .then(|| known(Some(&s)))
+        .flatten()
+}
+
+/// An amount at `key` of a JSON record: a number, or text in either
+/// convention ("1.234,56" or "1234.56").
+pub fn record_money(v: &serde_json::Value, key: &str) -> Option<f64> {
+    serde_json::from_value::<Money>(v.get(key)?.clone())
+        .ok()?
+        .0
+        .filter(|x| x.is_finite())
+}
+
+/// A date at `key` of a JSON record, `yyyy-MM-dd` (time of day ignored) or
+/// `dd/MM/yyyy`; 1900 is the Portal's placeholder for none.
+pub fn record_date(v: &serde_json::Value, key: &str) -> Option<NaiveDate> {
+    let s = record_text(v, &[key])?;
+    date(s.get(..10)).filter(|d| d.year() > 1900)
+}
+
 /// `yyyy-MM-dd` (what the API sends) or `dd/MM/yyyy`.
 fn date(text: Option<&str>) -> Option<NaiveDate> {
     let text = text?.trim();
@@ -530,6 +565,15 @@ pub struct FetchStats {
     /// Rows stored that were new or changed.
     pub changed: u64,
     pub requests: u32,
+}
+
+impl std::ops::AddAssign for FetchStats {
+    fn add_assign(&mut self, other: FetchStats) {
+        self.records += other.records;
+        self.skipped += other.skipped;
+        self.changed += other.changed;
+        self.requests += other.requests;
+    }
 }
 
 /// A page of an endpoint fiscal keeps whole (`/servidores`, `/convenios`): a

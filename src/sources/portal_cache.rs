@@ -283,6 +283,26 @@ pub async fn fetch_into(
     })
 }
 
+/// [`fetch_into`] for each query of `queries` in turn — the windows or days an
+/// endpoint answers one at a time — summed. `on_step` hears the queries done
+/// and their number.
+pub async fn fetch_each(
+    db: &Client,
+    api: &PortalClient,
+    endpoint: &str,
+    queries: &[Vec<(&str, String)>],
+    into: Storage<'_>,
+    cancel: &CancellationToken,
+    mut on_step: impl FnMut(usize, usize),
+) -> Result<portal_api::FetchStats, SyncError> {
+    let mut total = portal_api::FetchStats::default();
+    for (done, query) in queries.iter().enumerate() {
+        total += fetch_into(db, api, endpoint, query, into, cancel, |_| {}).await?;
+        on_step(done + 1, queries.len());
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

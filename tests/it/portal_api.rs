@@ -183,17 +183,13 @@ fn paged(
     ) else {
         return (StatusCode::BAD_REQUEST, "parâmetros obrigatórios").into_response();
     };
-    let body: Vec<&Value> = records
-        .iter()
-        .filter(|r| r.pointer(field) == Some(&Value::from(wanted.as_str())))
-        .skip((page.max(1) - 1) * SERVANTS_PAGE)
-        .take(SERVANTS_PAGE)
-        .collect();
-    (
-        [("content-type", "application/json")],
-        serde_json::to_string(&body).unwrap_or_default(),
+    page_of(
+        records
+            .iter()
+            .filter(|r| r.pointer(field) == Some(&Value::from(wanted.as_str()))),
+        page,
+        SERVANTS_PAGE,
     )
-        .into_response()
 }
 
 /// `/servidores?orgaoServidorExercicio=…&pagina=N`, from the real capture.
@@ -218,6 +214,16 @@ async fn convenios(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) ->
         &api.agreements,
         "/orgao/codigoSIAFI",
     )
+}
+
+/// Page `page` (from 1) of `records`, `size` a page, as the API answers.
+fn page_of<'a>(records: impl Iterator<Item = &'a Value>, page: usize, size: usize) -> Response {
+    let body: Vec<&Value> = records.skip((page.max(1) - 1) * size).take(size).collect();
+    (
+        [("content-type", "application/json")],
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 /// The query's parameters, `%2F` decoded.
@@ -267,19 +273,14 @@ async fn licitacoes(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -
             .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d/%m/%Y"))
             .ok()
     };
-    let body: Vec<&Value> = api
-        .biddings
-        .iter()
-        .filter(|r| r["unidadeGestora"]["orgaoVinculado"]["codigoSIAFI"] == orgao.as_str())
-        .filter(|r| opened(r).is_some_and(|d| d >= from && d <= until))
-        .skip((page.max(1) - 1) * SERVANTS_PAGE)
-        .take(SERVANTS_PAGE)
-        .collect();
-    (
-        [("content-type", "application/json")],
-        serde_json::to_string(&body).unwrap_or_default(),
+    page_of(
+        api.biddings
+            .iter()
+            .filter(|r| r["unidadeGestora"]["orgaoVinculado"]["codigoSIAFI"] == orgao.as_str())
+            .filter(|r| opened(r).is_some_and(|d| d >= from && d <= until)),
+        page,
+        SERVANTS_PAGE,
     )
-        .into_response()
 }
 
 /// `/despesas/documentos?unidadeGestora=…&dataEmissao=…&fase=1|3&pagina=N`,
@@ -315,19 +316,14 @@ async fn documentos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -
         )
             .into_response();
     };
-    let body: Vec<&Value> = api
-        .documents
-        .iter()
-        .filter(|r| r["codigoUg"] == ug.as_str() && r["data"] == day.as_str())
-        .filter(|r| r["fase"] == fase)
-        .skip((page.max(1) - 1) * SERVANTS_PAGE)
-        .take(SERVANTS_PAGE)
-        .collect();
-    (
-        [("content-type", "application/json")],
-        serde_json::to_string(&body).unwrap_or_default(),
+    page_of(
+        api.documents
+            .iter()
+            .filter(|r| r["codigoUg"] == ug.as_str() && r["data"] == day.as_str())
+            .filter(|r| r["fase"] == fase),
+        page,
+        SERVANTS_PAGE,
     )
-        .into_response()
 }
 
 /// `/despesas/por-orgao?ano=…&orgaoSuperior=…&pagina=N`, from the hand-written
@@ -354,18 +350,13 @@ async fn por_orgao(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) ->
         )
             .into_response();
     };
-    let body: Vec<&Value> = api
-        .organs
-        .iter()
-        .filter(|r| r["ano"] == year && r["codigoOrgaoSuperior"] == superior.as_str())
-        .skip((page.max(1) - 1) * SERVANTS_PAGE)
-        .take(SERVANTS_PAGE)
-        .collect();
-    (
-        [("content-type", "application/json")],
-        serde_json::to_string(&body).unwrap_or_default(),
+    page_of(
+        api.organs
+            .iter()
+            .filter(|r| r["ano"] == year && r["codigoOrgaoSuperior"] == superior.as_str()),
+        page,
+        SERVANTS_PAGE,
     )
-        .into_response()
 }
 
 async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -> Response {
@@ -397,16 +388,7 @@ async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) ->
             signed >= from.as_str() && signed <= until.as_str()
         })
         .collect();
-    let body: Vec<&Value> = matching
-        .into_iter()
-        .skip((page.max(1) - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
-    (
-        [("content-type", "application/json")],
-        serde_json::to_string(&body).unwrap_or_default(),
-    )
-        .into_response()
+    page_of(matching.into_iter(), page, PAGE_SIZE)
 }
 
 pub fn settings(db: &TestDb, server: &Server) -> fiscal::config::Settings {
@@ -727,8 +709,9 @@ async fn every_api_path_waits_out_a_429_and_fails_a_refused_key_or_a_malformed_b
         ids
     };
 
-    // 429s are waited out for their Retry-After, within the attempt.
-    let server = Server::start(Mode::TooManyRequests(3)).await;
+    // A 429 is waited out for its Retry-After, within the attempt (two in a
+    // row to one request would spend `max_retries`, 1 here, and the attempt).
+    let server = Server::start(Mode::TooManyRequests(1)).await;
     let ids = ask_all().await;
     let report = drain_builtin_with(settings(&db, &server)).await;
     assert_eq!(report.completed, 3, "{report:?}");

@@ -25,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 use super::Bidding;
 use crate::domain::text::fold;
 use crate::sources::load::Kind;
-use crate::sources::portal_api::{FetchStats, PortalClient};
+use crate::sources::portal_api::{
+    record_date, record_money, record_text, FetchStats, PortalClient,
+};
 use crate::sources::portal_cache::{self, SyncError};
 
 /// The longest period `/licitacoes` answers, in days, both ends included.
@@ -56,67 +58,39 @@ pub fn modality_code(name: &str) -> String {
         .map_or_else(|| format!("api:{folded}"), |(_, code)| code.to_string())
 }
 
-fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |at, key| at.get(key))
-}
-
-fn text(v: &Value, path: &[&str]) -> Option<String> {
-    let s = match at(v, path)? {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        // Some clients see `{codigo, descricao}` where others see text.
-        Value::Object(o) => return o.get("descricao").and_then(|d| text(d, &[])),
-        _ => return None,
-    };
-    let folded = fold(&s);
-    (!s.is_empty() && !folded.starts_with("sem informacao") && s != "-1").then_some(s)
-}
-
-fn date(v: &Value, key: &str) -> Option<NaiveDate> {
-    let s = text(v, &[key])?;
-    let day = s.get(..10)?;
-    NaiveDate::parse_from_str(day, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(day, "%d/%m/%Y"))
-        .ok()
-}
-
 /// One `/licitacoes` record as a bidding; `None` without what identifies it
 /// (number, UG, modality). `orgao` is the organ asked for, for a record that
 /// does not name its own.
 pub fn to_bidding(v: &Value, orgao: &str) -> Option<Bidding> {
-    let numero = text(v, &["licitacao", "numero"])?;
-    let codigo_ug = text(v, &["unidadeGestora", "codigo"])?;
-    let modalidade = text(v, &["modalidadeLicitacao"])?;
+    let numero = record_text(v, &["licitacao", "numero"])?;
+    let codigo_ug = record_text(v, &["unidadeGestora", "codigo"])?;
+    let modalidade = record_text(v, &["modalidadeLicitacao"])?;
     let uf = [["municipio", "uf", "sigla"], ["municipio", "uf", "nome"]]
         .iter()
-        .filter_map(|p| text(v, p))
+        .filter_map(|p| record_text(v, p))
         .find(|s| s.len() == 2);
     Some(Bidding {
         numero,
         codigo_ug,
-        nome_ug: text(v, &["unidadeGestora", "nome"]).unwrap_or_default(),
+        nome_ug: record_text(v, &["unidadeGestora", "nome"]).unwrap_or_default(),
         codigo_modalidade: modality_code(&modalidade),
         modalidade: Some(modalidade),
-        numero_processo: text(v, &["licitacao", "numeroProcesso"]),
-        objeto: text(v, &["licitacao", "objeto"]).unwrap_or_default(),
-        situacao: text(v, &["situacaoCompra"]),
-        codigo_orgao_superior: text(v, &["unidadeGestora", "orgaoMaximo", "codigo"]),
-        nome_orgao_superior: text(v, &["unidadeGestora", "orgaoMaximo", "nome"])
+        numero_processo: record_text(v, &["licitacao", "numeroProcesso"]),
+        objeto: record_text(v, &["licitacao", "objeto"]).unwrap_or_default(),
+        situacao: record_text(v, &["situacaoCompra"]),
+        codigo_orgao_superior: record_text(v, &["unidadeGestora", "orgaoMaximo", "codigo"]),
+        nome_orgao_superior: record_text(v, &["unidadeGestora", "orgaoMaximo", "nome"])
             .unwrap_or_default(),
-        codigo_orgao: text(v, &["unidadeGestora", "orgaoVinculado", "codigoSIAFI"])
+        codigo_orgao: record_text(v, &["unidadeGestora", "orgaoVinculado", "codigoSIAFI"])
             .or_else(|| Some(orgao.to_string())),
-        nome_orgao: text(v, &["unidadeGestora", "orgaoVinculado", "nome"]).unwrap_or_default(),
+        nome_orgao: record_text(v, &["unidadeGestora", "orgaoVinculado", "nome"])
+            .unwrap_or_default(),
         uf,
-        municipio: text(v, &["municipio", "nomeIBGE"]),
-        data_resultado: date(v, "dataResultadoCompra"),
-        data_abertura: date(v, "dataAbertura"),
+        municipio: record_text(v, &["municipio", "nomeIBGE"]),
+        data_resultado: record_date(v, "dataResultadoCompra"),
+        data_abertura: record_date(v, "dataAbertura"),
         // The API writes 0 where no value was estimated (registro de preço).
-        valor: match v.get("valor") {
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => s.trim().replace(',', ".").parse().ok(),
-            _ => None,
-        }
-        .filter(|x: &f64| x.is_finite() && *x > 0.0),
+        valor: record_money(v, "valor").filter(|x| *x > 0.0),
     })
 }
 
@@ -136,10 +110,8 @@ pub fn windows(from: NaiveDate, until: NaiveDate) -> Vec<(NaiveDate, NaiveDate)>
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WindowedStats {
     pub windows: usize,
-    pub records: usize,
-    pub skipped: usize,
-    pub changed: u64,
-    pub requests: u32,
+    #[serde(flatten)]
+    pub fetched: FetchStats,
 }
 
 /// Every bidding of `orgao` (SIAFI code) in `from..=until`, window after
@@ -151,44 +123,35 @@ pub async fn fetch(
     orgao: &str,
     (from, until): (NaiveDate, NaiveDate),
     cancel: &CancellationToken,
-    mut on_window: impl FnMut(usize, usize),
+    on_window: impl FnMut(usize, usize),
 ) -> Result<WindowedStats, SyncError> {
-    let windows = windows(from, until);
-    let mut stats = WindowedStats {
-        windows: windows.len(),
-        ..WindowedStats::default()
-    };
+    let queries: Vec<Vec<(&str, String)>> = windows(from, until)
+        .iter()
+        .map(|(start, end)| {
+            vec![
+                ("codigoOrgao", orgao.to_string()),
+                ("dataInicial", start.format("%d/%m/%Y").to_string()),
+                ("dataFinal", end.format("%d/%m/%Y").to_string()),
+            ]
+        })
+        .collect();
     let row = |record: &Value, source: &str, line: i32| {
         to_bidding(record, orgao).map(|b| super::bidding_values(&b, source, line))
     };
-    for (done, (start, end)) in windows.iter().enumerate() {
-        let query = [
-            ("codigoOrgao", orgao.to_string()),
-            ("dataInicial", start.format("%d/%m/%Y").to_string()),
-            ("dataFinal", end.format("%d/%m/%Y").to_string()),
-        ];
-        let FetchStats {
-            records,
-            skipped,
-            changed,
-            requests,
-        } = portal_cache::fetch_into(
-            db,
-            api,
-            "licitacoes",
-            &query,
-            (Kind::Biddings, &row),
-            cancel,
-            |_| {},
-        )
-        .await?;
-        stats.records += records;
-        stats.skipped += skipped;
-        stats.changed += changed;
-        stats.requests += requests;
-        on_window(done + 1, windows.len());
-    }
-    Ok(stats)
+    let fetched = portal_cache::fetch_each(
+        db,
+        api,
+        "licitacoes",
+        &queries,
+        (Kind::Biddings, &row),
+        cancel,
+        on_window,
+    )
+    .await?;
+    Ok(WindowedStats {
+        windows: queries.len(),
+        fetched,
+    })
 }
 
 #[cfg(test)]

@@ -11,14 +11,12 @@
 //! tests/data/portal_api/SOURCES.md).
 
 use anyhow::{Context, Result};
-use serde_json::Value;
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::format::{percent, reais};
-use crate::sources::portal;
-use crate::sources::portal_api::{self, ApiError, PortalClient};
+use crate::sources::portal_api::{self, record_money, record_text, ApiError, PortalClient};
 
 /// A difference in committed money below this share is rounding and the
 /// day's new commitments, not an outdated import.
@@ -46,23 +44,6 @@ impl OrganYear {
     }
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn money(v: &Value, key: &str) -> Option<f64> {
-    match v.get(key)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => portal::parse_decimal(s.trim()),
-        _ => None,
-    }
-    .filter(|x| x.is_finite())
-}
-
 /// The organs of `orgao_superior` in `year`, per the API: code, name,
 /// committed and paid.
 pub async fn portal_totals(
@@ -88,10 +69,10 @@ pub async fn portal_totals(
         .iter()
         .filter_map(|r| {
             Some((
-                text(r, "codigoOrgao")?,
-                text(r, "orgao").unwrap_or_default(),
-                money(r, "empenhado")?,
-                money(r, "pago"),
+                record_text(r, &["codigoOrgao"])?,
+                record_text(r, &["orgao"]).unwrap_or_default(),
+                record_money(r, "empenhado")?,
+                record_money(r, "pago"),
             ))
         })
         .collect();
@@ -205,8 +186,8 @@ mod tests {
     #[test]
     fn amounts_read_as_pt_br_text_or_numbers() {
         let v = serde_json::json!({"empenhado": "1.234.567,89", "pago": 12.5});
-        assert_eq!(money(&v, "empenhado"), Some(1_234_567.89));
-        assert_eq!(money(&v, "pago"), Some(12.5));
-        assert_eq!(money(&v, "liquidado"), None);
+        assert_eq!(record_money(&v, "empenhado"), Some(1_234_567.89));
+        assert_eq!(record_money(&v, "pago"), Some(12.5));
+        assert_eq!(record_money(&v, "liquidado"), None);
     }
 }

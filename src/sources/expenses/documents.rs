@@ -25,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::text::fold;
 use crate::sources::load::{b, Kind, Row};
 use crate::sources::portal::{self, PortalRecord, Reason, RowError};
-use crate::sources::portal_api::{FetchStats, PortalClient};
+use crate::sources::portal_api::{
+    record_date, record_money, record_text, FetchStats, PortalClient,
+};
 use crate::sources::portal_cache::{self, SyncError};
 
 /// The phase of the expense a document records.
@@ -232,26 +234,6 @@ pub(crate) fn document_values(d: &Document, file: &str, line: i32) -> Row {
     ]
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    let s = match v.get(key)? {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    let folded = fold(&s);
-    (!s.is_empty() && !folded.starts_with("sem informacao") && s != "-1").then_some(s)
-}
-
-/// A value the API writes as a number, or as pt-BR text ("1.234,56").
-fn money(v: &Value, key: &str) -> Option<f64> {
-    match v.get(key)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => portal::parse_decimal(s.trim()),
-        _ => None,
-    }
-    .filter(|x| x.is_finite())
-}
-
 /// `"12345678000190 - NOME"` or `"NOME"`, as clients see `favorecido`.
 fn split_payee(s: &str) -> (Option<String>, String) {
     match s.split_once(" - ") {
@@ -266,35 +248,35 @@ fn split_payee(s: &str) -> (Option<String>, String) {
 /// its code, UG or date. `ug` is the unit asked for, for a record that does
 /// not name its own.
 pub fn to_document(v: &Value, fase: Fase, ug: &str) -> Option<Document> {
-    let codigo = text(v, "documento")?;
-    let data = text(v, "data").and_then(|d| portal::parse_date(&d))?;
-    let (code_in_name, name) = text(v, "favorecido").map_or((None, None), |f| {
+    let codigo = record_text(v, &["documento"])?;
+    let data = record_date(v, "data")?;
+    let (code_in_name, name) = record_text(v, &["favorecido"]).map_or((None, None), |f| {
         let (c, n) = split_payee(&f);
         (c, Some(n))
     });
-    let codigo_favorecido = text(v, "codigoFavorecido")
+    let codigo_favorecido = record_text(v, &["codigoFavorecido"])
         .map(|c| c.chars().filter(char::is_ascii_alphanumeric).collect())
         .or(code_in_name);
     Some(Document {
         codigo,
         fase,
         data,
-        codigo_orgao_superior: text(v, "codigoOrgaoSuperior"),
-        nome_orgao_superior: text(v, "orgaoSuperior").unwrap_or_default(),
-        codigo_orgao: text(v, "codigoOrgao"),
-        nome_orgao: text(v, "orgao").unwrap_or_default(),
-        codigo_ug: text(v, "codigoUg").unwrap_or_else(|| ug.to_string()),
-        nome_ug: text(v, "ug").unwrap_or_default(),
+        codigo_orgao_superior: record_text(v, &["codigoOrgaoSuperior"]),
+        nome_orgao_superior: record_text(v, &["orgaoSuperior"]).unwrap_or_default(),
+        codigo_orgao: record_text(v, &["codigoOrgao"]),
+        nome_orgao: record_text(v, &["orgao"]).unwrap_or_default(),
+        codigo_ug: record_text(v, &["codigoUg"]).unwrap_or_else(|| ug.to_string()),
+        nome_ug: record_text(v, &["ug"]).unwrap_or_default(),
         codigo_favorecido,
-        nome_favorecido: text(v, "nomeFavorecido").or(name),
-        codigo_grupo: text(v, "codigoGrupo"),
-        codigo_elemento: text(v, "codigoElemento"),
-        nome_elemento: text(v, "elemento"),
+        nome_favorecido: record_text(v, &["nomeFavorecido"]).or(name),
+        codigo_grupo: record_text(v, &["codigoGrupo"]),
+        codigo_elemento: record_text(v, &["codigoElemento"]),
+        nome_elemento: record_text(v, &["elemento"]),
         modalidade_licitacao: (fase == Fase::Empenho)
-            .then(|| text(v, "modalidade"))
+            .then(|| record_text(v, &["modalidade"]))
             .flatten(),
-        observacao: text(v, "observacao"),
-        valor: money(v, "valor"),
+        observacao: record_text(v, &["observacao"]),
+        valor: record_money(v, "valor"),
     })
 }
 
@@ -317,15 +299,13 @@ pub fn days(from: NaiveDate, until: NaiveDate) -> Vec<NaiveDate> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DailyStats {
     pub days: usize,
-    pub records: usize,
-    pub skipped: usize,
-    pub changed: u64,
-    pub requests: u32,
+    #[serde(flatten)]
+    pub fetched: FetchStats,
 }
 
-/// Every commitment and payment of `ug` issued in `from..=until`, day by day,
-/// from the API into `transparency.expense_documents`. `on_day` hears the
-/// days done and their number.
+/// Every commitment and payment of `ug` issued in `from..=until`, day by day
+/// and phase by phase, from the API into `transparency.expense_documents`.
+/// `on_day` hears the days done and their number.
 pub async fn fetch(
     db: &Client,
     api: &PortalClient,
@@ -335,43 +315,38 @@ pub async fn fetch(
     mut on_day: impl FnMut(usize, usize),
 ) -> Result<DailyStats, SyncError> {
     let days = days(from, until);
-    let mut stats = DailyStats {
-        days: days.len(),
-        ..DailyStats::default()
-    };
-    for (done, day) in days.iter().enumerate() {
-        for fase in [Fase::Empenho, Fase::Pagamento] {
-            let row = |record: &Value, source: &str, line: i32| {
-                to_document(record, fase, ug).map(|d| document_values(&d, source, line))
-            };
-            let query = [
-                ("unidadeGestora", ug.to_string()),
-                ("dataEmissao", day.format("%d/%m/%Y").to_string()),
-                ("fase", fase.api_code().to_string()),
-            ];
-            let FetchStats {
-                records,
-                skipped,
-                changed,
-                requests,
-            } = portal_cache::fetch_into(
-                db,
-                api,
-                "despesas/documentos",
-                &query,
-                (Kind::ExpensePayments, &row),
-                cancel,
-                |_| {},
-            )
-            .await?;
-            stats.records += records;
-            stats.skipped += skipped;
-            stats.changed += changed;
-            stats.requests += requests;
-        }
-        on_day(done + 1, days.len());
+    let mut fetched = FetchStats::default();
+    for fase in [Fase::Empenho, Fase::Pagamento] {
+        let queries: Vec<Vec<(&str, String)>> = days
+            .iter()
+            .map(|day| {
+                vec![
+                    ("unidadeGestora", ug.to_string()),
+                    ("dataEmissao", day.format("%d/%m/%Y").to_string()),
+                    ("fase", fase.api_code().to_string()),
+                ]
+            })
+            .collect();
+        let row = |record: &Value, source: &str, line: i32| {
+            to_document(record, fase, ug).map(|d| document_values(&d, source, line))
+        };
+        // Both phases stage into one table, whichever kind names it.
+        let offset = if fase == Fase::Empenho { 0 } else { days.len() };
+        fetched += portal_cache::fetch_each(
+            db,
+            api,
+            "despesas/documentos",
+            &queries,
+            (Kind::ExpensePayments, &row),
+            cancel,
+            |done, _| on_day((offset + done).div_ceil(2), days.len()),
+        )
+        .await?;
     }
-    Ok(stats)
+    Ok(DailyStats {
+        days: days.len(),
+        fetched,
+    })
 }
 
 /// A document as `affected_records` lists it.

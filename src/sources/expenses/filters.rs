@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::domain::format::reais;
 use crate::input::echo_json;
 use crate::sources::filters::{
-    code, date, error, money, object, search_words, unknown, year_of, FilterError,
+    check_period, code, date, error, money, object, search_words, unknown, year_of, FilterError,
 };
 
 /// The keys an `expenses` investigation accepts, in the order the error lists them.
@@ -177,19 +177,7 @@ impl BudgetFilters {
             }
             self.year = Some(expected);
         }
-        if let (Some(a), Some(b)) = (self.data_inicial, self.data_final) {
-            if a > b {
-                return Err(error(
-                    "data_inicial",
-                    format!(
-                        "O período pedido está vazio: começa em {} e termina em {}.",
-                        crate::domain::format::date(a),
-                        crate::domain::format::date(b)
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        check_period(self.data_inicial, self.data_final)
     }
 
     /// The issue dates documents are read in: the period asked, within the
