@@ -24,6 +24,8 @@ create table if not exists transparency.expense_documents (
     codigo_elemento text,
     nome_elemento text,
     modalidade_licitacao text,
+    -- Commitments: original, reforço or anulação; an anulação's valor is negative.
+    especie text,
     observacao text,
     observacao_busca text,
     valor numeric(20, 2),

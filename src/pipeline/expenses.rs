@@ -12,11 +12,11 @@
 //! says so when no document was, since the temporal and vendor rules then had
 //! nothing to judge.
 //!
-//! The question's text is read by src/question for what a budget can answer —
-//! the year, the organ, the value — where the row's `filters` are silent; a
-//! period within one year is read as that budget year, and what the budget
-//! cannot answer (a supplier, a modality, a UG) is listed in the metadata as
-//! not used.
+//! The question's text is read by src/question for what expenses can answer —
+//! the year, the organ or UG, the value — where the row's `filters` are
+//! silent; a period within one year is read as that budget year and as the
+//! period of its documents, and what expenses cannot answer (a supplier, a
+//! modality) is listed in the metadata as not used.
 
 use std::sync::Arc;
 
@@ -94,15 +94,16 @@ struct Question {
 /// The keys of each group of src/question a budget can take.
 fn budget_keys(group: Group) -> &'static [&'static str] {
     match group {
-        Group::Period => &["year"],
+        Group::Period => &["year", "data_inicial", "data_final"],
         Group::Agency => &["codigo_orgao_superior", "codigo_orgao", "codigo_ug"],
         Group::Value => &["min_value", "max_value"],
         _ => &[],
     }
 }
 
-/// A reading's filters as a budget takes them; a period inside one calendar
-/// year is that budget year.
+/// A reading's filters as a budget takes them: a period inside one calendar
+/// year is that budget year, and the period of its documents; a period across
+/// years is not one budget's.
 fn as_budget(r: &Reading) -> Map<String, Value> {
     let keys = budget_keys(r.group);
     let mut out: Map<String, Value> = r
@@ -111,7 +112,7 @@ fn as_budget(r: &Reading) -> Map<String, Value> {
         .filter(|(k, _)| keys.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if r.group == Group::Period && out.is_empty() {
+    if r.group == Group::Period && !out.contains_key("year") {
         let year = |k: &str| {
             r.filters
                 .get(k)
@@ -119,10 +120,11 @@ fn as_budget(r: &Reading) -> Map<String, Value> {
                 .and_then(|d| d.get(..4))
                 .and_then(|y| y.parse::<i32>().ok())
         };
-        if let (Some(a), Some(b)) = (year("data_inicial"), year("data_final")) {
-            if a == b {
+        match (year("data_inicial"), year("data_final")) {
+            (Some(a), Some(b)) if a == b => {
                 out.insert("year".into(), json!(a));
             }
+            _ => out.clear(),
         }
     }
     out
@@ -170,7 +172,8 @@ async fn read_question(client: &Conn, job: &Job) -> Result<Question, JobError> {
         BudgetFilters::parse(&Value::Object(merged.clone())).map_err(super::invalid_filter)?;
     let sentence = (!used.is_empty()).then(|| {
         let annual = if widened {
-            " O orçamento é anual: o ano inteiro foi analisado."
+            " O orçamento é anual: suas alocações são as do ano inteiro; os documentos de \
+             despesa, os do período."
         } else {
             ""
         };
@@ -360,7 +363,7 @@ impl Source for Expenses {
     const WORDS: Vocabulary = WORDS;
     const APPLICABLE: &'static [Family] = &APPLICABLE;
     const DATA: &'static str = "do orçamento";
-    const NARROW: &'static str = "por ano ou órgão";
+    const NARROW: &'static str = "por ano, órgão, UG ou período";
 
     fn parse(filters: &Value) -> Result<BudgetFilters, FilterError> {
         BudgetFilters::parse(filters)
@@ -413,6 +416,14 @@ impl Source for Expenses {
         );
         let (data, stats) = reading.bounded::<Self, _>(retrieval).await?;
         let mut notes = vec![what_was_read(&data)];
+        if let Some(left) = stats.documents_left_out_beyond {
+            notes.push(format!(
+                "Há mais de {} documentos de despesa para esses filtros, além das alocações: \
+                 eles não foram analisados; para analisá-los, restrinja por UG (\"codigo_ug\") \
+                 ou período (\"data_inicial\"/\"data_final\").",
+                crate::domain::format::count(left)
+            ));
+        }
         notes.extend(not_fetched.clone());
         notes.extend(outdated);
         let metadata = json!({
@@ -420,6 +431,7 @@ impl Source for Expenses {
                 "budget_lines": stats.lines,
                 "allocations": stats.allocations,
                 "documents": stats.documents,
+                "documents_left_out_beyond": stats.documents_left_out_beyond,
             },
             "documents_read": if filters.classifies_below_the_organ() {
                 "no: a UO, função, programa or ação is not on every document"

@@ -356,18 +356,18 @@ pub(crate) fn statements(
                  codigo_orgao_superior text, nome_orgao_superior text, codigo_orgao text,
                  nome_orgao text, codigo_ug text, nome_ug text, codigo_favorecido text,
                  nome_favorecido text, codigo_grupo text, codigo_elemento text,
-                 nome_elemento text, modalidade_licitacao text, observacao text,
-                 observacao_busca text, valor float8
+                 nome_elemento text, modalidade_licitacao text, especie text,
+                 observacao text, observacao_busca text, valor float8
              ) on commit drop",
             "codigo, fase, source_file, source_line, data_emissao, codigo_orgao_superior,
              nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug,
              codigo_favorecido, nome_favorecido, codigo_grupo, codigo_elemento, nome_elemento,
-             modalidade_licitacao, observacao, observacao_busca, valor",
+             modalidade_licitacao, especie, observacao, observacao_busca, valor",
             &[
                 Type::TEXT, Type::TEXT, Type::TEXT, Type::INT4, Type::DATE, Type::TEXT,
                 Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
                 Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
-                Type::TEXT, Type::FLOAT8,
+                Type::TEXT, Type::TEXT, Type::FLOAT8,
             ],
             // The daily file and the API may both bring a document: a later copy
             // updates the value and payee it gives, and never erases them.
@@ -375,11 +375,12 @@ pub(crate) fn statements(
                  codigo, fase, source_file, source_line, data_emissao, codigo_orgao_superior,
                  nome_orgao_superior, codigo_orgao, nome_orgao, codigo_ug, nome_ug,
                  codigo_favorecido, nome_favorecido, codigo_grupo, codigo_elemento,
-                 nome_elemento, modalidade_licitacao, observacao, observacao_busca, valor)
+                 nome_elemento, modalidade_licitacao, especie, observacao, observacao_busca,
+                 valor)
              select distinct on (codigo) codigo, fase, source_file, source_line, data_emissao,
                  codigo_orgao_superior, nome_orgao_superior, codigo_orgao, nome_orgao,
                  codigo_ug, nome_ug, codigo_favorecido, nome_favorecido, codigo_grupo,
-                 codigo_elemento, nome_elemento, modalidade_licitacao, observacao,
+                 codigo_elemento, nome_elemento, modalidade_licitacao, especie, observacao,
                  observacao_busca, valor::numeric(20, 2)
              from stage
              order by codigo, source_line desc

@@ -165,7 +165,8 @@ async fn a_citizens_budget_investigation_over_the_real_2021_file_finds_what_the_
     let summary = row["summary"].as_str().expect("summary");
     assert!(
         summary.starts_with(
-            "Entendi pela pergunta: orçamento de 2022, órgão superior 36000. O orçamento é anual"
+            "Entendi pela pergunta: orçamento de 2022, órgão superior 36000, documentos de \
+             01/01/2022 a 30/06/2022. O orçamento é anual"
         ),
         "{summary}"
     );

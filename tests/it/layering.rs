@@ -54,13 +54,8 @@ fn references(code: &str, here: &[String]) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     for (i, _) in code.match_indices("crate::") {
         let rest = &code[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let group = &group[..group.find('}').unwrap_or(group.len())];
-            for item in group.split(',') {
-                found.push(ident(item.trim()));
-            }
-        } else {
-            found.push(ident(rest));
+        for path in group_paths(rest) {
+            found.push(ident(&path));
         }
     }
     // `super` from a file is its directory's module; a mod.rs is already the
@@ -80,6 +75,52 @@ fn references(code: &str, here: &[String]) -> Vec<Vec<String>> {
         found.push(path);
     }
     found
+}
+
+/// The paths a `use` tail names: `a::b` is one, `{a, b::{c, d}}` and
+/// `a::{b, c}` are several, to any depth.
+fn group_paths(tail: &str) -> Vec<String> {
+    let tail = tail.trim_start();
+    let Some(open) = tail.find('{') else {
+        return vec![tail.to_string()];
+    };
+    // Only a brace that continues this path (`a::{` or a leading `{`) opens a group.
+    let prefix = &tail[..open];
+    if !(prefix.is_empty() || prefix.ends_with("::"))
+        || prefix.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+    {
+        return vec![tail.to_string()];
+    }
+    let mut depth = 0;
+    let mut items = Vec::new();
+    let mut start = open + 1;
+    for (i, c) in tail.char_indices().skip(open) {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    items.push(&tail[start..i]);
+                    break;
+                }
+            }
+            ',' if depth == 1 => {
+                items.push(&tail[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items
+        .into_iter()
+        .filter(|item| !item.trim().is_empty())
+        .flat_map(|item| {
+            group_paths(item)
+                .into_iter()
+                .map(|p| format!("{prefix}{}", p.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -171,6 +212,23 @@ fn domain_imports_nothing_of_fiscal_and_config_only_domain() {
     assert!(domain.is_empty(), "domain imports {domain:?}");
     let config: Vec<_> = edges["config"].iter().filter(|m| *m != "domain").collect();
     assert!(config.is_empty(), "config imports {config:?}");
+}
+
+#[test]
+fn nested_use_groups_name_each_module() {
+    assert_eq!(
+        group_paths("sources::{load, portal::{self, Row}}, db};"),
+        vec![
+            "sources::load",
+            "sources::portal::self",
+            "sources::portal::Row"
+        ]
+    );
+    assert_eq!(
+        group_paths("{config, db::Pool}"),
+        vec!["config", "db::Pool"]
+    );
+    assert_eq!(group_paths("queue::Backoff"), vec!["queue::Backoff"]);
 }
 
 #[test]

@@ -10,8 +10,10 @@ use chrono::NaiveDate;
 
 use super::holidays::nth_working_day_of_next_month;
 
-/// The last day the DOU may publish a contract signed on `signed`: the fifth
-/// working day of the next month (national holidays and weekends skipped).
+/// The day by which the summary of a contract signed on `signed` must be sent
+/// for publication: the fifth working day of the next month (national holidays
+/// and weekends skipped). The DOU may then take up to twenty days to publish it,
+/// which is the rule's grace (`publication_grace_days`).
 pub fn publication_deadline(signed: NaiveDate) -> Option<NaiveDate> {
     nth_working_day_of_next_month(signed, 5)
 }

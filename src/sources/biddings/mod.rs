@@ -265,7 +265,7 @@ pub(crate) fn bidding_values(l: &Bidding, file: &str, line: i32) -> Row {
 }
 
 pub(crate) fn participant_values(p: &Participant, file: &str, line: i32) -> Row {
-    let bidding = super::biddings::bidding_id(&p.codigo_ug, &p.numero, &p.codigo_modalidade);
+    let bidding = bidding_id(&p.codigo_ug, &p.numero, &p.codigo_modalidade);
     vec![
         b(format!(
             "{bidding}/{}/{}",

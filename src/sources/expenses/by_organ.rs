@@ -126,6 +126,12 @@ pub fn compare(
 /// The citizen's sentence when the import holds markedly less than the Portal
 /// commits today, naming the organs.
 pub fn outdated(organs: &[OrganYear], year: i32) -> Option<String> {
+    if !organs.is_empty() && organs.iter().all(|o| o.empenhado_importado == 0.0) {
+        return Some(format!(
+            "O orçamento de {year} desse órgão não foi importado, embora o Portal informe \
+             empenhos dele: importe o arquivo do ano (Orçamento da Despesa) para analisá-lo."
+        ));
+    }
     let behind: Vec<String> = organs
         .iter()
         .filter(|o| o.gap() > TOLERANCE)
@@ -181,6 +187,12 @@ mod tests {
             &[("36901".to_string(), 100.0)],
         );
         assert_eq!(outdated(&level, 2022), None);
+        let missing = compare(
+            vec![("36901".to_string(), "FNS".to_string(), 100.0, None)],
+            &[],
+        );
+        let said = outdated(&missing, 2023).expect("not imported");
+        assert!(said.contains("não foi importado"), "{said}");
     }
 
     #[test]

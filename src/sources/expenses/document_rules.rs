@@ -72,7 +72,7 @@ fn by_ug_year(
 ) -> BTreeMap<(&str, i32), Vec<(usize, &Document)>> {
     let mut groups: BTreeMap<(&str, i32), Vec<(usize, &Document)>> = BTreeMap::new();
     for (i, d) in data.documents.iter().enumerate() {
-        if keep(d) && d.valor.is_some_and(|v| v > 0.0) {
+        if keep(d) && d.valor.is_some() {
             groups
                 .entry((d.codigo_ug.as_str(), d.data.year()))
                 .or_default()
@@ -109,6 +109,7 @@ impl Detector<Budget> for YearEndRules {
     }
 
     fn detect(&self, data: &Budget) -> Vec<Finding> {
+        // Anulações count, negative: money taken back is not committed.
         let found = by_ug_year(data, |d| d.fase == Fase::Empenho)
             .into_iter()
             .filter_map(|((_, year), docs)| year_end(year, docs))
@@ -125,6 +126,9 @@ fn year_end(year: i32, docs: Vec<(usize, &Document)>) -> Option<Finding> {
         return None;
     }
     let total: f64 = docs.iter().map(|(_, d)| value(d)).sum();
+    if total <= 0.0 {
+        return None;
+    }
     let (late, early): (Vec<_>, Vec<_>) = docs
         .into_iter()
         .partition(|(_, d)| d.data.month() == 12 && d.data.day() >= YEAR_END_FROM);
@@ -150,13 +154,14 @@ fn year_end(year: i32, docs: Vec<(usize, &Document)>) -> Option<Finding> {
         severity,
         confidence,
         description: format!(
-            "{ug}: {} de tudo o que empenhou em {year} foi empenhado de {YEAR_END_FROM} a 31 de \
-             dezembro",
+            "{ug}: {} do que os empenhos lidos de {year} comprometem foi empenhado de \
+             {YEAR_END_FROM} a 31 de dezembro",
             percent(share)
         ),
         explanation: format!(
-            "Dos {} que a UG empenhou em {year} ({} empenhos, em {} meses do ano), {} ({}) \
-             foram empenhados de {YEAR_END_FROM} a 31 de dezembro, em {} empenhos. A Lei \
+            "Dos {} que os empenhos lidos da UG comprometem em {year} ({} empenhos, em {} \
+             meses do ano, anulações descontadas), {} ({}) foram empenhados de \
+             {YEAR_END_FROM} a 31 de dezembro, em {} empenhos. A Lei \
              4.320/1964 (arts. 35 e 60) conta como despesa do ano o que nele se empenha, e o \
              crédito que sobra no fim do ano se perde: empenhar às pressas para não perdê-lo \
              costuma gerar compras sem planejamento e restos a pagar (Decreto 93.872/1986, art. \
@@ -170,7 +175,7 @@ fn year_end(year: i32, docs: Vec<(usize, &Document)>) -> Option<Finding> {
             percent(share),
             count(late.len())
         ),
-        records: largest(late),
+        records: largest(late.into_iter().filter(|(_, d)| value(d) > 0.0).collect()),
         suggested_actions: vec![
             "Verificar, nos processos dos maiores empenhos de dezembro, quando a compra foi \
              planejada e se houve pesquisa de preços e licitação."
@@ -202,10 +207,12 @@ impl Detector<Budget> for PayeeRules {
     fn detect(&self, data: &Budget) -> Vec<Finding> {
         // Payments say who was paid. Commitments do not: a continuous service
         // is committed for the whole year in January (empenho estimativo).
-        let found = by_ug_year(data, |d| d.fase == Fase::Pagamento && d.paid_to_company())
-            .into_values()
-            .filter_map(concentration)
-            .collect();
+        let found = by_ug_year(data, |d| {
+            d.fase == Fase::Pagamento && d.paid_to_company() && value(d) > 0.0
+        })
+        .into_values()
+        .filter_map(concentration)
+        .collect();
         strongest(found, data, MAX_FINDINGS)
     }
 }
@@ -326,6 +333,7 @@ mod tests {
             codigo_elemento: Some("39".into()),
             nome_elemento: Some("Outros Serviços de Terceiros - Pessoa Jurídica".into()),
             modalidade_licitacao: None,
+            especie: None,
             observacao: None,
             valor: Some(valor),
         }
@@ -376,6 +384,70 @@ mod tests {
         assert_eq!(f.records.len(), 4);
         assert!(f.description.contains("52,2%"), "{}", f.description);
         assert!(f.explanation.contains("4.320/1964"), "{}", f.explanation);
+    }
+
+    #[test]
+    fn a_december_rush_taken_back_by_anulacoes_is_not_flagged() {
+        let mut docs = ordinary_year();
+        for i in 0..4 {
+            docs.push(doc(
+                100 + i,
+                Fase::Empenho,
+                (2022, 12, 28),
+                "00000000000099",
+                600_000.0,
+            ));
+            docs.push(doc(
+                200 + i,
+                Fase::Empenho,
+                (2022, 12, 30),
+                "00000000000099",
+                -600_000.0,
+            ));
+        }
+        assert!(YearEndRules.detect(&budget(docs)).is_empty());
+    }
+
+    #[test]
+    fn documents_are_cited_after_the_allocations_and_listed_as_documents() {
+        use crate::analysis::Records;
+        let allocation = |key: &str| super::super::Allocation {
+            key: key.into(),
+            exercicio: 2022,
+            orgao_superior: Default::default(),
+            orgao: Default::default(),
+            uo: Default::default(),
+            funcao: Default::default(),
+            subfuncao: Default::default(),
+            programa: Default::default(),
+            acao: Default::default(),
+            grupo: Default::default(),
+            amounts: Default::default(),
+            elements: Vec::new(),
+        };
+        let mut docs = ordinary_year();
+        for i in 0..4 {
+            docs.push(doc(
+                100 + i,
+                Fase::Empenho,
+                (2022, 12, 28),
+                "00000000000099",
+                600_000.0,
+            ));
+        }
+        let data = Budget {
+            allocations: vec![allocation("2022/a"), allocation("2022/b")],
+            documents: docs,
+            ..Budget::default()
+        };
+        let found = YearEndRules.detect(&data);
+        let records = &found[0].records;
+        assert!(records.iter().all(|&r| r >= 2), "{records:?}");
+        let listed = data.listed(records[0]).expect("a record");
+        assert_eq!(listed["fase"], "empenho", "{listed}");
+        assert_eq!(data.key(0), Some("2022/a"));
+        assert_eq!(data.count(), 2 + 26);
+        assert_eq!(data.listed(28), None);
     }
 
     #[test]

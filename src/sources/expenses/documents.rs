@@ -85,9 +85,23 @@ pub struct Document {
     pub nome_elemento: Option<String>,
     /// Commitments only: how the purchase was made.
     pub modalidade_licitacao: Option<String>,
+    /// Commitments only: original, reforço or anulação ("Não se aplica" in the
+    /// daily file reads as none).
+    pub especie: Option<String>,
     pub observacao: Option<String>,
-    /// Reais, converted as the Portal converts foreign-currency documents.
+    /// Reais, converted as the Portal converts foreign-currency documents;
+    /// negative for an anulação, which takes money back from a commitment.
     pub valor: Option<f64>,
+}
+
+/// An anulação (or cancelamento) of a commitment subtracts its value,
+/// whatever sign the source writes it with.
+fn signed(especie: Option<&str>, valor: Option<f64>) -> Option<f64> {
+    let annuls = especie.is_some_and(|e| {
+        let e = fold(e);
+        e.contains("anulacao") || e.contains("cancelamento")
+    });
+    valor.map(|v| if annuls { -v.abs() } else { v })
 }
 
 impl Document {
@@ -120,6 +134,7 @@ fn shared(row: &portal::Row<'_>, codigo: &'static str, fase: Fase) -> Result<Doc
         codigo_elemento: row.optional("Código Elemento de Despesa")?,
         nome_elemento: row.optional("Elemento de Despesa")?,
         modalidade_licitacao: None,
+        especie: None,
         observacao: row.optional("Observação")?,
         valor: None,
     })
@@ -148,7 +163,7 @@ pub struct Commitment(pub Document);
 
 impl PortalRecord for Commitment {
     const COLUMNS: &'static [&'static str] = &{
-        let mut all = [""; 18];
+        let mut all = [""; 19];
         let mut i = 0;
         while i < SHARED_COLUMNS.len() {
             all[i] = SHARED_COLUMNS[i];
@@ -158,13 +173,20 @@ impl PortalRecord for Commitment {
         all[15] = "Modalidade de Licitação";
         all[16] = "Valor do Empenho Convertido pra R$";
         all[17] = "Código Empenho Resumido";
+        all[18] = "Espécie Empenho";
         all
     };
 
     fn from_row(row: &portal::Row<'_>) -> Result<Self, Reason> {
         let mut d = shared(row, "Código Empenho", Fase::Empenho)?;
         d.modalidade_licitacao = row.optional("Modalidade de Licitação")?;
-        d.valor = row.decimal("Valor do Empenho Convertido pra R$")?;
+        d.especie = row
+            .optional("Espécie Empenho")?
+            .filter(|e| !fold(e).starts_with("nao se aplica"));
+        d.valor = signed(
+            d.especie.as_deref(),
+            row.decimal("Valor do Empenho Convertido pra R$")?,
+        );
         Ok(Commitment(d))
     }
 }
@@ -228,6 +250,7 @@ pub(crate) fn document_values(d: &Document, file: &str, line: i32) -> Row {
         b(d.codigo_elemento.clone()),
         b(d.nome_elemento.clone()),
         b(d.modalidade_licitacao.clone()),
+        b(d.especie.clone()),
         b(d.observacao.clone()),
         b(d.observacao.as_deref().map(fold)),
         b(d.valor),
@@ -254,6 +277,10 @@ pub fn to_document(v: &Value, fase: Fase, ug: &str) -> Option<Document> {
         let (c, n) = split_payee(&f);
         (c, Some(n))
     });
+    let especie = (fase == Fase::Empenho)
+        .then(|| record_text(v, &["especie"]))
+        .flatten()
+        .filter(|e| !fold(e).starts_with("nao se aplica"));
     let codigo_favorecido = record_text(v, &["codigoFavorecido"])
         .map(|c| c.chars().filter(char::is_ascii_alphanumeric).collect())
         .or(code_in_name);
@@ -275,8 +302,9 @@ pub fn to_document(v: &Value, fase: Fase, ug: &str) -> Option<Document> {
         modalidade_licitacao: (fase == Fase::Empenho)
             .then(|| record_text(v, &["modalidade"]))
             .flatten(),
+        especie: especie.clone(),
         observacao: record_text(v, &["observacao"]),
-        valor: record_money(v, "valor"),
+        valor: signed(especie.as_deref(), record_money(v, "valor")),
     })
 }
 
@@ -397,6 +425,10 @@ mod tests {
         assert!(d.paid_to_company());
         let payment = to_document(&record, Fase::Pagamento, "158137").expect("a document");
         assert_eq!(payment.modalidade_licitacao, None);
+        let mut annulled = record.clone();
+        annulled["especie"] = json!("Anulação");
+        let d = to_document(&annulled, Fase::Empenho, "158137").expect("a document");
+        assert_eq!(d.valor, Some(-1_234_567.89), "an anulação takes money back");
         let mut undated = record.clone();
         undated["data"] = json!("");
         assert!(to_document(&undated, Fase::Empenho, "158137").is_none());

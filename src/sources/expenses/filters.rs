@@ -132,6 +132,16 @@ impl BudgetFilters {
             }
         }
         f.check_period()?;
+        if f.codigo_ug.is_some() && f.classifies_below_the_organ() {
+            return Err(error(
+                "codigo_ug",
+                "O filtro \"codigo_ug\" seleciona documentos de despesa (empenhos e \
+                 pagamentos), que não trazem unidade orçamentária, função, programa nem ação; \
+                 e esses filtros selecionam alocações do orçamento, que não trazem UG. Use \
+                 \"codigo_ug\" ou \"codigo_uo\"/\"funcao\"/\"programa\"/\"acao\", não os dois."
+                    .into(),
+            ));
+        }
         if let (Some(a), Some(b)) = (f.min_value, f.max_value) {
             if a > b {
                 return Err(error(

@@ -22,6 +22,9 @@ pub struct RetrievalStats {
     pub lines: usize,
     pub allocations: usize,
     pub documents: usize,
+    /// The documents the filters select were more than the investigation
+    /// could read beside the allocations, and were left out: this many places.
+    pub documents_left_out_beyond: Option<usize>,
 }
 
 /// The revisions of one year and expense group across the whole imported
@@ -97,7 +100,9 @@ fn coded(row: &tokio_postgres::Row, code: usize) -> Coded {
 /// of the allocations' years. A UG is not a budget classification: with one,
 /// only documents are read; a classification below the organ (UO, função,
 /// programa, ação) is not on every document: with one, only allocations are.
-/// Stops with `TooMany` past `limit` records.
+/// Stops with `TooMany` past `limit` allocations; documents beyond what is left
+/// of it are left out, not fatal: a budget question about a ministry's year
+/// must not fail because its daily documents were imported too.
 pub async fn retrieve(
     client: &Client,
     f: &BudgetFilters,
@@ -112,7 +117,14 @@ pub async fn retrieve(
     };
     if !f.classifies_below_the_organ() {
         let left = limit.saturating_sub(budget.allocations.len());
-        budget.documents = documents(client, f, left).await?;
+        match documents(client, f, left).await {
+            Ok(documents) => budget.documents = documents,
+            Err(RetrievalError::TooMany { .. }) if f.codigo_ug.is_none() => {
+                stats.documents_left_out_beyond = Some(left);
+            }
+            Err(RetrievalError::TooMany { .. }) => return Err(RetrievalError::TooMany { limit }),
+            Err(e) => return Err(e),
+        }
         stats.documents = budget.documents.len();
     }
     Ok((budget, stats))
@@ -168,7 +180,7 @@ async fn documents(
              coalesce(d.nome_orgao_superior, ''), d.codigo_orgao, coalesce(d.nome_orgao, ''),
              d.codigo_ug, coalesce(d.nome_ug, ''), d.codigo_favorecido, d.nome_favorecido,
              d.codigo_grupo, d.codigo_elemento, d.nome_elemento, d.modalidade_licitacao,
-             d.observacao, d.valor::float8
+             d.observacao, d.valor::float8, d.especie
          from transparency.expense_documents d
          where {clause}
          order by d.data_emissao, d.codigo"
@@ -202,6 +214,7 @@ async fn documents(
                 modalidade_licitacao: r.get(14),
                 observacao: r.get(15),
                 valor: r.get(16),
+                especie: r.get(17),
             })
         })
         .collect())
@@ -321,6 +334,7 @@ async fn allocations(
         lines,
         allocations: allocations.len(),
         documents: 0,
+        documents_left_out_beyond: None,
     };
     Ok((
         Budget {
