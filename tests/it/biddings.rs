@@ -175,3 +175,62 @@ async fn an_organ_named_in_the_filters_has_its_biddings_fetched_in_30_day_window
         ]
     );
 }
+
+#[tokio::test]
+async fn biddings_stored_with_zero_padded_modality_codes_are_re_keyed_once() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // As an import before codes lost their zeros stored them: one bidding
+    // alone, one whose unpadded twin was imported since.
+    client
+        .batch_execute(
+            "insert into transparency.biddings (bidding_id, source_file, source_line, numero,
+                 codigo_ug, codigo_modalidade, objeto, objeto_busca)
+             values ('158137/000012022/05', 'old.csv', 2, '000012022', '158137', '05', 'a', 'a'),
+                    ('158137/000022022/01', 'old.csv', 3, '000022022', '158137', '01', 'b', 'b'),
+                    ('158137/000022022/1', 'new.csv', 3, '000022022', '158137', '1', 'b', 'b');
+             insert into transparency.bidding_participants (participant_key, bidding_id,
+                 source_file, source_line, codigo_participante, vencedor)
+             values ('158137/000012022/05/1/33333333000153', '158137/000012022/05', 'old.csv',
+                     2, '33333333000153', true),
+                    ('158137/000022022/01/1/44444444000134', '158137/000022022/01', 'old.csv',
+                     2, '44444444000134', true),
+                    ('158137/000022022/1/1/44444444000134', '158137/000022022/1', 'new.csv',
+                     2, '44444444000134', true);",
+        )
+        .await
+        .expect("old rows");
+    let rekey = fiscal::db::migrate::MIGRATIONS
+        .iter()
+        .find(|m| m.name == "0016_biddings_from_the_api")
+        .expect("the migration");
+    for _ in 0..2 {
+        client.batch_execute(rekey.sql).await.expect("re-keyed");
+    }
+    let keys = |table: &'static str, column: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(
+                    &format!("select {column} from transparency.{table} order by 1"),
+                    &[],
+                )
+                .await
+                .expect("keys")
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        keys("biddings", "bidding_id").await,
+        vec!["158137/000012022/5", "158137/000022022/1"]
+    );
+    assert_eq!(
+        keys("bidding_participants", "participant_key").await,
+        vec![
+            "158137/000012022/5/1/33333333000153",
+            "158137/000022022/1/1/44444444000134"
+        ]
+    );
+}
