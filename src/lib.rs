@@ -15,6 +15,7 @@ pub mod http;
 pub mod input;
 pub mod job;
 pub mod metrics;
+pub mod operator;
 pub mod pg_server;
 pub mod pipeline;
 pub mod question;

@@ -105,6 +105,14 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Put a failed investigation back in the queue, with fresh attempts.
+    Retry { id: uuid::Uuid },
+    /// Cancel a pending or running investigation, as its citizen could.
+    Cancel { id: uuid::Uuid },
+    /// Stop every worker of the fleet from claiming; running investigations finish.
+    Pause,
+    /// Let the fleet claim again.
+    Resume,
 }
 
 fn main() -> ExitCode {
@@ -189,6 +197,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { json } => fiscal::status::run(&settings, json).await?,
         Command::Import { paths } => fiscal::sources::import::run(&settings, &paths).await?,
+        Command::Retry { id } => fiscal::operator::retry(&settings, id).await?,
+        Command::Cancel { id } => fiscal::operator::cancel(&settings, id).await?,
+        Command::Pause => fiscal::operator::set_paused(&settings, true).await?,
+        Command::Resume => fiscal::operator::set_paused(&settings, false).await?,
     }
     Ok(())
 }

@@ -143,6 +143,9 @@ impl SweepReport {
 /// has waited longer than a lease ($3 ms), so that it lets its jobs finish and takes it;
 /// an idle worker has just looked, and the check is skipped.
 ///
+/// A paused fleet (`fiscal pause`, migration 0018) claims nothing: the switch
+/// is read once per statement, as an InitPlan, before any row is walked.
+///
 /// The citizen's columns come back as text, each converted once where its row
 /// is picked and cut at the limits of `input` ($4 characters of query, $5 and $6 bytes
 /// of JSON; NULL read as the column's default), so that no value a citizen
@@ -155,6 +158,7 @@ with suspect as (
            coalesce(anomaly_types, '[]')::text as anomaly_types
     from public.investigations
     where $7 and status = 'pending' and orphaned_attempts > 0 and run_after <= now()
+      and not (select fiscal.claims_paused())
     order by queue_at
     limit 1
     for update skip locked
@@ -167,6 +171,7 @@ fresh as (
     from public.investigations
     where status = 'pending' and run_after <= now() and orphaned_attempts = 0
       and not exists (select 1 from suspect)
+      and not (select fiscal.claims_paused())
     order by queue_at
     limit $2
     for update skip locked
@@ -353,6 +358,39 @@ set status = case when i.attempts >= i.max_attempts then 'failed' else 'pending'
 from expired
 where i.id = expired.id
 returning i.status";
+
+/// `fiscal retry ID`: a failed investigation back to the queue, as if new — its
+/// attempts afresh, runnable and queued now — keeping in its metadata the
+/// last error of the attempts before. Only a failed row: a pending or running
+/// one is already queued, and a completed or cancelled one is the citizen's
+/// answer. The update's trigger wakes the workers (migration 0002).
+pub const RETRY_FAILED: &str = "
+update public.investigations
+set status = 'pending', attempts = 0, orphaned_attempts = 0, run_after = now(),
+    queue_at = now(), error_message = null, completed_at = null, started_at = null,
+    processing_time_ms = null, current_phase = null, progress = 0, claim_token = null,
+    locked_by = null, lease_expires_at = null
+where id = $1 and status = 'failed'
+returning id";
+
+/// `fiscal cancel ID`: what the citizen's cancel does, for the operator; the
+/// trigger completes the row and a running job stops within a second.
+pub const CANCEL: &str = "
+update public.investigations set status = 'cancelled'
+where id = $1 and status in ('pending', 'processing')
+returning id";
+
+/// `fiscal pause` / `fiscal resume`: the switch every claim reads.
+pub const SET_CLAIMS_PAUSED: &str = "
+insert into fiscal.settings (key, value) values ('claims_paused', to_jsonb($1::boolean))
+on conflict (key) do update set value = excluded.value, updated_at = now()";
+
+/// On resume, workers sleeping until their next poll are woken at once.
+pub const WAKE_WORKERS: &str = "select pg_notify('fiscal_investigations', 'pending')";
+
+/// The status of one investigation, for an operator's command to explain
+/// itself.
+pub const STATUS_OF: &str = "select status from public.investigations where id = $1";
 
 /// Whether anything is left for `fiscal work --drain` to wait for: a pending row
 /// (whatever its run_after) or one being processed anywhere.

@@ -15,6 +15,8 @@ use tokio_postgres::Client;
 pub struct Status {
     #[serde(flatten)]
     pub queue: QueueDepth,
+    /// `fiscal pause` is in force: no worker claims.
+    pub claims_paused: bool,
     pub workers: Vec<WorkerRow>,
     pub recent_failures: Vec<Failure>,
 }
@@ -140,8 +142,14 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
             error_message: r.get(4),
         })
         .collect();
+    let claims_paused = client
+        .query_typed_one("select fiscal.claims_paused()", &[])
+        .await
+        .context("reading whether claims are paused")?
+        .get(0);
     Ok(Status {
         queue,
+        claims_paused,
         workers,
         recent_failures,
     })
@@ -166,6 +174,11 @@ pub fn render(status: &Status) -> String {
     match q.oldest_pending_seconds {
         Some(s) => out.push_str(&format!("oldest pending: {}\n", age(s))),
         None => out.push_str("oldest pending: none\n"),
+    }
+    if status.claims_paused {
+        out.push_str(
+            "claims: PAUSED by `fiscal pause`; `fiscal resume` lets workers claim again\n",
+        );
     }
     out.push_str(&format!("workers alive: {}\n", status.workers.len()));
     for w in &status.workers {

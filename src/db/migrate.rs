@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_agreements"),
     migration!(16, "0016_biddings_from_the_api"),
     migration!(17, "0017_expense_documents"),
+    migration!(18, "0018_operator_controls"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

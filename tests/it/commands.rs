@@ -155,3 +155,98 @@ async fn enqueue_inserts_under_rls_as_the_citizen_and_the_cap_answers_in_portugu
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--filters is not valid JSON"));
 }
+
+async fn status_of(client: &tokio_postgres::Client, id: uuid::Uuid) -> (String, i32) {
+    let row = client
+        .query_one(
+            "select status, attempts from investigations where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("the row");
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn a_failed_investigation_retried_from_the_command_line_runs_again_and_completes() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let id = enqueue(&client, user, "todos os contratos").await;
+    // A fleet that serves no data source fails it at once.
+    let report = crate::harness::drain(db.settings(), Default::default()).await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(status_of(&client, id).await.0, "failed");
+
+    let out = fiscal(&db, &["retry", &id.to_string()]).await;
+    let text = crate::harness::printed(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("pending again"), "{text}");
+    assert_eq!(status_of(&client, id).await, ("pending".to_string(), 0));
+    let again = fiscal(&db, &["retry", &id.to_string()]).await;
+    let text = crate::harness::printed(&again);
+    assert!(!again.status.success(), "{text}");
+    assert!(
+        text.contains("is pending; only a failed investigation is retried"),
+        "{text}"
+    );
+
+    let report = crate::harness::drain_builtin(&db).await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(status_of(&client, id).await, ("completed".to_string(), 1));
+    let unknown = fiscal(&db, &["retry", &uuid::Uuid::new_v4().to_string()]).await;
+    assert!(crate::harness::printed(&unknown).contains("no investigation"));
+}
+
+#[tokio::test]
+async fn a_paused_fleet_claims_nothing_until_resumed() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let out = fiscal(&db, &["pause"]).await;
+    assert!(out.status.success(), "{}", crate::harness::printed(&out));
+    let status = fiscal(&db, &["status", "--json"]).await;
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    assert_eq!(status["claims_paused"], true, "{status}");
+    let shown = crate::harness::printed(&fiscal(&db, &["status"]).await);
+    assert!(shown.contains("claims: PAUSED"), "{shown}");
+
+    let id = enqueue(&client, user, "todos os contratos").await;
+    let settings = db.settings();
+    let worker = crate::harness::RunningWorker::start(
+        settings.clone(),
+        fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines"),
+    );
+    // A worker polls twice a second and is woken by the insert: in two
+    // seconds it has looked several times.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(status_of(&client, id).await, ("pending".to_string(), 0));
+
+    let out = fiscal(&db, &["resume"]).await;
+    assert!(out.status.success(), "{}", crate::harness::printed(&out));
+    crate::harness::eventually(
+        std::time::Duration::from_secs(60),
+        "the investigation completed after resume",
+        || async { (status_of(&client, id).await.0 == "completed").then_some(()) },
+    )
+    .await;
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_cancels_a_pending_investigation_and_is_told_when_it_is_too_late() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let user = add_user(&client).await;
+    let id = enqueue(&client, user, "todos os contratos").await;
+    let out = fiscal(&db, &["cancel", &id.to_string()]).await;
+    assert!(out.status.success(), "{}", crate::harness::printed(&out));
+    assert_eq!(status_of(&client, id).await.0, "cancelled");
+    let again = fiscal(&db, &["cancel", &id.to_string()]).await;
+    let text = crate::harness::printed(&again);
+    assert!(!again.status.success(), "{text}");
+    assert!(
+        text.contains("is cancelled; only a pending or running"),
+        "{text}"
+    );
+}

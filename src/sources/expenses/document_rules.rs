@@ -362,9 +362,8 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn half_a_year_committed_in_the_last_days_of_december_is_flagged() {
-        let mut docs = ordinary_year();
+    /// `docs` and R$ 2.4 million committed on 28 December.
+    fn with_december_rush(mut docs: Vec<Document>) -> Vec<Document> {
         for i in 0..4 {
             docs.push(doc(
                 100 + i,
@@ -374,6 +373,12 @@ mod tests {
                 600_000.0,
             ));
         }
+        docs
+    }
+
+    #[test]
+    fn half_a_year_committed_in_the_last_days_of_december_is_flagged() {
+        let docs = with_december_rush(ordinary_year());
         let data = budget(docs);
         let found = YearEndRules.detect(&data);
         assert_eq!(found.len(), 1, "{found:#?}");
@@ -388,15 +393,8 @@ mod tests {
 
     #[test]
     fn a_december_rush_taken_back_by_anulacoes_is_not_flagged() {
-        let mut docs = ordinary_year();
+        let mut docs = with_december_rush(ordinary_year());
         for i in 0..4 {
-            docs.push(doc(
-                100 + i,
-                Fase::Empenho,
-                (2022, 12, 28),
-                "00000000000099",
-                600_000.0,
-            ));
             docs.push(doc(
                 200 + i,
                 Fase::Empenho,
@@ -425,16 +423,7 @@ mod tests {
             amounts: Default::default(),
             elements: Vec::new(),
         };
-        let mut docs = ordinary_year();
-        for i in 0..4 {
-            docs.push(doc(
-                100 + i,
-                Fase::Empenho,
-                (2022, 12, 28),
-                "00000000000099",
-                600_000.0,
-            ));
-        }
+        let docs = with_december_rush(ordinary_year());
         let data = Budget {
             allocations: vec![allocation("2022/a"), allocation("2022/b")],
             documents: docs,

@@ -1,0 +1,102 @@
+//! The operator's controls: `fiscal retry ID`, `fiscal cancel ID`, `fiscal
+//! pause` and `fiscal resume`. They connect with the migration URL: these are
+//! an operator's acts, which the worker's role is not granted (it may not set
+//! `cancelled`, nor write `fiscal.settings`). The statements are the queue's
+//! (src/queue.rs).
+
+use anyhow::{bail, Context, Result};
+use tokio_postgres::types::Type;
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::queue::{CANCEL, RETRY_FAILED, SET_CLAIMS_PAUSED, STATUS_OF, WAKE_WORKERS};
+
+/// Runs `act` on a connection of the migration URL, then closes it.
+macro_rules! connected {
+    ($settings:expr, |$client:ident| $act:expr) => {{
+        let ($client, driver) =
+            crate::db::connect_driven($settings.migrate_url(), &$settings.database).await?;
+        let result: Result<()> = async { $act }.await;
+        drop($client);
+        let _ = driver.await;
+        result
+    }};
+}
+
+/// Why `id` was not changed: its status, or that there is no such row.
+async fn refusal(client: &Client, id: Uuid, wanted: &str) -> Result<String> {
+    let row = client
+        .query_typed_opt(STATUS_OF, &[(&id, Type::UUID)])
+        .await
+        .context("reading the investigation")?;
+    Ok(match row {
+        None => format!("no investigation {id}"),
+        Some(row) => {
+            let status: String = row.get(0);
+            format!("investigation {id} is {status}; {wanted}")
+        }
+    })
+}
+
+/// `fiscal retry ID`: a failed investigation runs again, with fresh attempts.
+pub async fn retry(settings: &Settings, id: Uuid) -> Result<()> {
+    connected!(settings, |client| {
+        let done = client
+            .query_typed_opt(RETRY_FAILED, &[(&id, Type::UUID)])
+            .await
+            .context("queueing the investigation again")?;
+        if done.is_none() {
+            bail!(
+                "{}",
+                refusal(&client, id, "only a failed investigation is retried").await?
+            );
+        }
+        println!("investigation {id} is pending again, with fresh attempts");
+        Ok(())
+    })
+}
+
+/// `fiscal cancel ID`: a pending or running investigation is cancelled.
+pub async fn cancel(settings: &Settings, id: Uuid) -> Result<()> {
+    connected!(settings, |client| {
+        let done = client
+            .query_typed_opt(CANCEL, &[(&id, Type::UUID)])
+            .await
+            .context("cancelling the investigation")?;
+        if done.is_none() {
+            bail!(
+                "{}",
+                refusal(
+                    &client,
+                    id,
+                    "only a pending or running investigation is cancelled"
+                )
+                .await?
+            );
+        }
+        println!("investigation {id} is cancelled");
+        Ok(())
+    })
+}
+
+/// `fiscal pause` (`paused`) or `fiscal resume`: every worker of the fleet
+/// stops or starts claiming at its next claim; running investigations finish.
+pub async fn set_paused(settings: &Settings, paused: bool) -> Result<()> {
+    connected!(settings, |client| {
+        client
+            .execute_typed(SET_CLAIMS_PAUSED, &[(&paused, Type::BOOL)])
+            .await
+            .context("setting fiscal.settings claims_paused")?;
+        if paused {
+            println!("claims paused: workers take nothing new; running investigations finish");
+        } else {
+            client
+                .execute_typed(WAKE_WORKERS, &[])
+                .await
+                .context("waking the workers")?;
+            println!("claims resumed");
+        }
+        Ok(())
+    })
+}
