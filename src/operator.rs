@@ -10,7 +10,9 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::queue::{CANCEL, RETRY_FAILED, SET_CLAIMS_PAUSED, STATUS_OF, WAKE_WORKERS};
+use crate::queue::{
+    CANCEL, HAS_PAUSE_SWITCH, RETRY_FAILED, SET_CLAIMS_PAUSED, STATUS_OF, WAKE_WORKERS,
+};
 
 /// Runs `act` on a connection of the migration URL, then closes it.
 macro_rules! connected {
@@ -24,8 +26,9 @@ macro_rules! connected {
     }};
 }
 
-/// Why `id` was not changed: its status, or that there is no such row.
-async fn refusal(client: &Client, id: Uuid, wanted: &str) -> Result<String> {
+/// Why `id` was not changed: that there is no such row, its status, or, when
+/// its status was one the command takes, that this role may not change it.
+async fn refusal(client: &Client, id: Uuid, takes: &[&str], wanted: &str) -> Result<String> {
     let row = client
         .query_typed_opt(STATUS_OF, &[(&id, Type::UUID)])
         .await
@@ -34,7 +37,14 @@ async fn refusal(client: &Client, id: Uuid, wanted: &str) -> Result<String> {
         None => format!("no investigation {id}"),
         Some(row) => {
             let status: String = row.get(0);
-            format!("investigation {id} is {status}; {wanted}")
+            if takes.contains(&status.as_str()) {
+                format!(
+                    "investigation {id} is {status}, but this database role may not change it: \
+                     set database.migrate_url (FISCAL_DATABASE__MIGRATE_URL) to the owner's URL"
+                )
+            } else {
+                format!("investigation {id} is {status}; {wanted}")
+            }
         }
     })
 }
@@ -49,7 +59,13 @@ pub async fn retry(settings: &Settings, id: Uuid) -> Result<()> {
         if done.is_none() {
             bail!(
                 "{}",
-                refusal(&client, id, "only a failed investigation is retried").await?
+                refusal(
+                    &client,
+                    id,
+                    &["failed"],
+                    "only a failed investigation is retried"
+                )
+                .await?
             );
         }
         println!("investigation {id} is pending again, with fresh attempts");
@@ -70,6 +86,7 @@ pub async fn cancel(settings: &Settings, id: Uuid) -> Result<()> {
                 refusal(
                     &client,
                     id,
+                    &["pending", "processing"],
                     "only a pending or running investigation is cancelled"
                 )
                 .await?
@@ -84,6 +101,17 @@ pub async fn cancel(settings: &Settings, id: Uuid) -> Result<()> {
 /// stops or starts claiming at its next claim; running investigations finish.
 pub async fn set_paused(settings: &Settings, paused: bool) -> Result<()> {
     connected!(settings, |client| {
+        let switch: bool = client
+            .query_typed_one(HAS_PAUSE_SWITCH, &[])
+            .await
+            .context("looking for the pause switch")?
+            .get(0);
+        if !switch {
+            bail!(
+                "this database's schema has no pause switch that workers read: run \
+                 `fiscal migrate` first"
+            );
+        }
         client
             .execute_typed(SET_CLAIMS_PAUSED, &[(&paused, Type::BOOL)])
             .await

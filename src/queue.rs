@@ -360,16 +360,23 @@ where i.id = expired.id
 returning i.status";
 
 /// `fiscal retry ID`: a failed investigation back to the queue, as if new — its
-/// attempts afresh, runnable and queued now — keeping in its metadata the
-/// last error of the attempts before. Only a failed row: a pending or running
-/// one is already queued, and a completed or cancelled one is the citizen's
-/// answer. The update's trigger wakes the workers (migration 0002).
+/// attempts afresh, runnable and queued now — keeping in its metadata the last
+/// error and the message the citizen had read, and when it was retried. Only a
+/// failed row: a pending or running one is already queued, and a completed or
+/// cancelled one is the citizen's answer. `orphaned_attempts` stays: a row whose
+/// workers vanished under it is still claimed alone (migration 0009). The
+/// update's trigger wakes the workers (migration 0002).
 pub const RETRY_FAILED: &str = "
 update public.investigations
-set status = 'pending', attempts = 0, orphaned_attempts = 0, run_after = now(),
-    queue_at = now(), error_message = null, completed_at = null, started_at = null,
-    processing_time_ms = null, current_phase = null, progress = 0, claim_token = null,
-    locked_by = null, lease_expires_at = null
+set status = 'pending', attempts = 0, run_after = now(), queue_at = now(),
+    error_message = null, completed_at = null, started_at = null,
+    processing_time_ms = null, current_phase = null, progress = 0,
+    total_records_analyzed = 0, anomalies_found = 0, confidence_score = null,
+    results = '[]', summary = null, claim_token = null, locked_by = null,
+    lease_expires_at = null,
+    investigation_metadata = coalesce(investigation_metadata, '{}') || jsonb_build_object(
+        'retried_at', now(), 'retried_error_message', error_message,
+        'retried_after_attempts', attempts)
 where id = $1 and status = 'failed'
 returning id";
 
@@ -379,6 +386,10 @@ pub const CANCEL: &str = "
 update public.investigations set status = 'cancelled'
 where id = $1 and status in ('pending', 'processing')
 returning id";
+
+/// Whether the schema has the pause switch (migration 0018): an older one
+/// would accept the setting and never read it.
+pub const HAS_PAUSE_SWITCH: &str = "select to_regprocedure('fiscal.claims_paused()') is not null";
 
 /// `fiscal pause` / `fiscal resume`: the switch every claim reads.
 pub const SET_CLAIMS_PAUSED: &str = "

@@ -142,11 +142,18 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
             error_message: r.get(4),
         })
         .collect();
-    let claims_paused = client
-        .query_typed_one("select fiscal.claims_paused()", &[])
+    // A schema before migration 0018 has no switch, and no pause.
+    let switch: bool = client
+        .query_typed_one(crate::queue::HAS_PAUSE_SWITCH, &[])
         .await
-        .context("reading whether claims are paused")?
+        .context("looking for the pause switch")?
         .get(0);
+    let claims_paused = switch
+        && client
+            .query_typed_one("select fiscal.claims_paused()", &[])
+            .await
+            .context("reading whether claims are paused")?
+            .get::<_, bool>(0);
     Ok(Status {
         queue,
         claims_paused,

@@ -178,6 +178,21 @@ async fn a_failed_investigation_retried_from_the_command_line_runs_again_and_com
     assert_eq!(report.failed, 1, "{report:?}");
     assert_eq!(status_of(&client, id).await.0, "failed");
 
+    // The worker's role may not: it is told which URL to give.
+    let as_worker = crate::harness::fiscal_command()
+        .args(["retry", &id.to_string()])
+        .env("FISCAL_DATABASE__URL", &db.worker_url)
+        .output()
+        .await
+        .expect("running fiscal");
+    let text = crate::harness::printed(&as_worker);
+    assert!(!as_worker.status.success(), "{text}");
+    assert!(
+        text.contains("may not change it") && text.contains("migrate_url"),
+        "{text}"
+    );
+    assert_eq!(status_of(&client, id).await.0, "failed");
+
     let out = fiscal(&db, &["retry", &id.to_string()]).await;
     let text = crate::harness::printed(&out);
     assert!(out.status.success(), "{text}");
@@ -191,10 +206,23 @@ async fn a_failed_investigation_retried_from_the_command_line_runs_again_and_com
         "{text}"
     );
 
+    let metadata: serde_json::Value = client
+        .query_one(
+            "select investigation_metadata from investigations where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("the row")
+        .get(0);
+    assert!(metadata["last_error"].is_string(), "{metadata}");
+    assert!(metadata["retried_error_message"].is_string(), "{metadata}");
+    assert_eq!(metadata["retried_after_attempts"], 1, "{metadata}");
+
     let report = crate::harness::drain_builtin(&db).await;
     assert_eq!(report.completed, 1, "{report:?}");
     assert_eq!(status_of(&client, id).await, ("completed".to_string(), 1));
     let unknown = fiscal(&db, &["retry", &uuid::Uuid::new_v4().to_string()]).await;
+    assert!(!unknown.status.success());
     assert!(crate::harness::printed(&unknown).contains("no investigation"));
 }
 
@@ -217,8 +245,21 @@ async fn a_paused_fleet_claims_nothing_until_resumed() {
         settings.clone(),
         fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines"),
     );
-    // A worker polls twice a second and is woken by the insert: in two
-    // seconds it has looked several times.
+    // Once the worker is up, it polls twice a second and the insert woke it:
+    // in two seconds more it has looked several times.
+    crate::harness::eventually(
+        std::time::Duration::from_secs(60),
+        "the worker registered",
+        || async {
+            let n: i64 = client
+                .query_one("select count(*) from fiscal.workers", &[])
+                .await
+                .expect("workers")
+                .get(0);
+            (n > 0).then_some(())
+        },
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(status_of(&client, id).await, ("pending".to_string(), 0));
 
