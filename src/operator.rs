@@ -49,52 +49,52 @@ async fn refusal(client: &Client, id: Uuid, takes: &[&str], wanted: &str) -> Res
     })
 }
 
-/// `fiscal retry ID`: a failed investigation runs again, with fresh attempts.
-pub async fn retry(settings: &Settings, id: Uuid) -> Result<()> {
+/// An act on one investigation: `statement` changes row `id` when its status
+/// is one of `takes`; otherwise the operator is told why not.
+struct Act {
+    statement: &'static str,
+    takes: &'static [&'static str],
+    context: &'static str,
+    refused: &'static str,
+    done: &'static str,
+}
+
+async fn act(settings: &Settings, id: Uuid, act: Act) -> Result<()> {
     connected!(settings, |client| {
-        let done = client
-            .query_typed_opt(RETRY_FAILED, &[(&id, Type::UUID)])
+        let changed = client
+            .query_typed_opt(act.statement, &[(&id, Type::UUID)])
             .await
-            .context("queueing the investigation again")?;
-        if done.is_none() {
-            bail!(
-                "{}",
-                refusal(
-                    &client,
-                    id,
-                    &["failed"],
-                    "only a failed investigation is retried"
-                )
-                .await?
-            );
+            .context(act.context)?;
+        if changed.is_none() {
+            bail!("{}", refusal(&client, id, act.takes, act.refused).await?);
         }
-        println!("investigation {id} is pending again, with fresh attempts");
+        println!("investigation {id} {}", act.done);
         Ok(())
     })
 }
 
+/// `fiscal retry ID`: a failed investigation runs again, with fresh attempts.
+pub async fn retry(settings: &Settings, id: Uuid) -> Result<()> {
+    let retry = Act {
+        statement: RETRY_FAILED,
+        takes: &["failed"],
+        context: "queueing the investigation again",
+        refused: "only a failed investigation is retried",
+        done: "is pending again, with fresh attempts",
+    };
+    act(settings, id, retry).await
+}
+
 /// `fiscal cancel ID`: a pending or running investigation is cancelled.
 pub async fn cancel(settings: &Settings, id: Uuid) -> Result<()> {
-    connected!(settings, |client| {
-        let done = client
-            .query_typed_opt(CANCEL, &[(&id, Type::UUID)])
-            .await
-            .context("cancelling the investigation")?;
-        if done.is_none() {
-            bail!(
-                "{}",
-                refusal(
-                    &client,
-                    id,
-                    &["pending", "processing"],
-                    "only a pending or running investigation is cancelled"
-                )
-                .await?
-            );
-        }
-        println!("investigation {id} is cancelled");
-        Ok(())
-    })
+    let cancel = Act {
+        statement: CANCEL,
+        takes: &["pending", "processing"],
+        context: "cancelling the investigation",
+        refused: "only a pending or running investigation is cancelled",
+        done: "is cancelled",
+    };
+    act(settings, id, cancel).await
 }
 
 /// `fiscal pause` (`paused`) or `fiscal resume`: every worker of the fleet
