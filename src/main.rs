@@ -105,6 +105,15 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// The failed investigations (dead letters), newest first, with their errors.
+    Failed {
+        /// How many to list.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Put a failed investigation back in the queue, with fresh attempts.
     Retry { id: uuid::Uuid },
     /// Cancel a pending or running investigation, as its citizen could.
@@ -197,6 +206,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { json } => fiscal::status::run(&settings, json).await?,
         Command::Import { paths } => fiscal::sources::import::run(&settings, &paths).await?,
+        Command::Failed { limit, json } => {
+            fiscal::status::run_failed(&settings, limit, json).await?
+        }
         Command::Retry { id } => fiscal::operator::retry(&settings, id).await?,
         Command::Cancel { id } => fiscal::operator::cancel(&settings, id).await?,
         Command::Pause => fiscal::operator::set_paused(&settings, true).await?,

@@ -54,6 +54,80 @@ pub struct Failure {
     pub error_message: Option<String>,
 }
 
+/// A failed investigation as `fiscal failed` lists it: the dead letters, each
+/// with what the citizen read and what the operator needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetter {
+    #[serde(flatten)]
+    pub failure: Failure,
+    pub query: String,
+    /// The operator's detail of the last attempt's error (metadata `last_error`).
+    pub last_error: Option<String>,
+}
+
+/// The `limit` most recent failed investigations, newest first, through
+/// `idx_investigations_failed`.
+pub async fn dead_letters(client: &Client, limit: i64) -> Result<Vec<DeadLetter>> {
+    Ok(client
+        .query_typed(
+            "select id, data_source, attempts, completed_at, error_message, left(query, 200),
+                 investigation_metadata->>'last_error'
+             from public.investigations where status = 'failed'
+             order by completed_at desc nulls last limit $1",
+            &[(&limit, Type::INT8)],
+        )
+        .await
+        .context("reading failed investigations")?
+        .iter()
+        .map(|r| DeadLetter {
+            failure: Failure {
+                id: r.get(0),
+                data_source: r.get(1),
+                attempts: r.get(2),
+                failed_at: r.get(3),
+                error_message: r.get(4),
+            },
+            query: r.get(5),
+            last_error: r.get(6),
+        })
+        .collect())
+}
+
+/// `fiscal failed [--limit N] [--json]`: the dead letters, to read and retry.
+pub async fn run_failed(settings: &crate::config::Settings, limit: i64, json: bool) -> Result<()> {
+    let (client, driver) =
+        crate::db::connect_driven(&settings.database.url, &settings.database).await?;
+    let letters = dead_letters(&client, limit.max(0)).await;
+    drop(client);
+    let _ = driver.await;
+    let letters = letters?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&letters)?);
+        return Ok(());
+    }
+    if letters.is_empty() {
+        println!("no failed investigations");
+    }
+    for d in &letters {
+        let f = &d.failure;
+        println!(
+            "{} {} after {} attempt(s) at {}\n  asked: {}\n  told the citizen: {}\n  last \
+             error: {}\n  retry: fiscal retry {}",
+            f.id,
+            f.data_source,
+            f.attempts,
+            f.failed_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "?".into()),
+            d.query,
+            f.error_message.as_deref().unwrap_or(""),
+            d.last_error.as_deref().unwrap_or("(none recorded)"),
+            f.id
+        );
+    }
+    Ok(())
+}
+
 /// Workers silent for longer than this many heartbeats are not listed as alive.
 const ALIVE_HEARTBEATS: u32 = 3;
 const RECENT_FAILURES: i64 = 5;
@@ -124,23 +198,10 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
         })
         .collect();
     // Through idx_investigations_failed: failed rows are few.
-    let recent_failures = client
-        .query_typed(
-            "select id, data_source, attempts, completed_at, error_message
-             from public.investigations where status = 'failed'
-             order by completed_at desc nulls last limit $1",
-            &[(&RECENT_FAILURES, Type::INT8)],
-        )
-        .await
-        .context("reading recent failures")?
-        .iter()
-        .map(|r| Failure {
-            id: r.get(0),
-            data_source: r.get(1),
-            attempts: r.get(2),
-            failed_at: r.get(3),
-            error_message: r.get(4),
-        })
+    let recent_failures = dead_letters(client, RECENT_FAILURES)
+        .await?
+        .into_iter()
+        .map(|d| d.failure)
         .collect();
     // A schema before migration 0018 has no switch, and no pause.
     let switch: bool = client

@@ -178,6 +178,20 @@ async fn a_failed_investigation_retried_from_the_command_line_runs_again_and_com
     assert_eq!(report.failed, 1, "{report:?}");
     assert_eq!(status_of(&client, id).await.0, "failed");
 
+    // The dead letters list it, with both messages and the command to retry.
+    let listed = fiscal(&db, &["failed"]).await;
+    let text = crate::harness::printed(&listed);
+    assert!(listed.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("fiscal retry {id}")) && text.contains("told the citizen: "),
+        "{text}"
+    );
+    let listed = fiscal(&db, &["failed", "--json"]).await;
+    let letters: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(letters[0]["id"], id.to_string(), "{letters}");
+    assert!(letters[0]["last_error"].is_string(), "{letters}");
+    assert_eq!(letters[0]["query"], "todos os contratos");
+
     // The worker's role may not: it is told which URL to give.
     let as_worker = crate::harness::fiscal_command()
         .args(["retry", &id.to_string()])
