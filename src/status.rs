@@ -54,6 +54,21 @@ pub struct Failure {
     pub error_message: Option<String>,
 }
 
+impl Failure {
+    /// "ID contracts after 3 attempt(s) at 2026-12-03 10:00:00 UTC".
+    fn headline(&self) -> String {
+        format!(
+            "{} {} after {} attempt(s) at {}",
+            self.id,
+            self.data_source,
+            self.attempts,
+            self.failed_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "?".into())
+        )
+    }
+}
+
 /// A failed investigation as `fiscal failed` lists it: the dead letters, each
 /// with what the citizen read and what the operator needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -111,14 +126,9 @@ pub async fn run_failed(settings: &crate::config::Settings, limit: i64, json: bo
     for d in &letters {
         let f = &d.failure;
         println!(
-            "{} {} after {} attempt(s) at {}\n  asked: {}\n  told the citizen: {}\n  last \
-             error: {}\n  retry: fiscal retry {}",
-            f.id,
-            f.data_source,
-            f.attempts,
-            f.failed_at
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                .unwrap_or_else(|| "?".into()),
+            "{}\n  asked: {}\n  told the citizen: {}\n  last error: {}\n  retry: fiscal \
+             retry {}",
+            f.headline(),
             d.query,
             f.error_message.as_deref().unwrap_or(""),
             d.last_error.as_deref().unwrap_or("(none recorded)"),
@@ -267,13 +277,8 @@ pub fn render(status: &Status) -> String {
     ));
     for f in &status.recent_failures {
         out.push_str(&format!(
-            "  {} {} after {} attempt(s) at {}: {}\n",
-            f.id,
-            f.data_source,
-            f.attempts,
-            f.failed_at
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                .unwrap_or_else(|| "?".into()),
+            "  {}: {}\n",
+            f.headline(),
             f.error_message.as_deref().unwrap_or("")
         ));
     }
