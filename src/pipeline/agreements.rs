@@ -44,18 +44,6 @@ fn family_pt(f: Family) -> &'static str {
     }
 }
 
-fn not_applicable(f: Family) -> &'static str {
-    match f {
-        Family::Payment | Family::Temporal => "",
-        Family::Vendor => {
-            "an agreement's recipient (convenente) is not chosen among bidders; no rule on \
-             recipients is built yet"
-        }
-        Family::Price => "agreements carry no items or unit prices",
-        Family::Duplicate | Family::Pattern => "no rule of this family for agreements is built yet",
-    }
-}
-
 /// Agreements (convênios), read from `transparency.agreements` after fetching
 /// the granting organ's `/convenios` pages when a Portal key is configured.
 pub struct Agreements {
@@ -82,8 +70,18 @@ impl Source for Agreements {
         ContractFilters::parse(filters)
     }
 
-    fn not_applicable(family: Family) -> &'static str {
-        not_applicable(family)
+    fn not_applicable(f: Family) -> &'static str {
+        match f {
+            Family::Payment | Family::Temporal => "",
+            Family::Vendor => {
+                "an agreement's recipient (convenente) is not chosen among bidders; no rule on \
+                 recipients is built yet"
+            }
+            Family::Price => "agreements carry no items or unit prices",
+            Family::Duplicate | Family::Pattern => {
+                "no rule of this family for agreements is built yet"
+            }
+        }
     }
 
     fn none_applicable(names: &str) -> String {

@@ -49,18 +49,6 @@ fn family_pt(f: Family) -> &'static str {
     }
 }
 
-fn not_applicable(f: Family) -> &'static str {
-    match f {
-        Family::Vendor => "",
-        Family::Price => "the items' unit prices (ItemLicitação) are not imported yet",
-        Family::Temporal => {
-            "the files carry the opening and result dates only, not the notice's publication"
-        }
-        Family::Payment => "biddings carry no payments; their contracts do (data_source contracts)",
-        Family::Duplicate | Family::Pattern => "no rule of this family for biddings is built yet",
-    }
-}
-
 /// Biddings and their participants, as `fiscal import` loaded them and the
 /// `/licitacoes` pages bring them.
 pub struct Biddings {
@@ -138,8 +126,20 @@ impl Source for Biddings {
         ContractFilters::parse(filters)
     }
 
-    fn not_applicable(family: Family) -> &'static str {
-        not_applicable(family)
+    fn not_applicable(f: Family) -> &'static str {
+        match f {
+            Family::Vendor => "",
+            Family::Price => "the items' unit prices (ItemLicitação) are not imported yet",
+            Family::Temporal => {
+                "the files carry the opening and result dates only, not the notice's publication"
+            }
+            Family::Payment => {
+                "biddings carry no payments; their contracts do (data_source contracts)"
+            }
+            Family::Duplicate | Family::Pattern => {
+                "no rule of this family for biddings is built yet"
+            }
+        }
     }
 
     fn none_applicable(_names: &str) -> String {

@@ -71,18 +71,6 @@ const APPLICABLE: [Family; 4] = [
     Family::Pattern,
 ];
 
-/// Why each other family cannot be run on expenses, for the metadata.
-fn not_applicable(f: Family) -> &'static str {
-    match f {
-        Family::Duplicate => {
-            "budget lines are unique by classification and documents by their code; no rule \
-             on repeated documents is built yet"
-        }
-        Family::Price => "neither budget lines nor documents carry items or unit prices",
-        _ => "",
-    }
-}
-
 /// What the question added to the row's filters.
 struct Question {
     filters: Value,
@@ -317,24 +305,24 @@ impl Expenses {
 /// The summary's opening: what was read, and that the rules on dates and
 /// payees had nothing to judge without documents.
 fn what_was_read(data: &Budget) -> String {
-    let allocations = match data.allocations.len() {
-        0 => "nenhuma alocação do orçamento".to_string(),
-        1 => "1 alocação do orçamento".to_string(),
-        n => format!("{} alocações do orçamento", crate::domain::format::count(n)),
-    };
-    let (commitments, payments) = data
-        .documents
-        .iter()
-        .fold((0, 0), |(e, p), d| match d.fase {
-            Fase::Empenho => (e + 1, p),
-            Fase::Pagamento => (e, p + 1),
-        });
     let n = |k: usize, one: &str, many: &str, none: &str| match k {
         0 => none.to_string(),
         1 => format!("1 {one}"),
         k => format!("{} {many}", crate::domain::format::count(k)),
     };
-    if commitments + payments == 0 {
+    let allocations = n(
+        data.allocations.len(),
+        "alocação do orçamento",
+        "alocações do orçamento",
+        "nenhuma alocação do orçamento",
+    );
+    let commitments = data
+        .documents
+        .iter()
+        .filter(|d| d.fase == Fase::Empenho)
+        .count();
+    let payments = data.documents.len() - commitments;
+    if data.documents.is_empty() {
         format!(
             "Registros lidos: {allocations} e nenhum documento de despesa (empenho ou \
              pagamento), de modo que as regras sobre datas de empenho e favorecidos não \
@@ -344,7 +332,7 @@ fn what_was_read(data: &Budget) -> String {
         format!(
             "Registros lidos: {allocations} e {} ({}, {}).",
             n(
-                commitments + payments,
+                data.documents.len(),
                 "documento de despesa",
                 "documentos de despesa",
                 ""
@@ -386,8 +374,16 @@ impl Source for Expenses {
         })
     }
 
-    fn not_applicable(family: Family) -> &'static str {
-        not_applicable(family)
+    /// Why each other family cannot be run on expenses, for the metadata.
+    fn not_applicable(f: Family) -> &'static str {
+        match f {
+            Family::Duplicate => {
+                "budget lines are unique by classification and documents by their code; no rule \
+                 on repeated documents is built yet"
+            }
+            Family::Price => "neither budget lines nor documents carry items or unit prices",
+            _ => "",
+        }
     }
 
     fn none_applicable(names: &str) -> String {

@@ -1,7 +1,7 @@
-//! The investigation each data source runs, and which source serves which
-//! `data_source`. The steps every source shares (filter errors, the families
-//! that apply, retrieval under cancellation, detection, the Portal's errors)
-//! live here; the protocol with the worker is [`crate::job`].
+//! The investigation each data source runs ([`source`]: the steps they share,
+//! in one order), which source serves which `data_source`, and the citizen's
+//! messages for the errors sources meet alike (a wrong filter, a period too
+//! long, the Portal's answers). The protocol with the worker is [`crate::job`].
 
 pub mod agreements;
 pub mod biddings;
@@ -16,9 +16,6 @@ pub use source::Investigation;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
-
 /// A filter the citizen wrote wrong: its message for the row, its key for the log.
 pub(crate) fn invalid_filter(e: crate::sources::filters::FilterError) -> JobError {
     JobError::Permanent {
@@ -26,36 +23,6 @@ pub(crate) fn invalid_filter(e: crate::sources::filters::FilterError) -> JobErro
         // An unknown key comes back echoed already; the others are ours.
         detail: Some(anyhow::anyhow!("invalid filter {}", e.key)),
     }
-}
-
-/// Runs a source's retrieval until it ends or the job is cancelled, when the
-/// statement still running is cancelled on the server too (a wide search may
-/// not have sent its first row yet). Why it stopped is worded for the row:
-/// `too_many` says the limit in the source's terms, `unavailable` a database
-/// failure.
-pub(crate) async fn read_until_cancelled<T>(
-    pool: &crate::db::Pool,
-    conn: &crate::db::Conn,
-    retrieval: impl std::future::Future<Output = Result<T, crate::sources::contracts::RetrievalError>>,
-    cancel: &CancellationToken,
-    too_many: impl FnOnce(String) -> String,
-    unavailable: fn(anyhow::Error) -> JobError,
-) -> Result<T, JobError> {
-    use crate::sources::contracts::RetrievalError;
-    let retrieved = tokio::select! {
-        retrieved = retrieval => retrieved,
-        _ = cancel.cancelled() => {
-            pool.cancel_statement(conn).await;
-            return Err(JobError::Cancelled);
-        }
-    };
-    retrieved.map_err(|e| match e {
-        RetrievalError::Cancelled => JobError::Cancelled,
-        RetrievalError::TooMany { limit } => {
-            JobError::permanent(too_many(crate::domain::format::count(limit)))
-        }
-        RetrievalError::Database(e) => unavailable(e),
-    })
 }
 
 /// A period longer than an investigation may fetch from the Portal.
@@ -66,35 +33,6 @@ pub(crate) fn too_many_months(e: crate::sources::portal_cache::TooManyMonths) ->
          \"data_inicial\"/\"data_final\".",
         e.months, e.limit
     ))
-}
-
-/// The families asked for that a source can run, and those it cannot. When
-/// none can run, `none` is the citizen's message, given the names asked.
-pub(crate) fn applicable(
-    asked: &[crate::analysis::Family],
-    can: &[crate::analysis::Family],
-    none: impl FnOnce(&str) -> String,
-) -> Result<(Vec<crate::analysis::Family>, Vec<crate::analysis::Family>), JobError> {
-    use crate::analysis::Family;
-    let (run, skipped): (Vec<Family>, Vec<Family>) = asked.iter().partition(|f| can.contains(f));
-    if run.is_empty() {
-        let names: Vec<&str> = asked.iter().map(|f| f.as_str()).collect();
-        return Err(JobError::permanent(none(&names.join(", "))));
-    }
-    Ok((run, skipped))
-}
-
-/// `investigation_metadata.not_applicable`: each family not run, and why.
-pub(crate) fn not_run(
-    skipped: &[crate::analysis::Family],
-    why: fn(crate::analysis::Family) -> &'static str,
-) -> Value {
-    Value::Object(
-        skipped
-            .iter()
-            .map(|f| (f.as_str().to_string(), Value::from(why(*f))))
-            .collect(),
-    )
 }
 
 /// What the citizen (and the operator) reads when the Portal's API could not

@@ -48,19 +48,6 @@ fn family_pt(f: Family) -> &'static str {
 
 const APPLICABLE: [Family; 2] = [Family::Temporal, Family::Duplicate];
 
-fn not_applicable(f: Family) -> &'static str {
-    match f {
-        Family::Price | Family::Payment => {
-            "the Portal serves no remuneration to an ordinary API key \
-             (/servidores/remuneracao answers 403): pay, and the constitutional ceiling \
-             (teto, CF art. 37, XI), cannot be checked"
-        }
-        Family::Vendor => "servants have no supplier",
-        Family::Pattern => "no statistical rule for servants is built yet",
-        Family::Temporal | Family::Duplicate => "",
-    }
-}
-
 /// Federal servants, read from `transparency.servants` after fetching the
 /// organ's `/servidores` pages when a Portal key is configured.
 pub struct Servants {
@@ -87,8 +74,17 @@ impl Source for Servants {
         StaffFilters::parse(filters)
     }
 
-    fn not_applicable(family: Family) -> &'static str {
-        not_applicable(family)
+    fn not_applicable(f: Family) -> &'static str {
+        match f {
+            Family::Price | Family::Payment => {
+                "the Portal serves no remuneration to an ordinary API key \
+                 (/servidores/remuneracao answers 403): pay, and the constitutional ceiling \
+                 (teto, CF art. 37, XI), cannot be checked"
+            }
+            Family::Vendor => "servants have no supplier",
+            Family::Pattern => "no statistical rule for servants is built yet",
+            Family::Temporal | Family::Duplicate => "",
+        }
     }
 
     fn none_applicable(names: &str) -> String {

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::{applicable, invalid_filter, not_run, read_until_cancelled};
+use super::invalid_filter;
 use crate::analysis::investigation::{conclude, confidence_score, families, Detected, Stage};
 use crate::analysis::{Detector, Family, Records, Vocabulary};
 use crate::config::AnalysisSettings;
@@ -101,6 +101,65 @@ pub(crate) fn unavailable<S: Source>(e: anyhow::Error) -> JobError {
             S::DATA
         ),
         e,
+    )
+}
+
+/// Runs a source's retrieval until it ends or the job is cancelled, when the
+/// statement still running is cancelled on the server too (a wide search may
+/// not have sent its first row yet). Why it stopped is worded for the row:
+/// `too_many` says the limit in the source's terms, `unavailable` a database
+/// failure.
+async fn read_until_cancelled<T>(
+    pool: &crate::db::Pool,
+    conn: &crate::db::Conn,
+    retrieval: impl std::future::Future<Output = Result<T, crate::sources::contracts::RetrievalError>>,
+    cancel: &CancellationToken,
+    too_many: impl FnOnce(String) -> String,
+    unavailable: fn(anyhow::Error) -> JobError,
+) -> Result<T, JobError> {
+    use crate::sources::contracts::RetrievalError;
+    let retrieved = tokio::select! {
+        retrieved = retrieval => retrieved,
+        _ = cancel.cancelled() => {
+            pool.cancel_statement(conn).await;
+            return Err(JobError::Cancelled);
+        }
+    };
+    retrieved.map_err(|e| match e {
+        RetrievalError::Cancelled => JobError::Cancelled,
+        RetrievalError::TooMany { limit } => {
+            JobError::permanent(too_many(crate::domain::format::count(limit)))
+        }
+        RetrievalError::Database(e) => unavailable(e),
+    })
+}
+
+/// The families asked for that a source can run, and those it cannot. When
+/// none can run, `none` is the citizen's message, given the names asked.
+fn applicable(
+    asked: &[crate::analysis::Family],
+    can: &[crate::analysis::Family],
+    none: impl FnOnce(&str) -> String,
+) -> Result<(Vec<crate::analysis::Family>, Vec<crate::analysis::Family>), JobError> {
+    use crate::analysis::Family;
+    let (run, skipped): (Vec<Family>, Vec<Family>) = asked.iter().partition(|f| can.contains(f));
+    if run.is_empty() {
+        let names: Vec<&str> = asked.iter().map(|f| f.as_str()).collect();
+        return Err(JobError::permanent(none(&names.join(", "))));
+    }
+    Ok((run, skipped))
+}
+
+/// `investigation_metadata.not_applicable`: each family not run, and why.
+fn not_run(
+    skipped: &[crate::analysis::Family],
+    why: fn(crate::analysis::Family) -> &'static str,
+) -> Value {
+    Value::Object(
+        skipped
+            .iter()
+            .map(|f| (f.as_str().to_string(), Value::from(why(*f))))
+            .collect(),
     )
 }
 

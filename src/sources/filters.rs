@@ -17,6 +17,38 @@ pub type QueryParams = Vec<(
     tokio_postgres::types::Type,
 )>;
 
+/// A WHERE clause built one fixed fragment at a time, each `?` numbered as the
+/// parameter it binds: the statement's text depends only on which filters are
+/// given, never on their values.
+#[derive(Default)]
+pub struct Where {
+    clauses: Vec<String>,
+    params: QueryParams,
+}
+
+impl Where {
+    pub fn push(
+        &mut self,
+        clause: &str,
+        value: Box<dyn tokio_postgres::types::ToSql + Sync + Send>,
+        ty: tokio_postgres::types::Type,
+    ) {
+        self.params.push((value, ty));
+        self.clauses
+            .push(clause.replace('?', &format!("${}", self.params.len())));
+    }
+
+    /// The clause (`true` without fragments) and its parameters.
+    pub fn finish(self) -> (String, QueryParams) {
+        let clause = if self.clauses.is_empty() {
+            "true".to_string()
+        } else {
+            self.clauses.join(" and ")
+        };
+        (clause, self.params)
+    }
+}
+
 /// The keys a `contracts` investigation accepts, in the order the error lists them.
 pub const KNOWN_KEYS: &[&str] = &[
     "codigo_orgao",
@@ -264,20 +296,15 @@ impl ContractFilters {
     /// The WHERE clause of these filters over another source's table, and its
     /// parameters, one fixed fragment per filter given.
     pub fn where_on(&self, c: &Columns) -> (String, QueryParams) {
-        use tokio_postgres::types::{ToSql, Type};
-        let mut clauses: Vec<String> = Vec::new();
-        let mut params: QueryParams = Vec::new();
-        let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
-            params.push((value, ty));
-            clauses.push(clause.replace('?', &format!("${}", params.len())));
-        };
+        use tokio_postgres::types::Type;
+        let mut w = Where::default();
         for (column, value) in [
             (c.orgao, &self.codigo_orgao),
             (c.orgao_superior, &self.codigo_orgao_superior),
             (c.ug, &self.codigo_ug),
         ] {
             if let Some(v) = value {
-                push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
+                w.push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
             }
         }
         if let Some(code) = &self.cnpj_fornecedor {
@@ -287,7 +314,7 @@ impl ContractFilters {
             } else {
                 code.clone()
             };
-            push(c.supplier, Box::new(pattern), Type::TEXT);
+            w.push(c.supplier, Box::new(pattern), Type::TEXT);
         }
         // `fold` leaves only letters, digits and spaces: no word holds a wildcard.
         for (expression, words, any) in [
@@ -297,7 +324,7 @@ impl ContractFilters {
             if !words.is_empty() {
                 let patterns: Vec<String> = words.iter().map(|w| format!("%{w}%")).collect();
                 let op = if any { "any" } else { "all" };
-                push(
+                w.push(
                     &format!("{expression} like {op}(?)"),
                     Box::new(patterns),
                     Type::TEXT_ARRAY,
@@ -305,31 +332,26 @@ impl ContractFilters {
             }
         }
         if let Some(v) = self.signed_from {
-            push(&format!("{} >= ?", c.date), Box::new(v), Type::DATE);
+            w.push(&format!("{} >= ?", c.date), Box::new(v), Type::DATE);
         }
         if let Some(v) = self.signed_until {
-            push(&format!("{} <= ?", c.date), Box::new(v), Type::DATE);
+            w.push(&format!("{} <= ?", c.date), Box::new(v), Type::DATE);
         }
         if let Some(v) = self.min_value {
-            push(
+            w.push(
                 &format!("{} >= ?::float8::numeric", c.value),
                 Box::new(v),
                 Type::FLOAT8,
             );
         }
         if let Some(v) = self.max_value {
-            push(
+            w.push(
                 &format!("{} <= ?::float8::numeric", c.value),
                 Box::new(v),
                 Type::FLOAT8,
             );
         }
-        let clause = if clauses.is_empty() {
-            "true".to_string()
-        } else {
-            clauses.join(" and ")
-        };
-        (clause, params)
+        w.finish()
     }
 }
 

@@ -498,6 +498,10 @@ pub(crate) const BUDGET_UNITS: &str = "
 /// import merges them: staged by COPY and merged in one transaction, so a
 /// record already there unchanged is left alone. Returns the rows that changed.
 pub(crate) async fn merge_rows(client: &Client, kind: Kind, rows: Vec<Row>) -> Result<u64> {
+    // Nothing to stage: no transaction, no temporary table, no round trips.
+    if rows.is_empty() {
+        return Ok(0);
+    }
     // begin/commit by hand rather than a Transaction: the worker's pooled
     // connections are shared, and this works behind a transaction-mode pooler.
     client

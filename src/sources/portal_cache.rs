@@ -254,38 +254,15 @@ pub async fn fetch_into(
     query: &[(&str, String)],
     into: Storage<'_>,
     cancel: &CancellationToken,
-    mut on_page: impl FnMut(usize),
+    on_page: impl FnMut(usize),
 ) -> Result<portal_api::FetchStats, SyncError> {
-    let mut read = 0;
-    let (records, requests) = api
-        .pages(endpoint, query, portal_api::json_records, cancel, |n| {
-            read += n;
-            on_page(read)
-        })
-        .await
-        .map_err(SyncError::Api)?;
-    let (kind, row) = into;
-    let source = format!("api:/{endpoint}");
-    let rows: Vec<super::load::Row> = records
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| row(r, &source, i as i32 + 1))
-        .collect();
-    let stored = rows.len();
-    let changed = super::load::merge_rows(db, kind, rows)
-        .await
-        .map_err(SyncError::Database)?;
-    Ok(portal_api::FetchStats {
-        records: records.len(),
-        skipped: records.len() - stored,
-        changed,
-        requests,
-    })
+    let (rows, stats) = fetch_rows(api, endpoint, query, into.1, cancel, on_page).await?;
+    merged(db, into.0, rows, stats).await
 }
 
 /// [`fetch_into`] for each query of `queries` in turn — the windows or days an
-/// endpoint answers one at a time — summed. `on_step` hears the queries done
-/// and their number.
+/// endpoint answers one at a time — merged once at the end, summed. `on_step`
+/// hears the queries done and their number.
 pub async fn fetch_each(
     db: &Client,
     api: &PortalClient,
@@ -295,12 +272,61 @@ pub async fn fetch_each(
     cancel: &CancellationToken,
     mut on_step: impl FnMut(usize, usize),
 ) -> Result<portal_api::FetchStats, SyncError> {
+    let mut rows = Vec::new();
     let mut total = portal_api::FetchStats::default();
     for (done, query) in queries.iter().enumerate() {
-        total += fetch_into(db, api, endpoint, query, into, cancel, |_| {}).await?;
+        let (more, stats) = fetch_rows(api, endpoint, query, into.1, cancel, |_| {}).await?;
+        rows.extend(more);
+        total += stats;
         on_step(done + 1, queries.len());
     }
-    Ok(total)
+    merged(db, into.0, rows, total).await
+}
+
+/// The pages of `endpoint` for `query` as rows, with what was read (nothing
+/// changed yet).
+async fn fetch_rows(
+    api: &PortalClient,
+    endpoint: &str,
+    query: &[(&str, String)],
+    row: &(dyn Fn(&serde_json::Value, &str, i32) -> Option<super::load::Row> + Sync),
+    cancel: &CancellationToken,
+    mut on_page: impl FnMut(usize),
+) -> Result<(Vec<super::load::Row>, portal_api::FetchStats), SyncError> {
+    let mut read = 0;
+    let (records, requests) = api
+        .pages(endpoint, query, portal_api::json_records, cancel, |n| {
+            read += n;
+            on_page(read)
+        })
+        .await
+        .map_err(SyncError::Api)?;
+    let source = format!("api:/{endpoint}");
+    let rows: Vec<super::load::Row> = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| row(r, &source, i as i32 + 1))
+        .collect();
+    let stats = portal_api::FetchStats {
+        records: records.len(),
+        skipped: records.len() - rows.len(),
+        changed: 0,
+        requests,
+    };
+    Ok((rows, stats))
+}
+
+/// `rows` merged into the table of `kind`; `stats` with what changed.
+async fn merged(
+    db: &Client,
+    kind: super::load::Kind,
+    rows: Vec<super::load::Row>,
+    stats: portal_api::FetchStats,
+) -> Result<portal_api::FetchStats, SyncError> {
+    let changed = super::load::merge_rows(db, kind, rows)
+        .await
+        .map_err(SyncError::Database)?;
+    Ok(portal_api::FetchStats { changed, ..stats })
 }
 
 #[cfg(test)]

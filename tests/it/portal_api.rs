@@ -173,17 +173,10 @@ fn paged(
     if let Some(refusal) = misbehaviour(api, headers) {
         return refusal;
     }
-    let query = uri.query().unwrap_or("");
-    let param = |name: &str| {
-        query
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    };
+    let query = Query::of(uri);
     let (Some(wanted), Some(page)) = (
-        param(key),
-        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+        query.get(key),
+        query.get("pagina").and_then(|p| p.parse::<usize>().ok()),
     ) else {
         return (StatusCode::BAD_REQUEST, "parâmetros obrigatórios").into_response();
     };
@@ -230,14 +223,27 @@ fn page_of<'a>(records: impl Iterator<Item = &'a Value>, page: usize, size: usiz
         .into_response()
 }
 
-/// The query's parameters, `%2F` decoded.
-fn params(uri: &Uri) -> Vec<(String, String)> {
-    uri.query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.replace("%2F", "/")))
-        .collect()
+/// A request's query parameters, `%2F` decoded.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn of(uri: &Uri) -> Self {
+        Query(
+            uri.query()
+                .unwrap_or("")
+                .split('&')
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.replace("%2F", "/")))
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
 }
 
 /// `/licitacoes?codigoOrgao=…&dataInicial=…&dataFinal=…&pagina=N`, from the
@@ -247,20 +253,14 @@ async fn licitacoes(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -
     if let Some(refusal) = misbehaviour(&api, &headers) {
         return refusal;
     }
-    let query = params(&uri);
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let query = Query::of(&uri);
     let day =
         |s: Option<String>| s.and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%d/%m/%Y").ok());
     let (Some(orgao), Some(from), Some(until), Some(page)) = (
-        param("codigoOrgao"),
-        day(param("dataInicial")),
-        day(param("dataFinal")),
-        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+        query.get("codigoOrgao"),
+        day(query.get("dataInicial")),
+        day(query.get("dataFinal")),
+        query.get("pagina").and_then(|p| p.parse::<usize>().ok()),
     ) else {
         return (StatusCode::BAD_REQUEST, "parâmetros obrigatórios").into_response();
     };
@@ -294,24 +294,18 @@ async fn documentos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) -
     if let Some(refusal) = misbehaviour(&api, &headers) {
         return refusal;
     }
-    let query = params(&uri);
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let fase = match param("fase").as_deref() {
+    let query = Query::of(&uri);
+    let fase = match query.get("fase").as_deref() {
         Some("1") => Some("Empenho"),
         Some("2") => Some("Liquidação"),
         Some("3") => Some("Pagamento"),
         _ => None,
     };
     let (Some(ug), Some(day), Some(fase), Some(page)) = (
-        param("unidadeGestora"),
-        param("dataEmissao"),
+        query.get("unidadeGestora"),
+        query.get("dataEmissao"),
         fase,
-        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+        query.get("pagina").and_then(|p| p.parse::<usize>().ok()),
     ) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -336,17 +330,11 @@ async fn por_orgao(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) ->
     if let Some(refusal) = misbehaviour(&api, &headers) {
         return refusal;
     }
-    let query = params(&uri);
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let query = Query::of(&uri);
     let (Some(year), Some(superior), Some(page)) = (
-        param("ano").and_then(|y| y.parse::<i64>().ok()),
-        param("orgaoSuperior"),
-        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+        query.get("ano").and_then(|y| y.parse::<i64>().ok()),
+        query.get("orgaoSuperior"),
+        query.get("pagina").and_then(|p| p.parse::<usize>().ok()),
     ) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -367,18 +355,12 @@ async fn contratos(State(api): State<Arc<Api>>, headers: HeaderMap, uri: Uri) ->
     if let Some(refusal) = misbehaviour(&api, &headers) {
         return refusal;
     }
-    let query = params(&uri);
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let query = Query::of(&uri);
     let (Some(orgao), Some(from), Some(until), Some(page)) = (
-        param("codigoOrgao"),
-        param("dataInicial"),
-        param("dataFinal"),
-        param("pagina").and_then(|p| p.parse::<usize>().ok()),
+        query.get("codigoOrgao"),
+        query.get("dataInicial"),
+        query.get("dataFinal"),
+        query.get("pagina").and_then(|p| p.parse::<usize>().ok()),
     ) else {
         return (StatusCode::BAD_REQUEST, "parâmetros obrigatórios").into_response();
     };

@@ -17,7 +17,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use crate::sources::filters::{ContractFilters, QueryParams};
+use crate::sources::filters::{ContractFilters, QueryParams, Where};
 use std::sync::Arc;
 
 use crate::sources::contracts::model::{
@@ -78,24 +78,19 @@ pub async fn rows_within(
 
 /// The WHERE clause over `transparency.contracts c` and its parameters.
 pub fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut params: QueryParams = Vec::new();
-    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
-        params.push((value, ty));
-        clauses.push(clause.replace('?', &format!("${}", params.len())));
-    };
+    let mut w = Where::default();
     if let Some(v) = &f.codigo_orgao {
-        push("c.codigo_orgao = ?", Box::new(v.clone()), Type::TEXT);
+        w.push("c.codigo_orgao = ?", Box::new(v.clone()), Type::TEXT);
     }
     if let Some(v) = &f.codigo_orgao_superior {
-        push(
+        w.push(
             "c.codigo_orgao_superior = ?",
             Box::new(v.clone()),
             Type::TEXT,
         );
     }
     if let Some(v) = &f.codigo_ug {
-        push("c.codigo_ug = ?", Box::new(v.clone()), Type::TEXT);
+        w.push("c.codigo_ug = ?", Box::new(v.clone()), Type::TEXT);
     }
     match &f.cnpj_fornecedor {
         // A CNPJ root: every 14-digit code that starts with it, as a range the
@@ -104,19 +99,19 @@ pub fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
         // the range, hence the length.
         Some(root) if root.len() == 8 => {
             let (first, last) = (format!("{root}000000"), format!("{root}999999"));
-            push("c.codigo_contratado >= ?", Box::new(first), Type::TEXT);
-            push(
+            w.push("c.codigo_contratado >= ?", Box::new(first), Type::TEXT);
+            w.push(
                 "c.codigo_contratado <= ? and length(c.codigo_contratado) = 14",
                 Box::new(last),
                 Type::TEXT,
             );
         }
-        Some(v) => push("c.codigo_contratado = ?", Box::new(v.clone()), Type::TEXT),
+        Some(v) => w.push("c.codigo_contratado = ?", Box::new(v.clone()), Type::TEXT),
         None => {}
     }
     if !f.modalidade.is_empty() {
         let patterns: Vec<String> = f.modalidade.iter().map(|m| format!("%{m}%")).collect();
-        push(
+        w.push(
             "c.modalidade_busca like any(?)",
             Box::new(patterns),
             Type::TEXT_ARRAY,
@@ -127,38 +122,33 @@ pub fn where_clause(f: &ContractFilters) -> (String, QueryParams) {
     // letters, digits and spaces, so no word holds a LIKE wildcard.
     if !f.texto.is_empty() {
         let patterns: Vec<String> = f.texto.iter().map(|w| format!("%{w}%")).collect();
-        push(
+        w.push(
             "c.objeto_busca like all(?)",
             Box::new(patterns),
             Type::TEXT_ARRAY,
         );
     }
     if let Some(v) = f.signed_from {
-        push("c.data_assinatura >= ?", Box::new(v), Type::DATE);
+        w.push("c.data_assinatura >= ?", Box::new(v), Type::DATE);
     }
     if let Some(v) = f.signed_until {
-        push("c.data_assinatura <= ?", Box::new(v), Type::DATE);
+        w.push("c.data_assinatura <= ?", Box::new(v), Type::DATE);
     }
     if let Some(v) = f.min_value {
-        push(
+        w.push(
             "coalesce(c.valor_final, c.valor_inicial) >= ?::float8::numeric",
             Box::new(v),
             Type::FLOAT8,
         );
     }
     if let Some(v) = f.max_value {
-        push(
+        w.push(
             "coalesce(c.valor_final, c.valor_inicial) <= ?::float8::numeric",
             Box::new(v),
             Type::FLOAT8,
         );
     }
-    let clause = if clauses.is_empty() {
-        "true".to_string()
-    } else {
-        clauses.join(" and ")
-    };
-    (clause, params)
+    w.finish()
 }
 
 /// The statement retrieval runs; public so the benchmark can time a bare

@@ -15,6 +15,7 @@ use super::documents::{Document, Fase};
 use super::filters::BudgetFilters;
 use super::{Allocation, Amounts, Budget, Coded, Element};
 use crate::sources::contracts::{rows_within, QueryParams, RetrievalError};
+use crate::sources::filters::Where;
 
 /// What retrieval read, for the investigation's metadata.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,14 +50,9 @@ impl Budget {
 }
 
 fn where_clause(f: &BudgetFilters) -> (String, QueryParams) {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut params: QueryParams = Vec::new();
-    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
-        params.push((value, ty));
-        clauses.push(clause.replace('?', &format!("${}", params.len())));
-    };
+    let mut w = Where::default();
     if let Some(y) = f.year {
-        push("b.exercicio = ?", Box::new(y), Type::INT4);
+        w.push("b.exercicio = ?", Box::new(y), Type::INT4);
     }
     // The budget is yearly: a period of documents selects its year's lines.
     for (column, value) in [
@@ -69,24 +65,19 @@ fn where_clause(f: &BudgetFilters) -> (String, QueryParams) {
         ("b.codigo_grupo", &f.grupo_despesa),
     ] {
         if let Some(v) = value {
-            push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
+            w.push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
         }
     }
     // `fold` leaves only letters, digits and spaces: no word holds a wildcard.
     if !f.texto.is_empty() {
         let patterns: Vec<String> = f.texto.iter().map(|w| format!("%{w}%")).collect();
-        push(
+        w.push(
             "b.nome_acao_busca like all(?)",
             Box::new(patterns),
             Type::TEXT_ARRAY,
         );
     }
-    let clause = if clauses.is_empty() {
-        "true".to_string()
-    } else {
-        clauses.join(" and ")
-    };
-    (clause, params)
+    w.finish()
 }
 
 fn coded(row: &tokio_postgres::Row, code: usize) -> Coded {
@@ -136,15 +127,10 @@ async fn documents(
     f: &BudgetFilters,
     limit: usize,
 ) -> Result<Vec<Document>, RetrievalError> {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut params: QueryParams = Vec::new();
-    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type| {
-        params.push((value, ty));
-        clauses.push(clause.replace('?', &format!("${}", params.len())));
-    };
+    let mut w = Where::default();
     if let Some((from, until)) = f.document_period() {
-        push("d.data_emissao >= ?", Box::new(from), Type::DATE);
-        push("d.data_emissao <= ?", Box::new(until), Type::DATE);
+        w.push("d.data_emissao >= ?", Box::new(from), Type::DATE);
+        w.push("d.data_emissao <= ?", Box::new(until), Type::DATE);
     }
     for (column, value) in [
         ("d.codigo_orgao_superior", &f.codigo_orgao_superior),
@@ -153,28 +139,24 @@ async fn documents(
         ("d.codigo_grupo", &f.grupo_despesa),
     ] {
         if let Some(v) = value {
-            push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
+            w.push(&format!("{column} = ?"), Box::new(v.clone()), Type::TEXT);
         }
     }
     if let Some(m) = f.min_value {
-        push("d.valor >= ?::float8", Box::new(m), Type::FLOAT8);
+        w.push("d.valor >= ?::float8", Box::new(m), Type::FLOAT8);
     }
     if let Some(m) = f.max_value {
-        push("d.valor <= ?::float8", Box::new(m), Type::FLOAT8);
+        w.push("d.valor <= ?::float8", Box::new(m), Type::FLOAT8);
     }
     if !f.texto.is_empty() {
         let patterns: Vec<String> = f.texto.iter().map(|w| format!("%{w}%")).collect();
-        push(
+        w.push(
             "d.observacao_busca like all(?)",
             Box::new(patterns),
             Type::TEXT_ARRAY,
         );
     }
-    let clause = if clauses.is_empty() {
-        "true".to_string()
-    } else {
-        clauses.join(" and ")
-    };
+    let (clause, params) = w.finish();
     let sql = format!(
         "select d.codigo, d.fase, d.data_emissao, d.codigo_orgao_superior,
              coalesce(d.nome_orgao_superior, ''), d.codigo_orgao, coalesce(d.nome_orgao, ''),
