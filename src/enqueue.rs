@@ -4,7 +4,7 @@
 //! Unnamed statements and transaction-local settings only, so it works through a
 //! transaction-mode pooler as well.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
@@ -30,6 +30,15 @@ pub async fn run(settings: &crate::config::Settings, request: &Request) -> Resul
     let _ = driver.await;
     println!("{}", id?);
     Ok(())
+}
+
+/// The database refused the insert: its SQLSTATE and message (the limits of
+/// migration 0008 and the cap speak pt-BR, for the citizen).
+#[derive(Debug, thiserror::Error)]
+#[error("the database refused the investigation ({code}): {message}")]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
 }
 
 /// Returns the new investigation's id. A refusal by the database (the cap,
@@ -68,11 +77,13 @@ pub async fn enqueue(client: &mut Client, request: &Request) -> Result<Uuid> {
     let id: Uuid = match inserted {
         Ok(row) => row.get(0),
         Err(e) => match e.as_db_error() {
-            Some(db) => bail!(
-                "the database refused the investigation ({}): {}",
-                db.code().code(),
-                db.message()
-            ),
+            Some(db) => {
+                return Err(Refusal {
+                    code: db.code().code().to_string(),
+                    message: db.message().to_string(),
+                }
+                .into())
+            }
             None => return Err(e).context("inserting the investigation"),
         },
     };

@@ -1,6 +1,7 @@
 //! The worker's HTTP endpoints, for orchestrators and Prometheus:
 //! `/healthz` answers while the process runs, `/readyz` while the database
-//! answers and the schema is current, `/metrics` in Prometheus' text format.
+//! answers and the schema is current, `/metrics` in Prometheus' text format;
+//! and the web page (src/web) when `http.ui` is on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,16 +44,24 @@ pub async fn serve(
     listener: TcpListener,
     pool: Pool,
     metrics: Arc<Metrics>,
+    web: Option<crate::web::Web>,
     stop: CancellationToken,
 ) {
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "HTTP endpoints: /healthz /readyz /metrics");
+        if web.is_some() {
+            info!(%addr, "HTTP endpoints: /healthz /readyz /metrics, the web page at / and /operator");
+        } else {
+            info!(%addr, "HTTP endpoints: /healthz /readyz /metrics");
+        }
     }
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(scrape))
         .with_state(Endpoints { pool, metrics });
+    if let Some(web) = web {
+        app = app.merge(crate::web::router(web));
+    }
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await

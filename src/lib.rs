@@ -25,4 +25,5 @@ pub mod sources;
 pub mod status;
 pub mod telemetry;
 pub mod watch;
+pub mod web;
 pub mod worker;

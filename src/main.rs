@@ -209,10 +209,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Failed { limit, json } => {
             fiscal::status::run_failed(&settings, limit, json).await?
         }
-        Command::Retry { id } => fiscal::operator::retry(&settings, id).await?,
-        Command::Cancel { id } => fiscal::operator::cancel(&settings, id).await?,
-        Command::Pause => fiscal::operator::set_paused(&settings, true).await?,
-        Command::Resume => fiscal::operator::set_paused(&settings, false).await?,
+        Command::Retry { id } => println!("{}", fiscal::operator::retry(&settings, id).await?),
+        Command::Cancel { id } => println!("{}", fiscal::operator::cancel(&settings, id).await?),
+        Command::Pause => println!("{}", fiscal::operator::set_paused(&settings, true).await?),
+        Command::Resume => println!("{}", fiscal::operator::set_paused(&settings, false).await?),
     }
     Ok(())
 }

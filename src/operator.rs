@@ -1,5 +1,6 @@
 //! The operator's controls: `fiscal retry ID`, `fiscal cancel ID`, `fiscal
-//! pause` and `fiscal resume`. They connect with the migration URL: these are
+//! pause` and `fiscal resume`, and the same acts on the web page's operator
+//! view (src/web). They connect with the migration URL: these are
 //! an operator's acts, which the worker's role is not granted (it may not set
 //! `cancelled`, nor write `fiscal.settings`). The statements are the queue's
 //! (src/queue.rs).
@@ -19,7 +20,7 @@ macro_rules! connected {
     ($settings:expr, |$client:ident| $act:expr) => {{
         let ($client, driver) =
             crate::db::connect_driven($settings.migrate_url(), &$settings.database).await?;
-        let result: Result<()> = async { $act }.await;
+        let result: Result<String> = async { $act }.await;
         drop($client);
         let _ = driver.await;
         result
@@ -59,7 +60,7 @@ struct Act {
     done: &'static str,
 }
 
-async fn act(settings: &Settings, id: Uuid, act: Act) -> Result<()> {
+async fn act(settings: &Settings, id: Uuid, act: Act) -> Result<String> {
     connected!(settings, |client| {
         let changed = client
             .query_typed_opt(act.statement, &[(&id, Type::UUID)])
@@ -68,13 +69,13 @@ async fn act(settings: &Settings, id: Uuid, act: Act) -> Result<()> {
         if changed.is_none() {
             bail!("{}", refusal(&client, id, act.takes, act.refused).await?);
         }
-        println!("investigation {id} {}", act.done);
-        Ok(())
+        Ok(format!("investigation {id} {}", act.done))
     })
 }
 
 /// `fiscal retry ID`: a failed investigation runs again, with fresh attempts.
-pub async fn retry(settings: &Settings, id: Uuid) -> Result<()> {
+/// Each act returns what it did, for the operator.
+pub async fn retry(settings: &Settings, id: Uuid) -> Result<String> {
     let retry = Act {
         statement: RETRY_FAILED,
         takes: &["failed"],
@@ -86,7 +87,7 @@ pub async fn retry(settings: &Settings, id: Uuid) -> Result<()> {
 }
 
 /// `fiscal cancel ID`: a pending or running investigation is cancelled.
-pub async fn cancel(settings: &Settings, id: Uuid) -> Result<()> {
+pub async fn cancel(settings: &Settings, id: Uuid) -> Result<String> {
     let cancel = Act {
         statement: CANCEL,
         takes: &["pending", "processing"],
@@ -99,7 +100,7 @@ pub async fn cancel(settings: &Settings, id: Uuid) -> Result<()> {
 
 /// `fiscal pause` (`paused`) or `fiscal resume`: every worker of the fleet
 /// stops or starts claiming at its next claim; running investigations finish.
-pub async fn set_paused(settings: &Settings, paused: bool) -> Result<()> {
+pub async fn set_paused(settings: &Settings, paused: bool) -> Result<String> {
     connected!(settings, |client| {
         let switch: bool = client
             .query_typed_one(HAS_PAUSE_SWITCH, &[])
@@ -117,14 +118,14 @@ pub async fn set_paused(settings: &Settings, paused: bool) -> Result<()> {
             .await
             .context("setting fiscal.settings claims_paused")?;
         if paused {
-            println!("claims paused: workers take nothing new; running investigations finish");
-        } else {
-            client
-                .execute_typed(WAKE_WORKERS, &[])
-                .await
-                .context("waking the workers")?;
-            println!("claims resumed");
+            return Ok(
+                "claims paused: workers take nothing new; running investigations finish".into(),
+            );
         }
-        Ok(())
+        client
+            .execute_typed(WAKE_WORKERS, &[])
+            .await
+            .context("waking the workers")?;
+        Ok("claims resumed".into())
     })
 }

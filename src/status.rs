@@ -138,8 +138,46 @@ pub async fn run_failed(settings: &crate::config::Settings, limit: i64, json: bo
     Ok(())
 }
 
+/// A processing investigation, for the operator view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunningJob {
+    pub id: uuid::Uuid,
+    pub data_source: String,
+    pub phase: Option<String>,
+    pub progress: f64,
+    pub worker_id: Option<String>,
+    pub attempts: i32,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// The `limit` longest-running investigations, through the partial index over
+/// processing rows (as few as the fleet's slots).
+pub async fn running_jobs(client: &Client, limit: i64) -> Result<Vec<RunningJob>> {
+    Ok(client
+        .query_typed(
+            "select id, data_source, current_phase, coalesce(progress, 0)::float8, locked_by,
+                 attempts, started_at
+             from public.investigations where status = 'processing'
+             order by started_at nulls last limit $1",
+            &[(&limit, Type::INT8)],
+        )
+        .await
+        .context("reading running investigations")?
+        .iter()
+        .map(|r| RunningJob {
+            id: r.get(0),
+            data_source: r.get(1),
+            phase: r.get(2),
+            progress: r.get(3),
+            worker_id: r.get(4),
+            attempts: r.get(5),
+            started_at: r.get(6),
+        })
+        .collect())
+}
+
 /// Workers silent for longer than this many heartbeats are not listed as alive.
-const ALIVE_HEARTBEATS: u32 = 3;
+pub const ALIVE_HEARTBEATS: u32 = 3;
 const RECENT_FAILURES: i64 = 5;
 
 /// `fiscal status [--json]`.

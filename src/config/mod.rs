@@ -11,7 +11,7 @@ pub mod detectors;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -127,18 +127,68 @@ impl PortalSettings {
     }
 }
 
-/// The worker's HTTP endpoints: /healthz, /readyz, /metrics.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The worker's HTTP endpoints: /healthz, /readyz, /metrics, and the web page
+/// when `ui` is on (src/web). Debug hides the operator's token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// `host:port`; empty turns the endpoints off.
     pub listen: String,
+    /// Serve the web page on the same port: a citizen view (ask, watch, read) and
+    /// an operator view. Off by default: in production citizens use the frontend.
+    pub ui: bool,
+    /// The citizen the page asks and reads as, under Row Level Security; empty
+    /// means a fixed development citizen, created in `auth.users` on first ask.
+    pub ui_citizen: String,
+    /// The token the operator view asks for (HTTP Basic password, or `Bearer`);
+    /// empty turns the operator view off.
+    pub ui_token: String,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:9187".into(),
+            ui: false,
+            ui_citizen: String::new(),
+            ui_token: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("listen", &self.listen)
+            .field("ui", &self.ui)
+            .field("ui_citizen", &self.ui_citizen)
+            .field(
+                "ui_token",
+                &if self.ui_token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .finish()
+    }
+}
+
+/// The citizen of the web page when `http.ui_citizen` is empty: one fixed id,
+/// so a development database keeps its questions between runs.
+pub const DEVELOPMENT_CITIZEN: uuid::Uuid = uuid::uuid!("f15ca1de-0000-4000-8000-000000000001");
+
+impl HttpSettings {
+    /// The page's citizen and whether it is the development one.
+    pub fn citizen(&self) -> Result<(uuid::Uuid, bool)> {
+        match self.ui_citizen.trim() {
+            "" => Ok((DEVELOPMENT_CITIZEN, true)),
+            id => Ok((
+                id.parse().with_context(|| {
+                    format!("http.ui_citizen ({id:?}) must be a citizen's id (a UUID)")
+                })?,
+                false,
+            )),
         }
     }
 }
@@ -397,6 +447,10 @@ impl Settings {
         if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
             bail!("http.listen ({listen:?}) must be an address and port such as 127.0.0.1:9187, or empty to turn the endpoints off");
         }
+        if self.http.ui && listen.is_empty() {
+            bail!("http.ui is on but http.listen is empty: the web page is served on http.listen");
+        }
+        self.http.citizen()?;
         if d.max_connections < 2 {
             bail!(
                 "database.max_connections must be at least 2 (jobs and maintenance share the pool)"

@@ -16,7 +16,7 @@ pub mod migrate;
 pub mod tls;
 
 use std::future::Future;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -320,6 +320,16 @@ impl Deref for Conn {
     fn deref(&self) -> &Self::Target {
         self.client
             .as_ref()
+            .expect("a Conn holds its client until dropped")
+    }
+}
+
+/// For transactions (`Client::transaction` takes `&mut`), which roll back when
+/// dropped unfinished, so a connection goes back to the pool clean.
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.client
+            .as_mut()
             .expect("a Conn holds its client until dropped")
     }
 }

@@ -98,8 +98,22 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
 
     settings.database.url = url.clone();
     settings.database.migrate_url = String::new();
-    // A service's endpoints would only compete for a port with a real worker.
-    settings.http.listen = String::new();
+    // The web page on http.listen, or on a free port when a real worker holds it.
+    let listen = match settings.http.listen.trim() {
+        "" => "127.0.0.1:0".to_string(),
+        listen => listen.to_string(),
+    };
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a port for the web page")?,
+    };
+    let page = listener.local_addr().context("the web page's address")?;
+    settings.http.ui = true;
+    if settings.http.ui_token.trim().is_empty() {
+        settings.http.ui_token = Uuid::new_v4().simple().to_string();
+    }
     let migrated = crate::db::migrate::run(&settings).await?;
     if !migrated.applied.is_empty() {
         println!("schema: applied {}", migrated.applied.join(", "));
@@ -107,7 +121,8 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
     let (mut client, driver) =
         crate::db::connect_driven(&settings.database.url, &settings.database).await?;
     import_sample(&mut client, cluster.root()).await?;
-    let ids = enqueue_demo(&mut client).await?;
+    let (citizen, ids) = enqueue_demo(&mut client).await?;
+    settings.http.ui_citizen = citizen.to_string();
     drop(client);
     let _ = driver.await;
 
@@ -115,7 +130,14 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
     let stop_worker = CancellationToken::new();
     let pipelines = Pipelines::builtin(&settings)?;
     let worker = tokio::spawn(
-        Worker::new(settings.clone(), pipelines).run(stop_worker.clone().cancelled_owned()),
+        Worker::new(settings.clone(), pipelines)
+            .listener(listener)
+            .run(stop_worker.clone().cancelled_owned()),
+    );
+    println!(
+        "web page: http://{page}/ (as this citizen)\n  operator view: http://{page}/operator \
+         (any user name, password {})",
+        settings.http.ui_token
     );
 
     let channels: Vec<String> = ids.iter().map(|id| watch::channel(*id)).collect();
@@ -136,7 +158,7 @@ pub async fn run(mut settings: Settings, options: Options) -> Result<()> {
 
     if !interrupted && !options.once {
         println!(
-            "The worker keeps running: ask more with\n  \
+            "The worker keeps running: ask more on the web page, http://{page}/, or with\n  \
              fiscal enqueue --create-user --user {} --query '…' --filters '{{\"min_value\": 500000}}'\n  \
              (with DATABASE_URL={url})\nCtrl-C stops the worker and the database.",
             Uuid::new_v4()
@@ -184,7 +206,7 @@ async fn import_sample(client: &mut tokio_postgres::Client, root: &Path) -> Resu
 
 /// One new citizen per run, so earlier runs never count against the
 /// per-citizen cap.
-async fn enqueue_demo(client: &mut tokio_postgres::Client) -> Result<Vec<Uuid>> {
+async fn enqueue_demo(client: &mut tokio_postgres::Client) -> Result<(Uuid, Vec<Uuid>)> {
     let user = Uuid::new_v4();
     let mut ids = Vec::with_capacity(DEMO.len());
     for (i, (data_source, query, filters)) in DEMO.iter().enumerate() {
@@ -199,5 +221,5 @@ async fn enqueue_demo(client: &mut tokio_postgres::Client) -> Result<Vec<Uuid>> 
         ids.push(crate::enqueue::enqueue(client, &request).await?);
     }
     println!("citizen {user} asked {} questions", ids.len());
-    Ok(ids)
+    Ok((user, ids))
 }

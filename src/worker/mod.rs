@@ -204,6 +204,7 @@ pub struct Worker {
     settings: Settings,
     pipelines: Pipelines,
     drain: bool,
+    listener: Option<tokio::net::TcpListener>,
 }
 
 impl Worker {
@@ -212,7 +213,16 @@ impl Worker {
             settings,
             pipelines,
             drain: false,
+            listener: None,
         }
+    }
+
+    /// Serve the HTTP endpoints on this socket instead of binding
+    /// `http.listen`: for a caller that must know the address first (`fiscal
+    /// dev` prints the page's URL; tests take a free port).
+    pub fn listener(mut self, listener: tokio::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
     }
 
     /// Return once no row is pending (whatever its run_after) or processing.
@@ -222,11 +232,26 @@ impl Worker {
     }
 
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<RunReport> {
-        let settings = self.settings;
+        let mut settings = self.settings;
+        if let Some(addr) = self.listener.as_ref().and_then(|l| l.local_addr().ok()) {
+            settings.http.listen = addr.to_string();
+        }
         settings.validate()?;
-        let http = match settings.http.listen.trim() {
-            "" => None,
-            listen => Some(crate::http::bind(listen).await?),
+        let http = match (self.listener, settings.http.listen.trim()) {
+            (Some(listener), _) => Some(listener),
+            (None, "") => None,
+            (None, listen) => Some(crate::http::bind(listen).await?),
+        };
+        let web = match settings.http.ui && http.is_some() {
+            true => Some(crate::web::Web::new(
+                &settings,
+                self.pipelines
+                    .sources()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            )?),
+            false => None,
         };
         let pool = crate::db::queue_pool(&settings.database)?;
         let hostname = gethostname::gethostname().to_string_lossy().into_owned();
@@ -256,6 +281,7 @@ impl Worker {
                 listener,
                 shared.pool.clone(),
                 shared.metrics.clone(),
+                web,
                 http_stop.clone(),
             ))
         });

@@ -799,13 +799,14 @@ pub struct RunningWorker {
 
 impl RunningWorker {
     pub fn start(settings: Settings, pipelines: fiscal::pipeline::Pipelines) -> Self {
+        Self::spawn(fiscal::worker::Worker::new(settings, pipelines))
+    }
+
+    pub fn spawn(worker: fiscal::worker::Worker) -> Self {
         let stop = tokio_util::sync::CancellationToken::new();
         let signal = stop.clone();
-        let task = tokio::spawn(async move {
-            fiscal::worker::Worker::new(settings, pipelines)
-                .run(async move { signal.cancelled().await })
-                .await
-        });
+        let task =
+            tokio::spawn(async move { worker.run(async move { signal.cancelled().await }).await });
         Self { stop, task }
     }
 

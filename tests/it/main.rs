@@ -16,6 +16,7 @@ mod scripted;
 mod secrets;
 mod servants;
 mod tls;
+mod web;
 
 mod child;
 mod migrations;

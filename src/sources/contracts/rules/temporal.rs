@@ -380,6 +380,12 @@ fn monthly_spike(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) -> 
                     "z_threshold": s.spike_z,
                     "value_spike": value_spike,
                     "count_spike": count_spike,
+                    // The history the month was judged against, for a chart.
+                    "by_month": months.iter().map(|(k, m)| json!({
+                        "month": month_label(*k),
+                        "value": m.value,
+                        "contracts": m.count,
+                    })).collect::<Vec<_>>(),
                 }),
                 financial_impact: excess,
             });

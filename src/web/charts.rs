@@ -1,0 +1,327 @@
+//! Pictures of what a finding was judged against, drawn from its evidence as
+//! inline SVG on the server: no script, no front-end build, and the same
+//! picture in every browser and in a page saved to disk. Each has a `<title>`
+//! and a `<desc>` that say in words what the bars show, for screen readers.
+
+use maud::{html, Markup};
+use serde_json::Value;
+
+use crate::domain::format;
+
+const WIDTH: f64 = 640.0;
+
+/// One bar: its label, its length, the number written beside it, and whether
+/// it is the thing the finding is about.
+struct Bar {
+    label: String,
+    value: f64,
+    shown: String,
+    flagged: bool,
+}
+
+/// The chart for a finding, when its evidence holds a distribution.
+pub fn for_finding(finding: &Value) -> Option<Markup> {
+    let evidence = finding.pointer("/metadata/evidence")?;
+    if let Some(months) = evidence.get("by_month").and_then(Value::as_array) {
+        return monthly(evidence, months);
+    }
+    if let Some(top) = evidence.get("top_suppliers").and_then(Value::as_array) {
+        return supplier_shares(evidence, top);
+    }
+    if let (Some(value), Some(median)) = (
+        evidence.get("value").and_then(Value::as_f64),
+        evidence.get("group_median").and_then(Value::as_f64),
+    ) {
+        return against_median(evidence, value, median);
+    }
+    if let Some(dates) = evidence.get("top_dates").and_then(Value::as_array) {
+        return signature_dates(dates);
+    }
+    None
+}
+
+/// `price.robust_zscore`: the contract's value beside the median of its peers.
+fn against_median(evidence: &Value, value: f64, median: f64) -> Option<Markup> {
+    let peers = evidence
+        .get("group_size")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let bars = [
+        Bar {
+            label: "Este contrato".into(),
+            value,
+            shown: format::reais(value),
+            flagged: true,
+        },
+        Bar {
+            label: format!("Mediana de {peers} semelhantes"),
+            value: median,
+            shown: format::reais(median),
+            flagged: false,
+        },
+    ];
+    let ratio = if median > 0.0 {
+        format!(", {} vezes a mediana", format::decimal(value / median, 1))
+    } else {
+        String::new()
+    };
+    Some(horizontal(
+        "Valor do contrato e dos contratos semelhantes",
+        &format!(
+            "O contrato vale {} e a mediana de {peers} contratos semelhantes é {}{ratio}.",
+            format::reais(value),
+            format::reais(median)
+        ),
+        &bars,
+    ))
+}
+
+/// Concentration rules: each top supplier's share of the unit's contracting,
+/// and everyone else's.
+fn supplier_shares(evidence: &Value, top: &[Value]) -> Option<Markup> {
+    let mut bars: Vec<Bar> = top
+        .iter()
+        .filter_map(|s| {
+            let share = s.get("share")?.as_f64()?;
+            let code = s
+                .get("supplier_code")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            Some(Bar {
+                label: code.to_string(),
+                value: share,
+                shown: format::percent(share),
+                flagged: false,
+            })
+        })
+        .collect();
+    if bars.is_empty() {
+        return None;
+    }
+    bars[0].flagged = true;
+    let rest = 1.0 - bars.iter().map(|b| b.value).sum::<f64>();
+    let suppliers = evidence
+        .get("suppliers")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let others = suppliers.saturating_sub(bars.len() as u64);
+    if rest > 0.0005 && others > 0 {
+        bars.push(Bar {
+            label: format!("Demais {others} fornecedores"),
+            value: rest,
+            shown: format::percent(rest),
+            flagged: false,
+        });
+    }
+    let desc = bars
+        .iter()
+        .map(|b| format!("{}: {}", b.label, b.shown))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(horizontal(
+        "Participação de cada fornecedor no valor contratado pelo órgão",
+        &format!("{desc}."),
+        &bars,
+    ))
+}
+
+/// `temporal.weekend_or_holiday_signature`: the dates with most signatures.
+fn signature_dates(dates: &[Value]) -> Option<Markup> {
+    let bars: Vec<Bar> = dates
+        .iter()
+        .filter_map(|d| {
+            let date = d.get("date")?.as_str()?;
+            let n = d.get("contracts")?.as_f64()?;
+            let shown = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map(format::date)
+                .unwrap_or_else(|_| date.to_string());
+            Some(Bar {
+                label: shown,
+                value: n,
+                shown: format!("{n:.0} contratos"),
+                flagged: true,
+            })
+        })
+        .collect();
+    if bars.is_empty() {
+        return None;
+    }
+    let desc = bars
+        .iter()
+        .map(|b| format!("{}: {}", b.label, b.shown))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(horizontal(
+        "Contratos assinados nas datas mais frequentes",
+        &format!("{desc}."),
+        &bars,
+    ))
+}
+
+fn horizontal(title: &str, desc: &str, bars: &[Bar]) -> Markup {
+    let label_w = 210.0;
+    let value_w = 150.0;
+    let row = 30.0;
+    let height = row * bars.len() as f64 + 10.0;
+    let longest = bars.iter().map(|b| b.value).fold(0.0, f64::max);
+    let room = WIDTH - label_w - value_w;
+    html! {
+        figure.chart {
+            svg role="img" viewBox={ "0 0 " (WIDTH) " " (height) } width="100%"
+                preserveAspectRatio="xMinYMin meet" {
+                title { (title) }
+                desc { (desc) }
+                @for (i, b) in bars.iter().enumerate() {
+                    @let y = 5.0 + row * i as f64;
+                    @let w = if longest > 0.0 { (b.value / longest * room).max(1.0) } else { 1.0 };
+                    text x=(label_w - 8.0) y=(y + 19.0) text-anchor="end" class="label" {
+                        (short(&b.label, 30))
+                    }
+                    rect x=(label_w) y=(y + 4.0) width=(w) height=(row - 10.0)
+                        class=(if b.flagged { "bar flagged" } else { "bar" }) {}
+                    text x=(label_w + w + 6.0) y=(y + 19.0) class="value" { (b.shown) }
+                }
+            }
+            figcaption { (title) }
+        }
+    }
+}
+
+/// `temporal.monthly_spike`: the unit's contracting per month, the spike
+/// marked, the median month as a line.
+fn monthly(evidence: &Value, months: &[Value]) -> Option<Markup> {
+    let spike = evidence.get("month").and_then(Value::as_str).unwrap_or("");
+    let median = evidence
+        .get("median_month_value")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let points: Vec<(&str, f64)> = months
+        .iter()
+        .filter_map(|m| Some((m.get("month")?.as_str()?, m.get("value")?.as_f64()?)))
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    let (left, bottom, top) = (10.0, 40.0, 24.0);
+    let height = 240.0;
+    let plot_h = height - bottom - top;
+    let highest = points.iter().map(|p| p.1).fold(median, f64::max).max(1.0);
+    let col = (WIDTH - 2.0 * left) / points.len() as f64;
+    // Every label when they fit, otherwise every k-th and the spike's.
+    let every = ((58.0 / col).ceil() as usize).max(1);
+    let y_of = |v: f64| top + plot_h - v / highest * plot_h;
+    let spike_value = points.iter().find(|p| p.0 == spike).map(|p| p.1);
+    let desc = format!(
+        "Valor contratado por mês em {} meses. Em {spike} foram {}; a mediana mensal é {}.",
+        points.len(),
+        spike_value.map(format::reais).unwrap_or_default(),
+        format::reais(median)
+    );
+    let title = "Valor contratado por mês pelo órgão";
+    Some(html! {
+        figure.chart {
+            svg role="img" viewBox={ "0 0 " (WIDTH) " " (height) } width="100%"
+                preserveAspectRatio="xMinYMin meet" {
+                title { (title) }
+                desc { (desc) }
+                @for (i, (month, value)) in points.iter().enumerate() {
+                    @let x = left + col * i as f64;
+                    @let y = y_of(*value);
+                    rect x=(x + col * 0.1) y=(y) width=(col * 0.8) height=((top + plot_h - y).max(1.0))
+                        class=(if *month == spike { "bar flagged" } else { "bar" }) {}
+                    @if i % every == 0 || *month == spike {
+                        text x=(x + col / 2.0) y=(height - bottom + 16.0) text-anchor="middle"
+                            class=(if *month == spike { "label strong" } else { "label" }) { (month) }
+                    }
+                }
+                line x1=(left) x2=(WIDTH - left) y1=(y_of(median)) y2=(y_of(median)) class="median" {}
+                text x=(WIDTH - left) y=(y_of(median) - 5.0) text-anchor="end" class="value" {
+                    "mediana " (format::reais(median))
+                }
+                @if let Some(v) = spike_value {
+                    text x=(left) y=(14.0) class="value strong" { (spike) ": " (format::reais(v)) }
+                }
+            }
+            figcaption { (title) }
+        }
+    })
+}
+
+fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        text.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn finding(evidence: Value) -> Value {
+        json!({"metadata": {"rule": "x", "evidence": evidence}})
+    }
+
+    #[test]
+    fn a_price_finding_draws_the_contract_beside_the_median() {
+        let svg = for_finding(&finding(json!({
+            "value": 5_000_000.0, "group_median": 250_000.0, "group_size": 40
+        })))
+        .expect("a chart")
+        .into_string();
+        assert!(svg.contains("Mediana de 40 semelhantes"), "{svg}");
+        assert!(svg.contains("R$ 5.000.000,00"), "{svg}");
+        assert!(svg.contains("20,0 vezes a mediana"), "{svg}");
+        assert_eq!(svg.matches("<rect").count(), 2);
+    }
+
+    #[test]
+    fn a_concentration_finding_adds_the_other_suppliers() {
+        let svg = for_finding(&finding(json!({
+            "suppliers": 5,
+            "top_suppliers": [
+                {"supplier_code": "11111111000111", "share": 0.8},
+                {"supplier_code": "22222222000122", "share": 0.15}
+            ]
+        })))
+        .expect("a chart")
+        .into_string();
+        assert!(svg.contains("Demais 3 fornecedores"), "{svg}");
+        assert!(svg.contains("80,0%"), "{svg}");
+        assert_eq!(svg.matches("bar flagged").count(), 1);
+    }
+
+    #[test]
+    fn a_monthly_spike_marks_its_month_among_the_others() {
+        let months: Vec<Value> = (1..=12)
+            .map(|m| json!({"month": format!("{m:02}/2022"), "value": if m == 12 { 9e6 } else { 1e6 }}))
+            .collect();
+        let svg = for_finding(&finding(json!({
+            "month": "12/2022", "median_month_value": 1e6, "by_month": months
+        })))
+        .expect("a chart")
+        .into_string();
+        assert_eq!(svg.matches("<rect").count(), 12);
+        assert_eq!(svg.matches("bar flagged").count(), 1);
+        assert!(svg.contains("mediana R$ 1.000.000,00"), "{svg}");
+    }
+
+    #[test]
+    fn evidence_without_a_distribution_draws_nothing() {
+        assert!(for_finding(&finding(json!({"hhi": 0.5}))).is_none());
+        assert!(for_finding(&json!({"metadata": {}})).is_none());
+    }
+
+    #[test]
+    fn text_from_the_data_is_escaped_in_the_picture() {
+        let svg = for_finding(&finding(json!({
+            "suppliers": 1,
+            "top_suppliers": [{"supplier_code": "<script>x</script>", "share": 1.0}]
+        })))
+        .expect("a chart")
+        .into_string();
+        assert!(!svg.contains("<script>"), "{svg}");
+    }
+}

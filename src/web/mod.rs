@@ -1,0 +1,431 @@
+//! The web page, served beside /healthz and /metrics when `http.ui` is on
+//! (`fiscal dev` turns it on): a citizen view — ask, watch live, read the
+//! findings with their pictures — and an operator view behind
+//! `http.ui_token`.
+//!
+//! The page reaches the database through a small pool of its own on the
+//! migration URL: the citizen's reads and writes run as the citizen under Row
+//! Level Security (src/web/citizen.rs), which needs a role that may become
+//! `authenticated`; the operator's acts are the owner's (src/operator.rs).
+//! No URL, key or token is ever written into a page.
+
+mod charts;
+mod citizen;
+mod live;
+mod operator_view;
+mod pages;
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use axum::extract::{Form, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use tracing::warn;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::db::Pool;
+use citizen::Citizen;
+use operator_view::Notice;
+use pages::Asked;
+
+/// Connections the page's pool holds at most: it serves people, not jobs.
+const PAGE_CONNECTIONS: usize = 4;
+/// Investigations the citizen's list shows.
+const LISTED: i64 = 30;
+/// Failed rows the operator view lists.
+const DEAD_LETTERS: i64 = 25;
+const RUNNING_SHOWN: i64 = 50;
+
+#[derive(Clone)]
+pub struct Web(Arc<Inner>);
+
+pub struct Inner {
+    settings: Settings,
+    pool: Pool,
+    citizen: Citizen,
+    sources: Vec<String>,
+    live: Arc<Semaphore>,
+}
+
+impl std::ops::Deref for Web {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Web {
+    /// `sources`: the data sources this worker's pipelines serve, offered in
+    /// the question form.
+    pub fn new(settings: &Settings, sources: Vec<String>) -> Result<Web> {
+        let (id, create) = settings.http.citizen()?;
+        let mut database = settings.database.clone();
+        database.url = settings.migrate_url().to_string();
+        database.min_connections = 0;
+        database.max_connections = PAGE_CONNECTIONS;
+        Ok(Web(Arc::new(Inner {
+            settings: settings.clone(),
+            pool: crate::db::pool(&database)?,
+            citizen: Citizen { id, create },
+            sources,
+            live: Arc::new(Semaphore::new(live::LIVE_STREAMS)),
+        })))
+    }
+}
+
+pub fn router(web: Web) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/investigacoes", post(ask))
+        .route("/investigacoes/{id}", get(show))
+        .route("/investigacoes/{id}/eventos", get(live::events))
+        .route("/estilo.css", get(style))
+        .route("/ao-vivo.js", get(script))
+        .route("/operator", get(operator))
+        .route("/operator/retry", post(retry))
+        .route("/operator/cancel", post(cancel))
+        .route("/operator/pause", post(pause))
+        .route("/operator/resume", post(resume))
+        .layer(middleware::from_fn(guard))
+        .with_state(web)
+}
+
+/// Every answer: no framing, no sniffing, scripts and styles from this origin
+/// only (the page has no inline script). Every form post: from this origin,
+/// so another site cannot ask questions or press the operator's buttons with
+/// the visitor's browser (and its remembered operator password).
+async fn guard(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && !same_origin(request.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "refused: a form posted from another site\n",
+        )
+            .into_response();
+    }
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Not `no-referrer`: under it browsers send `Origin: null` with forms.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A browser says where a form came from (`Origin`, `Sec-Fetch-Site`); a
+/// client that says nothing (curl, a script) is not a browser tricked by a
+/// page, and passes.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin" || site.as_bytes() == b"none";
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    !host.is_empty() && origin_host == host
+}
+
+/// The page could not be built: the operator reads why in the log, the
+/// citizen a sentence.
+fn unavailable(error: &anyhow::Error) -> Response {
+    warn!(error = %format!("{error:#}"), "the web page could not read the database");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::trouble("O banco de dados não respondeu. Tente de novo em alguns instantes."),
+    )
+        .into_response()
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("static/estilo.css"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("static/ao-vivo.js"),
+    )
+}
+
+async fn home(State(web): State<Web>) -> Response {
+    render_home(&web, &Asked::default(), StatusCode::OK).await
+}
+
+async fn render_home(web: &Web, asked: &Asked<'_>, status: StatusCode) -> Response {
+    match citizen::list(&web.pool, web.citizen.id, LISTED).await {
+        Ok(mine) => (status, pages::home(&web.sources, &mine, asked)).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AskForm {
+    query: String,
+    data_source: String,
+    filters: String,
+}
+
+async fn ask(State(web): State<Web>, Form(form): Form<AskForm>) -> Response {
+    let refuse = |why: String| {
+        let web = web.clone();
+        let form = &form;
+        async move {
+            let asked = Asked {
+                query: &form.query,
+                data_source: &form.data_source,
+                filters: &form.filters,
+                refused: Some(&why),
+            };
+            render_home(&web, &asked, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    };
+    let query = form.query.trim();
+    if query.is_empty() {
+        return refuse(
+            "Escreva uma pergunta, por exemplo: contratos acima de R$ 1 milhão em 2024.".into(),
+        )
+        .await;
+    }
+    if !web.sources.contains(&form.data_source) {
+        return refuse(format!(
+            "Escolha uma das fontes de dados oferecidas ({}).",
+            web.sources.join(", ")
+        ))
+        .await;
+    }
+    let filters = match form.filters.trim() {
+        "" => Value::Object(Default::default()),
+        text => match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                return refuse(
+                    "Os filtros devem ser um objeto JSON, como {\"min_value\": 1000000}.".into(),
+                )
+                .await
+            }
+            Err(e) => {
+                return refuse(format!(
+                    "Os filtros não são um JSON válido (linha {}, coluna {}). Exemplo: \
+                     {{\"min_value\": 1000000, \"year\": 2024}}.",
+                    e.line(),
+                    e.column()
+                ))
+                .await
+            }
+        },
+    };
+    match citizen::ask(&web.pool, web.citizen, query, &form.data_source, filters).await {
+        Ok(id) => Redirect::to(&format!("/investigacoes/{id}")).into_response(),
+        Err(citizen::Refused::ByDatabase(why)) => refuse(why).await,
+        Err(citizen::Refused::Failed(e)) => unavailable(&e),
+    }
+}
+
+async fn show(State(web): State<Web>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return (StatusCode::NOT_FOUND, pages::not_found()).into_response();
+    };
+    match citizen::investigation(&web.pool, web.citizen.id, id).await {
+        Ok(Some(inv)) => pages::investigation(&inv).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, pages::not_found()).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// Whether the request carries the operator's token: as the password of
+/// HTTP Basic (what a browser asks for; any user name) or as a Bearer token
+/// (scripts). Compared in constant time.
+enum Door {
+    Off,
+    Closed(&'static str),
+    Open,
+}
+
+fn door(settings: &Settings, headers: &HeaderMap) -> Door {
+    let token = settings.http.ui_token.as_bytes();
+    if token.is_empty() {
+        return Door::Off;
+    }
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Door::Closed("The operator view needs the operator's token.");
+    };
+    let given: Option<Vec<u8>> = if let Some(b) = auth.strip_prefix("Basic ") {
+        base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()
+            .and_then(|pair| {
+                let colon = pair.iter().position(|&c| c == b':')?;
+                Some(pair[colon + 1..].to_vec())
+            })
+    } else {
+        auth.strip_prefix("Bearer ")
+            .map(|t| t.trim().as_bytes().to_vec())
+    };
+    match given {
+        Some(given) if bool::from(given.as_slice().ct_eq(token)) => Door::Open,
+        _ => Door::Closed("That is not the operator's token."),
+    }
+}
+
+/// The answer that keeps the operator's door shut, or None when it opens.
+fn shut(web: &Web, headers: &HeaderMap) -> Option<Response> {
+    match door(&web.settings, headers) {
+        Door::Open => None,
+        Door::Off => Some(
+            (
+                StatusCode::FORBIDDEN,
+                operator_view::refused(
+                    "Operator view off",
+                    "The operator view is off on this worker: set http.ui_token \
+                     (FISCAL_HTTP__UI_TOKEN) to turn it on.",
+                ),
+            )
+                .into_response(),
+        ),
+        Door::Closed(why) => Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"fiscal operator\", charset=\"UTF-8\"",
+                )],
+                operator_view::refused("Operator token needed", why),
+            )
+                .into_response(),
+        ),
+    }
+}
+
+async fn operator(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Some(shut) = shut(&web, &headers) {
+        return shut;
+    }
+    operator_page(&web, None).await
+}
+
+async fn operator_page(web: &Web, notice: Option<Notice>) -> Response {
+    let read = async {
+        let conn = web
+            .pool
+            .get()
+            .await
+            .map_err(|e| anyhow::anyhow!("no database connection for the page: {e}"))?;
+        let status = crate::status::collect(&conn, web.settings.worker.heartbeat()).await?;
+        let running = crate::status::running_jobs(&conn, RUNNING_SHOWN).await?;
+        let failed = crate::status::dead_letters(&conn, DEAD_LETTERS).await?;
+        anyhow::Ok((status, running, failed))
+    };
+    match read.await {
+        Ok((status, running, failed)) => {
+            operator_view::view(&status, &running, &failed, notice.as_ref()).into_response()
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IdForm {
+    id: String,
+}
+
+/// Runs an operator's act and shows the view with what it did.
+async fn acted(web: &Web, done: Result<String>) -> Response {
+    let notice = match done {
+        Ok(text) => Notice { ok: true, text },
+        Err(e) => Notice {
+            ok: false,
+            text: format!("{e:#}"),
+        },
+    };
+    operator_page(web, Some(notice)).await
+}
+
+fn parse_id(form: &IdForm) -> Result<Uuid> {
+    form.id
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{:?} is not an investigation id (a UUID)", form.id.trim()))
+}
+
+async fn retry(State(web): State<Web>, headers: HeaderMap, Form(form): Form<IdForm>) -> Response {
+    if let Some(shut) = shut(&web, &headers) {
+        return shut;
+    }
+    let done = match parse_id(&form) {
+        Ok(id) => crate::operator::retry(&web.settings, id).await,
+        Err(e) => Err(e),
+    };
+    acted(&web, done).await
+}
+
+async fn cancel(State(web): State<Web>, headers: HeaderMap, Form(form): Form<IdForm>) -> Response {
+    if let Some(shut) = shut(&web, &headers) {
+        return shut;
+    }
+    let done = match parse_id(&form) {
+        Ok(id) => crate::operator::cancel(&web.settings, id).await,
+        Err(e) => Err(e),
+    };
+    acted(&web, done).await
+}
+
+async fn pause(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Some(shut) = shut(&web, &headers) {
+        return shut;
+    }
+    let done = crate::operator::set_paused(&web.settings, true).await;
+    acted(&web, done).await
+}
+
+async fn resume(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Some(shut) = shut(&web, &headers) {
+        return shut;
+    }
+    let done = crate::operator::set_paused(&web.settings, false).await;
+    acted(&web, done).await
+}

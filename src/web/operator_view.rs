@@ -1,0 +1,160 @@
+//! `/operator`: what `fiscal status` and `fiscal failed` print, as a page, with
+//! the controls of `fiscal retry`, `fiscal cancel`, `fiscal pause` and `fiscal
+//! resume` as buttons. In English, as the operator's logs and commands are.
+
+use maud::{html, Markup};
+
+use super::pages::layout;
+use crate::status::{DeadLetter, RunningJob, Status};
+
+/// What an act did, shown above the view.
+pub struct Notice {
+    pub ok: bool,
+    pub text: String,
+}
+
+fn age(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn at(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// A button that posts `id` to `action`: a form of its own, so it works
+/// without scripts.
+fn button(action: &str, id: Option<uuid::Uuid>, label: &str, class: &str) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            @if let Some(id) = id { input type="hidden" name="id" value=(id); }
+            button type="submit" class=(class) { (label) }
+        }
+    }
+}
+
+pub fn view(
+    status: &Status,
+    running: &[RunningJob],
+    failed: &[DeadLetter],
+    notice: Option<&Notice>,
+) -> Markup {
+    let q = &status.queue;
+    let body = html! {
+        h1 { "Operator view" }
+        @if let Some(n) = notice {
+            div class=(if n.ok { "aviso" } else { "erro" }) role="status" id="notice" { (n.text) }
+        }
+        section aria-labelledby="queue" {
+            h2 id="queue" { "Queue" }
+            table.lista id="queue-depth" {
+                tbody {
+                    tr { th scope="row" { "Pending" } td.num id="pending" { (q.pending) } }
+                    tr { th scope="row" { "Runnable now" } td.num { (q.runnable) } }
+                    tr { th scope="row" { "Processing" } td.num id="processing" { (q.processing) } }
+                    tr { th scope="row" { "Expired leases" } td.num { (q.expired_leases) } }
+                    tr { th scope="row" { "Oldest pending" } td.num {
+                        (q.oldest_pending_seconds.map(age).unwrap_or_else(|| "none".into()))
+                    } }
+                }
+            }
+            p id="claims" {
+                @if status.claims_paused {
+                    strong.estado.failed { "Claims are paused" }
+                    ": no worker takes a new investigation; running ones finish. "
+                    (button("/operator/resume", None, "Resume claims", ""))
+                } @else {
+                    strong.estado.completed { "Claims are running" } ". "
+                    (button("/operator/pause", None, "Pause claims", "secundario"))
+                }
+            }
+        }
+        section aria-labelledby="workers" {
+            h2 id="workers" { "Workers alive (" (status.workers.len()) ")" }
+            @if status.workers.is_empty() {
+                p { "No worker has reported in the last heartbeats." }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { "Worker" } th scope="col" { "Host" } th scope="col" { "PID" }
+                        th scope="col" { "Version" } th scope="col" { "Running" } th scope="col" { "Last seen" }
+                    } }
+                    tbody { @for w in &status.workers { tr {
+                        td { code { (w.worker_id) } } td { (w.hostname) } td.num { (w.pid) }
+                        td { (w.version) } td.num { (w.running) " / " (w.concurrency) }
+                        td { (at(Some(w.last_seen_at))) }
+                    } } }
+                }
+            }
+        }
+        section aria-labelledby="running" {
+            h2 id="running" { "Running investigations (" (running.len()) ")" }
+            @if running.is_empty() {
+                p { "Nothing is running." }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { "Investigation" } th scope="col" { "Source" } th scope="col" { "Phase" }
+                        th scope="col" { "Progress" } th scope="col" { "Worker" } th scope="col" { "Attempt" }
+                        th scope="col" { "Started" } th scope="col" { span.skip { "Actions" } }
+                    } }
+                    tbody { @for j in running { tr {
+                        td { code { (j.id) } } td { (j.data_source) }
+                        td { (j.phase.as_deref().unwrap_or("claimed")) }
+                        td.num { (format!("{:.0}%", j.progress * 100.0)) }
+                        td { code { (j.worker_id.as_deref().unwrap_or("")) } }
+                        td.num { (j.attempts) } td { (at(j.started_at)) }
+                        td { (button("/operator/cancel", Some(j.id), "Cancel", "perigo")) }
+                    } } }
+                }
+            }
+            form method="post" action="/operator/cancel" {
+                label for="cancel-id" { "Cancel a pending or running investigation by id: " }
+                input id="cancel-id" name="id" size="38" required;
+                " "
+                button type="submit" class="perigo" { "Cancel" }
+            }
+        }
+        section aria-labelledby="failed" {
+            h2 id="failed" { "Failed investigations (dead letters)" }
+            @if failed.is_empty() {
+                p { "No investigation has failed." }
+            } @else {
+                table id="failures" {
+                    thead { tr {
+                        th scope="col" { "Investigation" } th scope="col" { "Question" }
+                        th scope="col" { "What the citizen read" } th scope="col" { "Last error" }
+                        th scope="col" { "Attempts" } th scope="col" { "Failed at" }
+                        th scope="col" { span.skip { "Actions" } }
+                    } }
+                    tbody { @for d in failed { tr {
+                        td { code { (d.failure.id) } } td { (d.query) }
+                        td { (d.failure.error_message.as_deref().unwrap_or("")) }
+                        td { (d.last_error.as_deref().unwrap_or("")) }
+                        td.num { (d.failure.attempts) } td { (at(d.failure.failed_at)) }
+                        td { (button("/operator/retry", Some(d.failure.id), "Retry", "")) }
+                    } } }
+                }
+            }
+        }
+    };
+    layout("en", "Operator", None, body)
+}
+
+/// 401 and 403: the operator view's door.
+pub fn refused(title: &str, text: &str) -> Markup {
+    layout(
+        "en",
+        title,
+        None,
+        html! {
+            h1 { (title) }
+            div.erro role="alert" { p { (text) } }
+        },
+    )
+}

@@ -1,0 +1,412 @@
+//! The web page (`http.ui`): what a citizen and an operator see, and what
+//! neither may see. The last test drives Debian's Chromium through the page
+//! (tests/browser, installed by .ci/prerequisites) and leaves its screenshots
+//! in target/screenshots.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::harness::{
+    add_user, ask, connect, eventually, lift_citizen_limits, repo_path, RunningWorker, TestDb,
+    WORKER_PASSWORD,
+};
+
+const TOKEN: &str = "op-token-5fJq2-never-in-a-page";
+
+/// A worker serving the page as `citizen`, on a port of its own.
+async fn serve(db: &TestDb, citizen: Option<Uuid>, token: &str) -> (RunningWorker, String) {
+    let mut settings = db.settings();
+    settings.http.ui = true;
+    settings.http.ui_token = token.to_string();
+    settings.http.ui_citizen = citizen.map(|c| c.to_string()).unwrap_or_default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let base = format!("http://{}", listener.local_addr().expect("its address"));
+    let pipelines = fiscal::pipeline::Pipelines::builtin(&settings).expect("pipelines");
+    let worker =
+        RunningWorker::spawn(fiscal::worker::Worker::new(settings, pipelines).listener(listener));
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(30), "the page to answer", || async {
+        let r = match http.get(format!("{base}/healthz")).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e:?}");
+                return None;
+            }
+        };
+        r.status().is_success().then_some(())
+    })
+    .await;
+    (worker, base)
+}
+
+async fn import_sample_contracts(db: &TestDb) {
+    let mut client = connect(&db.url).await;
+    let file = repo_path("data/sample/portal_transparencia_compras_202101_original.zip");
+    let reports = fiscal::sources::import::import_paths(&mut client, &[&file]).await;
+    fiscal::sources::import::check(&reports).expect("the sample imports");
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.expect("a response");
+    (r.status().as_u16(), r.text().await.expect("a body"))
+}
+
+#[tokio::test]
+async fn the_page_shows_a_citizen_only_their_own_investigations() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let (me, other) = (add_user(&client).await, add_user(&client).await);
+    let mine = ask(
+        &client,
+        me,
+        "contracts",
+        "Meus contratos",
+        json!({}),
+        json!([]),
+    )
+    .await;
+    let theirs = ask(
+        &client,
+        other,
+        "contracts",
+        "Contratos do vizinho",
+        json!({}),
+        json!([]),
+    )
+    .await;
+    let (worker, base) = serve(&db, Some(me), TOKEN).await;
+
+    let (status, home) = get(&format!("{base}/")).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("Meus contratos"), "{home}");
+    assert!(home.contains(&mine.to_string()));
+    assert!(!home.contains("Contratos do vizinho"), "{home}");
+    assert!(!home.contains(&theirs.to_string()));
+
+    let (status, page) = get(&format!("{base}/investigacoes/{mine}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Meus contratos"));
+    for path in [
+        format!("/investigacoes/{theirs}"),
+        format!("/investigacoes/{theirs}/eventos"),
+        "/investigacoes/not-a-uuid".to_string(),
+    ] {
+        let (status, body) = get(&format!("{base}{path}")).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(!body.contains("vizinho"), "{path}: {body}");
+    }
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn the_operator_view_opens_only_with_the_configured_token() {
+    let db = TestDb::new().await;
+    let (worker, base) = serve(&db, None, TOKEN).await;
+    let http = reqwest::Client::new();
+    let operator = format!("{base}/operator");
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    let none = http.get(&operator).send().await.expect("answer");
+    assert_eq!(none.status().as_u16(), 401);
+    assert!(none.headers().contains_key("www-authenticate"));
+    let wrong = http
+        .get(&operator)
+        .basic_auth("op", Some("guess"))
+        .send()
+        .await;
+    assert_eq!(status(wrong.expect("answer")), 401);
+    let prefix = http
+        .get(&operator)
+        .basic_auth("op", Some(&TOKEN[..10]))
+        .send()
+        .await;
+    assert_eq!(
+        status(prefix.expect("answer")),
+        401,
+        "a prefix of the token is not the token"
+    );
+    let right = http
+        .get(&operator)
+        .basic_auth("anyone", Some(TOKEN))
+        .send()
+        .await;
+    let right = right.expect("answer");
+    assert_eq!(right.status().as_u16(), 200);
+    assert!(right.text().await.expect("body").contains("Workers alive"));
+    let bearer = http.get(&operator).bearer_auth(TOKEN).send().await;
+    assert_eq!(status(bearer.expect("answer")), 200);
+    // The acts are behind the same door.
+    let pause = http.post(format!("{operator}/pause")).send().await;
+    assert_eq!(status(pause.expect("answer")), 401);
+    let paused: bool = db
+        .client()
+        .await
+        .query_one("select fiscal.claims_paused()", &[])
+        .await
+        .expect("the switch")
+        .get(0);
+    assert!(!paused, "a refused pause changed nothing");
+    worker.stop().await;
+
+    let (worker, base) = serve(&db, None, "").await;
+    let off = http
+        .get(format!("{base}/operator"))
+        .bearer_auth("")
+        .send()
+        .await;
+    let off = off.expect("answer");
+    assert_eq!(
+        off.status().as_u16(),
+        403,
+        "no token configured: no operator view"
+    );
+    assert!(off.text().await.expect("body").contains("http.ui_token"));
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_question_is_explained_and_nothing_is_inserted() {
+    let db = TestDb::new().await;
+    let (worker, base) = serve(&db, None, TOKEN).await;
+    let http = reqwest::Client::new();
+    let cases = [
+        (
+            json!({"query": "Contratos", "data_source": "contracts", "filters": "{min_value: 1"}),
+            "não são um JSON válido",
+        ),
+        (
+            json!({"query": "Contratos", "data_source": "contracts", "filters": "[1, 2]"}),
+            "objeto JSON",
+        ),
+        (
+            json!({"query": "   ", "data_source": "contracts"}),
+            "Escreva uma pergunta",
+        ),
+        (
+            json!({"query": "Contratos", "data_source": "pix"}),
+            "Escolha uma das fontes",
+        ),
+        (
+            json!({"query": "x".repeat(5000), "data_source": "contracts"}),
+            "longa demais",
+        ),
+    ];
+    for (form, words) in &cases {
+        let r = http
+            .post(format!("{base}/investigacoes"))
+            .form(form)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(r.status().as_u16(), 422, "{form}");
+        let body = r.text().await.expect("body");
+        assert!(body.contains(words), "{form}: expected {words:?} in {body}");
+        assert!(body.contains("role=\"alert\""), "the refusal is announced");
+    }
+    let cross_site = http
+        .post(format!("{base}/investigacoes"))
+        .header("origin", "http://elsewhere.example")
+        .form(&json!({"query": "Contratos", "data_source": "contracts"}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(cross_site.status().as_u16(), 403);
+    let rows: i64 = db
+        .client()
+        .await
+        .query_one("select count(*) from investigations", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(rows, 0);
+
+    let asked = http
+        .post(format!("{base}/investigacoes"))
+        .form(&json!({"query": "Contratos de janeiro", "data_source": "contracts", "filters": "{\"min_value\": 1000}"}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        asked.status().as_u16(),
+        200,
+        "redirected to the investigation"
+    );
+    let id: Uuid = asked
+        .url()
+        .path()
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("the investigation's page");
+    let row = db
+        .client()
+        .await
+        .query_one(
+            "select user_id, filters from investigations where id = $1",
+            &[&id],
+        )
+        .await
+        .expect("the row");
+    assert_eq!(row.get::<_, Uuid>(0), fiscal::config::DEVELOPMENT_CITIZEN);
+    assert_eq!(
+        row.get::<_, serde_json::Value>(1),
+        json!({"min_value": 1000})
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_page() {
+    let db = TestDb::new().await;
+    import_sample_contracts(&db).await;
+    let client = db.client().await;
+    let me = add_user(&client).await;
+    let id = ask(
+        &client,
+        me,
+        "contracts",
+        "Todos os contratos",
+        json!({}),
+        json!([]),
+    )
+    .await;
+    let (worker, base) = serve(&db, Some(me), TOKEN).await;
+    eventually(
+        Duration::from_secs(60),
+        "the investigation to finish",
+        || async {
+            let (_, page) = get(&format!("{base}/investigacoes/{id}")).await;
+            page.contains("id=\"resultado\"").then_some(())
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mut pages = Vec::new();
+    for path in [
+        "/",
+        &format!("/investigacoes/{id}"),
+        "/ao-vivo.js",
+        "/estilo.css",
+    ] {
+        pages.push(get(&format!("{base}{path}")).await.1);
+    }
+    let operator = http
+        .get(format!("{base}/operator"))
+        .basic_auth("op", Some(TOKEN))
+        .send()
+        .await
+        .expect("answer");
+    assert!(operator.headers().get("set-cookie").is_none());
+    pages.push(operator.text().await.expect("body"));
+    let settings = db.settings();
+    for page in &pages {
+        for secret in [
+            TOKEN,
+            WORKER_PASSWORD,
+            settings.database.url.as_str(),
+            settings.migrate_url(),
+            "postgres://",
+        ] {
+            assert!(!page.contains(secret), "a page shows {secret:?}");
+        }
+    }
+    worker.stop().await;
+}
+
+/// Where the browser test leaves its pictures: target/screenshots.
+fn screenshots() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_path("target"))
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot folder");
+    dir
+}
+
+#[tokio::test]
+async fn a_browser_asks_watches_reads_and_operates() {
+    let db = TestDb::new().await;
+    import_sample_contracts(&db).await;
+    let client = db.client().await;
+    lift_citizen_limits(&client, 100).await;
+    let someone = add_user(&client).await;
+    // A question the worker must refuse for good: a filter that does not exist.
+    let doomed = ask(
+        &client,
+        someone,
+        "contracts",
+        "Contratos com filtro inventado",
+        json!({"filtro_inventado": 1}),
+        json!([]),
+    )
+    .await;
+    let (worker, base) = serve(&db, None, TOKEN).await;
+    let failed = || async {
+        let row = client
+            .query_one(
+                "select status, coalesce(error_message, ''), completed_at
+                 from investigations where id = $1",
+                &[&doomed],
+            )
+            .await
+            .ok()?;
+        (row.get::<_, String>(0) == "failed").then(|| {
+            (
+                row.get::<_, String>(1),
+                row.get::<_, chrono::DateTime<chrono::Utc>>(2),
+            )
+        })
+    };
+    let (message, first_failure) =
+        eventually(Duration::from_secs(60), "the doomed row to fail", failed).await;
+    let failure_text: String = message.chars().take(40).collect();
+
+    let shots = screenshots();
+    let script = repo_path("tests/browser/citizen_and_operator.mjs");
+    let run = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(&base)
+        .arg(TOKEN)
+        .arg(&shots)
+        .arg(&failure_text)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(240), run)
+        .await
+        .expect("the browser test finished within 4 minutes")
+        .expect("node runs (installed by .ci/prerequisites)");
+    let printed = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("\nok"), "{printed}");
+    for name in [
+        "operator-failure.png",
+        "citizen-waiting.png",
+        "citizen-results.png",
+        "chart.png",
+    ] {
+        let size = std::fs::metadata(shots.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(size > 1000, "screenshot {name} saved");
+    }
+    // The retried row ran again, and failed again, for the same reason.
+    eventually(
+        Duration::from_secs(60),
+        "the retried row to fail again",
+        || async {
+            let (again, at) = failed().await?;
+            (at > first_failure).then_some(again)
+        },
+    )
+    .await;
+    worker.stop().await;
+}
