@@ -37,7 +37,52 @@ pub fn for_finding(finding: &Value) -> Option<Markup> {
     if let Some(dates) = evidence.get("top_dates").and_then(Value::as_array) {
         return signature_dates(dates);
     }
+    if let (Some(initial), Some(last)) = (
+        evidence.get("initial_value").and_then(Value::as_f64),
+        evidence.get("final_value").and_then(Value::as_f64),
+    ) {
+        return amended(
+            initial,
+            last,
+            evidence.get("allowed_value").and_then(Value::as_f64),
+        );
+    }
     None
+}
+
+/// Amendment rules: what the contract started at, what the law allowed it to
+/// reach (when the rule computed it) and what it reached.
+fn amended(initial: f64, last: f64, allowed: Option<f64>) -> Option<Markup> {
+    let mut bars = vec![Bar {
+        label: "Valor inicial".into(),
+        value: initial,
+        shown: format::reais(initial),
+        flagged: false,
+    }];
+    if let Some(allowed) = allowed {
+        bars.push(Bar {
+            label: "Máximo permitido".into(),
+            value: allowed,
+            shown: format::reais(allowed),
+            flagged: false,
+        });
+    }
+    bars.push(Bar {
+        label: "Valor final".into(),
+        value: last,
+        shown: format::reais(last),
+        flagged: true,
+    });
+    let desc = bars
+        .iter()
+        .map(|b| format!("{}: {}", b.label, b.shown))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(horizontal(
+        "Valor do contrato antes e depois dos aditivos",
+        &format!("{desc}."),
+        &bars,
+    ))
 }
 
 /// `price.robust_zscore`: the contract's value beside the median of its peers.
@@ -306,6 +351,18 @@ mod tests {
         assert_eq!(svg.matches("<rect").count(), 12);
         assert_eq!(svg.matches("bar flagged").count(), 1);
         assert!(svg.contains("mediana R$ 1.000.000,00"), "{svg}");
+    }
+
+    #[test]
+    fn an_amended_contract_shows_where_the_law_stopped_it() {
+        let svg = for_finding(&finding(json!({
+            "initial_value": 100.0, "final_value": 300.0, "allowed_value": 125.0
+        })))
+        .expect("a chart")
+        .into_string();
+        assert!(svg.contains("Máximo permitido"), "{svg}");
+        assert_eq!(svg.matches("<rect").count(), 3);
+        assert_eq!(svg.matches("bar flagged").count(), 1);
     }
 
     #[test]

@@ -162,7 +162,10 @@ fn unavailable(error: &anyhow::Error) -> Response {
     warn!(error = %format!("{error:#}"), "the web page could not read the database");
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        pages::trouble("O banco de dados não respondeu. Tente de novo em alguns instantes."),
+        pages::trouble(
+            "A página não conseguiu ler o banco de dados agora. Tente de novo em alguns \
+             instantes; se persistir, avise quem opera o serviço.",
+        ),
     )
         .into_response()
 }

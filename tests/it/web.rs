@@ -10,15 +10,22 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::harness::{
-    add_user, ask, connect, eventually, lift_citizen_limits, repo_path, RunningWorker, TestDb,
-    WORKER_PASSWORD,
+    add_user, ask, connect, eventually, lift_citizen_limits, repo_path, PgBouncer, RunningWorker,
+    TestDb, WORKER_PASSWORD,
 };
 
 const TOKEN: &str = "op-token-5fJq2-never-in-a-page";
 
 /// A worker serving the page as `citizen`, on a port of its own.
 async fn serve(db: &TestDb, citizen: Option<Uuid>, token: &str) -> (RunningWorker, String) {
-    let mut settings = db.settings();
+    serve_with(db.settings(), citizen, token).await
+}
+
+async fn serve_with(
+    mut settings: fiscal::config::Settings,
+    citizen: Option<Uuid>,
+    token: &str,
+) -> (RunningWorker, String) {
     settings.http.ui = true;
     settings.http.ui_token = token.to_string();
     settings.http.ui_citizen = citizen.map(|c| c.to_string()).unwrap_or_default();
@@ -101,6 +108,97 @@ async fn the_page_shows_a_citizen_only_their_own_investigations() {
         assert!(!body.contains("vizinho"), "{path}: {body}");
     }
     worker.stop().await;
+}
+
+/// The `estado` events of the investigation's live stream, to its end.
+async fn live_events(base: &str, id: Uuid) -> Vec<serde_json::Value> {
+    let mut stream = reqwest::get(format!("{base}/investigacoes/{id}/eventos"))
+        .await
+        .expect("the live stream");
+    assert_eq!(stream.status().as_u16(), 200);
+    assert_eq!(
+        stream.headers()["content-type"].to_str().ok(),
+        Some("text/event-stream")
+    );
+    let mut text = String::new();
+    let read = async {
+        while let Some(chunk) = stream.chunk().await.expect("the stream reads") {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("the stream ends when the investigation does");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).expect("each event is JSON"))
+        .collect()
+}
+
+/// Asked while claims are paused, so the stream starts on a pending row and
+/// must see the claim, the run and the end.
+async fn follow_a_question_to_its_end(db: &TestDb, settings: fiscal::config::Settings) {
+    let client = db.client().await;
+    let me = add_user(&client).await;
+    fiscal::operator::set_paused(&db.settings(), true)
+        .await
+        .expect("pausing claims");
+    let id = ask(
+        &client,
+        me,
+        "contracts",
+        "Todos os contratos",
+        json!({}),
+        json!([]),
+    )
+    .await;
+    let (worker, base) = serve_with(settings, Some(me), TOKEN).await;
+    let events = tokio::spawn({
+        let base = base.clone();
+        async move { live_events(&base, id).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fiscal::operator::set_paused(&db.settings(), false)
+        .await
+        .expect("resuming claims");
+    let events = events.await.expect("the reader");
+    let states: Vec<&str> = events.iter().filter_map(|e| e["status"].as_str()).collect();
+    assert_eq!(states.first(), Some(&"pending"), "{events:?}");
+    assert_eq!(states.last(), Some(&"completed"), "{events:?}");
+    assert_eq!(
+        events.last().map(|e| e["terminada"].clone()),
+        Some(json!(true))
+    );
+    assert_eq!(
+        events.last().map(|e| e["progresso"].clone()),
+        Some(json!(100.0))
+    );
+    let progress: Vec<f64> = events
+        .iter()
+        .filter_map(|e| e["progresso"].as_f64())
+        .collect();
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress never goes back: {progress:?}"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn the_live_stream_follows_an_investigation_to_its_end() {
+    let db = TestDb::new().await;
+    import_sample_contracts(&db).await;
+    follow_a_question_to_its_end(&db, db.settings()).await;
+}
+
+#[tokio::test]
+async fn behind_a_transaction_pooler_the_live_stream_polls_to_its_end() {
+    let db = TestDb::new().await;
+    let bouncer = PgBouncer::start(&db.url, 4);
+    bouncer.ready().await;
+    let mut settings = crate::harness::test_settings(&bouncer.url("pgbouncer=true"));
+    settings.worker.poll_interval_ms = 200;
+    follow_a_question_to_its_end(&db, settings).await;
 }
 
 #[tokio::test]
