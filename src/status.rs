@@ -271,7 +271,8 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
     })
 }
 
-fn age(seconds: f64) -> String {
+/// "42s", "3m05s", "2h10m": how long ago, briefly.
+pub fn age(seconds: f64) -> String {
     let s = seconds.max(0.0) as u64;
     match s {
         0..=59 => format!("{s}s"),

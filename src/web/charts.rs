@@ -73,14 +73,10 @@ fn amended(initial: f64, last: f64, allowed: Option<f64>) -> Option<Markup> {
         shown: format::reais(last),
         flagged: true,
     });
-    let desc = bars
-        .iter()
-        .map(|b| format!("{}: {}", b.label, b.shown))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let desc = described(&bars);
     Some(horizontal(
         "Valor do contrato antes e depois dos aditivos",
-        &format!("{desc}."),
+        &desc,
         &bars,
     ))
 }
@@ -158,14 +154,10 @@ fn supplier_shares(evidence: &Value, top: &[Value]) -> Option<Markup> {
             flagged: false,
         });
     }
-    let desc = bars
-        .iter()
-        .map(|b| format!("{}: {}", b.label, b.shown))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let desc = described(&bars);
     Some(horizontal(
         "Participação de cada fornecedor no valor contratado pelo órgão",
-        &format!("{desc}."),
+        &desc,
         &bars,
     ))
 }
@@ -191,16 +183,21 @@ fn signature_dates(dates: &[Value]) -> Option<Markup> {
     if bars.is_empty() {
         return None;
     }
-    let desc = bars
-        .iter()
-        .map(|b| format!("{}: {}", b.label, b.shown))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let desc = described(&bars);
     Some(horizontal(
         "Contratos assinados nas datas mais frequentes",
-        &format!("{desc}."),
+        &desc,
         &bars,
     ))
+}
+
+/// The bars in words, for `<desc>`: "label: value; label: value."
+fn described(bars: &[Bar]) -> String {
+    let parts: Vec<String> = bars
+        .iter()
+        .map(|b| format!("{}: {}", b.label, b.shown))
+        .collect();
+    format!("{}.", parts.join("; "))
 }
 
 fn horizontal(title: &str, desc: &str, bars: &[Bar]) -> Markup {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use serde_json::{json, Value};
 use tokio_postgres::types::Type;
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::db::Pool;
@@ -99,22 +100,35 @@ async fn connection(pool: &Pool) -> Result<crate::db::Conn> {
         .map_err(|e| anyhow::anyhow!("no database connection for the page: {e}"))
 }
 
+/// Runs one query as the citizen and returns its rows.
+async fn read(
+    pool: &Pool,
+    citizen: Uuid,
+    sql: &str,
+    params: &crate::db::Params<'_>,
+    what: &'static str,
+) -> Result<Vec<Row>> {
+    let mut conn = connection(pool).await?;
+    let tx = acting_as(&mut conn, citizen).await?;
+    let rows = tx.query_typed(sql, params).await.context(what)?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
 /// The citizen's latest investigations, newest first, through
 /// `idx_investigations_user_created`.
 pub async fn list(pool: &Pool, citizen: Uuid, limit: i64) -> Result<Vec<Listed>> {
-    let mut conn = connection(pool).await?;
-    let tx = acting_as(&mut conn, citizen).await?;
-    let rows = tx
-        .query_typed(
-            "select id, query, data_source, status, coalesce(progress, 0)::float8,
-                 coalesce(anomalies_found, 0), created_at
-             from public.investigations where user_id = $1
-             order by created_at desc limit $2",
-            &[(&citizen, Type::UUID), (&limit, Type::INT8)],
-        )
-        .await
-        .context("reading the citizen's investigations")?;
-    tx.commit().await?;
+    let rows = read(
+        pool,
+        citizen,
+        "select id, query, data_source, status, coalesce(progress, 0)::float8,
+             coalesce(anomalies_found, 0), created_at
+         from public.investigations where user_id = $1
+         order by created_at desc limit $2",
+        &[(&citizen, Type::UUID), (&limit, Type::INT8)],
+        "reading the citizen's investigations",
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| Listed {
@@ -131,21 +145,19 @@ pub async fn list(pool: &Pool, citizen: Uuid, limit: i64) -> Result<Vec<Listed>>
 
 /// The investigation, when the citizen may see it.
 pub async fn investigation(pool: &Pool, citizen: Uuid, id: Uuid) -> Result<Option<Investigation>> {
-    let mut conn = connection(pool).await?;
-    let tx = acting_as(&mut conn, citizen).await?;
-    let row = tx
-        .query_typed_opt(
-            "select id, query, data_source, coalesce(filters, '{}'), status, current_phase,
-                 coalesce(progress, 0)::float8, coalesce(anomalies_found, 0),
-                 coalesce(total_records_analyzed, 0), processing_time_ms, error_message,
-                 summary, coalesce(results, '[]'), created_at
-             from public.investigations where id = $1",
-            &[(&id, Type::UUID)],
-        )
-        .await
-        .context("reading the investigation")?;
-    tx.commit().await?;
-    Ok(row.map(|r| Investigation {
+    let rows = read(
+        pool,
+        citizen,
+        "select id, query, data_source, coalesce(filters, '{}'), status, current_phase,
+             coalesce(progress, 0)::float8, coalesce(anomalies_found, 0),
+             coalesce(total_records_analyzed, 0), processing_time_ms, error_message,
+             summary, coalesce(results, '[]'), created_at
+         from public.investigations where id = $1",
+        &[(&id, Type::UUID)],
+        "reading the investigation",
+    )
+    .await?;
+    Ok(rows.first().map(|r| Investigation {
         id: r.get(0),
         query: r.get(1),
         data_source: r.get(2),
@@ -165,19 +177,17 @@ pub async fn investigation(pool: &Pool, citizen: Uuid, id: Uuid) -> Result<Optio
 
 /// The live part of the investigation, when the citizen may see it.
 pub async fn progress(pool: &Pool, citizen: Uuid, id: Uuid) -> Result<Option<Progress>> {
-    let mut conn = connection(pool).await?;
-    let tx = acting_as(&mut conn, citizen).await?;
-    let row = tx
-        .query_typed_opt(
-            "select status, current_phase, coalesce(progress, 0)::float8,
-                 coalesce(anomalies_found, 0)
-             from public.investigations where id = $1",
-            &[(&id, Type::UUID)],
-        )
-        .await
-        .context("reading the investigation's progress")?;
-    tx.commit().await?;
-    Ok(row.map(|r| Progress {
+    let rows = read(
+        pool,
+        citizen,
+        "select status, current_phase, coalesce(progress, 0)::float8,
+             coalesce(anomalies_found, 0)
+         from public.investigations where id = $1",
+        &[(&id, Type::UUID)],
+        "reading the investigation's progress",
+    )
+    .await?;
+    Ok(rows.first().map(|r| Progress {
         status: r.get(0),
         phase: r.get(1),
         progress: r.get(2),

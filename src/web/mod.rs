@@ -396,21 +396,20 @@ fn parse_id(form: &IdForm) -> Result<Uuid> {
 }
 
 async fn retry(State(web): State<Web>, headers: HeaderMap, Form(form): Form<IdForm>) -> Response {
-    if let Some(shut) = shut(&web, &headers) {
-        return shut;
-    }
-    let done = match parse_id(&form) {
-        Ok(id) => crate::operator::retry(&web.settings, id).await,
-        Err(e) => Err(e),
-    };
-    acted(&web, done).await
+    on_one(web, headers, form, true).await
 }
 
 async fn cancel(State(web): State<Web>, headers: HeaderMap, Form(form): Form<IdForm>) -> Response {
+    on_one(web, headers, form, false).await
+}
+
+/// `fiscal retry` (`retry`) or `fiscal cancel` on the investigation of the form.
+async fn on_one(web: Web, headers: HeaderMap, form: IdForm, retry: bool) -> Response {
     if let Some(shut) = shut(&web, &headers) {
         return shut;
     }
     let done = match parse_id(&form) {
+        Ok(id) if retry => crate::operator::retry(&web.settings, id).await,
         Ok(id) => crate::operator::cancel(&web.settings, id).await,
         Err(e) => Err(e),
     };

@@ -4,22 +4,13 @@
 
 use maud::{html, Markup};
 
-use super::pages::layout;
+use super::pages::{columns, layout};
 use crate::status::{DeadLetter, RunningJob, Status};
 
 /// What an act did, shown above the view.
 pub struct Notice {
     pub ok: bool,
     pub text: String,
-}
-
-fn age(seconds: f64) -> String {
-    let s = seconds.max(0.0) as u64;
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
-        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-    }
 }
 
 fn at(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -59,7 +50,7 @@ pub fn view(
                     tr { th scope="row" { "Processing" } td.num id="processing" { (q.processing) } }
                     tr { th scope="row" { "Expired leases" } td.num { (q.expired_leases) } }
                     tr { th scope="row" { "Oldest pending" } td.num {
-                        (q.oldest_pending_seconds.map(age).unwrap_or_else(|| "none".into()))
+                        (q.oldest_pending_seconds.map(crate::status::age).unwrap_or_else(|| "none".into()))
                     } }
                 }
             }
@@ -80,10 +71,7 @@ pub fn view(
                 p { "No worker has reported in the last heartbeats." }
             } @else {
                 table {
-                    thead { tr {
-                        th scope="col" { "Worker" } th scope="col" { "Host" } th scope="col" { "PID" }
-                        th scope="col" { "Version" } th scope="col" { "Running" } th scope="col" { "Last seen" }
-                    } }
+                    (columns(&["Worker", "Host", "PID", "Version", "Running", "Last seen"]))
                     tbody { @for w in &status.workers { tr {
                         td { code { (w.worker_id) } } td { (w.hostname) } td.num { (w.pid) }
                         td { (w.version) } td.num { (w.running) " / " (w.concurrency) }
@@ -98,11 +86,7 @@ pub fn view(
                 p { "Nothing is running." }
             } @else {
                 table {
-                    thead { tr {
-                        th scope="col" { "Investigation" } th scope="col" { "Source" } th scope="col" { "Phase" }
-                        th scope="col" { "Progress" } th scope="col" { "Worker" } th scope="col" { "Attempt" }
-                        th scope="col" { "Started" } th scope="col" { span.skip { "Actions" } }
-                    } }
+                    (columns(&["Investigation", "Source", "Phase", "Progress", "Worker", "Attempt", "Started", ""]))
                     tbody { @for j in running { tr {
                         td { code { (j.id) } } td { (j.data_source) }
                         td { (j.phase.as_deref().unwrap_or("claimed")) }
@@ -126,12 +110,7 @@ pub fn view(
                 p { "No investigation has failed." }
             } @else {
                 table id="failures" {
-                    thead { tr {
-                        th scope="col" { "Investigation" } th scope="col" { "Question" }
-                        th scope="col" { "What the citizen read" } th scope="col" { "Last error" }
-                        th scope="col" { "Attempts" } th scope="col" { "Failed at" }
-                        th scope="col" { span.skip { "Actions" } }
-                    } }
+                    (columns(&["Investigation", "Question", "What the citizen read", "Last error", "Attempts", "Failed at", ""]))
                     tbody { @for d in failed { tr {
                         td { code { (d.failure.id) } } td { (d.query) }
                         td { (d.failure.error_message.as_deref().unwrap_or("")) }

@@ -43,6 +43,22 @@ pub fn layout(lang: &str, title: &str, refresh: Option<u32>, body: Markup) -> Ma
     }
 }
 
+/// A table's head: one column header per name; an empty name is a column of
+/// buttons, named for screen readers only.
+pub fn columns(names: &[&str]) -> Markup {
+    html! {
+        thead { tr {
+            @for name in names {
+                @if name.is_empty() {
+                    th scope="col" { span.skip { "Actions" } }
+                } @else {
+                    th scope="col" { (name) }
+                }
+            }
+        } }
+    }
+}
+
 pub fn status_label(status: &str) -> &'static str {
     match status {
         "pending" => "Na fila",
@@ -163,13 +179,7 @@ pub fn home(sources: &[String], mine: &[Listed], asked: &Asked<'_>) -> Markup {
                 p { "Você ainda não fez nenhuma pergunta." }
             } @else {
                 table.lista {
-                    thead { tr {
-                        th scope="col" { "Pergunta" }
-                        th scope="col" { "Fonte" }
-                        th scope="col" { "Situação" }
-                        th scope="col" { "Anomalias" }
-                        th scope="col" { "Criada em" }
-                    } }
+                    (columns(&["Pergunta", "Fonte", "Situação", "Anomalias", "Criada em"]))
                     tbody {
                         @for l in mine {
                             tr {
@@ -316,13 +326,7 @@ fn finding(i: usize, f: &Value) -> Markup {
                     summary { "Registros envolvidos (" (records.len()) ")" }
                     div.rolagem {
                         table {
-                            thead { tr {
-                                th scope="col" { "Número" }
-                                th scope="col" { "Objeto" }
-                                th scope="col" { "Fornecedor" }
-                                th scope="col" { "Órgão" }
-                                th scope="col" { "Valor" }
-                            } }
+                            (columns(&["Número", "Objeto", "Fornecedor", "Órgão", "Valor"]))
                             tbody {
                                 @for r in records {
                                     tr {

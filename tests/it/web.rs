@@ -110,6 +110,20 @@ async fn the_page_shows_a_citizen_only_their_own_investigations() {
     worker.stop().await;
 }
 
+/// "Todos os contratos", asked by `citizen`.
+async fn ask_everything(client: &tokio_postgres::Client, citizen: Uuid) -> Uuid {
+    let everything = json!({});
+    ask(
+        client,
+        citizen,
+        "contracts",
+        "Todos os contratos",
+        everything,
+        json!([]),
+    )
+    .await
+}
+
 /// The `estado` events of the investigation's live stream, to its end.
 async fn live_events(base: &str, id: Uuid) -> Vec<serde_json::Value> {
     let mut stream = reqwest::get(format!("{base}/investigacoes/{id}/eventos"))
@@ -143,15 +157,7 @@ async fn follow_a_question_to_its_end(db: &TestDb, settings: fiscal::config::Set
     fiscal::operator::set_paused(&db.settings(), true)
         .await
         .expect("pausing claims");
-    let id = ask(
-        &client,
-        me,
-        "contracts",
-        "Todos os contratos",
-        json!({}),
-        json!([]),
-    )
-    .await;
+    let id = ask_everything(&client, me).await;
     let (worker, base) = serve_with(settings, Some(me), TOKEN).await;
     let events = tokio::spawn({
         let base = base.clone();
@@ -364,15 +370,7 @@ async fn no_secret_reaches_the_page() {
     import_sample_contracts(&db).await;
     let client = db.client().await;
     let me = add_user(&client).await;
-    let id = ask(
-        &client,
-        me,
-        "contracts",
-        "Todos os contratos",
-        json!({}),
-        json!([]),
-    )
-    .await;
+    let id = ask_everything(&client, me).await;
     let (worker, base) = serve(&db, Some(me), TOKEN).await;
     eventually(
         Duration::from_secs(60),
