@@ -101,18 +101,23 @@ fn against_median(evidence: &Value, value: f64, median: f64) -> Option<Markup> {
             flagged: false,
         },
     ];
-    let ratio = if median > 0.0 {
-        format!(", {} vezes a mediana", format::decimal(value / median, 1))
+    let desc = if median > 0.0 {
+        format!(
+            "O contrato vale {}, {} vezes a mediana de {peers} contratos semelhantes ({}).",
+            format::reais(value),
+            format::decimal(value / median, 1),
+            format::reais(median)
+        )
     } else {
-        String::new()
+        format!(
+            "O contrato vale {}; a mediana de {peers} contratos semelhantes é {}.",
+            format::reais(value),
+            format::reais(median)
+        )
     };
     Some(horizontal(
         "Valor do contrato e dos contratos semelhantes",
-        &format!(
-            "O contrato vale {} e a mediana de {peers} contratos semelhantes é {}{ratio}.",
-            format::reais(value),
-            format::reais(median)
-        ),
+        &desc,
         &bars,
     ))
 }
@@ -175,7 +180,11 @@ fn signature_dates(dates: &[Value]) -> Option<Markup> {
             Some(Bar {
                 label: shown,
                 value: n,
-                shown: format!("{n:.0} contratos"),
+                shown: if n == 1.0 {
+                    "1 contrato".to_string()
+                } else {
+                    format!("{n:.0} contratos")
+                },
                 flagged: true,
             })
         })
@@ -209,7 +218,7 @@ fn horizontal(title: &str, desc: &str, bars: &[Bar]) -> Markup {
     let room = WIDTH - label_w - value_w;
     html! {
         figure.chart {
-            svg role="img" viewBox={ "0 0 " (WIDTH) " " (height) } width="100%"
+            svg role="img" aria-label=(desc) viewBox={ "0 0 " (WIDTH) " " (height) } width="100%"
                 preserveAspectRatio="xMinYMin meet" {
                 title { (title) }
                 desc { (desc) }
@@ -253,16 +262,18 @@ fn monthly(evidence: &Value, months: &[Value]) -> Option<Markup> {
     let every = ((58.0 / col).ceil() as usize).max(1);
     let y_of = |v: f64| top + plot_h - v / highest * plot_h;
     let spike_value = points.iter().find(|p| p.0 == spike).map(|p| p.1);
+    let spiked = spike_value
+        .map(|v| format!(" Em {spike} foram {};", format::reais(v)))
+        .unwrap_or_default();
     let desc = format!(
-        "Valor contratado por mês em {} meses. Em {spike} foram {}; a mediana mensal é {}.",
+        "Valor contratado por mês em {} meses.{spiked} a mediana mensal é {}.",
         points.len(),
-        spike_value.map(format::reais).unwrap_or_default(),
         format::reais(median)
     );
     let title = "Valor contratado por mês pelo órgão";
     Some(html! {
         figure.chart {
-            svg role="img" viewBox={ "0 0 " (WIDTH) " " (height) } width="100%"
+            svg role="img" aria-label=(desc) viewBox={ "0 0 " (WIDTH) " " (height) } width="100%"
                 preserveAspectRatio="xMinYMin meet" {
                 title { (title) }
                 desc { (desc) }

@@ -3,7 +3,8 @@
 //! (`role` authenticated, `request.jwt.claims` with the citizen's id), so Row
 //! Level Security decides what is visible, exactly as for the real frontend.
 //! A row of another citizen is not hidden by this code: the database never
-//! returns it.
+//! returns it. One statement is the owner's: creating the development
+//! citizen in `auth.users` before its first question (src/enqueue.rs).
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -227,7 +228,10 @@ pub async fn ask(
     crate::enqueue::enqueue(&mut conn, &request)
         .await
         .map_err(|e| match e.downcast::<crate::enqueue::Refusal>() {
-            Ok(refusal) => Refused::ByDatabase(refusal.message),
+            // The limits of migration 0008 and the cap raise PT4xx with a
+            // message for the citizen; anything else is the operator's.
+            Ok(refusal) if refusal.code.starts_with("PT") => Refused::ByDatabase(refusal.message),
+            Ok(refusal) => Refused::Failed(refusal.into()),
             Err(e) => Refused::Failed(e),
         })
 }

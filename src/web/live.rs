@@ -2,8 +2,11 @@
 //! events, until it finishes. Transitions wake the stream through LISTEN on
 //! the investigation's channel (migration 0006); the progress fraction, which
 //! does not notify, is read every half second while the job runs. Behind a
-//! transaction-mode pooler, or past `LIVE_STREAMS` listening connections, the
-//! stream polls instead: slower to notice a claim, never wrong.
+//! transaction-mode pooler (on `database.url`, where LISTEN would connect),
+//! or when a listening connection cannot be had, the stream polls instead:
+//! slower to notice a claim, never wrong. At most `LIVE_STREAMS` streams run
+//! at once; past that the page is told to come back (503, Retry-After) and
+//! reloads itself. Streams end when the server stops.
 //!
 //! Every read is the citizen's (src/web/citizen.rs), so a stream for another
 //! citizen's investigation ends before it starts, with a 404.
@@ -12,10 +15,11 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tracing::debug;
@@ -25,7 +29,8 @@ use super::citizen::{self, Progress};
 use super::pages;
 use super::Web;
 
-/// Listening connections the page may hold at once, beside the pool.
+/// Streams open at once, each with at most one listening connection beside
+/// the page's pool.
 pub const LIVE_STREAMS: usize = 32;
 
 /// A running job's fraction is read this often; a pending row changes only
@@ -38,7 +43,6 @@ struct Listening {
     _client: tokio_postgres::Client,
     notifications: mpsc::UnboundedReceiver<String>,
     driver: tokio::task::JoinHandle<()>,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl Drop for Listening {
@@ -53,34 +57,45 @@ struct Follow {
     listening: Option<Listening>,
     last: Option<Progress>,
     done: bool,
+    _permit: OwnedSemaphorePermit,
 }
 
 pub async fn events(State(web): State<Web>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<Uuid>() else {
         return (StatusCode::NOT_FOUND, pages::not_found()).into_response();
     };
-    // Subscribed before the first read, so no transition falls in between.
-    let listening = listen(&web, id).await;
+    let Ok(permit) = web.live.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "too many live pages at once\n",
+        )
+            .into_response();
+    };
+    // Access first, so a guessed id costs no connection. The stream's own
+    // first read comes after LISTEN, so no transition falls in between.
     match citizen::progress(&web.pool, web.citizen.id, id).await {
         Ok(Some(_)) => {}
         Ok(None) => return (StatusCode::NOT_FOUND, pages::not_found()).into_response(),
         Err(e) => return super::unavailable(&e),
     }
+    let listening = listen(&web, id).await;
+    let stop = web.stop.clone();
     let follow = Follow {
         web,
         id,
         listening,
         last: None,
         done: false,
+        _permit: permit,
     };
-    Sse::new(updates(follow))
+    Sse::new(updates(follow).take_until(stop.cancelled_owned()))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
 async fn listen(web: &Web, id: Uuid) -> Option<Listening> {
-    let permit = web.live.clone().try_acquire_owned().ok()?;
-    if web.pool.pooling() != crate::db::Pooling::Session {
+    if !web.listens {
         return None;
     }
     match crate::watch::listening_client(&web.settings, &[crate::watch::channel(id)]).await {
@@ -88,7 +103,6 @@ async fn listen(web: &Web, id: Uuid) -> Option<Listening> {
             _client: client,
             notifications,
             driver,
-            _permit: permit,
         }),
         Err(e) => {
             debug!(error = %format!("{e:#}"), "live page: polling instead of LISTEN");

@@ -18,7 +18,7 @@ mod pages;
 use std::sync::Arc;
 
 use anyhow::Result;
-use axum::extract::{Form, Path, Request, State};
+use axum::extract::{Form, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
 use uuid::Uuid;
 
@@ -54,7 +55,16 @@ pub struct Inner {
     pool: Pool,
     citizen: Citizen,
     sources: Vec<String>,
+    /// Live streams open at once (src/web/live.rs).
     live: Arc<Semaphore>,
+    /// Whether live streams may LISTEN: not when `database.url`, where they
+    /// connect, goes through a transaction-mode pooler.
+    listens: bool,
+    /// Cancelled when the server stops: live streams end with it, so a browser
+    /// tab left open does not hold up the worker's shutdown.
+    stop: CancellationToken,
+    /// Host names a request may carry (see `guard`), None: any.
+    hosts: Option<Vec<String>>,
 }
 
 impl std::ops::Deref for Web {
@@ -66,21 +76,58 @@ impl std::ops::Deref for Web {
 
 impl Web {
     /// `sources`: the data sources this worker's pipelines serve, offered in
-    /// the question form.
-    pub fn new(settings: &Settings, sources: Vec<String>) -> Result<Web> {
+    /// the question form; `stop`: the HTTP server's own stop.
+    pub fn new(settings: &Settings, sources: Vec<String>, stop: CancellationToken) -> Result<Web> {
         let (id, create) = settings.http.citizen()?;
         let mut database = settings.database.clone();
         database.url = settings.migrate_url().to_string();
         database.min_connections = 0;
         database.max_connections = PAGE_CONNECTIONS;
+        let listens = crate::db::Endpoint::new(&settings.database.url, &settings.database)?.pooling
+            == crate::db::Pooling::Session;
+        let hosts = loopback_hosts(&settings.http.listen);
+        if hosts.is_none() {
+            warn!(
+                listen = %settings.http.listen,
+                "the web page (http.ui) is served beyond this host: anyone who reaches it reads                  http.ui_citizen's investigations and may ask as that citizen"
+            );
+        }
         Ok(Web(Arc::new(Inner {
             settings: settings.clone(),
-            pool: crate::db::pool(&database)?,
+            // The queue's pool: in sessions of our own the server ends a page's
+            // statement at database.statement_timeout_seconds too.
+            pool: crate::db::queue_pool(&database)?,
             citizen: Citizen { id, create },
             sources,
             live: Arc::new(Semaphore::new(live::LIVE_STREAMS)),
+            listens,
+            stop,
+            hosts,
         })))
     }
+}
+
+/// On a loopback address, the names a browser on this host uses for it; a
+/// page fetched under any other name came through DNS rebinding (a hostile
+/// site's name pointed at 127.0.0.1), which the origin check alone cannot
+/// tell from the page itself. None on a public address: any name.
+fn loopback_hosts(listen: &str) -> Option<Vec<String>> {
+    let addr: std::net::SocketAddr = listen.trim().parse().ok()?;
+    if !addr.ip().is_loopback() {
+        return None;
+    }
+    let port = addr.port();
+    Some(
+        [
+            "127.0.0.1".to_string(),
+            "localhost".into(),
+            "[::1]".into(),
+            addr.ip().to_string(),
+        ]
+        .into_iter()
+        .map(|h| format!("{h}:{port}"))
+        .collect(),
+    )
 }
 
 pub fn router(web: Web) -> Router {
@@ -96,7 +143,7 @@ pub fn router(web: Web) -> Router {
         .route("/operator/cancel", post(cancel))
         .route("/operator/pause", post(pause))
         .route("/operator/resume", post(resume))
-        .layer(middleware::from_fn(guard))
+        .layer(middleware::from_fn_with_state(web.clone(), guard))
         .with_state(web)
 }
 
@@ -104,7 +151,21 @@ pub fn router(web: Web) -> Router {
 /// only (the page has no inline script). Every form post: from this origin,
 /// so another site cannot ask questions or press the operator's buttons with
 /// the visitor's browser (and its remembered operator password).
-async fn guard(request: Request, next: Next) -> Response {
+async fn guard(State(web): State<Web>, request: Request, next: Next) -> Response {
+    if let Some(hosts) = &web.hosts {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+            return (
+                StatusCode::MISDIRECTED_REQUEST,
+                "refused: this page answers only to this host's own names\n",
+            )
+                .into_response();
+        }
+    }
     if request.method() == Method::POST && !same_origin(request.headers()) {
         return (
             StatusCode::FORBIDDEN,
@@ -233,7 +294,11 @@ async fn ask(State(web): State<Web>, Form(form): Form<AskForm>) -> Response {
     if !web.sources.contains(&form.data_source) {
         return refuse(format!(
             "Escolha uma das fontes de dados oferecidas ({}).",
-            web.sources.join(", ")
+            web.sources
+                .iter()
+                .map(|s| pages::source_label(s))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .await;
     }
@@ -278,7 +343,8 @@ async fn show(State(web): State<Web>, Path(id): Path<String>) -> Response {
 
 /// Whether the request carries the operator's token: as the password of
 /// HTTP Basic (what a browser asks for; any user name) or as a Bearer token
-/// (scripts). Compared in constant time.
+/// (scripts). The bytes are compared without an early exit (only the
+/// length can show in the timing).
 enum Door {
     Off,
     Closed(&'static str),
@@ -296,17 +362,20 @@ fn door(settings: &Settings, headers: &HeaderMap) -> Door {
     else {
         return Door::Closed("The operator view needs the operator's token.");
     };
-    let given: Option<Vec<u8>> = if let Some(b) = auth.strip_prefix("Basic ") {
+    // The scheme's name is case-insensitive (RFC 9110 §11.1).
+    let (scheme, credentials) = auth.trim().split_once(' ').unwrap_or(("", ""));
+    let given: Option<Vec<u8>> = if scheme.eq_ignore_ascii_case("basic") {
         base64::engine::general_purpose::STANDARD
-            .decode(b.trim())
+            .decode(credentials.trim())
             .ok()
             .and_then(|pair| {
                 let colon = pair.iter().position(|&c| c == b':')?;
                 Some(pair[colon + 1..].to_vec())
             })
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(credentials.trim().as_bytes().to_vec())
     } else {
-        auth.strip_prefix("Bearer ")
-            .map(|t| t.trim().as_bytes().to_vec())
+        None
     };
     match given {
         Some(given) if bool::from(given.as_slice().ct_eq(token)) => Door::Open,
@@ -376,16 +445,24 @@ struct IdForm {
     id: String,
 }
 
-/// Runs an operator's act and shows the view with what it did.
+/// Shows the view with what an act did; a refused act answers 409, so a
+/// script with a Bearer token can tell.
 async fn acted(web: &Web, done: Result<String>) -> Response {
-    let notice = match done {
-        Ok(text) => Notice { ok: true, text },
-        Err(e) => Notice {
-            ok: false,
-            text: format!("{e:#}"),
-        },
+    let (status, notice) = match done {
+        Ok(text) => (StatusCode::OK, Notice { ok: true, text }),
+        Err(e) => (
+            StatusCode::CONFLICT,
+            Notice {
+                ok: false,
+                text: format!("{e:#}"),
+            },
+        ),
     };
-    operator_page(web, Some(notice)).await
+    let mut page = operator_page(web, Some(notice)).await;
+    if page.status() == StatusCode::OK {
+        *page.status_mut() = status;
+    }
+    page
 }
 
 fn parse_id(form: &IdForm) -> Result<Uuid> {
@@ -395,19 +472,24 @@ fn parse_id(form: &IdForm) -> Result<Uuid> {
         .map_err(|_| anyhow::anyhow!("{:?} is not an investigation id (a UUID)", form.id.trim()))
 }
 
-async fn retry(State(web): State<Web>, headers: HeaderMap, Form(form): Form<IdForm>) -> Response {
-    on_one(web, headers, form, true).await
+async fn retry(State(web): State<Web>, request: Request) -> Response {
+    on_one(web, request, true).await
 }
 
-async fn cancel(State(web): State<Web>, headers: HeaderMap, Form(form): Form<IdForm>) -> Response {
-    on_one(web, headers, form, false).await
+async fn cancel(State(web): State<Web>, request: Request) -> Response {
+    on_one(web, request, false).await
 }
 
-/// `fiscal retry` (`retry`) or `fiscal cancel` on the investigation of the form.
-async fn on_one(web: Web, headers: HeaderMap, form: IdForm, retry: bool) -> Response {
-    if let Some(shut) = shut(&web, &headers) {
+/// `fiscal retry` (`retry`) or `fiscal cancel` on the investigation of the
+/// form, which is read only once the door opened.
+async fn on_one(web: Web, request: Request, retry: bool) -> Response {
+    if let Some(shut) = shut(&web, request.headers()) {
         return shut;
     }
+    let form = match Form::<IdForm>::from_request(request, &()).await {
+        Ok(Form(form)) => form,
+        Err(rejection) => return rejection.into_response(),
+    };
     let done = match parse_id(&form) {
         Ok(id) if retry => crate::operator::retry(&web.settings, id).await,
         Ok(id) => crate::operator::cancel(&web.settings, id).await,

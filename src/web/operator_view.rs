@@ -21,10 +21,12 @@ fn at(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 /// A button that posts `id` to `action`: a form of its own, so it works
 /// without scripts.
 fn button(action: &str, id: Option<uuid::Uuid>, label: &str, class: &str) -> Markup {
+    // Every row has one: each says which investigation it acts on.
+    let named = id.map(|id| format!("{label} investigation {id}"));
     html! {
         form.inline method="post" action=(action) {
             @if let Some(id) = id { input type="hidden" name="id" value=(id); }
-            button type="submit" class=(class) { (label) }
+            button type="submit" class=(class) aria-label=[named] { (label) }
         }
     }
 }
@@ -54,7 +56,7 @@ pub fn view(
                     } }
                 }
             }
-            p id="claims" {
+            div id="claims" {
                 @if status.claims_paused {
                     strong.estado.failed { "Claims are paused" }
                     ": no worker takes a new investigation; running ones finish. "

@@ -37,7 +37,7 @@ pub fn layout(lang: &str, title: &str, refresh: Option<u32>, body: Markup) -> Ma
                         a href="/operator" { @if lang == "en" { "Operator" } @else { "Operação" } }
                     }
                 }
-                main id="conteudo" { (body) }
+                main id="conteudo" data-refresh=[refresh] { (body) }
             }
         }
     }
@@ -72,13 +72,13 @@ pub fn status_label(status: &str) -> &'static str {
 
 pub fn phase_label(status: &str, phase: Option<&str>) -> &'static str {
     match (status, phase) {
-        ("pending", _) => "aguardando um trabalhador livre",
+        ("pending", _) => "aguardando a vez na fila",
         ("processing", Some("initializing")) | ("processing", None) => "preparando",
         ("processing", Some("data_retrieval")) => "buscando os dados",
         ("processing", Some("anomaly_detection")) => "procurando anomalias",
         ("processing", Some("analysis")) => "analisando os achados",
         ("processing", Some("summary_generation")) => "escrevendo o resumo",
-        ("processing", Some(_)) => "em andamento",
+        ("processing", Some(_)) => "trabalhando",
         ("completed", _) => "resultado pronto",
         ("failed", _) => "a investigação não pôde ser concluída",
         ("cancelled", _) => "investigação cancelada",
@@ -86,7 +86,7 @@ pub fn phase_label(status: &str, phase: Option<&str>) -> &'static str {
     }
 }
 
-fn source_label(source: &str) -> String {
+pub fn source_label(source: &str) -> String {
     match source {
         "contracts" => "Contratos".into(),
         "expenses" => "Execução orçamentária".into(),
@@ -99,11 +99,11 @@ fn source_label(source: &str) -> String {
 
 fn severity_label(severity: &str) -> &'static str {
     match severity {
-        "critical" => "Crítica",
-        "high" => "Alta",
-        "medium" => "Média",
-        "low" => "Baixa",
-        _ => "Sem gravidade",
+        "critical" => "crítica",
+        "high" => "alta",
+        "medium" => "média",
+        "low" => "baixa",
+        _ => "não informada",
     }
 }
 
@@ -156,6 +156,8 @@ pub fn home(sources: &[String], mine: &[Listed], asked: &Asked<'_>) -> Markup {
         form.pergunta method="post" action="/investigacoes" {
             label for="pergunta" { "Sua pergunta" }
             textarea id="pergunta" name="query" rows="3" required
+                aria-describedby=[asked.refused.map(|_| "recusa")]
+                aria-invalid=[asked.refused.map(|_| "true")]
                 placeholder="Contratos acima de R$ 1 milhão em 2024 no Ministério da Saúde" {
                 (asked.query)
             }
@@ -260,13 +262,16 @@ fn results(inv: &Investigation) -> Markup {
             p.numeros {
                 (inv.anomalies_found) " "
                 (if inv.anomalies_found == 1 { "anomalia" } else { "anomalias" })
-                " em " (format::count(inv.records_analyzed.max(0) as usize)) " registros analisados"
+                " em " (format::count(inv.records_analyzed.max(0) as usize))
+                (if inv.records_analyzed == 1 { " registro analisado" } else { " registros analisados" })
                 @if let Some(ms) = inv.processing_time_ms {
                     ", em " (format::decimal(f64::from(ms) / 1000.0, 1)) " s"
                 }
                 "."
-                @if findings.len() < inv.anomalies_found.max(0) as usize {
+                @if findings.len() > 1 && findings.len() < inv.anomalies_found.max(0) as usize {
                     " Aqui estão as " (findings.len()) " mais relevantes."
+                } @else if findings.len() == 1 && inv.anomalies_found > 1 {
+                    " Aqui está a mais relevante."
                 }
             }
             @if let Some(summary) = &inv.summary {
@@ -314,7 +319,7 @@ fn finding(i: usize, f: &Value) -> Markup {
         article.achado aria-labelledby=(heading) {
             h3 id=(heading) { (text(f, "description")) }
             p.selos {
-                span class={ "gravidade " (severity) } { "Gravidade " (severity_label(severity)) }
+                span class={ "gravidade " (severity) } { "Gravidade: " (severity_label(severity)) }
                 span.selo { (type_label(text(f, "type"))) }
                 span.selo { "Confiança " (format::percent(confidence)) }
                 @if let Some(v) = impact { span.selo { "Valor envolvido " (format::reais(v)) } }

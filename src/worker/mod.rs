@@ -242,6 +242,7 @@ impl Worker {
             (None, "") => None,
             (None, listen) => Some(crate::http::bind(listen).await?),
         };
+        let http_stop = CancellationToken::new();
         let web = match settings.http.ui && http.is_some() {
             true => Some(crate::web::Web::new(
                 &settings,
@@ -250,6 +251,7 @@ impl Worker {
                     .into_iter()
                     .map(String::from)
                     .collect(),
+                http_stop.clone(),
             )?),
             false => None,
         };
@@ -275,7 +277,6 @@ impl Worker {
         });
 
         // Up before the database is: /healthz answers and /readyz says why not.
-        let http_stop = CancellationToken::new();
         let http = http.map(|listener| {
             tokio::spawn(crate::http::serve(
                 listener,

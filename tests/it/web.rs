@@ -191,6 +191,31 @@ async fn follow_a_question_to_its_end(db: &TestDb, settings: fiscal::config::Set
 }
 
 #[tokio::test]
+async fn an_open_live_page_does_not_hold_up_shutdown() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let me = add_user(&client).await;
+    fiscal::operator::set_paused(&db.settings(), true)
+        .await
+        .expect("pausing claims");
+    let id = ask_everything(&client, me).await;
+    let (worker, base) = serve(&db, Some(me), TOKEN).await;
+    let mut stream = reqwest::get(format!("{base}/investigacoes/{id}/eventos"))
+        .await
+        .expect("the live stream");
+    let first = stream.chunk().await.expect("reads").expect("a first event");
+    assert!(String::from_utf8_lossy(&first).contains("\"pending\""));
+    tokio::time::timeout(Duration::from_secs(20), worker.stop())
+        .await
+        .expect("the worker stops with a live page open");
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        while stream.chunk().await.ok().flatten().is_some() {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream ended with the server");
+}
+
+#[tokio::test]
 async fn the_live_stream_follows_an_investigation_to_its_end() {
     let db = TestDb::new().await;
     import_sample_contracts(&db).await;
@@ -244,9 +269,30 @@ async fn the_operator_view_opens_only_with_the_configured_token() {
     assert!(right.text().await.expect("body").contains("Workers alive"));
     let bearer = http.get(&operator).bearer_auth(TOKEN).send().await;
     assert_eq!(status(bearer.expect("answer")), 200);
-    // The acts are behind the same door.
+    // The acts are behind the same door, whatever their body.
     let pause = http.post(format!("{operator}/pause")).send().await;
     assert_eq!(status(pause.expect("answer")), 401);
+    let retry = http
+        .post(format!("{operator}/retry"))
+        .body("%%%")
+        .send()
+        .await;
+    assert_eq!(status(retry.expect("answer")), 401);
+    // An act that cannot be done says so, in the status too.
+    let nobody = Uuid::new_v4();
+    let refused = http
+        .post(format!("{operator}/retry"))
+        .header("authorization", format!("bearer {TOKEN}"))
+        .form(&json!({"id": nobody.to_string()}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status().as_u16(), 409);
+    let page = refused.text().await.expect("body");
+    assert!(
+        page.contains(&format!("no investigation {nobody}")),
+        "{page}"
+    );
     let paused: bool = db
         .client()
         .await
@@ -320,6 +366,14 @@ async fn a_refused_question_is_explained_and_nothing_is_inserted() {
         .await
         .expect("an answer");
     assert_eq!(cross_site.status().as_u16(), 403);
+    // A hostile name pointed at 127.0.0.1 (DNS rebinding) gets no page.
+    let rebound = http
+        .get(format!("{base}/"))
+        .header("host", "elsewhere.example")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(rebound.status().as_u16(), 421);
     let rows: i64 = db
         .client()
         .await
