@@ -58,6 +58,16 @@ async fn import_sample_contracts(db: &TestDb) {
     fiscal::sources::import::check(&reports).expect("the sample imports");
 }
 
+/// The one value `sql` selects.
+async fn value<T: for<'a> tokio_postgres::types::FromSql<'a>>(db: &TestDb, sql: &str) -> T {
+    db.client()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
 async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.expect("a response");
     (r.status().as_u16(), r.text().await.expect("a body"))
@@ -293,13 +303,7 @@ async fn the_operator_view_opens_only_with_the_configured_token() {
         page.contains(&format!("no investigation {nobody}")),
         "{page}"
     );
-    let paused: bool = db
-        .client()
-        .await
-        .query_one("select fiscal.claims_paused()", &[])
-        .await
-        .expect("the switch")
-        .get(0);
+    let paused: bool = value(&db, "select fiscal.claims_paused()").await;
     assert!(!paused, "a refused pause changed nothing");
     worker.stop().await;
 
@@ -374,13 +378,7 @@ async fn a_refused_question_is_explained_and_nothing_is_inserted() {
         .await
         .expect("an answer");
     assert_eq!(rebound.status().as_u16(), 421);
-    let rows: i64 = db
-        .client()
-        .await
-        .query_one("select count(*) from investigations", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let rows: i64 = value(&db, "select count(*) from investigations").await;
     assert_eq!(rows, 0);
 
     let asked = http
