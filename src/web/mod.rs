@@ -144,6 +144,9 @@ pub fn router(web: Web) -> Router {
         .route("/operator/pause", post(pause))
         .route("/operator/resume", post(resume))
         .layer(middleware::from_fn_with_state(web.clone(), guard))
+        // A page of a few hundred findings is most of a megabyte of HTML that
+        // gzip makes a sixth of; the default predicate leaves event streams be.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(web)
 }
 

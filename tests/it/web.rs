@@ -107,6 +107,20 @@ async fn the_page_shows_a_citizen_only_their_own_investigations() {
 
     let (status, page) = get(&format!("{base}/investigacoes/{mine}")).await;
     assert_eq!(status, 200, "{page}");
+    let zipped = reqwest::Client::new()
+        .get(format!("{base}/investigacoes/{mine}"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(
+        zipped
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip"),
+        "pages are compressed for browsers that ask"
+    );
     assert!(page.contains("Meus contratos"));
     for path in [
         format!("/investigacoes/{theirs}"),
