@@ -16,6 +16,14 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
     })
 }
 
+/// The `q` quantile (0..=1) of sorted `values`, interpolating between ranks.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let at = q.clamp(0.0, 1.0) * last as f64;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo as f64))
+}
+
 /// Median and a robust estimate of the spread, on the scale of a standard
 /// deviation: 1.4826·MAD; where more than half the values are equal (MAD = 0),
 /// 1.2533·mean absolute deviation (IBM's fallback for the modified z-score).

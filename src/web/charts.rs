@@ -32,7 +32,8 @@ pub fn for_finding(finding: &Value) -> Option<Markup> {
         evidence.get("value").and_then(Value::as_f64),
         evidence.get("group_median").and_then(Value::as_f64),
     ) {
-        return against_median(evidence, value, median);
+        return among_peers(evidence, value, median)
+            .or_else(|| against_median(evidence, value, median));
     }
     if let Some(dates) = evidence.get("top_dates").and_then(Value::as_array) {
         return signature_dates(dates);
@@ -79,6 +80,79 @@ fn amended(initial: f64, last: f64, allowed: Option<f64>) -> Option<Markup> {
         &desc,
         &bars,
     ))
+}
+
+/// `price.robust_zscore` with the peers' spread: where the contract falls on
+/// a logarithmic axis among its peers (10th–90th percentile as a line, the
+/// middle half as a box, the median as a tick).
+fn among_peers(evidence: &Value, value: f64, median: f64) -> Option<Markup> {
+    let spread = evidence.get("group_spread")?;
+    let at = |k: &str| spread.get(k).and_then(Value::as_f64).filter(|v| *v > 0.0);
+    let (min, p10, p25, p75, p90, max) = (
+        at("min")?,
+        at("p10")?,
+        at("p25")?,
+        at("p75")?,
+        at("p90")?,
+        at("max")?,
+    );
+    if value <= 0.0 || median <= 0.0 {
+        return None;
+    }
+    let peers = evidence
+        .get("group_size")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let (lo, hi) = (min.min(value).ln(), max.max(value).ln());
+    let (left, right) = (20.0, WIDTH - 20.0);
+    let x = |v: f64| {
+        if hi > lo {
+            left + (v.ln() - lo) / (hi - lo) * (right - left)
+        } else {
+            (left + right) / 2.0
+        }
+    };
+    let axis = 70.0;
+    let desc = format!(
+        "O contrato vale {}. Entre {peers} contratos semelhantes, a metade do meio vai de {} a {},          a mediana é {} e o maior é {}.",
+        format::reais(value),
+        format::reais(p25),
+        format::reais(p75),
+        format::reais(median),
+        format::reais(max)
+    );
+    let title = "Valor do contrato entre os contratos semelhantes (escala logarítmica)";
+    let anchor = |v: f64| {
+        let px = x(v);
+        if px < left + 80.0 {
+            "start"
+        } else if px > right - 80.0 {
+            "end"
+        } else {
+            "middle"
+        }
+    };
+    Some(html! {
+        figure.chart {
+            svg role="img" aria-label=(desc) viewBox={ "0 0 " (WIDTH) " 130" } width="100%"
+                preserveAspectRatio="xMinYMin meet" {
+                title { (title) }
+                line x1=(x(p10)) x2=(x(p90)) y1=(axis) y2=(axis) class="median" {}
+                rect x=(x(p25)) y=(axis - 12.0) width=((x(p75) - x(p25)).max(2.0)) height="24" class="bar" {}
+                line x1=(x(median)) x2=(x(median)) y1=(axis - 16.0) y2=(axis + 16.0) class="median" {}
+                line x1=(x(min)) x2=(x(min)) y1=(axis - 6.0) y2=(axis + 6.0) class="median" {}
+                line x1=(x(max)) x2=(x(max)) y1=(axis - 6.0) y2=(axis + 6.0) class="median" {}
+                circle cx=(x(value)) cy=(axis) r="8" class="bar flagged" {}
+                text x=(x(value)) y=(axis - 24.0) text-anchor=(anchor(value)) class="value strong" {
+                    "Este contrato: " (format::reais(value))
+                }
+                text x=(x(median)) y=(axis + 36.0) text-anchor=(anchor(median)) class="label" {
+                    "mediana " (format::reais(median)) " (" (peers) " semelhantes)"
+                }
+            }
+            figcaption { (title) }
+        }
+    })
 }
 
 /// `price.robust_zscore`: the contract's value beside the median of its peers.
@@ -328,6 +402,24 @@ mod tests {
         assert!(svg.contains("R$ 5.000.000,00"), "{svg}");
         assert!(svg.contains("20,0 vezes a mediana"), "{svg}");
         assert_eq!(svg.matches("<rect").count(), 2);
+    }
+
+    #[test]
+    fn a_price_finding_with_its_peers_spread_places_the_contract_among_them() {
+        let svg = for_finding(&finding(json!({
+            "value": 5_000_000.0, "group_median": 250_000.0, "group_size": 40,
+            "group_spread": {"min": 10_000.0, "p10": 50_000.0, "p25": 120_000.0,
+                             "p75": 400_000.0, "p90": 900_000.0, "max": 5_000_000.0}
+        })))
+        .expect("a chart")
+        .into_string();
+        assert!(svg.contains("<circle"), "{svg}");
+        assert!(
+            svg.contains("metade do meio vai de R$ 120.000,00 a R$ 400.000,00"),
+            "{svg}"
+        );
+        // The contract is the largest: its dot sits at the right end.
+        assert!(svg.contains(r#"cx="620""#), "{svg}");
     }
 
     #[test]

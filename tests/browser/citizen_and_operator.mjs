@@ -98,6 +98,10 @@ try {
   await page.locator("#resultado").scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(shots, "citizen-results.png") });
   await page.locator("figure.chart").first().screenshot({ path: path.join(shots, "chart.png") });
+  // The price finding of this question places its contract among its peers.
+  const amongPeers = page.locator("figure.chart:has(circle)").first();
+  await amongPeers.waitFor(deadline);
+  await amongPeers.screenshot({ path: path.join(shots, "chart-price.png") });
 
   step("results read without JavaScript");
   const plain = await browser.newContext({ javaScriptEnabled: false });

@@ -554,6 +554,7 @@ async fn a_browser_asks_watches_reads_and_operates() {
         "citizen-waiting.png",
         "citizen-results.png",
         "chart.png",
+        "chart-price.png",
     ] {
         let size = std::fs::metadata(shots.join(name))
             .map(|m| m.len())

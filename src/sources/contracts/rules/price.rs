@@ -351,12 +351,22 @@ fn group_stats(members: &[Priced], yardstick: Yardstick, s: &PriceSettings) -> O
     })
 }
 
+/// Minimum, 10th, 25th, 75th, 90th percentile and maximum of a group's values.
+fn spread_of(members: &[Priced]) -> [f64; 6] {
+    let mut values: Vec<f64> = members.iter().map(|p| p.log_value.exp()).collect();
+    values.sort_unstable_by(f64::total_cmp);
+    [0.0, 0.1, 0.25, 0.75, 0.9, 1.0]
+        .map(|q| round(stats::quantile_sorted(&values, q).unwrap_or(0.0), 2))
+}
+
 struct Candidate {
     idx: usize,
     value: f64,
     z: f64,
     typical: f64,
     size: usize,
+    /// The peers' values: minimum, 10th, 25th, 75th, 90th percentile, maximum.
+    spread: [f64; 6],
     yardstick: Yardstick,
     direction: Direction,
     severity: Severity,
@@ -394,7 +404,10 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
     let mut candidates = Vec::new();
     for coarse in priced.chunk_by(|a, b| a.coarse_key() == b.coarse_key()) {
         let coarse_stats = group_stats(coarse, Yardstick::AgencyModality, s);
+        // Sorted only for groups that hold a candidate, once each.
+        let mut coarse_spread = None;
         for fine in coarse.chunk_by(|a, b| a.words == b.words) {
+            let mut fine_spread = None;
             let has_signature = fine[0].words.iter().any(|w| *w != NO_WORD);
             let fine_stats = if has_signature {
                 group_stats(fine, Yardstick::SimilarObjects, s)
@@ -425,12 +438,18 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
                     Direction::Above => round(value - typical, 2).max(0.0),
                     Direction::Below => 0.0,
                 };
+                let spread = if fine_stats.is_some() {
+                    *fine_spread.get_or_insert_with(|| spread_of(fine))
+                } else {
+                    *coarse_spread.get_or_insert_with(|| spread_of(coarse))
+                };
                 candidates.push(Candidate {
                     idx: p.idx,
                     value,
                     z,
                     typical,
                     size: g.size,
+                    spread,
                     yardstick: g.yardstick,
                     direction,
                     severity,
@@ -595,6 +614,15 @@ fn finding(
             "value": cand.value,
             "group_median": round(cand.typical, 2),
             "group_size": cand.size,
+            // The peers' distribution, for a picture of where this one falls.
+            "group_spread": {
+                "min": cand.spread[0],
+                "p10": cand.spread[1],
+                "p25": cand.spread[2],
+                "p75": cand.spread[3],
+                "p90": cand.spread[4],
+                "max": cand.spread[5],
+            },
             "yardstick": match cand.yardstick {
                 Yardstick::SimilarObjects => "agency_modality_object",
                 Yardstick::AgencyModality => "agency_modality",
@@ -702,6 +730,16 @@ mod tests {
             f.explanation
         );
         assert!((f.financial_impact - (200_000.0 - median)).abs() < 0.01);
+        // The peers' spread, for the page's picture: ordered, around the
+        // median, the flagged contract its maximum.
+        let spread = &f.evidence["group_spread"];
+        let q: Vec<f64> = ["min", "p10", "p25", "p75", "p90", "max"]
+            .iter()
+            .map(|k| spread[k].as_f64().expect("a percentile"))
+            .collect();
+        assert!(q.windows(2).all(|w| w[0] <= w[1]), "{spread}");
+        assert!(q[2] <= median && median <= q[3], "{spread} {median}");
+        assert_eq!(q[5], 200_000.0);
         assert!(f.severity >= Severity::Medium);
         assert!(f.confidence > 0.5 && f.confidence <= 1.0);
     }
