@@ -41,6 +41,20 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// The rest of `tx` runs as citizen `user`, under Row Level Security, as
+/// PostgREST does for a signed-in user: both settings local to the transaction,
+/// so they end with it (and with its rollback when it is dropped unfinished).
+pub async fn act_as(tx: &tokio_postgres::Transaction<'_>, user: Uuid) -> Result<()> {
+    let claims = json!({"sub": user, "role": "authenticated"}).to_string();
+    tx.execute_typed(
+        "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
+        &[(&claims, Type::TEXT)],
+    )
+    .await
+    .context("acting as the citizen (the connecting role must be able to SET ROLE authenticated)")?;
+    Ok(())
+}
+
 /// Returns the new investigation's id. A refusal by the database (the cap,
 /// PT429; a policy, 42501) comes back with its own message.
 pub async fn enqueue(client: &mut Client, request: &Request) -> Result<Uuid> {
@@ -53,15 +67,8 @@ pub async fn enqueue(client: &mut Client, request: &Request) -> Result<Uuid> {
             .await
             .context("creating the citizen in auth.users")?;
     }
-    let claims = json!({"sub": request.user, "role": "authenticated"}).to_string();
     let tx = client.transaction().await?;
-    // As PostgREST does for a signed-in user: both settings local to the transaction.
-    tx.execute_typed(
-        "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
-        &[(&claims, Type::TEXT)],
-    )
-    .await
-    .context("acting as the citizen (the connecting role must be able to SET ROLE authenticated)")?;
+    act_as(&tx, request.user).await?;
     let inserted = tx
         .query_typed_one(
             "insert into public.investigations (query, data_source, filters, anomaly_types)

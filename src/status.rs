@@ -62,9 +62,7 @@ impl Failure {
             self.id,
             self.data_source,
             self.attempts,
-            self.failed_at
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                .unwrap_or_else(|| "?".into())
+            self.failed_at.map(at).unwrap_or_else(|| "?".into())
         )
     }
 }
@@ -177,7 +175,7 @@ pub async fn running_jobs(client: &Client, limit: i64) -> Result<Vec<RunningJob>
 }
 
 /// Workers silent for longer than this many heartbeats are not listed as alive.
-pub const ALIVE_HEARTBEATS: u32 = 3;
+const ALIVE_HEARTBEATS: u32 = 3;
 const RECENT_FAILURES: i64 = 5;
 
 /// `fiscal status [--json]`.
@@ -223,8 +221,29 @@ pub async fn queue_depth(client: &Client) -> Result<QueueDepth> {
 
 pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<Status> {
     let queue = queue_depth(client).await?;
+    let workers = workers_alive(client, heartbeat).await?;
+    // Through idx_investigations_failed: failed rows are few.
+    let recent_failures = dead_letters(client, RECENT_FAILURES)
+        .await?
+        .into_iter()
+        .map(|d| d.failure)
+        .collect();
+    let claims_paused = claims_paused(client).await?;
+    Ok(Status {
+        queue,
+        claims_paused,
+        workers,
+        recent_failures,
+    })
+}
+
+/// The workers heard from within the last few heartbeats.
+pub async fn workers_alive(
+    client: &Client,
+    heartbeat: std::time::Duration,
+) -> Result<Vec<WorkerRow>> {
     let alive_ms = (heartbeat * ALIVE_HEARTBEATS).as_secs_f64() * 1000.0;
-    let workers = client
+    Ok(client
         .query_typed(
             "select worker_id, hostname, pid, version, concurrency, running, last_seen_at
              from fiscal.workers
@@ -244,31 +263,28 @@ pub async fn collect(client: &Client, heartbeat: std::time::Duration) -> Result<
             running: r.get(5),
             last_seen_at: r.get(6),
         })
-        .collect();
-    // Through idx_investigations_failed: failed rows are few.
-    let recent_failures = dead_letters(client, RECENT_FAILURES)
-        .await?
-        .into_iter()
-        .map(|d| d.failure)
-        .collect();
+        .collect())
+}
+
+/// Whether `fiscal pause` is in force.
+pub async fn claims_paused(client: &Client) -> Result<bool> {
     // A schema before migration 0018 has no switch, and no pause.
     let switch: bool = client
         .query_typed_one(crate::queue::HAS_PAUSE_SWITCH, &[])
         .await
         .context("looking for the pause switch")?
         .get(0);
-    let claims_paused = switch
+    Ok(switch
         && client
             .query_typed_one("select fiscal.claims_paused()", &[])
             .await
             .context("reading whether claims are paused")?
-            .get::<_, bool>(0);
-    Ok(Status {
-        queue,
-        claims_paused,
-        workers,
-        recent_failures,
-    })
+            .get::<_, bool>(0))
+}
+
+/// "2026-12-03 10:00:00 UTC": when, for operators.
+pub fn at(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// "42s", "3m05s", "2h10m": how long ago, briefly.
@@ -307,7 +323,7 @@ pub fn render(status: &Status) -> String {
             w.version,
             w.running,
             w.concurrency,
-            w.last_seen_at.format("%Y-%m-%d %H:%M:%S UTC")
+            at(w.last_seen_at)
         ));
     }
     out.push_str(&format!(

@@ -36,8 +36,13 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+        is_finished(&self.status)
     }
+}
+
+/// A status no worker changes again: the end of watching.
+pub fn is_finished(status: &str) -> bool {
+    matches!(status, "completed" | "failed" | "cancelled")
 }
 
 /// The channel `sql/migrations/0006_operations.sql` notifies for one investigation.

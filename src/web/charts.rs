@@ -391,13 +391,18 @@ mod tests {
         json!({"metadata": {"rule": "x", "evidence": evidence}})
     }
 
+    /// The chart of a finding with `evidence`, which must draw one.
+    fn drawn(evidence: Value) -> String {
+        for_finding(&finding(evidence))
+            .expect("a chart")
+            .into_string()
+    }
+
     #[test]
     fn a_price_finding_draws_the_contract_beside_the_median() {
-        let svg = for_finding(&finding(json!({
+        let svg = drawn(json!({
             "value": 5_000_000.0, "group_median": 250_000.0, "group_size": 40
-        })))
-        .expect("a chart")
-        .into_string();
+        }));
         assert!(svg.contains("Mediana de 40 semelhantes"), "{svg}");
         assert!(svg.contains("R$ 5.000.000,00"), "{svg}");
         assert!(svg.contains("20,0 vezes a mediana"), "{svg}");
@@ -406,13 +411,11 @@ mod tests {
 
     #[test]
     fn a_price_finding_with_its_peers_spread_places_the_contract_among_them() {
-        let svg = for_finding(&finding(json!({
+        let svg = drawn(json!({
             "value": 5_000_000.0, "group_median": 250_000.0, "group_size": 40,
             "group_spread": {"min": 10_000.0, "p10": 50_000.0, "p25": 120_000.0,
                              "p75": 400_000.0, "p90": 900_000.0, "max": 5_000_000.0}
-        })))
-        .expect("a chart")
-        .into_string();
+        }));
         assert!(svg.contains("<circle"), "{svg}");
         assert!(
             svg.contains("metade do meio vai de R$ 120.000,00 a R$ 400.000,00"),
@@ -424,15 +427,13 @@ mod tests {
 
     #[test]
     fn a_concentration_finding_adds_the_other_suppliers() {
-        let svg = for_finding(&finding(json!({
+        let svg = drawn(json!({
             "suppliers": 5,
             "top_suppliers": [
                 {"supplier_code": "11111111000111", "share": 0.8},
                 {"supplier_code": "22222222000122", "share": 0.15}
             ]
-        })))
-        .expect("a chart")
-        .into_string();
+        }));
         assert!(svg.contains("Demais 3 fornecedores"), "{svg}");
         assert!(svg.contains("80,0%"), "{svg}");
         assert_eq!(svg.matches("bar flagged").count(), 1);
@@ -443,11 +444,9 @@ mod tests {
         let months: Vec<Value> = (1..=12)
             .map(|m| json!({"month": format!("{m:02}/2022"), "value": if m == 12 { 9e6 } else { 1e6 }}))
             .collect();
-        let svg = for_finding(&finding(json!({
+        let svg = drawn(json!({
             "month": "12/2022", "median_month_value": 1e6, "by_month": months
-        })))
-        .expect("a chart")
-        .into_string();
+        }));
         assert_eq!(svg.matches("<rect").count(), 12);
         assert_eq!(svg.matches("bar flagged").count(), 1);
         assert!(svg.contains("mediana R$ 1.000.000,00"), "{svg}");
@@ -455,11 +454,9 @@ mod tests {
 
     #[test]
     fn an_amended_contract_shows_where_the_law_stopped_it() {
-        let svg = for_finding(&finding(json!({
+        let svg = drawn(json!({
             "initial_value": 100.0, "final_value": 300.0, "allowed_value": 125.0
-        })))
-        .expect("a chart")
-        .into_string();
+        }));
         assert!(svg.contains("Máximo permitido"), "{svg}");
         assert_eq!(svg.matches("<rect").count(), 3);
         assert_eq!(svg.matches("bar flagged").count(), 1);
@@ -473,12 +470,10 @@ mod tests {
 
     #[test]
     fn text_from_the_data_is_escaped_in_the_picture() {
-        let svg = for_finding(&finding(json!({
+        let svg = drawn(json!({
             "suppliers": 1,
             "top_suppliers": [{"supplier_code": "<script>x</script>", "share": 1.0}]
-        })))
-        .expect("a chart")
-        .into_string();
+        }));
         assert!(!svg.contains("<script>"), "{svg}");
     }
 }

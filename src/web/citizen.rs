@@ -57,7 +57,7 @@ pub struct Investigation {
 
 impl Investigation {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+        crate::watch::is_finished(&self.status)
     }
 }
 
@@ -72,7 +72,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+        crate::watch::is_finished(&self.status)
     }
 }
 
@@ -81,17 +81,9 @@ async fn acting_as<'c>(conn: &'c mut crate::db::Conn, citizen: Uuid) -> Result<T
         .transaction()
         .await
         .context("opening a transaction for the page")?;
-    let claims = json!({"sub": citizen, "role": "authenticated"}).to_string();
-    tx.execute_typed(
-        "select set_config('role', 'authenticated', true),
-                set_config('request.jwt.claims', $1, true)",
-        &[(&claims, Type::TEXT)],
-    )
-    .await
-    .context(
-        "acting as the page's citizen (the migration URL's role must be able to SET ROLE \
-         authenticated)",
-    )?;
+    crate::enqueue::act_as(&tx, citizen)
+        .await
+        .context("the page connects with the migration URL")?;
     Ok(tx)
 }
 

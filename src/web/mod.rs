@@ -18,7 +18,7 @@ mod pages;
 use std::sync::Arc;
 
 use anyhow::Result;
-use axum::extract::{Form, FromRequest, Path, Request, State};
+use axum::extract::{Form, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -35,8 +35,9 @@ use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::db::Pool;
+use crate::status;
 use citizen::Citizen;
-use operator_view::Notice;
+use operator_view::{Board, Notice};
 use pages::Asked;
 
 /// Connections the page's pool holds at most: it serves people, not jobs.
@@ -89,7 +90,8 @@ impl Web {
         if hosts.is_none() {
             warn!(
                 listen = %settings.http.listen,
-                "the web page (http.ui) is served beyond this host: anyone who reaches it reads                  http.ui_citizen's investigations and may ask as that citizen"
+                "the web page (http.ui) is served beyond this host: anyone who reaches it reads \
+                 http.ui_citizen's investigations and may ask as that citizen"
             );
         }
         Ok(Web(Arc::new(Inner {
@@ -117,32 +119,39 @@ fn loopback_hosts(listen: &str) -> Option<Vec<String>> {
         return None;
     }
     let port = addr.port();
-    Some(
-        [
-            "127.0.0.1".to_string(),
-            "localhost".into(),
-            "[::1]".into(),
-            addr.ip().to_string(),
-        ]
-        .into_iter()
+    let mut names: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
         .map(|h| format!("{h}:{port}"))
-        .collect(),
-    )
+        .collect();
+    // Another loopback address (127.0.0.2, say), as a URL writes it.
+    names.push(addr.to_string());
+    Some(names)
 }
 
 pub fn router(web: Web) -> Router {
-    Router::new()
-        .route("/", get(home))
-        .route("/investigacoes", post(ask))
-        .route("/investigacoes/{id}", get(show))
-        .route("/investigacoes/{id}/eventos", get(live::events))
-        .route("/estilo.css", get(style))
-        .route("/ao-vivo.js", get(script))
+    // The door stands before the operator's routes, so no form of theirs is
+    // read before it opens.
+    let operator = Router::new()
         .route("/operator", get(operator))
         .route("/operator/retry", post(retry))
         .route("/operator/cancel", post(cancel))
         .route("/operator/pause", post(pause))
         .route("/operator/resume", post(resume))
+        .route_layer(middleware::from_fn_with_state(web.clone(), door));
+    Router::new()
+        .route("/", get(home))
+        .route("/investigacoes", post(ask))
+        .route("/investigacoes/{id}", get(show))
+        .route("/investigacoes/{id}/eventos", get(live::events))
+        .route(
+            "/estilo.css",
+            get(|| asset("text/css", include_str!("static/estilo.css"))),
+        )
+        .route(
+            "/ao-vivo.js",
+            get(|| asset("text/javascript", include_str!("static/ao-vivo.js"))),
+        )
+        .merge(operator)
         .layer(middleware::from_fn_with_state(web.clone(), guard))
         // A page of a few hundred findings is most of a megabyte of HTML that
         // gzip makes a sixth of; the default predicate leaves event streams be.
@@ -234,24 +243,16 @@ fn unavailable(error: &anyhow::Error) -> Response {
         .into_response()
 }
 
-async fn style() -> impl IntoResponse {
+/// The stylesheet or the script, compiled into the binary.
+async fn asset(kind: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "max-age=300"),
+            (header::CONTENT_TYPE, format!("{kind}; charset=utf-8")),
+            (header::CACHE_CONTROL, "max-age=300".to_string()),
         ],
-        include_str!("static/estilo.css"),
+        body,
     )
-}
-
-async fn script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "max-age=300"),
-        ],
-        include_str!("static/ao-vivo.js"),
-    )
+        .into_response()
 }
 
 async fn home(State(web): State<Web>) -> Response {
@@ -273,64 +274,56 @@ struct AskForm {
     filters: String,
 }
 
+/// The question's filters, or why the form cannot be asked as it is.
+fn checked(form: &AskForm, sources: &[String]) -> Result<Value, String> {
+    if form.query.trim().is_empty() {
+        return Err(
+            "Escreva uma pergunta, por exemplo: contratos acima de R$ 1 milhão em 2024.".into(),
+        );
+    }
+    if !sources.contains(&form.data_source) {
+        let offered: Vec<String> = sources.iter().map(|s| pages::source_label(s)).collect();
+        return Err(format!(
+            "Escolha uma das fontes de dados oferecidas ({}).",
+            offered.join(", ")
+        ));
+    }
+    match form.filters.trim() {
+        "" => Ok(Value::Object(Default::default())),
+        text => match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(_) => {
+                Err("Os filtros devem ser um objeto JSON, como {\"min_value\": 1000000}.".into())
+            }
+            Err(e) => Err(format!(
+                "Os filtros não são um JSON válido (linha {}, coluna {}). Exemplo: \
+                 {{\"min_value\": 1000000, \"year\": 2024}}.",
+                e.line(),
+                e.column()
+            )),
+        },
+    }
+}
+
 async fn ask(State(web): State<Web>, Form(form): Form<AskForm>) -> Response {
-    let refuse = |why: String| {
-        let web = web.clone();
-        let form = &form;
-        async move {
-            let asked = Asked {
-                query: &form.query,
-                data_source: &form.data_source,
-                filters: &form.filters,
-                refused: Some(&why),
-            };
-            render_home(&web, &asked, StatusCode::UNPROCESSABLE_ENTITY).await
+    let query = form.query.trim();
+    let why = match checked(&form, &web.sources) {
+        Err(why) => why,
+        Ok(filters) => {
+            match citizen::ask(&web.pool, web.citizen, query, &form.data_source, filters).await {
+                Ok(id) => return Redirect::to(&format!("/investigacoes/{id}")).into_response(),
+                Err(citizen::Refused::ByDatabase(why)) => why,
+                Err(citizen::Refused::Failed(e)) => return unavailable(&e),
+            }
         }
     };
-    let query = form.query.trim();
-    if query.is_empty() {
-        return refuse(
-            "Escreva uma pergunta, por exemplo: contratos acima de R$ 1 milhão em 2024.".into(),
-        )
-        .await;
-    }
-    if !web.sources.contains(&form.data_source) {
-        return refuse(format!(
-            "Escolha uma das fontes de dados oferecidas ({}).",
-            web.sources
-                .iter()
-                .map(|s| pages::source_label(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .await;
-    }
-    let filters = match form.filters.trim() {
-        "" => Value::Object(Default::default()),
-        text => match serde_json::from_str::<Value>(text) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
-                return refuse(
-                    "Os filtros devem ser um objeto JSON, como {\"min_value\": 1000000}.".into(),
-                )
-                .await
-            }
-            Err(e) => {
-                return refuse(format!(
-                    "Os filtros não são um JSON válido (linha {}, coluna {}). Exemplo: \
-                     {{\"min_value\": 1000000, \"year\": 2024}}.",
-                    e.line(),
-                    e.column()
-                ))
-                .await
-            }
-        },
+    let asked = Asked {
+        query: &form.query,
+        data_source: &form.data_source,
+        filters: &form.filters,
+        refused: Some(&why),
     };
-    match citizen::ask(&web.pool, web.citizen, query, &form.data_source, filters).await {
-        Ok(id) => Redirect::to(&format!("/investigacoes/{id}")).into_response(),
-        Err(citizen::Refused::ByDatabase(why)) => refuse(why).await,
-        Err(citizen::Refused::Failed(e)) => unavailable(&e),
-    }
+    render_home(&web, &asked, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 async fn show(State(web): State<Web>, Path(id): Path<String>) -> Response {
@@ -354,7 +347,7 @@ enum Door {
     Open,
 }
 
-fn door(settings: &Settings, headers: &HeaderMap) -> Door {
+fn knock(settings: &Settings, headers: &HeaderMap) -> Door {
     let token = settings.http.ui_token.as_bytes();
     if token.is_empty() {
         return Door::Off;
@@ -386,39 +379,32 @@ fn door(settings: &Settings, headers: &HeaderMap) -> Door {
     }
 }
 
-/// The answer that keeps the operator's door shut, or None when it opens.
-fn shut(web: &Web, headers: &HeaderMap) -> Option<Response> {
-    match door(&web.settings, headers) {
-        Door::Open => None,
-        Door::Off => Some(
-            (
-                StatusCode::FORBIDDEN,
-                operator_view::refused(
-                    "Operator view off",
-                    "The operator view is off on this worker: set http.ui_token \
-                     (FISCAL_HTTP__UI_TOKEN) to turn it on.",
-                ),
-            )
-                .into_response(),
-        ),
-        Door::Closed(why) => Some(
-            (
-                StatusCode::UNAUTHORIZED,
-                [(
-                    header::WWW_AUTHENTICATE,
-                    "Basic realm=\"fiscal operator\", charset=\"UTF-8\"",
-                )],
-                operator_view::refused("Operator token needed", why),
-            )
-                .into_response(),
-        ),
+/// Lets a request through to the operator's routes only with the token.
+async fn door(State(web): State<Web>, request: Request, next: Next) -> Response {
+    match knock(&web.settings, request.headers()) {
+        Door::Open => next.run(request).await,
+        Door::Off => (
+            StatusCode::FORBIDDEN,
+            operator_view::refused(
+                "Operator view off",
+                "The operator view is off on this worker: set http.ui_token \
+                 (FISCAL_HTTP__UI_TOKEN) to turn it on.",
+            ),
+        )
+            .into_response(),
+        Door::Closed(why) => (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"fiscal operator\", charset=\"UTF-8\"",
+            )],
+            operator_view::refused("Operator token needed", why),
+        )
+            .into_response(),
     }
 }
 
-async fn operator(State(web): State<Web>, headers: HeaderMap) -> Response {
-    if let Some(shut) = shut(&web, &headers) {
-        return shut;
-    }
+async fn operator(State(web): State<Web>) -> Response {
     operator_page(&web, None).await
 }
 
@@ -429,15 +415,16 @@ async fn operator_page(web: &Web, notice: Option<Notice>) -> Response {
             .get()
             .await
             .map_err(|e| anyhow::anyhow!("no database connection for the page: {e}"))?;
-        let status = crate::status::collect(&conn, web.settings.worker.heartbeat()).await?;
-        let running = crate::status::running_jobs(&conn, RUNNING_SHOWN).await?;
-        let failed = crate::status::dead_letters(&conn, DEAD_LETTERS).await?;
-        anyhow::Ok((status, running, failed))
+        anyhow::Ok(Board {
+            queue: status::queue_depth(&conn).await?,
+            claims_paused: status::claims_paused(&conn).await?,
+            workers: status::workers_alive(&conn, web.settings.worker.heartbeat()).await?,
+            running: status::running_jobs(&conn, RUNNING_SHOWN).await?,
+            failed: status::dead_letters(&conn, DEAD_LETTERS).await?,
+        })
     };
     match read.await {
-        Ok((status, running, failed)) => {
-            operator_view::view(&status, &running, &failed, notice.as_ref()).into_response()
-        }
+        Ok(board) => operator_view::view(&board, notice.as_ref()).into_response(),
         Err(e) => unavailable(&e),
     }
 }
@@ -475,44 +462,24 @@ fn parse_id(form: &IdForm) -> Result<Uuid> {
         .map_err(|_| anyhow::anyhow!("{:?} is not an investigation id (a UUID)", form.id.trim()))
 }
 
-async fn retry(State(web): State<Web>, request: Request) -> Response {
-    on_one(web, request, true).await
+async fn retry(State(web): State<Web>, Form(form): Form<IdForm>) -> Response {
+    let done = async { crate::operator::retry(&web.settings, parse_id(&form)?).await };
+    acted(&web, done.await).await
 }
 
-async fn cancel(State(web): State<Web>, request: Request) -> Response {
-    on_one(web, request, false).await
+async fn cancel(State(web): State<Web>, Form(form): Form<IdForm>) -> Response {
+    let done = async { crate::operator::cancel(&web.settings, parse_id(&form)?).await };
+    acted(&web, done.await).await
 }
 
-/// `fiscal retry` (`retry`) or `fiscal cancel` on the investigation of the
-/// form, which is read only once the door opened.
-async fn on_one(web: Web, request: Request, retry: bool) -> Response {
-    if let Some(shut) = shut(&web, request.headers()) {
-        return shut;
-    }
-    let form = match Form::<IdForm>::from_request(request, &()).await {
-        Ok(Form(form)) => form,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let done = match parse_id(&form) {
-        Ok(id) if retry => crate::operator::retry(&web.settings, id).await,
-        Ok(id) => crate::operator::cancel(&web.settings, id).await,
-        Err(e) => Err(e),
-    };
-    acted(&web, done).await
+async fn pause(State(web): State<Web>) -> Response {
+    acted(&web, crate::operator::set_paused(&web.settings, true).await).await
 }
 
-async fn pause(State(web): State<Web>, headers: HeaderMap) -> Response {
-    if let Some(shut) = shut(&web, &headers) {
-        return shut;
-    }
-    let done = crate::operator::set_paused(&web.settings, true).await;
-    acted(&web, done).await
-}
-
-async fn resume(State(web): State<Web>, headers: HeaderMap) -> Response {
-    if let Some(shut) = shut(&web, &headers) {
-        return shut;
-    }
-    let done = crate::operator::set_paused(&web.settings, false).await;
-    acted(&web, done).await
+async fn resume(State(web): State<Web>) -> Response {
+    acted(
+        &web,
+        crate::operator::set_paused(&web.settings, false).await,
+    )
+    .await
 }

@@ -5,7 +5,16 @@
 use maud::{html, Markup};
 
 use super::pages::{columns, layout};
-use crate::status::{DeadLetter, RunningJob, Status};
+use crate::status::{DeadLetter, QueueDepth, RunningJob, WorkerRow};
+
+/// What the view shows, read in one go (src/web/mod.rs).
+pub struct Board {
+    pub queue: QueueDepth,
+    pub claims_paused: bool,
+    pub workers: Vec<WorkerRow>,
+    pub running: Vec<RunningJob>,
+    pub failed: Vec<DeadLetter>,
+}
 
 /// What an act did, shown above the view.
 pub struct Notice {
@@ -14,8 +23,7 @@ pub struct Notice {
 }
 
 fn at(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_default()
+    t.map(crate::status::at).unwrap_or_default()
 }
 
 /// A button that posts `id` to `action`: a form of its own, so it works
@@ -31,13 +39,9 @@ fn button(action: &str, id: Option<uuid::Uuid>, label: &str, class: &str) -> Mar
     }
 }
 
-pub fn view(
-    status: &Status,
-    running: &[RunningJob],
-    failed: &[DeadLetter],
-    notice: Option<&Notice>,
-) -> Markup {
-    let q = &status.queue;
+pub fn view(board: &Board, notice: Option<&Notice>) -> Markup {
+    let q = &board.queue;
+    let (running, failed) = (&board.running, &board.failed);
     let body = html! {
         h1 { "Operator view" }
         @if let Some(n) = notice {
@@ -57,7 +61,7 @@ pub fn view(
                 }
             }
             div id="claims" {
-                @if status.claims_paused {
+                @if board.claims_paused {
                     strong.estado.failed { "Claims are paused" }
                     ": no worker takes a new investigation; running ones finish. "
                     (button("/operator/resume", None, "Resume claims", ""))
@@ -68,13 +72,13 @@ pub fn view(
             }
         }
         section aria-labelledby="workers" {
-            h2 id="workers" { "Workers alive (" (status.workers.len()) ")" }
-            @if status.workers.is_empty() {
+            h2 id="workers" { "Workers alive (" (board.workers.len()) ")" }
+            @if board.workers.is_empty() {
                 p { "No worker has reported in the last heartbeats." }
             } @else {
                 table {
                     (columns(&["Worker", "Host", "PID", "Version", "Running", "Last seen"]))
-                    tbody { @for w in &status.workers { tr {
+                    tbody { @for w in &board.workers { tr {
                         td { code { (w.worker_id) } } td { (w.hostname) } td.num { (w.pid) }
                         td { (w.version) } td.num { (w.running) " / " (w.concurrency) }
                         td { (at(Some(w.last_seen_at))) }

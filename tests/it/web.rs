@@ -148,9 +148,19 @@ async fn ask_everything(client: &tokio_postgres::Client, citizen: Uuid) -> Uuid 
     .await
 }
 
-/// The `estado` events of the investigation's live stream, to its end.
-async fn live_events(base: &str, id: Uuid) -> Vec<serde_json::Value> {
-    let mut stream = reqwest::get(format!("{base}/investigacoes/{id}/eventos"))
+/// A citizen's question, asked while claims are paused: it waits, pending.
+async fn held_in_the_queue(db: &TestDb) -> (Uuid, Uuid) {
+    let client = db.client().await;
+    let me = add_user(&client).await;
+    fiscal::operator::set_paused(&db.settings(), true)
+        .await
+        .expect("pausing claims");
+    (me, ask_everything(&client, me).await)
+}
+
+/// The investigation's live stream, open.
+async fn live_stream(base: &str, id: Uuid) -> reqwest::Response {
+    let stream = reqwest::get(format!("{base}/investigacoes/{id}/eventos"))
         .await
         .expect("the live stream");
     assert_eq!(stream.status().as_u16(), 200);
@@ -158,6 +168,12 @@ async fn live_events(base: &str, id: Uuid) -> Vec<serde_json::Value> {
         stream.headers()["content-type"].to_str().ok(),
         Some("text/event-stream")
     );
+    stream
+}
+
+/// The `estado` events of the investigation's live stream, to its end.
+async fn live_events(base: &str, id: Uuid) -> Vec<serde_json::Value> {
+    let mut stream = live_stream(base, id).await;
     let mut text = String::new();
     let read = async {
         while let Some(chunk) = stream.chunk().await.expect("the stream reads") {
@@ -176,12 +192,7 @@ async fn live_events(base: &str, id: Uuid) -> Vec<serde_json::Value> {
 /// Asked while claims are paused, so the stream starts on a pending row and
 /// must see the claim, the run and the end.
 async fn follow_a_question_to_its_end(db: &TestDb, settings: fiscal::config::Settings) {
-    let client = db.client().await;
-    let me = add_user(&client).await;
-    fiscal::operator::set_paused(&db.settings(), true)
-        .await
-        .expect("pausing claims");
-    let id = ask_everything(&client, me).await;
+    let (me, id) = held_in_the_queue(db).await;
     let (worker, base) = serve_with(settings, Some(me), TOKEN).await;
     let events = tokio::spawn({
         let base = base.clone();
@@ -217,16 +228,9 @@ async fn follow_a_question_to_its_end(db: &TestDb, settings: fiscal::config::Set
 #[tokio::test]
 async fn an_open_live_page_does_not_hold_up_shutdown() {
     let db = TestDb::new().await;
-    let client = db.client().await;
-    let me = add_user(&client).await;
-    fiscal::operator::set_paused(&db.settings(), true)
-        .await
-        .expect("pausing claims");
-    let id = ask_everything(&client, me).await;
+    let (me, id) = held_in_the_queue(&db).await;
     let (worker, base) = serve(&db, Some(me), TOKEN).await;
-    let mut stream = reqwest::get(format!("{base}/investigacoes/{id}/eventos"))
-        .await
-        .expect("the live stream");
+    let mut stream = live_stream(&base, id).await;
     let first = stream.chunk().await.expect("reads").expect("a first event");
     assert!(String::from_utf8_lossy(&first).contains("\"pending\""));
     tokio::time::timeout(Duration::from_secs(20), worker.stop())
