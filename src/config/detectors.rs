@@ -48,6 +48,24 @@ pub struct PriceSettings {
     pub include_low_outliers: bool,
     /// Most findings reported per dataset; the strongest are kept. Defaults to 200.
     pub max_findings: usize,
+    /// `price.item_unit_price`: fewest distinct agencies that bought an item
+    /// for its unit prices to be a yardstick. Defaults to 5.
+    pub item_min_agencies: usize,
+    /// Fewest priced purchases of the item in the database. Defaults to 8.
+    pub item_min_purchases: usize,
+    /// Largest 75th/25th percentile ratio of the peers' unit prices: beyond
+    /// it the catalogue entry covers things priced too differently to compare.
+    /// Defaults to 5.0.
+    pub item_max_spread: f64,
+    /// A flagged unit price is at least this many times the peers' median (and
+    /// above their 90th percentile). Defaults to 3.0.
+    pub item_min_ratio: f64,
+    /// Fewest reais the item costs above the median, times its quantity.
+    /// Defaults to 20000.0.
+    pub item_min_excess: f64,
+    /// An item bought in a quantity below the peers' median quantity divided
+    /// by this is a lot, kit or month, and is not compared. Defaults to 10.0.
+    pub item_quantity_gap: f64,
 }
 
 impl Default for PriceSettings {
@@ -62,6 +80,12 @@ impl Default for PriceSettings {
             large_value: 1_000_000.0,
             include_low_outliers: false,
             max_findings: 200,
+            item_min_agencies: 5,
+            item_min_purchases: 8,
+            item_max_spread: 5.0,
+            item_min_ratio: 3.0,
+            item_min_excess: 20_000.0,
+            item_quantity_gap: 10.0,
         }
     }
 }

@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(16, "0016_biddings_from_the_api"),
     migration!(17, "0017_expense_documents"),
     migration!(18, "0018_operator_controls"),
+    migration!(19, "0019_item_prices"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

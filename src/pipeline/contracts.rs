@@ -245,7 +245,11 @@ impl Source for Contracts {
         );
         let (data, stats) = reading.bounded::<Self, _>(retrieval).await?;
         let metadata = json!({
-            "rows_read": {"contracts": stats.contracts, "amendments": stats.amendments},
+            "rows_read": {
+                "contracts": stats.contracts,
+                "amendments": stats.amendments,
+                "priced_items": stats.items,
+            },
             "portal_api": fetched,
         });
         Ok(Retrieved::new(data, metadata))

@@ -155,7 +155,32 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
             tracing::warn!(error = %e, "could not analyze the transparency tables");
         }
     }
+    if reports
+        .iter()
+        .any(|r| r.loaded > 0 && matches!(r.kind, Some(Kind::Contracts | Kind::Items)))
+    {
+        if let Err(e) = refresh_item_prices(client).await {
+            // The data is in; only the item price comparison is stale, and the
+            // next import refreshes it.
+            let mut report = FileReport::new("transparency.item_price_peers");
+            report.error = Some(format!("{e:#}"));
+            reports.push(report);
+        }
+    }
     reports
+}
+
+/// Recomputes the items' unit prices and their peers across the whole
+/// database (migration 0019), which price rules compare against.
+async fn refresh_item_prices(client: &Client) -> Result<()> {
+    client
+        .batch_execute(
+            "refresh materialized view transparency.item_unit_prices;
+             refresh materialized view transparency.item_price_peers;
+             analyze transparency.item_unit_prices, transparency.item_price_peers",
+        )
+        .await
+        .context("refreshing the item prices and their peers")
 }
 
 /// The largest file a zip may hold, decompressed. The Portal's monthly files

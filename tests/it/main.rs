@@ -9,6 +9,7 @@ mod faults;
 mod harness;
 mod hostile_input;
 mod import;
+mod item_prices;
 mod layering;
 mod load;
 mod pgbouncer;

@@ -33,6 +33,38 @@ pub struct Amendment {
     pub object: String,
 }
 
+/// What every agency in the database paid for one catalogue item (migration
+/// 0019's `item_price_peers`): unit prices of contracts whose items add up to
+/// their value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemPeers {
+    /// Priced purchases of the item, this one included.
+    pub purchases: u32,
+    /// Distinct agencies (órgãos) among them.
+    pub agencies: u32,
+    /// Unit price at the 10th, 25th, 50th, 75th and 90th percentile, in reais.
+    pub prices: [f64; 5],
+    pub median_quantity: f64,
+}
+
+impl ItemPeers {
+    pub fn median(&self) -> f64 {
+        self.prices[2]
+    }
+}
+
+/// One item of a contract with its unit price, as migration 0019 reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemPrice {
+    /// The catalogue name, upper case ("ÁGUA MINERAL NATURAL").
+    pub item: Shared,
+    pub quantity: f64,
+    /// In reais.
+    pub unit_price: f64,
+    /// Absent when no other agency bought the item.
+    pub peers: Option<Arc<ItemPeers>>,
+}
+
 /// One contract as the Portal da Transparência publishes it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Contract {
@@ -60,6 +92,8 @@ pub struct Contract {
     pub final_value: Option<f64>,
     pub bidding_modality: Option<Shared>,
     pub amendments: Vec<Amendment>,
+    /// Its priced items (empty where the items do not add up to the value).
+    pub items: Vec<ItemPrice>,
 }
 
 /// A penalty of a supplier in a sanctions list (CNEP, CEIS).

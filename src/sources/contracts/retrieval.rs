@@ -21,7 +21,7 @@ use crate::sources::filters::{ContractFilters, QueryParams, Where};
 use std::sync::Arc;
 
 use crate::sources::contracts::model::{
-    Amendment, Contract, Dataset, Shared, SupplierSanction, Unit,
+    Amendment, Contract, Dataset, ItemPeers, ItemPrice, Shared, SupplierSanction, Unit,
 };
 
 /// Why retrieval stopped early.
@@ -40,6 +40,8 @@ pub enum RetrievalError {
 pub struct RetrievalStats {
     pub contracts: usize,
     pub amendments: usize,
+    /// Priced items of the contracts read (migration 0019).
+    pub items: usize,
 }
 
 /// What the detectors read, and nothing more: every column costs transfer and
@@ -179,6 +181,25 @@ fn amendments_query(f: &ContractFilters) -> (String, QueryParams) {
     (sql, params)
 }
 
+/// The priced items of the contracts the filters select, each with what every
+/// agency in the database paid for the same item: the peers are precomputed by
+/// `fiscal import` (migration 0019), so they ignore the filters.
+fn items_query(f: &ContractFilters) -> (String, QueryParams) {
+    let (clause, params) = where_clause(f);
+    let sql = format!(
+        "select u.codigo_ug, u.numero_contrato, u.item, u.quantidade, u.preco_unitario,
+                p.itens, p.orgaos, p.precos, p.quantidade_mediana
+         from transparency.item_unit_prices u
+         left join transparency.item_price_peers p using (item)
+         where exists (
+             select 1 from transparency.contracts c
+             where c.codigo_ug is not distinct from u.codigo_ug
+               and c.numero = u.numero_contrato and {clause})
+         order by u.codigo_ug, u.numero_contrato, u.item, u.preco_unitario, u.quantidade"
+    );
+    (sql, params)
+}
+
 fn unit(code: Option<Shared>, name: Option<Shared>) -> Unit {
     Unit { code, name }
 }
@@ -230,6 +251,7 @@ pub fn from_portal(c: &crate::sources::portal::Contract) -> Contract {
         final_value: c.valor_final,
         bidding_modality: shared(&c.modalidade_licitacao),
         amendments: Vec::new(),
+        items: Vec::new(),
     }
 }
 
@@ -343,6 +365,7 @@ pub async fn retrieve(
             initial_value: r.get(17),
             final_value: r.get(18),
             amendments: Vec::new(),
+            items: Vec::new(),
         };
         contracts.push(contract);
         if contracts.len() % BATCH == 0 {
@@ -383,12 +406,19 @@ pub async fn retrieve(
             attached.push((i, amendment.clone()))
         });
     }
+    let items = attach_items(client, filters, &index, &mut strings, cancel).await?;
     drop(index);
     attach(&mut contracts, attached);
+    let mut priced = 0;
+    for (i, item) in items {
+        contracts[i].items.push(item);
+        priced += 1;
+    }
     let sanctions = sanctions_of(client, &contracts).await?;
     let stats = RetrievalStats {
         contracts: contracts.len(),
         amendments,
+        items: priced,
     };
     Ok((
         Dataset {
@@ -397,6 +427,61 @@ pub async fn retrieve(
         },
         stats,
     ))
+}
+
+/// The priced items of the contracts read, by contract index, in the order
+/// the statement gives (contract, item, price), with one shared copy of each
+/// item's peers.
+async fn attach_items(
+    client: &Client,
+    filters: &ContractFilters,
+    index: &ByUgNumber<'_>,
+    strings: &mut Interner,
+    cancel: &CancellationToken,
+) -> Result<Vec<(usize, ItemPrice)>, RetrievalError> {
+    let rows = query_rows(client, &items_query(filters))
+        .await
+        .context("querying transparency.item_unit_prices")?;
+    pin_mut!(rows);
+    let mut peers_of: HashMap<Shared, Arc<ItemPeers>> = HashMap::new();
+    let mut out = Vec::new();
+    while let Some(r) = rows.try_next().await.context("reading item prices")? {
+        if cancel.is_cancelled() {
+            return Err(RetrievalError::Cancelled);
+        }
+        let ug: Option<String> = r.get(0);
+        let number: String = r.get(1);
+        let Some(item) = strings.get(r.get::<_, Option<&str>>(2)) else {
+            continue;
+        };
+        let peers = match (r.get::<_, Option<i32>>(5), r.get::<_, Option<Vec<f64>>>(7)) {
+            (Some(purchases), Some(prices)) => match <[f64; 5]>::try_from(prices) {
+                Ok(prices) => Some(
+                    peers_of
+                        .entry(item.clone())
+                        .or_insert_with(|| {
+                            Arc::new(ItemPeers {
+                                purchases: purchases.max(0) as u32,
+                                agencies: r.get::<_, Option<i32>>(6).unwrap_or(0).max(0) as u32,
+                                prices,
+                                median_quantity: r.get::<_, Option<f64>>(8).unwrap_or(0.0),
+                            })
+                        })
+                        .clone(),
+                ),
+                Err(_) => None,
+            },
+            _ => None,
+        };
+        let priced = ItemPrice {
+            item,
+            quantity: r.get(3),
+            unit_price: r.get(4),
+            peers,
+        };
+        index.each(ug.as_deref(), &number, |i| out.push((i, priced.clone())));
+    }
+    Ok(out)
 }
 
 /// The penalties, in any sanctions list imported, of the suppliers of

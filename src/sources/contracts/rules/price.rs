@@ -70,7 +70,9 @@ impl Detector<Dataset> for PriceDetector {
     }
 
     fn detect(&self, data: &Dataset) -> Vec<Finding> {
-        robust_zscore(&self.settings, data)
+        let mut findings = robust_zscore(&self.settings, data);
+        findings.extend(super::item_price::item_unit_price(&self.settings, data));
+        findings
     }
 }
 
