@@ -63,6 +63,26 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// One step less serious; low stays low.
+    pub fn lower(self) -> Self {
+        match self {
+            Severity::Critical => Severity::High,
+            Severity::High => Severity::Medium,
+            Severity::Medium | Severity::Low => Severity::Low,
+        }
+    }
+
+    /// One step more serious; critical stays critical.
+    pub fn higher(self) -> Self {
+        match self {
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+}
+
 /// One anomaly as a rule sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {

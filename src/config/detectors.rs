@@ -116,6 +116,9 @@ pub struct VendorSettings {
     /// Fewest direct contracts (dispensa/inexigibilidade) between one UG and one
     /// supplier that make a repetition. Defaults to 5.
     pub direct_min_contracts: usize,
+    /// Emergency dispensas between one UG and one supplier, in the whole
+    /// database, that make `vendor.repeated_emergency_dispensa`. Defaults to 2.
+    pub emergency_min_awards: usize,
     /// Reais from which an amount is large for severity. Defaults to 1000000.0.
     pub large_value: f64,
     /// Most records listed in one finding (the largest are kept). Defaults to 50.
@@ -135,6 +138,7 @@ impl Default for VendorSettings {
             hhi_min_contracts: 10,
             hhi_min_suppliers: 3,
             direct_min_contracts: 5,
+            emergency_min_awards: 2,
             large_value: 1_000_000.0,
             max_records: 50,
             max_findings: 200,

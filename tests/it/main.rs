@@ -9,7 +9,6 @@ mod faults;
 mod harness;
 mod hostile_input;
 mod import;
-mod item_prices;
 mod layering;
 mod load;
 mod pgbouncer;
@@ -18,6 +17,7 @@ mod secrets;
 mod servants;
 mod tls;
 mod web;
+mod whole_database;
 
 mod child;
 mod migrations;

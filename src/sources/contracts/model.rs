@@ -112,10 +112,35 @@ pub struct SupplierSanction {
     pub fine: Option<f64>,
 }
 
+/// One emergency dispensa anywhere in the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmergencyAward {
+    /// The contract's key (`Contract::key`), so the ones inside the
+    /// investigation can be found among its records.
+    pub key: String,
+    pub number: String,
+    pub signed: Option<NaiveDate>,
+    pub value: Option<f64>,
+    pub object: String,
+}
+
+/// Every emergency dispensa in the database between one UG and one supplier,
+/// in signature order, for the pairs that have one in the investigation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmergencyHistory {
+    pub ug: Unit,
+    pub supplier_code: Shared,
+    pub supplier_name: Option<Shared>,
+    pub awards: Vec<EmergencyAward>,
+}
+
 /// The records of one investigation.
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
     pub contracts: Vec<Contract>,
+    /// Emergency dispensas by (UG, supplier), read from the whole database
+    /// (see `rules::emergency`).
+    pub emergencies: Vec<EmergencyHistory>,
     /// The penalties of the suppliers of `contracts`, by supplier code, in
     /// publication order.
     pub sanctions: std::collections::HashMap<String, Vec<SupplierSanction>>,

@@ -21,7 +21,8 @@ use crate::sources::filters::{ContractFilters, QueryParams, Where};
 use std::sync::Arc;
 
 use crate::sources::contracts::model::{
-    Amendment, Contract, Dataset, ItemPeers, ItemPrice, Shared, SupplierSanction, Unit,
+    Amendment, Contract, Dataset, EmergencyAward, EmergencyHistory, ItemPeers, ItemPrice, Shared,
+    SupplierSanction, Unit,
 };
 
 /// Why retrieval stopped early.
@@ -196,6 +197,38 @@ fn items_query(f: &ContractFilters) -> (String, QueryParams) {
              where c.codigo_ug is not distinct from u.codigo_ug
                and c.numero = u.numero_contrato and {clause})
          order by u.codigo_ug, u.numero_contrato, u.item, u.preco_unitario, u.quantidade"
+    );
+    (sql, params)
+}
+
+/// What makes an emergency dispensa in SQL: the modality and the object as the
+/// importer folds them (Lei 8.666/1993 art. 24 IV, Lei 14.133/2021 art. 75
+/// VIII; the Portal rarely fills in the legal basis, the object says it).
+const EMERGENCY_DISPENSA: &str =
+    "c.modalidade_busca like '%dispensa%' and c.objeto_busca like '%emergen%'";
+
+/// Every emergency dispensa in the database between a UG and a supplier that
+/// have one among the contracts the filters select, each at its latest
+/// publication, in (UG, supplier, signature) order.
+fn emergencies_query(f: &ContractFilters) -> (String, QueryParams) {
+    let (clause, params) = where_clause(f);
+    let sql = format!(
+        "with asked as (
+             select distinct c.codigo_ug, c.codigo_contratado
+             from transparency.contracts c
+             where {clause} and {EMERGENCY_DISPENSA}
+               and c.codigo_ug is not null and c.codigo_contratado is not null
+         )
+         select * from (
+             select distinct on (c.contract_id) c.codigo_ug, c.nome_ug, c.codigo_contratado,
+                    c.nome_contratado, c.contract_id, c.numero, c.data_assinatura,
+                    coalesce(c.valor_final, c.valor_inicial)::float8, c.objeto
+             from transparency.contracts c
+             join asked a using (codigo_ug, codigo_contratado)
+             where {EMERGENCY_DISPENSA}
+             order by c.contract_id, c.source_month desc
+         ) e
+         order by 1, 3, 7 nulls last, 5"
     );
     (sql, params)
 }
@@ -415,6 +448,7 @@ pub async fn retrieve(
         priced += 1;
     }
     let sanctions = sanctions_of(client, &contracts).await?;
+    let emergencies = emergencies_of(client, filters, &mut strings).await?;
     let stats = RetrievalStats {
         contracts: contracts.len(),
         amendments,
@@ -424,6 +458,7 @@ pub async fn retrieve(
         Dataset {
             contracts,
             sanctions,
+            emergencies,
         },
         stats,
     ))
@@ -480,6 +515,50 @@ async fn attach_items(
             peers,
         };
         index.each(ug.as_deref(), &number, |i| out.push((i, priced.clone())));
+    }
+    Ok(out)
+}
+
+/// The emergency dispensas of [`emergencies_query`], grouped by (UG, supplier).
+async fn emergencies_of(
+    client: &Client,
+    filters: &ContractFilters,
+    strings: &mut Interner,
+) -> Result<Vec<EmergencyHistory>, RetrievalError> {
+    let rows = query_rows(client, &emergencies_query(filters))
+        .await
+        .context("querying emergency dispensas")?;
+    pin_mut!(rows);
+    let mut out: Vec<EmergencyHistory> = Vec::new();
+    while let Some(r) = rows
+        .try_next()
+        .await
+        .context("reading emergency dispensas")?
+    {
+        let (Some(ug), Some(supplier)) = (
+            strings.get(r.get::<_, Option<&str>>(0)),
+            strings.get(r.get::<_, Option<&str>>(2)),
+        ) else {
+            continue;
+        };
+        let award = EmergencyAward {
+            key: r.get(4),
+            number: r.get(5),
+            signed: r.get(6),
+            value: r.get(7),
+            object: r.get(8),
+        };
+        match out.last_mut() {
+            Some(h) if h.ug.code.as_ref() == Some(&ug) && h.supplier_code == supplier => {
+                h.awards.push(award)
+            }
+            _ => out.push(EmergencyHistory {
+                ug: unit(Some(ug), strings.get(r.get::<_, Option<&str>>(1))),
+                supplier_code: supplier,
+                supplier_name: strings.get(r.get::<_, Option<&str>>(3)),
+                awards: vec![award],
+            }),
+        }
     }
     Ok(out)
 }

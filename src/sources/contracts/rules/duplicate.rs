@@ -242,14 +242,6 @@ fn number_list(data: &Dataset, records: &[usize]) -> String {
     }
 }
 
-fn severity_up(s: Severity) -> Severity {
-    match s {
-        Severity::Low => Severity::Medium,
-        Severity::Medium => Severity::High,
-        Severity::High | Severity::Critical => Severity::Critical,
-    }
-}
-
 /// Union-find over block positions, for joining pairs into groups.
 struct Groups {
     parent: Vec<usize>,
@@ -470,7 +462,7 @@ fn near_finding(
         _ => Severity::Low,
     };
     if at_stake >= s.critical_amount {
-        severity = severity_up(severity);
+        severity = Severity::higher(severity);
     }
     if typo {
         // One contract registered twice by a slip of the keyboard: a register to

@@ -3,6 +3,7 @@
 //! settings (section `[detectors.<family>]` of config.toml).
 
 pub mod duplicate;
+pub mod emergency;
 pub mod item_price;
 pub mod pattern;
 pub mod payment;

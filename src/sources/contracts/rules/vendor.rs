@@ -95,6 +95,7 @@ impl Detector<Dataset> for VendorDetector {
         let (mut findings, dominated) = dominant_supplier(s, data, &index, &by_agency);
         findings.extend(market_concentration(s, data, &by_agency, &dominated));
         findings.extend(repeated_direct_contracting(s, data, &index));
+        findings.extend(super::emergency::repeated_emergency_dispensa(s, data));
         findings.extend(super::sanctioned::sanctioned_supplier(data));
         findings
     }
@@ -995,6 +996,12 @@ fn repeated_direct_contracting(s: &VendorSettings, data: &Dataset, index: &Index
 enum Routine {
     SupportFoundation,
     Utility,
+}
+
+/// A support foundation hired by its university or research body (Lei
+/// 8.958/1994), by the buyer's and the supplier's names.
+pub(crate) fn is_support_foundation(buyer: &str, supplier: &str) -> bool {
+    routine(buyer, supplier) == Some(Routine::SupportFoundation)
 }
 
 /// A public utility (energy, water and sewage, post), by the supplier's name.

@@ -1,7 +1,8 @@
-//! Rule `price.item_unit_price` on the real 2021–2022 contracts and items:
-//! `fiscal import` computes every item's unit price and what all agencies paid
-//! for the same catalogue item (migration 0019), and an investigation about one
-//! unit is judged against the whole database.
+//! Rules that judge an investigation's contracts against the whole database,
+//! on the real 2021–2022 files: `price.item_unit_price` (every item's unit
+//! price against what all agencies paid for the same catalogue item, computed
+//! by `fiscal import`, migration 0019) and `vendor.repeated_emergency_dispensa`
+//! (emergencies counted outside the filters too).
 
 use serde_json::{json, Value};
 
@@ -11,15 +12,19 @@ use crate::pipeline_end_to_end::{insert_as_citizen, row_json};
 
 pub const ITEMS_ZIP: &str = "procurement/portal_transparencia_itens_compra_202101-202212.zip";
 
-/// The `price.item_unit_price` results of a completed investigation.
-fn item_findings(row: &Value) -> Vec<&Value> {
+/// The results of one rule in a completed investigation.
+fn of_rule<'a>(row: &'a Value, rule: &str) -> Vec<&'a Value> {
     assert_eq!(row["status"], "completed", "{row:#}");
     row["results"]
         .as_array()
         .expect("results")
         .iter()
-        .filter(|r| r["metadata"]["rule"] == "price.item_unit_price")
+        .filter(|r| r["metadata"]["rule"] == rule)
         .collect()
+}
+
+fn item_findings(row: &Value) -> Vec<&Value> {
+    of_rule(row, "price.item_unit_price")
 }
 
 /// DNOCS's office in Recife (UG 113801) bought 2,000 jugs of ÁGUA MINERAL NATURAL
@@ -104,4 +109,75 @@ async fn an_item_is_priced_against_every_agency_and_a_monthly_service_is_left_ou
         .collect();
     assert!(!numbers.contains(&&json!("382022")), "{numbers:?}");
     assert!(row["investigation_metadata"]["rows_read"]["priced_items"].as_u64() > Some(0));
+}
+
+/// The UFPE (UG 153080) hired ÉTICA EMPREENDIMENTO E SERVIÇOS by emergency
+/// dispensa five times, once in March 2021 and four times in 2022: a question
+/// about 2022 is told of all five. FIOCRUZ's three emergency dispensas with its
+/// support foundation FIOTEC are reported one step lower, saying why. A pair
+/// with a single emergency dispensa is not reported.
+#[tokio::test]
+async fn emergency_dispensas_repeated_with_one_supplier_are_counted_across_the_whole_database() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let reports =
+        fiscal::sources::import::import_paths(&mut client, &[shipped(CONTRACTS_ZIP)]).await;
+    fiscal::sources::import::check(&reports).expect("imported");
+    let user = add_user(&client).await;
+    let ufpe = insert_as_citizen(
+        &client,
+        user,
+        "contratos da UFPE em 2022",
+        json!({"codigo_ug": "153080", "year": 2022}),
+        json!(["vendor"]),
+    )
+    .await;
+    let fiocruz = insert_as_citizen(
+        &client,
+        user,
+        "contratos da Fiocruz",
+        json!({"codigo_ug": "254420"}),
+        json!(["vendor"]),
+    )
+    .await;
+    drain_builtin(&db).await;
+
+    let row = row_json(&client, ufpe).await;
+    let found = of_rule(&row, "vendor.repeated_emergency_dispensa");
+    let etica = found
+        .iter()
+        .find(|r| r["metadata"]["evidence"]["supplier_code"] == "09422042000195")
+        .unwrap_or_else(|| panic!("ÉTICA's five emergencies are not found: {found:#?}"));
+    let evidence = &etica["metadata"]["evidence"];
+    assert_eq!(evidence["awards_in_database"], 5, "{etica:#}");
+    assert_eq!(
+        etica["affected_records"].as_array().map(Vec::len),
+        Some(4),
+        "2022's four"
+    );
+    assert!(
+        evidence["awards"][0]["signed"] == "2021-03-16",
+        "the 2021 one outside the filters is in the evidence: {evidence:#}"
+    );
+    assert!(etica["explanation"]
+        .as_str()
+        .is_some_and(|e| e.contains("fora dos filtros")));
+    for f in &found {
+        assert!(
+            f["metadata"]["evidence"]["awards_in_database"].as_u64() >= Some(2),
+            "{f:#}"
+        );
+    }
+
+    let row = row_json(&client, fiocruz).await;
+    let found = of_rule(&row, "vendor.repeated_emergency_dispensa");
+    let fiotec = found
+        .iter()
+        .find(|r| r["metadata"]["evidence"]["supplier_code"] == "02385669000174")
+        .unwrap_or_else(|| panic!("FIOTEC's emergencies are not found: {found:#?}"));
+    assert_eq!(fiotec["metadata"]["evidence"]["support_foundation"], true);
+    assert_eq!(
+        fiotec["severity"], "high",
+        "critical, one step lower: {fiotec:#}"
+    );
 }
