@@ -48,7 +48,9 @@ create index if not exists item_unit_prices_contrato
 
 -- One row per catalogue item bought by at least two agencies: the spread of
 -- unit prices and the typical quantity, which tells a unit price from a
--- monthly or lump one (a rule decides how many agencies it needs).
+-- monthly or lump one (a rule decides how many agencies it needs). An item
+-- bought in quantity 1 is a lump sum (a whole service, a whole lot), not a
+-- unit price, and is no one's peer.
 create materialized view if not exists transparency.item_price_peers as
 select item,
        count(*)::int4 as itens,
@@ -57,6 +59,7 @@ select item,
            within group (order by preco_unitario) as precos,
        percentile_cont(0.5) within group (order by quantidade) as quantidade_mediana
 from transparency.item_unit_prices
+where quantidade > 1
 group by item
 having count(distinct codigo_orgao) >= 2;
 

@@ -151,6 +151,8 @@ pub struct Detected<'a, D: ?Sized> {
     pub scope: String,
     /// Sentences before the summary (what the question was read as).
     pub preface: Option<String>,
+    /// Sentences after it (what the data could and could not show).
+    pub afterword: Option<String>,
     pub confidence_score: f64,
     /// The source's keys of `investigation_metadata`, a JSON object (pipeline,
     /// rows read, question, `phases_ms` of its own phases…).
@@ -171,6 +173,7 @@ pub fn conclude<D: Records + ?Sized>(
         words,
         scope,
         preface,
+        afterword,
         confidence_score,
         metadata,
     } = detected;
@@ -208,6 +211,9 @@ pub fn conclude<D: Records + ?Sized>(
     let mut text = summary::write(words, data.count(), &scope, &ranked, shown);
     if let Some(preface) = preface {
         text = format!("{preface} {text}");
+    }
+    if let Some(afterword) = afterword {
+        text = format!("{text} {afterword}");
     }
     let phases = metadata
         .entry("phases_ms")

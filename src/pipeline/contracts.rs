@@ -297,4 +297,26 @@ impl Source for Contracts {
     fn scope(filters: &ContractFilters) -> String {
         filters.describe()
     }
+
+    fn limits(data: &Dataset) -> Option<String> {
+        let (checked, unchecked) = if data.contracts.iter().any(|c| !c.items.is_empty()) {
+            (
+                "valores e preços unitários de itens contra o que outros órgãos pagaram",
+                "",
+            )
+        } else {
+            (
+                "valores",
+                "preços de itens (nenhum contrato lido tinha itens com preço unitário \
+                 identificável), ",
+            )
+        };
+        Some(format!(
+            "Com dados de contratos foi possível verificar {checked}, fornecedores, datas, \
+             aditivos, fracionamento e padrões estatísticos. Não é possível verificar \
+             {unchecked}superfaturamento na medição, entrega abaixo do especificado ou \
+             vínculos políticos e societários entre fornecedores e agentes públicos: isso \
+             exige os processos, as notas fiscais, as vistorias e os cadastros de sócios."
+        ))
+    }
 }

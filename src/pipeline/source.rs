@@ -241,6 +241,12 @@ pub(crate) trait Source: Send + Sync + 'static {
         None
     }
 
+    /// Sentences for the summary's end: which checks this data allowed and
+    /// which it cannot support.
+    fn limits(_data: &Self::Data) -> Option<String> {
+        None
+    }
+
     /// Metadata read from the data once the rules have run.
     fn described(_data: &Self::Data) -> Map<String, Value> {
         Map::new()
@@ -359,6 +365,7 @@ impl<S: Source> Pipeline for Investigation<S> {
                 words: &S::WORDS,
                 scope: S::scope(&understood.filters),
                 preface,
+                afterword: S::limits(&data),
                 confidence_score,
                 metadata: Value::Object(metadata),
             },

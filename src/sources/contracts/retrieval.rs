@@ -184,7 +184,9 @@ fn amendments_query(f: &ContractFilters) -> (String, QueryParams) {
 
 /// The priced items of the contracts the filters select, each with what every
 /// agency in the database paid for the same item: the peers are precomputed by
-/// `fiscal import` (migration 0019), so they ignore the filters.
+/// `fiscal import` (migration 0019), so they ignore the filters. Priced items
+/// always have a UG, so the match is `=`, which the planner can hash: `is not
+/// distinct from` made it a nested loop, 1 s instead of 0.1 s over two years.
 fn items_query(f: &ContractFilters) -> (String, QueryParams) {
     let (clause, params) = where_clause(f);
     let sql = format!(
@@ -194,7 +196,7 @@ fn items_query(f: &ContractFilters) -> (String, QueryParams) {
          left join transparency.item_price_peers p using (item)
          where exists (
              select 1 from transparency.contracts c
-             where c.codigo_ug is not distinct from u.codigo_ug
+             where c.codigo_ug = u.codigo_ug
                and c.numero = u.numero_contrato and {clause})
          order by u.codigo_ug, u.numero_contrato, u.item, u.preco_unitario, u.quantidade"
     );

@@ -37,7 +37,9 @@
 //! `critical_amount`. Confidence: 0.45, +0.15 per sign of value and day, +0.2
 //! scaled by how far the similarity exceeds the threshold (max 0.95).
 //! `financial_impact` = the group's total minus its largest contract: what would
-//! be paid twice if they are one purchase.
+//! be paid twice if they are one purchase. A group of credenciamentos of one
+//! provider (`recognised::is_credenciamento`: same object and ceiling by design)
+//! is two steps lower and says so.
 //!
 //! Rule `duplicate.split_purchase` flags fracionamento: several contracts of one
 //! UG with one supplier, each within the limit under which the law lets a body buy
@@ -76,6 +78,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use chrono::NaiveDate;
 use serde_json::json;
 
+use super::recognised::{is_credenciamento, CREDENCIAMENTO_NOTE};
 use crate::analysis::rank::strongest;
 use crate::domain::format::{date, decimal, percent, reais};
 use crate::domain::law::dispensa_limits::{self, Inciso, Limit};
@@ -469,6 +472,13 @@ fn near_finding(
         // fix and payments to check, not the front page.
         severity = severity.min(Severity::Medium);
     }
+    // Credenciamentos share object and value by design.
+    let credenciamento = records
+        .iter()
+        .all(|&i| is_credenciamento(&data.contracts[i]));
+    if credenciamento {
+        severity = severity.lower().lower();
+    }
     let excess =
         ((pair.similarity - s.min_similarity) / (1.0 - s.min_similarity).max(1e-9)).clamp(0.0, 1.0);
     let confidence = (0.45
@@ -546,7 +556,11 @@ fn near_finding(
         } else {
             String::new()
         },
-    );
+    ) + if credenciamento {
+        CREDENCIAMENTO_NOTE
+    } else {
+        ""
+    };
     Finding {
         family: Family::Duplicate,
         rule: NEAR_IDENTICAL_OBJECT,

@@ -32,10 +32,12 @@
 //! Severity (r = the largest ratio to the median, x = the excess): critical
 //! when r ≥ 10 and x ≥ `large_value`; high when r ≥ 10 or x ≥ `large_value` / 4;
 //! medium otherwise. When no word of any flagged item's name appears in the
-//! contract's object ("MEDALHA" in a contract for desktops), the item was most
-//! likely registered under the wrong catalogue entry: the finding says so and
-//! is low, with half the confidence; it is kept, because a wrong catalogue entry
-//! also hides the purchase from every price survey.
+//! contract's object ("MEDALHA" in a contract for desktops), or the object
+//! hires a service or a work (water at R$ 28 thousand a unit in a contract to
+//! drill wells), the item was most likely registered under the wrong catalogue
+//! entry: the finding says so and is low, with half the confidence; it is
+//! kept, because a wrong catalogue entry also hides the purchase from every
+//! price survey. Items bought in quantity 1 are lump sums and never compared.
 //!
 //! Confidence: 0.55, plus up to 0.25 as r grows from `item_min_ratio` to 10,
 //! plus 0.05 from 10 agencies, plus 0.05 when the peers' prices agree within a
@@ -92,6 +94,13 @@ const SERVICE_WORDS: &[&str] = &[
     "incineracao",
     "laboratorio",
     "audiovisual",
+    "almoxarife",
+    "recepcionista",
+    "motorista",
+    "copeiragem",
+    "secretariado",
+    "vigilante",
+    "porteiro",
 ];
 
 /// Whether a catalogue name names a service (see [`SERVICE_WORDS`]).
@@ -115,6 +124,27 @@ fn named_in_object(item: &str, object_words: &[String]) -> bool {
         })
 }
 
+/// Whether a contract's object (its `text::tokens`) hires a service or a
+/// work: its materials at "unit prices" are then placeholders of the catalogue
+/// (water at R$ 28 thousand a unit in a contract to drill wells), not prices.
+fn buys_a_service(object_words: &[String]) -> bool {
+    const SERVICE_OBJECT: &[&str] = &[
+        "terceirizados",
+        "terceirizacao",
+        "implantacao",
+        "obra",
+        "obras",
+        "locacao",
+        "mao",
+        "postos",
+        "continuados",
+        "dedicacao",
+    ];
+    object_words
+        .iter()
+        .any(|w| SERVICE_OBJECT.contains(&w.as_str()))
+}
+
 /// One flagged item of a contract.
 struct Overpriced<'a> {
     item: &'a ItemPrice,
@@ -131,6 +161,7 @@ fn overpriced<'a>(s: &PriceSettings, item: &'a ItemPrice) -> Option<Overpriced<'
         && p10 > 0.0
         && p25 > 0.0
         && p75 <= s.item_max_spread * p25
+        && item.quantity > 1.0
         && item.quantity * s.item_quantity_gap >= peers.median_quantity
         && !is_service(&item.item)
         && item.unit_price.is_finite()
@@ -173,9 +204,10 @@ pub fn item_unit_price(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
         }
         items.sort_by(|a, b| b.excess.total_cmp(&a.excess));
         let object_words: Vec<String> = text::tokens(&c.object).into_iter().collect();
-        let miscatalogued = !items
-            .iter()
-            .any(|o| named_in_object(&o.item.item, &object_words));
+        let miscatalogued = buys_a_service(&object_words)
+            || !items
+                .iter()
+                .any(|o| named_in_object(&o.item.item, &object_words));
         let ratio = items.iter().map(|o| o.ratio).fold(0.0, f64::max);
         let excess = round(items.iter().map(|o| o.excess).sum(), 2);
         let agencies = items.iter().map(|o| o.peers.agencies).max().unwrap_or(0);
@@ -265,8 +297,8 @@ fn finding(s: &PriceSettings, c: &Contract, cand: Candidate) -> Finding {
     let description = if cand.miscatalogued {
         format!(
             "Contrato {} de {unit} com {supplier}: item registrado como \"{}\" a {} a unidade, \
-             {} vezes o que outros órgãos pagam por esse item; o nome do item não aparece no \
-             objeto, provável erro de cadastro",
+             {} vezes o que outros órgãos pagam por esse item, num contrato cujo objeto não \
+             corresponde ao item: provável erro de cadastro",
             c.number,
             first.item.item,
             format::reais(first.item.unit_price),
@@ -283,9 +315,10 @@ fn finding(s: &PriceSettings, c: &Contract, cand: Candidate) -> Finding {
         )
     };
     let caveat = if cand.miscatalogued {
-        " Nenhum dos itens destacados é mencionado no objeto do contrato, o que indica item \
-         cadastrado no catálogo errado: nesse caso o preço não é comparável, mas o erro também \
-         esconde a compra de qualquer pesquisa de preços. Por isso a gravidade é baixa."
+        " O objeto do contrato não menciona os itens destacados ou contrata um serviço ou \
+         uma obra, o que indica item cadastrado no catálogo errado: nesse caso o preço não é \
+         comparável, mas o erro também esconde a compra de qualquer pesquisa de preços. Por \
+         isso a gravidade é baixa."
     } else {
         ""
     };
@@ -367,14 +400,14 @@ mod tests {
 
     use super::*;
 
-    /// The peers of ÁGUA MINERAL NATURAL on the real 2021–2022 file (522
+    /// The peers of ÁGUA MINERAL NATURAL on the real 2021–2022 file (487
     /// purchases by 47 agencies), as migration 0019 computes them.
     fn water_peers() -> Arc<ItemPeers> {
         Arc::new(ItemPeers {
-            purchases: 522,
+            purchases: 487,
             agencies: 47,
-            prices: [4.0, 5.68, 8.0, 11.57, 15.0],
-            median_quantity: 450.0,
+            prices: [2.06, 5.95, 8.0, 11.57, 19.66],
+            median_quantity: 480.0,
         })
     }
 
@@ -511,6 +544,15 @@ mod tests {
             &words
         ));
         assert!(!named_in_object("MEDALHA", &words));
+        let tokens = |t: &str| text::tokens(t).into_iter().collect::<Vec<_>>();
+        assert!(buys_a_service(&tokens(
+            "Contratação de serviços de implantação de sistemas simplificados de \
+             abastecimento de água"
+        )));
+        assert!(!buys_a_service(&tokens(
+            "Fornecimento de bens de consumo para entrega parcelada de 2.000 botijões \
+             padrão mineral de 20 litros"
+        )));
         assert!(is_service("MANUTENCAO / REFORMA PREDIAL"));
         assert!(is_service("SERVICO DE LINK VIA CABO"));
         assert!(!is_service("ÁGUA MINERAL NATURAL"));

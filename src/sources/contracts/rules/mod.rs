@@ -8,6 +8,7 @@ pub mod item_price;
 pub mod pattern;
 pub mod payment;
 pub mod price;
+pub mod recognised;
 pub mod sanctioned;
 pub mod temporal;
 pub mod vendor;

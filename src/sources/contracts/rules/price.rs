@@ -44,6 +44,11 @@
 //! 0.85 for the coarse (agency and modality) comparison and 0.9 for a group under
 //! twice the minimum size. `financial_impact` = value − the group's typical value:
 //! the excess over the usual price (0 for low outliers).
+//!
+//! A credenciamento (`recognised::is_credenciamento`) registers a ceiling, not
+//! a price: it is two steps lower, with 0.7 times the confidence, and says so.
+//! A support foundation, utility or federal state company
+//! (`recognised::is_routine_supplier`) is one step lower, with 0.85 times it.
 
 pub use crate::config::detectors::PriceSettings;
 use std::hash::Hasher;
@@ -56,6 +61,10 @@ use crate::domain::format::{self, count, round, thousands};
 use crate::domain::stats;
 use crate::domain::text;
 use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Finding, Severity};
+
+use super::recognised::{
+    is_credenciamento, is_routine_supplier, CREDENCIAMENTO_NOTE, ROUTINE_SUPPLIER_NOTE,
+};
 
 /// A contract far above (or below) the value of comparable contracts.
 pub const ROBUST_ZSCORE: &str = "price.robust_zscore";
@@ -373,6 +382,10 @@ struct Candidate {
     direction: Direction,
     severity: Severity,
     financial_impact: f64,
+    /// Its value is a ceiling, not a price (see `recognised`).
+    credenciamento: bool,
+    /// A supplier hired directly as a matter of course (see `recognised`).
+    routine: bool,
 }
 
 fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
@@ -435,7 +448,14 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
                 } else {
                     continue;
                 };
-                let severity = severity(s, direction, z, value);
+                let credenciamento = is_credenciamento(&contracts[p.idx]);
+                let routine = !credenciamento && is_routine_supplier(&contracts[p.idx]);
+                let mut severity = severity(s, direction, z, value);
+                if credenciamento {
+                    severity = severity.lower().lower();
+                } else if routine {
+                    severity = severity.lower();
+                }
                 let financial_impact = match direction {
                     Direction::Above => round(value - typical, 2).max(0.0),
                     Direction::Below => 0.0,
@@ -456,6 +476,8 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
                     direction,
                     severity,
                     financial_impact,
+                    credenciamento,
+                    routine,
                 });
             }
         }
@@ -512,6 +534,11 @@ fn confidence(s: &PriceSettings, cand: &Candidate) -> f64 {
     }
     if cand.size < 2 * s.min_group_size {
         c *= 0.9;
+    }
+    if cand.credenciamento {
+        c *= 0.7;
+    } else if cand.routine {
+        c *= 0.85;
     }
     (c * 1000.0).round() / 1000.0
 }
@@ -580,12 +607,19 @@ fn finding(
         "Comparamos este contrato com {group}. O valor típico (mediana) do grupo é {}; este \
          contrato vale {}, {multiple}. Na escala logarítmica, que trata igualmente contratos \
          grandes e pequenos, ele está a {} desvios robustos {relation} do centro do grupo; \
-         consideramos atípico a partir de {} desvios e de {} vezes a mediana.",
+         consideramos atípico a partir de {} desvios e de {} vezes a mediana.{}",
         format::reais(cand.typical),
         format::reais(cand.value),
         format::decimal(cand.z.abs(), 1),
         format::decimal(s.z_threshold, 1),
         format::decimal(s.min_ratio_to_median, 1),
+        if cand.credenciamento {
+            CREDENCIAMENTO_NOTE
+        } else if cand.routine {
+            ROUTINE_SUPPLIER_NOTE
+        } else {
+            ""
+        },
     );
     let suggested_actions = match cand.direction {
         Direction::Above => vec![
@@ -634,6 +668,8 @@ fn finding(
             "modality": modality_shown,
             "ratio_to_median": round(ratio, 2),
             "robust_z": round(cand.z, 2),
+            "credenciamento": cand.credenciamento,
+            "routine_supplier": cand.routine,
             "z_threshold": s.z_threshold,
             "min_ratio_to_median": s.min_ratio_to_median,
         }),

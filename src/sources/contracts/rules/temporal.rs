@@ -38,7 +38,8 @@
 //!   financial_impact = value of the contracts with such dates. When most of
 //!   them are dated on the day their validity starts (the convention of
 //!   recording the start of validity as the signature), the finding says so and
-//!   drops one step, with half the confidence; when all are, it is low.
+//!   drops one step, with half the confidence, and lists only three of them;
+//!   when all are, it is low.
 //! - `temporal.signed_after_validity_start`: a contract whose validity began more
 //!   than `retroactive_min_days` days before it was signed: services delivered
 //!   without a contract (a "contrato verbal", void under Lei 8.666/1993 art. 60,
@@ -81,6 +82,11 @@ use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Find
 pub const MONTHLY_SPIKE: &str = "temporal.monthly_spike";
 pub const YEAR_END_RUSH: &str = "temporal.year_end_rush";
 pub const WEEKEND_OR_HOLIDAY_SIGNATURE: &str = "temporal.weekend_or_holiday_signature";
+
+/// Contracts listed by a finding explained by a recognised convention or a
+/// lawful routine: enough to see the pattern, without marking each contract
+/// as a suspect (the count and total stay in the evidence).
+pub(crate) const CONVENTION_EXAMPLES: usize = 3;
 pub const SIGNED_AFTER_VALIDITY_START: &str = "temporal.signed_after_validity_start";
 pub const LATE_DOU_PUBLICATION: &str = "temporal.late_dou_publication";
 
@@ -704,7 +710,18 @@ fn offday_signature(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
                 chance_text(p),
                 top.join("; "),
             ),
-            records: largest_first(off.clone(), contracts, s.max_records_per_finding),
+            // Dated by the convention, the contracts are examples of a habit of
+            // registration, not each a suspect: a few are listed, the count is in
+            // the evidence.
+            records: largest_first(
+                off.clone(),
+                contracts,
+                if convention {
+                    CONVENTION_EXAMPLES.min(s.max_records_per_finding)
+                } else {
+                    s.max_records_per_finding
+                },
+            ),
             suggested_actions: vec![
                 "Conferir nos processos a data real de assinatura dos contratos e se os \
                  serviços começaram antes dela."

@@ -41,6 +41,8 @@
 //!   no modality is published, the legal basis: those words, or the article of
 //!   the law (Lei 8.666/93 art. 24/25, Lei 13.303/16 art. 29/30, Lei 14.133/21
 //!   art. 75/74). `financial_impact` = the contracts' total (known values only).
+//!   A routine relation (support foundation, utility) lists only its three
+//!   largest contracts, the count being in the evidence.
 //!   Severity: critical when total ≥ 10 × `large_value` and count ≥ twice the
 //!   minimum; high when total ≥ `large_value`; medium when count ≥ twice the
 //!   minimum or total ≥ `large_value` / 10; low otherwise. Purchases split under
@@ -1169,13 +1171,20 @@ fn repeated_finding(
     } else {
         String::new()
     };
-    // Chronological, as the story reads; the largest are kept when capped.
+    // Chronological, as the story reads; the largest are kept when capped. A
+    // routine relation lists a few: the law foresees its contracts, what is
+    // worth checking is the volume, which the evidence carries.
+    let cap = if routine.is_some() {
+        super::temporal::CONVENTION_EXAMPLES.min(s.max_records)
+    } else {
+        s.max_records
+    };
     let mut records = largest(
         data,
         run.iter()
             .map(|d| (d.idx, values_of(data, d.idx)))
             .collect(),
-        s.max_records,
+        cap,
     );
     records.sort_by(|a, b| {
         let (ca, cb) = (&data.contracts[*a], &data.contracts[*b]);

@@ -1,0 +1,143 @@
+//! Contracting the law foresees, where a rule's usual reading misleads and the
+//! finding is explained and shown lower instead.
+
+use crate::domain::text;
+use crate::sources::contracts::model::Contract;
+
+/// Words of a folded object that name health care, which the armed forces'
+/// and other agencies' health systems buy by credenciamento (OCS, PSA, OSE).
+const HEALTH_CARE: &[&str] = &[
+    "saude",
+    "medic",
+    "hospitalar",
+    "ambulatorial",
+    "fisioterapia",
+    "exames",
+    "consultas",
+    "odontolog",
+    "psicolog",
+    "patologia",
+];
+
+/// A credenciamento: an inexigibilidade by which an agency hires every
+/// qualified provider at its own table of prices (Lei 14.133/2021 art. 79; Lei
+/// 8.666/1993 art. 25, as case law reads it), mostly health care for the armed
+/// forces' systems. The value registered is a ceiling estimated for the
+/// period, not the price of a service, and several contracts share object and
+/// value by design. Named in the object, or an inexigibilidade for health care.
+pub fn is_credenciamento(c: &Contract) -> bool {
+    let object = text::fold(&c.object);
+    if object.contains("credenciamento") || object.contains("credenciad") {
+        return true;
+    }
+    let inexigibilidade = c
+        .modality
+        .as_deref()
+        .or(c.bidding_modality.as_deref())
+        .is_some_and(|m| text::fold(m).contains("inexigib"));
+    inexigibilidade && HEALTH_CARE.iter().any(|w| object.contains(w))
+}
+
+/// Federal state companies hired without bidding by law (Lei 8.666/1993 art.
+/// 24 VIII and XVI; Lei 14.133/2021 art. 75 IX), by the supplier's folded name.
+const STATE_COMPANIES: &[&str] = &[
+    "telebras",
+    "telecomunicacoes brasileiras",
+    "servico federal de processamento",
+    "serpro",
+    "dataprev",
+    "empresa de tecnologia e informacoes da previdencia",
+    "imprensa nacional",
+    "casa da moeda",
+    "empresa brasileira de correios",
+    "empresa brasil de comunicacao",
+];
+
+/// A supplier the law lets agencies hire directly as a matter of course: a
+/// support foundation of the buying institution (Lei 8.958/1994), a public
+/// utility, or a federal state company. A contract's size then says what the
+/// project or the service is, not what it cost.
+pub fn is_routine_supplier(c: &Contract) -> bool {
+    let supplier = c.supplier_name.as_deref().unwrap_or("");
+    let buyer =
+        c.ug.name
+            .as_deref()
+            .or(c.agency.name.as_deref())
+            .unwrap_or("");
+    if super::vendor::is_support_foundation(buyer, supplier) || super::vendor::is_utility(supplier)
+    {
+        return true;
+    }
+    let folded = text::fold(supplier);
+    STATE_COMPANIES.iter().any(|w| folded.contains(w))
+}
+
+/// What a price finding about a routine supplier adds to its explanation.
+pub const ROUTINE_SUPPLIER_NOTE: &str = " O fornecedor é uma fundação de apoio, uma \
+     concessionária de serviço público ou uma empresa estatal, que a lei permite contratar \
+     diretamente (Lei 8.958/1994; Lei 8.666/1993, art. 24; Lei 14.133/2021, art. 75): o valor \
+     costuma refletir o tamanho do projeto ou do serviço. Por isso a gravidade é um grau menor.";
+
+/// What a finding about a credenciamento adds to its explanation.
+pub const CREDENCIAMENTO_NOTE: &str = " Este contrato é um credenciamento (inexigibilidade \
+     em que o órgão contrata todos os prestadores habilitados pela sua tabela de preços; Lei \
+     14.133/2021, art. 79): o valor registrado costuma ser um teto estimado para o período, não \
+     o preço de um serviço, e vários prestadores recebem o mesmo objeto e o mesmo valor. Por \
+     isso a gravidade é dois graus menor; o que vale conferir é quanto foi efetivamente pago.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contract(object: &str, modality: &str) -> Contract {
+        Contract {
+            object: object.into(),
+            modality: Some(modality.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn support_foundations_utilities_and_state_companies_are_routine_suppliers() {
+        let by = |supplier: &str, ug: &str| Contract {
+            supplier_name: Some(supplier.into()),
+            ug: crate::sources::contracts::model::Unit {
+                code: None,
+                name: Some(ug.into()),
+            },
+            ..Default::default()
+        };
+        assert!(is_routine_supplier(&by(
+            "TELECOMUNICACOES BRASILEIRAS SA TELEBRAS",
+            "COMANDO DO EXERCITO"
+        )));
+        assert!(is_routine_supplier(&by(
+            "FUNDACAO DE APOIO UNIVERSITARIO",
+            "UNIVERSIDADE FEDERAL DE UBERLANDIA"
+        )));
+        assert!(!is_routine_supplier(&by(
+            "INSTITUTO SOCIAL SE LIGA",
+            "HOSPITAL MILITAR DE AREA DE SAO PAULO"
+        )));
+    }
+
+    #[test]
+    fn credenciamentos_are_told_by_their_object_or_by_health_care_bought_without_bidding() {
+        assert!(is_credenciamento(&contract(
+            "CREDENCIAMENTO DE OCS E PSA PARA COMPLEMENTAR AS ATIVIDADES DO HGEBELÉM.",
+            "Inexigibilidade de Licitação"
+        )));
+        assert!(is_credenciamento(&contract(
+            "FISIOTERAPIA",
+            "Inexigibilidade de Licitação"
+        )));
+        assert!(!is_credenciamento(&contract(
+            "AQUISIÇÃO DE MEDICAMENTOS",
+            "Pregão"
+        )));
+        assert!(!is_credenciamento(&contract(
+            "AQUISIÇÃO DE MUNIÇÃO LEVE",
+            "Inexigibilidade de Licitação"
+        )));
+    }
+}
