@@ -119,6 +119,13 @@ pub struct VendorSettings {
     /// Emergency dispensas between one UG and one supplier, in the whole
     /// database, that make `vendor.repeated_emergency_dispensa`. Defaults to 2.
     pub emergency_min_awards: usize,
+    /// `vendor.newcomer_direct_award`: reais from which a direct award that is
+    /// its supplier's first contract in the database is reported. Defaults to
+    /// 1000000.0.
+    pub newcomer_min_value: f64,
+    /// Days after the database's earliest month of publication before which
+    /// "first contract" cannot be told. Defaults to 365.
+    pub newcomer_min_history_days: u32,
     /// Reais from which an amount is large for severity. Defaults to 1000000.0.
     pub large_value: f64,
     /// Most records listed in one finding (the largest are kept). Defaults to 50.
@@ -139,6 +146,8 @@ impl Default for VendorSettings {
             hhi_min_suppliers: 3,
             direct_min_contracts: 5,
             emergency_min_awards: 2,
+            newcomer_min_value: 1_000_000.0,
+            newcomer_min_history_days: 365,
             large_value: 1_000_000.0,
             max_records: 50,
             max_findings: 200,

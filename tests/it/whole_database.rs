@@ -11,6 +11,7 @@ use crate::import::{shipped, CONTRACTS_ZIP};
 use crate::pipeline_end_to_end::{insert_as_citizen, row_json};
 
 pub const ITEMS_ZIP: &str = "procurement/portal_transparencia_itens_compra_202101-202212.zip";
+const AMENDMENTS_ZIP: &str = "procurement/portal_transparencia_termos_aditivos_202101-202212.zip";
 
 /// The results of one rule in a completed investigation.
 fn of_rule<'a>(row: &'a Value, rule: &str) -> Vec<&'a Value> {
@@ -191,4 +192,126 @@ async fn emergency_dispensas_repeated_with_one_supplier_are_counted_across_the_w
         fiotec["severity"], "high",
         "critical, one step lower: {fiotec:#}"
     );
+}
+
+/// An investigation over everything puts on its first page (the first 20
+/// results) the findings most worth a reporter's hour: all critical, each with
+/// at least R$ 1 million at stake, the rules taking turns, and none of the
+/// cases the law foresees (credenciamentos, support foundations, utilities,
+/// state companies, a catalogue error, a typing slip), which are explained and
+/// shown lower instead.
+#[tokio::test]
+async fn the_first_page_of_everything_is_strong_evidence_large_money_and_no_recognised_case() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let reports = fiscal::sources::import::import_paths(
+        &mut client,
+        &[
+            shipped(CONTRACTS_ZIP),
+            shipped(AMENDMENTS_ZIP),
+            shipped(ITEMS_ZIP),
+        ],
+    )
+    .await;
+    fiscal::sources::import::check(&reports).expect("imported");
+    let user = add_user(&client).await;
+    let id = insert_as_citizen(&client, user, "todos os contratos", json!({}), json!([])).await;
+    drain_builtin(&db).await;
+    let row = row_json(&client, id).await;
+    assert_eq!(row["status"], "completed", "{row:#}");
+    let first_page: Vec<&Value> = row["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .take(20)
+        .collect();
+    assert_eq!(first_page.len(), 20);
+    let mut rules = Vec::new();
+    for r in &first_page {
+        let evidence = &r["metadata"]["evidence"];
+        let what = format!("{}: {}", r["metadata"]["rule"], r["description"]);
+        assert_eq!(r["severity"], "critical", "{what}");
+        assert!(
+            r["metadata"]["financial_impact"].as_f64() >= Some(1_000_000.0),
+            "{what}"
+        );
+        for recognised in [
+            "credenciamento",
+            "routine_supplier",
+            "miscatalogued",
+            "support_foundation",
+        ] {
+            assert_ne!(
+                evidence[recognised], true,
+                "{recognised} on the first page: {what}"
+            );
+        }
+        assert!(evidence["routine"].is_null(), "{what}");
+        let object = r["affected_records"][0]["objeto"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        assert!(!object.contains("credenciamento"), "{what}: {object}");
+        if r["metadata"]["rule"] == "payment.value_discrepancy" {
+            assert!(evidence["pattern"].is_null(), "a typing slip: {what}");
+        }
+        rules.push(
+            r["metadata"]["rule"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    for pair in rules.windows(2) {
+        assert_ne!(pair[0], pair[1], "rules take turns: {rules:?}");
+    }
+}
+
+/// DNIT's headquarters (UG 393003) hired COESA CONSTRUÇÃO E MONTAGENS, in
+/// judicial recovery, for R$ 221 million by dispensa on 18/10/2022: its only
+/// contract in the database. Every supplier the rule reports has, in the
+/// database, no contract signed before the one reported.
+#[tokio::test]
+async fn a_large_direct_award_as_a_suppliers_first_contract_is_reported_and_only_then() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let reports =
+        fiscal::sources::import::import_paths(&mut client, &[shipped(CONTRACTS_ZIP)]).await;
+    fiscal::sources::import::check(&reports).expect("imported");
+    let user = add_user(&client).await;
+    let id = insert_as_citizen(
+        &client,
+        user,
+        "contratos do DNIT em 2022",
+        json!({"codigo_orgao_superior": "39000", "year": 2022}),
+        json!(["vendor"]),
+    )
+    .await;
+    drain_builtin(&db).await;
+    let row = row_json(&client, id).await;
+    let found = of_rule(&row, "vendor.newcomer_direct_award");
+    let coesa = found
+        .iter()
+        .find(|r| r["metadata"]["evidence"]["supplier_code"] == "18738697000168")
+        .unwrap_or_else(|| panic!("COESA's dispensa is not found: {found:#?}"));
+    assert_eq!(coesa["affected_records"][0]["numero"], "5572022");
+    assert_eq!(coesa["severity"], "critical", "{coesa:#}");
+    for f in &found {
+        let record = &f["affected_records"][0];
+        let earlier: i64 = client
+            .query_one(
+                "select count(*) from transparency.contracts c
+                 where c.codigo_contratado = $1
+                   and c.data_assinatura < (select data_assinatura from transparency.contracts
+                                            where contract_id = $2 limit 1)",
+                &[
+                    &f["metadata"]["evidence"]["supplier_code"].as_str(),
+                    &record["id"].as_str(),
+                ],
+            )
+            .await
+            .expect("earlier contracts")
+            .get(0);
+        assert_eq!(earlier, 0, "a supplier with earlier contracts: {f:#}");
+    }
 }

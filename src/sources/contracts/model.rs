@@ -134,6 +134,15 @@ pub struct EmergencyHistory {
     pub awards: Vec<EmergencyAward>,
 }
 
+/// A supplier's contracts anywhere in the database.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SupplierHistory {
+    /// Its earliest signature date in the database.
+    pub first_signed: Option<NaiveDate>,
+    /// How many contracts it has in the database.
+    pub contracts: u32,
+}
+
 /// The records of one investigation.
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
@@ -141,6 +150,12 @@ pub struct Dataset {
     /// Emergency dispensas by (UG, supplier), read from the whole database
     /// (see `rules::emergency`).
     pub emergencies: Vec<EmergencyHistory>,
+    /// The whole database's record of the suppliers of the investigation's
+    /// direct awards (see `rules::newcomer`), by supplier code.
+    pub supplier_history: std::collections::HashMap<Shared, SupplierHistory>,
+    /// The earliest month of publication in the database: what "first" can
+    /// mean.
+    pub published_from: Option<NaiveDate>,
     /// The penalties of the suppliers of `contracts`, by supplier code, in
     /// publication order.
     pub sanctions: std::collections::HashMap<String, Vec<SupplierSanction>>,

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::sources::contracts::model::{
     Amendment, Contract, Dataset, EmergencyAward, EmergencyHistory, ItemPeers, ItemPrice, Shared,
-    SupplierSanction, Unit,
+    SupplierHistory, SupplierSanction, Unit,
 };
 
 /// Why retrieval stopped early.
@@ -231,6 +231,28 @@ fn emergencies_query(f: &ContractFilters) -> (String, QueryParams) {
              order by c.contract_id, c.source_month desc
          ) e
          order by 1, 3, 7 nulls last, 5"
+    );
+    (sql, params)
+}
+
+/// The whole database's record (earliest signature, contracts) of every
+/// supplier of a direct award among the contracts the filters select, and the
+/// database's earliest month of publication on each row.
+fn supplier_history_query(f: &ContractFilters) -> (String, QueryParams) {
+    let (clause, params) = where_clause(f);
+    let sql = format!(
+        "with asked as (
+             select distinct c.codigo_contratado
+             from transparency.contracts c
+             where {clause}
+               and (c.modalidade_busca like '%dispensa%' or c.modalidade_busca like '%inexigib%')
+               and c.codigo_contratado is not null
+         )
+         select c.codigo_contratado, min(c.data_assinatura), count(distinct c.contract_id)::int4,
+                (select min(source_month) from transparency.contracts)
+         from transparency.contracts c
+         join asked a using (codigo_contratado)
+         group by c.codigo_contratado"
     );
     (sql, params)
 }
@@ -451,6 +473,8 @@ pub async fn retrieve(
     }
     let sanctions = sanctions_of(client, &contracts).await?;
     let emergencies = emergencies_of(client, filters, &mut strings).await?;
+    let (supplier_history, published_from) =
+        supplier_history_of(client, filters, &mut strings).await?;
     let stats = RetrievalStats {
         contracts: contracts.len(),
         amendments,
@@ -461,6 +485,8 @@ pub async fn retrieve(
             contracts,
             sanctions,
             emergencies,
+            supplier_history,
+            published_from,
         },
         stats,
     ))
@@ -519,6 +545,38 @@ async fn attach_items(
         index.each(ug.as_deref(), &number, |i| out.push((i, priced.clone())));
     }
     Ok(out)
+}
+
+/// The rows of [`supplier_history_query`].
+async fn supplier_history_of(
+    client: &Client,
+    filters: &ContractFilters,
+    strings: &mut Interner,
+) -> Result<(HashMap<Shared, SupplierHistory>, Option<NaiveDate>), RetrievalError> {
+    let rows = query_rows(client, &supplier_history_query(filters))
+        .await
+        .context("querying the suppliers' history")?;
+    pin_mut!(rows);
+    let mut out = HashMap::new();
+    let mut published_from = None;
+    while let Some(r) = rows
+        .try_next()
+        .await
+        .context("reading the suppliers' history")?
+    {
+        let Some(code) = strings.get(r.get::<_, Option<&str>>(0)) else {
+            continue;
+        };
+        published_from = r.get(3);
+        out.insert(
+            code,
+            SupplierHistory {
+                first_signed: r.get(1),
+                contracts: r.get::<_, i32>(2).max(0) as u32,
+            },
+        );
+    }
+    Ok((out, published_from))
 }
 
 /// The emergency dispensas of [`emergencies_query`], grouped by (UG, supplier).

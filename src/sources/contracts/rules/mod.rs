@@ -5,6 +5,7 @@
 pub mod duplicate;
 pub mod emergency;
 pub mod item_price;
+pub mod newcomer;
 pub mod pattern;
 pub mod payment;
 pub mod price;

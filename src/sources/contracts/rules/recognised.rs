@@ -38,9 +38,18 @@ pub fn is_credenciamento(c: &Contract) -> bool {
     inexigibilidade && HEALTH_CARE.iter().any(|w| object.contains(w))
 }
 
-/// Federal state companies hired without bidding by law (Lei 8.666/1993 art.
-/// 24 VIII and XVI; Lei 14.133/2021 art. 75 IX), by the supplier's folded name.
+/// State companies and public laboratories hired without bidding by law (Lei
+/// 8.666/1993 art. 24 VIII and XVI; Lei 14.133/2021 art. 75 IX), by the
+/// supplier's folded name.
 const STATE_COMPANIES: &[&str] = &[
+    "instituto de tecnologia do parana",
+    "tecpar",
+    "butantan",
+    "hemoderivados",
+    "fundacao ezequiel dias",
+    "laboratorio farmaceutico do estado",
+    "instituto vital brazil",
+    "fundacao para o remedio popular",
     "telebras",
     "telecomunicacoes brasileiras",
     "servico federal de processamento",
@@ -55,7 +64,7 @@ const STATE_COMPANIES: &[&str] = &[
 
 /// A supplier the law lets agencies hire directly as a matter of course: a
 /// support foundation of the buying institution (Lei 8.958/1994), a public
-/// utility, or a federal state company. A contract's size then says what the
+/// utility, or a state company or public laboratory. A contract's size then says what the
 /// project or the service is, not what it cost.
 pub fn is_routine_supplier(c: &Contract) -> bool {
     let supplier = c.supplier_name.as_deref().unwrap_or("");
@@ -114,6 +123,10 @@ mod tests {
         assert!(is_routine_supplier(&by(
             "FUNDACAO DE APOIO UNIVERSITARIO",
             "UNIVERSIDADE FEDERAL DE UBERLANDIA"
+        )));
+        assert!(is_routine_supplier(&by(
+            "INSTITUTO DE TECNOLOGIA DO PARANA",
+            "DEPARTAMENTO DE LOGISTICA EM SAUDE - DLOG"
         )));
         assert!(!is_routine_supplier(&by(
             "INSTITUTO SOCIAL SE LIGA",

@@ -49,6 +49,9 @@
 //!   the dispensa ceilings are `duplicate.split_purchase`'s business, with the
 //!   legal limit of each date; this rule looks at the relationship.
 //!
+//! - `vendor.repeated_emergency_dispensa` (`emergency.rs`) and
+//!   `vendor.newcomer_direct_award` (`newcomer.rs`) read the whole database's
+//!   record of the pair or the supplier.
 //! - `vendor.sanctioned_supplier`: a supplier punished in a sanctions list before
 //!   the signature (see `sanctioned.rs`).
 //!
@@ -98,6 +101,14 @@ impl Detector<Dataset> for VendorDetector {
         findings.extend(market_concentration(s, data, &by_agency, &dominated));
         findings.extend(repeated_direct_contracting(s, data, &index));
         findings.extend(super::emergency::repeated_emergency_dispensa(s, data));
+        findings.extend(super::newcomer::newcomer_direct_award(
+            s,
+            data,
+            index
+                .direct
+                .iter()
+                .map(|d| (d.idx, d.kind == DirectKind::Dispensa)),
+        ));
         findings.extend(super::sanctioned::sanctioned_supplier(data));
         findings
     }
