@@ -13,6 +13,16 @@ use crate::pipeline_end_to_end::{insert_as_citizen, row_json};
 pub const ITEMS_ZIP: &str = "procurement/portal_transparencia_itens_compra_202101-202212.zip";
 const AMENDMENTS_ZIP: &str = "procurement/portal_transparencia_termos_aditivos_202101-202212.zip";
 
+/// A test database with the shipped files `relative` imported, and a client.
+async fn imported(relative: &[&str]) -> (TestDb, tokio_postgres::Client) {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let paths: Vec<_> = relative.iter().map(|r| shipped(r)).collect();
+    let reports = fiscal::sources::import::import_paths(&mut client, &paths).await;
+    fiscal::sources::import::check(&reports).expect("imported");
+    (db, client)
+}
+
 /// The results of one rule in a completed investigation.
 fn of_rule<'a>(row: &'a Value, rule: &str) -> Vec<&'a Value> {
     assert_eq!(row["status"], "completed", "{row:#}");
@@ -36,14 +46,7 @@ fn item_findings(row: &Value) -> Vec<&Value> {
 /// the month, and is not compared.
 #[tokio::test]
 async fn an_item_is_priced_against_every_agency_and_a_monthly_service_is_left_out() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    let reports = fiscal::sources::import::import_paths(
-        &mut client,
-        &[shipped(CONTRACTS_ZIP), shipped(ITEMS_ZIP)],
-    )
-    .await;
-    fiscal::sources::import::check(&reports).expect("imported");
+    let (db, client) = imported(&[CONTRACTS_ZIP, ITEMS_ZIP]).await;
     let peers = client
         .query_one(
             "select itens, orgaos, precos[3] from transparency.item_price_peers
@@ -125,11 +128,7 @@ async fn an_item_is_priced_against_every_agency_and_a_monthly_service_is_left_ou
 /// with a single emergency dispensa is not reported.
 #[tokio::test]
 async fn emergency_dispensas_repeated_with_one_supplier_are_counted_across_the_whole_database() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    let reports =
-        fiscal::sources::import::import_paths(&mut client, &[shipped(CONTRACTS_ZIP)]).await;
-    fiscal::sources::import::check(&reports).expect("imported");
+    let (db, client) = imported(&[CONTRACTS_ZIP]).await;
     let user = add_user(&client).await;
     let ufpe = insert_as_citizen(
         &client,
@@ -202,18 +201,7 @@ async fn emergency_dispensas_repeated_with_one_supplier_are_counted_across_the_w
 /// shown lower instead.
 #[tokio::test]
 async fn the_first_page_of_everything_is_strong_evidence_large_money_and_no_recognised_case() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    let reports = fiscal::sources::import::import_paths(
-        &mut client,
-        &[
-            shipped(CONTRACTS_ZIP),
-            shipped(AMENDMENTS_ZIP),
-            shipped(ITEMS_ZIP),
-        ],
-    )
-    .await;
-    fiscal::sources::import::check(&reports).expect("imported");
+    let (db, client) = imported(&[CONTRACTS_ZIP, AMENDMENTS_ZIP, ITEMS_ZIP]).await;
     let user = add_user(&client).await;
     let id = insert_as_citizen(&client, user, "todos os contratos", json!({}), json!([])).await;
     drain_builtin(&db).await;
@@ -273,11 +261,7 @@ async fn the_first_page_of_everything_is_strong_evidence_large_money_and_no_reco
 /// database, no contract signed before the one reported.
 #[tokio::test]
 async fn a_large_direct_award_as_a_suppliers_first_contract_is_reported_and_only_then() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    let reports =
-        fiscal::sources::import::import_paths(&mut client, &[shipped(CONTRACTS_ZIP)]).await;
-    fiscal::sources::import::check(&reports).expect("imported");
+    let (db, client) = imported(&[CONTRACTS_ZIP]).await;
     let user = add_user(&client).await;
     let id = insert_as_citizen(
         &client,

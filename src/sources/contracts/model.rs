@@ -230,6 +230,14 @@ pub fn unit_label(unit: &Unit) -> String {
     }
 }
 
+/// The supplier as a sentence names it: its name, else its code.
+pub fn supplier_name(c: &Contract) -> &str {
+    c.supplier_name
+        .as_deref()
+        .or(c.supplier_code.as_deref())
+        .unwrap_or("fornecedor não informado")
+}
+
 /// "Contrato 12021 de FORNECEDOR, UG (código)".
 pub fn contract_label(c: &Contract) -> String {
     let supplier = c

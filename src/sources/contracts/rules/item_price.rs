@@ -49,7 +49,7 @@ use crate::analysis::rank::{keep_strongest, Rank};
 use crate::domain::format::{self, count, round};
 use crate::domain::text;
 use crate::sources::contracts::model::{
-    unit_label, Contract, Dataset, Family, Finding, ItemPeers, ItemPrice, Severity,
+    supplier_name, unit_label, Contract, Dataset, Family, Finding, ItemPeers, ItemPrice, Severity,
 };
 
 use super::price::PriceSettings;
@@ -264,11 +264,7 @@ const ITEMS_TOLD: usize = 3;
 
 fn finding(s: &PriceSettings, c: &Contract, cand: Candidate) -> Finding {
     let unit = unit_label(&c.ug);
-    let supplier = c
-        .supplier_name
-        .as_deref()
-        .or(c.supplier_code.as_deref())
-        .unwrap_or("fornecedor não informado");
+    let supplier = supplier_name(c);
     let first = &cand.items[0];
     let told: Vec<String> = cand
         .items

@@ -25,7 +25,9 @@ use serde_json::json;
 
 use crate::analysis::rank::{keep_strongest, Rank};
 use crate::domain::format::{self, count, round};
-use crate::sources::contracts::model::{unit_label, Dataset, Family, Finding, Severity};
+use crate::sources::contracts::model::{
+    supplier_name, unit_label, Dataset, Family, Finding, Severity,
+};
 
 use super::recognised::{is_credenciamento, is_routine_supplier};
 use super::vendor::VendorSettings;
@@ -100,11 +102,7 @@ fn finding(
 ) -> Finding {
     let c = &data.contracts[idx];
     let unit = unit_label(&c.ug);
-    let supplier = c
-        .supplier_name
-        .as_deref()
-        .or(c.supplier_code.as_deref())
-        .unwrap_or("fornecedor não informado");
+    let supplier = supplier_name(c);
     let kind = if dispensa {
         "dispensa de licitação"
     } else {

@@ -60,7 +60,9 @@ use crate::analysis::rank::{keep_strongest, Rank};
 use crate::domain::format::{self, count, round, thousands};
 use crate::domain::stats;
 use crate::domain::text;
-use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Finding, Severity};
+use crate::sources::contracts::model::{
+    supplier_name, Contract, Dataset, Detector, Family, Finding, Severity,
+};
 
 use super::recognised::{
     is_credenciamento, is_routine_supplier, CREDENCIAMENTO_NOTE, ROUTINE_SUPPLIER_NOTE,
@@ -559,11 +561,7 @@ fn finding(
 ) -> Finding {
     let agency = agency_name(c);
     let modality_shown = modality(c).unwrap_or_default().to_string();
-    let supplier = c
-        .supplier_name
-        .as_deref()
-        .or(c.supplier_code.as_deref())
-        .unwrap_or("fornecedor não informado");
+    let supplier = supplier_name(c);
     let (ratio, relation) = match cand.direction {
         Direction::Above => (cand.value / cand.typical, "acima"),
         Direction::Below => (cand.typical / cand.value, "abaixo"),
