@@ -245,7 +245,7 @@ fn pipeline(c: &mut Criterion) {
                 let (data, _) = retrieve(
                     &client,
                     &filters,
-                    usize::MAX,
+                    (usize::MAX, settings.detectors.vendor.newcomer_min_value),
                     &CancellationToken::new(),
                     |_| {},
                 )

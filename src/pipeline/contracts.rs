@@ -239,7 +239,10 @@ impl Source for Contracts {
         let retrieval = retrieve(
             reading.client,
             filters,
-            reading.max_records,
+            (
+                reading.max_records,
+                self.detectors.vendor.newcomer_min_value,
+            ),
             reading.cancel,
             |n| reading.progress.records_analyzed(n),
         );
