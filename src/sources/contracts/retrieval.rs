@@ -203,36 +203,51 @@ fn items_query(f: &ContractFilters) -> (String, QueryParams) {
     (sql, params)
 }
 
-/// What makes an emergency dispensa in SQL: the modality and the object as the
-/// importer folds them (Lei 8.666/1993 art. 24 IV, Lei 14.133/2021 art. 75
-/// VIII; the Portal rarely fills in the legal basis, the object says it).
-const EMERGENCY_DISPENSA: &str =
-    "c.modalidade_busca like '%dispensa%' and c.objeto_busca like '%emergen%'";
+/// Every emergency dispensa in the database between the (UG, supplier) pairs
+/// of `$1` and `$2`, each at its latest publication, in (UG, supplier,
+/// signature) order. The pairs come from the contracts already read
+/// ([`emergency_pairs`]), so the filters' rows are not scanned again.
+const EMERGENCIES: &str = "
+    select * from (
+        select distinct on (c.contract_id) c.codigo_ug, c.nome_ug, c.codigo_contratado,
+               c.nome_contratado, c.contract_id, c.numero, c.data_assinatura,
+               coalesce(c.valor_final, c.valor_inicial)::float8, c.objeto
+        from transparency.contracts c
+        join unnest($1::text[], $2::text[]) as asked(codigo_ug, codigo_contratado)
+            using (codigo_ug, codigo_contratado)
+        where c.modalidade_busca like '%dispensa%' and c.objeto_busca like '%emergen%'
+        order by c.contract_id, c.source_month desc
+    ) e
+    order by 1, 3, 7 nulls last, 5";
 
-/// Every emergency dispensa in the database between a UG and a supplier that
-/// have one among the contracts the filters select, each at its latest
-/// publication, in (UG, supplier, signature) order.
-fn emergencies_query(f: &ContractFilters) -> (String, QueryParams) {
-    let (clause, params) = where_clause(f);
-    let sql = format!(
-        "with asked as (
-             select distinct c.codigo_ug, c.codigo_contratado
-             from transparency.contracts c
-             where {clause} and {EMERGENCY_DISPENSA}
-               and c.codigo_ug is not null and c.codigo_contratado is not null
-         )
-         select * from (
-             select distinct on (c.contract_id) c.codigo_ug, c.nome_ug, c.codigo_contratado,
-                    c.nome_contratado, c.contract_id, c.numero, c.data_assinatura,
-                    coalesce(c.valor_final, c.valor_inicial)::float8, c.objeto
-             from transparency.contracts c
-             join asked a using (codigo_ug, codigo_contratado)
-             where {EMERGENCY_DISPENSA}
-             order by c.contract_id, c.source_month desc
-         ) e
-         order by 1, 3, 7 nulls last, 5"
-    );
-    (sql, params)
+/// The (UG, supplier) pairs of the emergency dispensas among `contracts`, as
+/// [`EMERGENCIES`] reads the rest of the database: a dispensa by its modality
+/// whose object, folded, speaks of an emergency (Lei 8.666/1993 art. 24 IV,
+/// Lei 14.133/2021 art. 75 VIII; the Portal rarely fills in the legal basis).
+fn emergency_pairs(contracts: &[Contract]) -> (Vec<&str>, Vec<&str>) {
+    let mut dispensa: HashMap<&str, bool> = HashMap::new();
+    let mut pairs: Vec<(&str, &str)> = contracts
+        .iter()
+        .filter(|c| {
+            c.modality.as_deref().is_some_and(|m| {
+                *dispensa
+                    .entry(m)
+                    .or_insert_with(|| super::rules::vendor::modality_is_dispensa(m))
+            })
+        })
+        // Folding is the cost: only objects that can say it are folded.
+        .filter(|c| {
+            c.object
+                .as_bytes()
+                .windows(5)
+                .any(|w| w.eq_ignore_ascii_case(b"emerg"))
+        })
+        .filter(|c| crate::domain::text::fold(&c.object).contains("emergen"))
+        .filter_map(|c| Some((c.ug.code.as_deref()?, c.supplier_code.as_deref()?)))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs.into_iter().unzip()
 }
 
 /// The whole database's record (earliest signature, contracts) of `$1`'s
@@ -247,7 +262,7 @@ const SUPPLIER_HISTORY: &str = "
     group by c.codigo_contratado";
 
 /// The suppliers of the direct awards (dispensa, inexigibilidade, by the
-/// modality, as the importer folds it) of at least `direct_from` reais.
+/// modality, read as the vendor rules read it) of at least `direct_from` reais.
 fn direct_award_suppliers(contracts: &[Contract], direct_from: f64) -> Vec<&str> {
     let mut direct: HashMap<&str, bool> = HashMap::new();
     let mut codes: Vec<&str> = contracts
@@ -255,10 +270,9 @@ fn direct_award_suppliers(contracts: &[Contract], direct_from: f64) -> Vec<&str>
         .filter(|c| c.value_signed().is_some_and(|v| v >= direct_from))
         .filter(|c| {
             c.modality.as_deref().is_some_and(|m| {
-                *direct.entry(m).or_insert_with(|| {
-                    let folded = crate::domain::text::fold(m);
-                    folded.contains("dispensa") || folded.contains("inexigib")
-                })
+                *direct
+                    .entry(m)
+                    .or_insert_with(|| super::rules::vendor::modality_is_direct(m))
             })
         })
         .filter_map(|c| c.supplier_code.as_deref())
@@ -478,13 +492,12 @@ pub async fn retrieve(
     let items = attach_items(client, filters, &index, &mut strings, cancel).await?;
     drop(index);
     attach(&mut contracts, attached);
-    let mut priced = 0;
+    let priced = items.len();
     for (i, item) in items {
         contracts[i].items.push(item);
-        priced += 1;
     }
     let sanctions = sanctions_of(client, &contracts).await?;
-    let emergencies = emergencies_of(client, filters, &mut strings).await?;
+    let emergencies = emergencies_of(client, emergency_pairs(&contracts), &mut strings).await?;
     let (supplier_history, published_from) = supplier_history_of(
         client,
         &direct_award_suppliers(&contracts, direct_from),
@@ -533,24 +546,13 @@ async fn attach_items(
         let Some(item) = strings.get(r.get::<_, Option<&str>>(2)) else {
             continue;
         };
-        let peers = match (r.get::<_, Option<i32>>(5), r.get::<_, Option<Vec<f64>>>(7)) {
-            (Some(purchases), Some(prices)) => match <[f64; 5]>::try_from(prices) {
-                Ok(prices) => Some(
-                    peers_of
-                        .entry(item.clone())
-                        .or_insert_with(|| {
-                            Arc::new(ItemPeers {
-                                purchases: purchases.max(0) as u32,
-                                agencies: r.get::<_, Option<i32>>(6).unwrap_or(0).max(0) as u32,
-                                prices,
-                                median_quantity: r.get::<_, Option<f64>>(8).unwrap_or(0.0),
-                            })
-                        })
-                        .clone(),
-                ),
-                Err(_) => None,
-            },
-            _ => None,
+        let peers = match peers_of.get(&item) {
+            Some(known) => Some(known.clone()),
+            None => item_peers(&r).map(|p| {
+                let p = Arc::new(p);
+                peers_of.insert(item.clone(), p.clone());
+                p
+            }),
         };
         let priced = ItemPrice {
             item,
@@ -561,6 +563,19 @@ async fn attach_items(
         index.each(ug.as_deref(), &number, |i| out.push((i, priced.clone())));
     }
     Ok(out)
+}
+
+/// An item's peers from [`items_query`]'s columns 5–8; none where no other
+/// agency bought it (the left join found nothing).
+fn item_peers(r: &tokio_postgres::Row) -> Option<ItemPeers> {
+    let purchases: i32 = r.get::<_, Option<i32>>(5)?;
+    let prices = <[f64; 5]>::try_from(r.get::<_, Option<Vec<f64>>>(7)?).ok()?;
+    Some(ItemPeers {
+        purchases: purchases.max(0) as u32,
+        agencies: r.get::<_, Option<i32>>(6).unwrap_or(0).max(0) as u32,
+        prices,
+        median_quantity: r.get::<_, Option<f64>>(8).unwrap_or(0.0),
+    })
 }
 
 /// The rows of [`SUPPLIER_HISTORY`] for `codes`.
@@ -594,22 +609,25 @@ async fn supplier_history_of(
     Ok((out, published_from))
 }
 
-/// The emergency dispensas of [`emergencies_query`], grouped by (UG, supplier).
+/// The emergency dispensas of [`EMERGENCIES`] for `(ugs, suppliers)`, grouped
+/// by (UG, supplier).
 async fn emergencies_of(
     client: &Client,
-    filters: &ContractFilters,
+    (ugs, suppliers): (Vec<&str>, Vec<&str>),
     strings: &mut Interner,
 ) -> Result<Vec<EmergencyHistory>, RetrievalError> {
-    let rows = query_rows(client, &emergencies_query(filters))
+    let mut out: Vec<EmergencyHistory> = Vec::new();
+    if ugs.is_empty() {
+        return Ok(out);
+    }
+    let rows = client
+        .query_typed(
+            EMERGENCIES,
+            &[(&ugs, Type::TEXT_ARRAY), (&suppliers, Type::TEXT_ARRAY)],
+        )
         .await
         .context("querying emergency dispensas")?;
-    pin_mut!(rows);
-    let mut out: Vec<EmergencyHistory> = Vec::new();
-    while let Some(r) = rows
-        .try_next()
-        .await
-        .context("reading emergency dispensas")?
-    {
+    for r in rows {
         let (Some(ug), Some(supplier)) = (
             strings.get(r.get::<_, Option<&str>>(0)),
             strings.get(r.get::<_, Option<&str>>(2)),

@@ -78,7 +78,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use chrono::NaiveDate;
 use serde_json::json;
 
-use super::recognised::{is_credenciamento, CREDENCIAMENTO_NOTE};
+use super::recognised::{is_credenciamento, Recognised};
 use crate::analysis::rank::strongest;
 use crate::domain::format::{date, decimal, percent, reais};
 use crate::domain::law::dispensa_limits::{self, Inciso, Limit};
@@ -477,7 +477,7 @@ fn near_finding(
         .iter()
         .all(|&i| is_credenciamento(&data.contracts[i]));
     if credenciamento {
-        severity = severity.lower().lower();
+        severity = Recognised::Credenciamento.lowered(severity);
     }
     let excess =
         ((pair.similarity - s.min_similarity) / (1.0 - s.min_similarity).max(1e-9)).clamp(0.0, 1.0);
@@ -557,7 +557,7 @@ fn near_finding(
             String::new()
         },
     ) + if credenciamento {
-        CREDENCIAMENTO_NOTE
+        Recognised::Credenciamento.note()
     } else {
         ""
     };

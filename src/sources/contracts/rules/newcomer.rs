@@ -29,7 +29,7 @@ use crate::sources::contracts::model::{
     supplier_name, unit_label, Dataset, Family, Finding, Severity,
 };
 
-use super::recognised::{is_credenciamento, is_routine_supplier};
+use super::recognised::Recognised;
 use super::vendor::VendorSettings;
 
 /// A large direct award as the supplier's first contract in the database.
@@ -62,7 +62,7 @@ pub fn newcomer_direct_award(
         if history.first_signed != Some(signed) {
             continue;
         }
-        let recognised = is_credenciamento(c) || is_routine_supplier(c);
+        let recognised = Recognised::of(c).is_some();
         let large = value >= s.large_value;
         let huge = value >= 10.0 * s.large_value;
         let severity = if recognised {

@@ -47,8 +47,9 @@
 //!
 //! A credenciamento (`recognised::is_credenciamento`) registers a ceiling, not
 //! a price: it is two steps lower, with 0.7 times the confidence, and says so.
-//! A support foundation, utility or federal state company
-//! (`recognised::is_routine_supplier`) is one step lower, with 0.85 times it.
+//! A support foundation, utility, state company or public laboratory
+//! (`recognised::is_routine_supplier`) is one step lower, with 0.85 times it
+//! (`recognised::Recognised`).
 
 pub use crate::config::detectors::PriceSettings;
 use std::hash::Hasher;
@@ -64,9 +65,7 @@ use crate::sources::contracts::model::{
     supplier_name, Contract, Dataset, Detector, Family, Finding, Severity,
 };
 
-use super::recognised::{
-    is_credenciamento, is_routine_supplier, CREDENCIAMENTO_NOTE, ROUTINE_SUPPLIER_NOTE,
-};
+use super::recognised::Recognised;
 
 /// A contract far above (or below) the value of comparable contracts.
 pub const ROBUST_ZSCORE: &str = "price.robust_zscore";
@@ -384,10 +383,8 @@ struct Candidate {
     direction: Direction,
     severity: Severity,
     financial_impact: f64,
-    /// Its value is a ceiling, not a price (see `recognised`).
-    credenciamento: bool,
-    /// A supplier hired directly as a matter of course (see `recognised`).
-    routine: bool,
+    /// A credenciamento or a routine supplier, shown lower.
+    recognised: Option<Recognised>,
 }
 
 fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
@@ -450,13 +447,10 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
                 } else {
                     continue;
                 };
-                let credenciamento = is_credenciamento(&contracts[p.idx]);
-                let routine = !credenciamento && is_routine_supplier(&contracts[p.idx]);
+                let recognised = Recognised::of(&contracts[p.idx]);
                 let mut severity = severity(s, direction, z, value);
-                if credenciamento {
-                    severity = severity.lower().lower();
-                } else if routine {
-                    severity = severity.lower();
+                if let Some(case) = recognised {
+                    severity = case.lowered(severity);
                 }
                 let financial_impact = match direction {
                     Direction::Above => round(value - typical, 2).max(0.0),
@@ -478,8 +472,7 @@ fn robust_zscore(s: &PriceSettings, data: &Dataset) -> Vec<Finding> {
                     direction,
                     severity,
                     financial_impact,
-                    credenciamento,
-                    routine,
+                    recognised,
                 });
             }
         }
@@ -537,10 +530,8 @@ fn confidence(s: &PriceSettings, cand: &Candidate) -> f64 {
     if cand.size < 2 * s.min_group_size {
         c *= 0.9;
     }
-    if cand.credenciamento {
-        c *= 0.7;
-    } else if cand.routine {
-        c *= 0.85;
+    if let Some(case) = cand.recognised {
+        c *= case.confidence_factor();
     }
     (c * 1000.0).round() / 1000.0
 }
@@ -611,13 +602,7 @@ fn finding(
         format::decimal(cand.z.abs(), 1),
         format::decimal(s.z_threshold, 1),
         format::decimal(s.min_ratio_to_median, 1),
-        if cand.credenciamento {
-            CREDENCIAMENTO_NOTE
-        } else if cand.routine {
-            ROUTINE_SUPPLIER_NOTE
-        } else {
-            ""
-        },
+        cand.recognised.map_or("", Recognised::note),
     );
     let suggested_actions = match cand.direction {
         Direction::Above => vec![
@@ -666,8 +651,8 @@ fn finding(
             "modality": modality_shown,
             "ratio_to_median": round(ratio, 2),
             "robust_z": round(cand.z, 2),
-            "credenciamento": cand.credenciamento,
-            "routine_supplier": cand.routine,
+            "credenciamento": cand.recognised == Some(Recognised::Credenciamento),
+            "routine_supplier": cand.recognised == Some(Recognised::RoutineSupplier),
             "z_threshold": s.z_threshold,
             "min_ratio_to_median": s.min_ratio_to_median,
         }),

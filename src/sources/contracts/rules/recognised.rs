@@ -2,7 +2,59 @@
 //! finding is explained and shown lower instead.
 
 use crate::domain::text;
-use crate::sources::contracts::model::Contract;
+use crate::sources::contracts::model::{Contract, Severity};
+
+/// Contracts listed by a finding explained by a recognised convention or a
+/// lawful routine: enough to see the pattern, without marking each contract
+/// as a suspect (the count and total stay in the evidence).
+pub(crate) const EXAMPLES: usize = 3;
+
+/// A contract the law lets an agency make directly, where a value rule reads
+/// too much into its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recognised {
+    /// See [`is_credenciamento`].
+    Credenciamento,
+    /// See [`is_routine_supplier`].
+    RoutineSupplier,
+}
+
+impl Recognised {
+    /// Which case `c` is, a credenciamento first.
+    pub fn of(c: &Contract) -> Option<Self> {
+        if is_credenciamento(c) {
+            Some(Self::Credenciamento)
+        } else if is_routine_supplier(c) {
+            Some(Self::RoutineSupplier)
+        } else {
+            None
+        }
+    }
+
+    /// A credenciamento's value is no price at all: two steps; a routine
+    /// supplier's value is the size of the project: one.
+    pub fn lowered(self, severity: Severity) -> Severity {
+        match self {
+            Self::Credenciamento => severity.lower().lower(),
+            Self::RoutineSupplier => severity.lower(),
+        }
+    }
+
+    pub fn confidence_factor(self) -> f64 {
+        match self {
+            Self::Credenciamento => 0.7,
+            Self::RoutineSupplier => 0.85,
+        }
+    }
+
+    /// What a finding adds to its explanation.
+    pub fn note(self) -> &'static str {
+        match self {
+            Self::Credenciamento => CREDENCIAMENTO_NOTE,
+            Self::RoutineSupplier => ROUTINE_SUPPLIER_NOTE,
+        }
+    }
+}
 
 /// Words of a folded object that name health care, which the armed forces'
 /// and other agencies' health systems buy by credenciamento (OCS, PSA, OSE).
@@ -82,13 +134,13 @@ pub fn is_routine_supplier(c: &Contract) -> bool {
 }
 
 /// What a price finding about a routine supplier adds to its explanation.
-pub const ROUTINE_SUPPLIER_NOTE: &str = " O fornecedor é uma fundação de apoio, uma \
+const ROUTINE_SUPPLIER_NOTE: &str = " O fornecedor é uma fundação de apoio, uma \
      concessionária de serviço público ou uma empresa estatal, que a lei permite contratar \
      diretamente (Lei 8.958/1994; Lei 8.666/1993, art. 24; Lei 14.133/2021, art. 75): o valor \
      costuma refletir o tamanho do projeto ou do serviço. Por isso a gravidade é um grau menor.";
 
 /// What a finding about a credenciamento adds to its explanation.
-pub const CREDENCIAMENTO_NOTE: &str = " Este contrato é um credenciamento (inexigibilidade \
+const CREDENCIAMENTO_NOTE: &str = " Este contrato é um credenciamento (inexigibilidade \
      em que o órgão contrata todos os prestadores habilitados pela sua tabela de preços; Lei \
      14.133/2021, art. 79): o valor registrado costuma ser um teto estimado para o período, não \
      o preço de um serviço, e vários prestadores recebem o mesmo objeto e o mesmo valor. Por \

@@ -82,11 +82,6 @@ use crate::sources::contracts::model::{Contract, Dataset, Detector, Family, Find
 pub const MONTHLY_SPIKE: &str = "temporal.monthly_spike";
 pub const YEAR_END_RUSH: &str = "temporal.year_end_rush";
 pub const WEEKEND_OR_HOLIDAY_SIGNATURE: &str = "temporal.weekend_or_holiday_signature";
-
-/// Contracts listed by a finding explained by a recognised convention or a
-/// lawful routine: enough to see the pattern, without marking each contract
-/// as a suspect (the count and total stay in the evidence).
-pub(crate) const CONVENTION_EXAMPLES: usize = 3;
 pub const SIGNED_AFTER_VALIDITY_START: &str = "temporal.signed_after_validity_start";
 pub const LATE_DOU_PUBLICATION: &str = "temporal.late_dou_publication";
 
@@ -717,7 +712,7 @@ fn offday_signature(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
                 off.clone(),
                 contracts,
                 if convention {
-                    CONVENTION_EXAMPLES.min(s.max_records_per_finding)
+                    super::recognised::EXAMPLES.min(s.max_records_per_finding)
                 } else {
                     s.max_records_per_finding
                 },

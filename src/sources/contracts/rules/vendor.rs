@@ -213,6 +213,18 @@ fn supplier_name<'a>(data: &'a Dataset, records: &[usize]) -> &'a str {
         .unwrap_or("fornecedor não informado")
 }
 
+/// Whether a published modality says dispensa or inexigibilidade, as these
+/// rules read it; for retrieval, which asks the database about the suppliers
+/// of such awards.
+pub(crate) fn modality_is_direct(modality: &str) -> bool {
+    kind_in_words(&text::fold(modality)).is_some()
+}
+
+/// Whether a published modality says dispensa.
+pub(crate) fn modality_is_dispensa(modality: &str) -> bool {
+    kind_in_words(&text::fold(modality)) == Some(DirectKind::Dispensa)
+}
+
 /// Dispensa or inexigibilidade in folded text.
 fn kind_in_words(folded: &str) -> Option<DirectKind> {
     if folded.contains("dispensa") {
@@ -1186,7 +1198,7 @@ fn repeated_finding(
     // routine relation lists a few: the law foresees its contracts, what is
     // worth checking is the volume, which the evidence carries.
     let cap = if routine.is_some() {
-        super::temporal::CONVENTION_EXAMPLES.min(s.max_records)
+        super::recognised::EXAMPLES.min(s.max_records)
     } else {
         s.max_records
     };
