@@ -126,6 +126,18 @@ pub struct VendorSettings {
     /// Days after the database's earliest month of publication before which
     /// "first contract" cannot be told. Defaults to 365.
     pub newcomer_min_history_days: u32,
+    /// `vendor.exceptional_direct_award`: reais from which a direct award is
+    /// compared with its agency's. Defaults to 1000000.0.
+    pub exceptional_min_value: f64,
+    /// Times the 90th percentile of the agency's direct awards, in the whole
+    /// database, from which one is exceptional. Defaults to 20.0.
+    pub exceptional_ratio: f64,
+    /// Fewest direct awards an agency needs in the database for its habit to
+    /// be judged. Defaults to 30.
+    pub exceptional_min_agency_awards: u32,
+    /// `vendor.dispensas_across_units`: fewest UGs that hired one supplier by
+    /// dispensa, in the whole database. Defaults to 5.
+    pub spread_min_units: usize,
     /// Reais from which an amount is large for severity. Defaults to 1000000.0.
     pub large_value: f64,
     /// Most records listed in one finding (the largest are kept). Defaults to 50.
@@ -148,6 +160,10 @@ impl Default for VendorSettings {
             emergency_min_awards: 2,
             newcomer_min_value: 1_000_000.0,
             newcomer_min_history_days: 365,
+            exceptional_min_value: 1_000_000.0,
+            exceptional_ratio: 20.0,
+            exceptional_min_agency_awards: 30,
+            spread_min_units: 5,
             large_value: 1_000_000.0,
             max_records: 50,
             max_findings: 200,

@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_expense_documents"),
     migration!(18, "0018_operator_controls"),
     migration!(19, "0019_item_prices"),
+    migration!(20, "0020_direct_award_norms"),
 ];
 
 pub const SUPABASE_SHIM: &str = include_str!("../../sql/supabase_shim.sql");

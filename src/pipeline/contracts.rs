@@ -241,7 +241,11 @@ impl Source for Contracts {
             filters,
             (
                 reading.max_records,
-                self.detectors.vendor.newcomer_min_value,
+                // The smallest award a whole-database vendor rule judges.
+                self.detectors
+                    .vendor
+                    .newcomer_min_value
+                    .min(self.detectors.vendor.exceptional_min_value),
             ),
             reading.cancel,
             |n| reading.progress.records_analyzed(n),

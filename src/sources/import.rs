@@ -159,10 +159,10 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
         .iter()
         .any(|r| r.loaded > 0 && matches!(r.kind, Some(Kind::Contracts | Kind::Items)))
     {
-        if let Err(e) = refresh_item_prices(client).await {
-            // The data is in; only the item price comparison is stale, and the
-            // next import refreshes it.
-            let mut report = FileReport::new("transparency.item_price_peers");
+        if let Err(e) = refresh_whole_database_norms(client).await {
+            // The data is in; only the comparisons with the whole database
+            // are stale, and the next import refreshes them.
+            let mut report = FileReport::new("transparency.whole_database_norms");
             report.error = Some(format!("{e:#}"));
             reports.push(report);
         }
@@ -170,17 +170,22 @@ pub async fn import_paths(client: &mut Client, paths: &[impl AsRef<Path>]) -> Ve
     reports
 }
 
-/// Recomputes the items' unit prices and their peers across the whole
-/// database (migration 0019), which price rules compare against.
-async fn refresh_item_prices(client: &Client) -> Result<()> {
+/// Recomputes what rules compare a contract with across the whole database:
+/// the items' unit prices and their peers (migration 0019), and the direct
+/// awards of each agency and each supplier (migration 0020).
+async fn refresh_whole_database_norms(client: &Client) -> Result<()> {
     client
         .batch_execute(
             "refresh materialized view transparency.item_unit_prices;
              refresh materialized view transparency.item_price_peers;
-             analyze transparency.item_unit_prices, transparency.item_price_peers",
+             refresh materialized view transparency.direct_awards;
+             refresh materialized view transparency.agency_direct_awards;
+             refresh materialized view transparency.supplier_dispensas;
+             analyze transparency.item_unit_prices, transparency.item_price_peers,
+                 transparency.agency_direct_awards, transparency.supplier_dispensas",
         )
         .await
-        .context("refreshing the item prices and their peers")
+        .context("refreshing the item prices, the direct awards' norms and their peers")
 }
 
 /// The largest file a zip may hold, decompressed. The Portal's monthly files

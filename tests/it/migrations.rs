@@ -276,8 +276,8 @@ async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
     // grants the worker the API cache on top, 0010 the names questions are
     // resolved against, 0011 the sanctions, 0012 the budget lines, 0013 the
     // servants, 0014 the biddings, 0015 the agreements, 0016 the biddings
-    // from the API, 0017 the expense documents and 0019 the item prices, so they
-    // are re-run in order.
+    // from the API, 0017 the expense documents, 0019 the item prices and 0020 the direct
+    // awards' norms, so they are re-run in order.
     let sql: String = migrate::MIGRATIONS
         .iter()
         .filter(|m| {
@@ -293,6 +293,7 @@ async fn the_worker_role_migration_runs_again_and_ends_with_the_same_grants() {
                 "0016_biddings_from_the_api",
                 "0017_expense_documents",
                 "0019_item_prices",
+                "0020_direct_award_norms",
             ]
             .contains(&m.name)
         })

@@ -2,7 +2,9 @@
 //! on the real 2021–2022 files: `price.item_unit_price` (every item's unit
 //! price against what all agencies paid for the same catalogue item, computed
 //! by `fiscal import`, migration 0019) and `vendor.repeated_emergency_dispensa`
-//! (emergencies counted outside the filters too).
+//! (emergencies counted outside the filters too), and the vendor rules that
+//! compare direct awards with the agency's habit and count a supplier's
+//! dispensas across units (migration 0020).
 
 use serde_json::{json, Value};
 
@@ -297,5 +299,144 @@ async fn a_large_direct_award_as_a_suppliers_first_contract_is_reported_and_only
             .expect("earlier contracts")
             .get(0);
         assert_eq!(earlier, 0, "a supplier with earlier contracts: {f:#}");
+    }
+}
+
+/// IPHAN's office in Pará (UG 343002) hired LIMP CAR for drivers by dispensa,
+/// R$ 867 million, where nine in ten of IPHAN's 74 direct awards in the
+/// database are under R$ 164 thousand: critical, judged against the whole
+/// agency though the investigation read one unit. IFMG's Bambuí campus (UG
+/// 158275) hired GESTSERVI for labour by dispensa, R$ 6.4 million, 46 times
+/// IFMG's 90th percentile; its R$ 67 million dispensa to UNIUBE is a
+/// registration slip (final value R$ 491 thousand, which `payment` reports),
+/// and is not judged on the slip. An Army battalion's R$ 8.5 billion health credenciamento (UG
+/// 160247) is as far above the Army's habit, and is low: a ceiling of a
+/// credenciamento by inexigibilidade, not a price.
+#[tokio::test]
+async fn a_direct_award_far_above_its_agencys_habit_is_reported_and_a_credenciamento_is_low() {
+    let (db, client) = imported(&[CONTRACTS_ZIP]).await;
+    let user = add_user(&client).await;
+    let mut ids = Vec::new();
+    for ug in ["343002", "158275", "160247"] {
+        ids.push(
+            insert_as_citizen(
+                &client,
+                user,
+                "contratos sem licitação da unidade",
+                json!({"codigo_ug": ug}),
+                json!(["vendor"]),
+            )
+            .await,
+        );
+    }
+    drain_builtin(&db).await;
+    let exceptional = |row: &Value, number: &str| -> Value {
+        of_rule(row, "vendor.exceptional_direct_award")
+            .into_iter()
+            .find(|r| r["affected_records"][0]["numero"] == number)
+            .cloned()
+            .unwrap_or_else(|| panic!("contract {number} is not reported: {row:#}"))
+    };
+
+    let iphan = exceptional(&row_json(&client, ids[0]).await, "22022");
+    assert_eq!(iphan["severity"], "critical", "{iphan:#}");
+    let evidence = &iphan["metadata"]["evidence"];
+    assert_eq!(
+        evidence["agency_direct_awards"], 74,
+        "the whole agency's awards"
+    );
+    assert_eq!(evidence["kind"], "dispensa");
+    let unit_awards: i64 = client
+        .query_one(
+            "select count(distinct contract_id) from transparency.contracts
+             where codigo_ug = '343002' and modalidade_busca like '%dispensa%'",
+            &[],
+        )
+        .await
+        .expect("the unit's dispensas")
+        .get(0);
+    assert!(unit_awards < 74, "the unit alone has {unit_awards}");
+
+    let row = row_json(&client, ids[1]).await;
+    let ifmg = exceptional(&row, "702022");
+    assert_eq!(ifmg["severity"], "medium", "{ifmg:#}");
+    assert!(ifmg["metadata"]["evidence"]["ratio_to_p90"].as_f64() > Some(20.0));
+    assert!(
+        of_rule(&row, "vendor.exceptional_direct_award")
+            .iter()
+            .all(|r| r["affected_records"][0]["numero"] != "542021"),
+        "a registration slip is judged as a value"
+    );
+
+    let army = exceptional(&row_json(&client, ids[2]).await, "102022");
+    assert_eq!(army["severity"], "low", "{army:#}");
+    assert_eq!(army["metadata"]["evidence"]["recognised"], true);
+    assert!(army["explanation"]
+        .as_str()
+        .is_some_and(|e| e.contains("credenciamento")));
+}
+
+/// VILLAGE ADMINISTRAÇÃO E SERVIÇOS was hired by dispensa by six UGs of four
+/// agencies (federal universities and institutes, two EBSERH hospitals), R$
+/// 12.5 million in all: a question about one campus (IFSULDEMINAS Machado,
+/// UG 158304, one R$ 93,939 dispensa) sees the six. Every supplier reported
+/// has, counted in SQL over the contracts, dispensas from at least five UGs.
+/// The Correios, hired that way by 54 UGs, are a state company: low, with
+/// three example contracts.
+#[tokio::test]
+async fn a_supplier_hired_by_dispensa_by_many_units_is_reported_from_any_of_them() {
+    let (db, client) = imported(&[CONTRACTS_ZIP]).await;
+    let user = add_user(&client).await;
+    let id = insert_as_citizen(
+        &client,
+        user,
+        "contratos do campus Machado",
+        json!({"codigo_ug": "158304"}),
+        json!(["vendor"]),
+    )
+    .await;
+    let correios = insert_as_citizen(
+        &client,
+        user,
+        "contratos dos Correios",
+        json!({"cnpj_fornecedor": "34028316000707"}),
+        json!(["vendor"]),
+    )
+    .await;
+    drain_builtin(&db).await;
+    let row = row_json(&client, id).await;
+    let found = of_rule(&row, "vendor.dispensas_across_units");
+    let village = found
+        .iter()
+        .find(|r| r["metadata"]["evidence"]["supplier_code"] == "01999079000179")
+        .unwrap_or_else(|| panic!("VILLAGE is not reported: {found:#?}"));
+    let evidence = &village["metadata"]["evidence"];
+    assert_eq!(
+        (evidence["units"].as_i64(), evidence["agencies"].as_i64()),
+        (Some(6), Some(4))
+    );
+    assert_eq!(village["severity"], "high", "{village:#}");
+    assert_eq!(village["affected_records"][0]["numero"], "302022");
+
+    let row = row_json(&client, correios).await;
+    let post = of_rule(&row, "vendor.dispensas_across_units");
+    assert_eq!(post.len(), 1, "{post:#?}");
+    assert_eq!(post[0]["severity"], "low", "{:#}", post[0]);
+    assert_eq!(
+        post[0]["metadata"]["evidence"]["lawful_by_design"],
+        "routine_supplier"
+    );
+    assert!(post[0]["affected_records"].as_array().map(Vec::len) <= Some(3));
+    for f in found.iter().chain(&post) {
+        let units: i64 = client
+            .query_one(
+                "select count(distinct codigo_ug) from transparency.contracts
+                 where codigo_contratado = $1 and modalidade_busca like '%dispensa%'",
+                &[&f["metadata"]["evidence"]["supplier_code"].as_str()],
+            )
+            .await
+            .expect("units")
+            .get(0);
+        assert!(units >= 5, "{units} units: {f:#}");
     }
 }

@@ -143,6 +143,37 @@ pub struct SupplierHistory {
     pub contracts: u32,
 }
 
+/// An agency's direct awards anywhere in the database (migration 0020's
+/// `agency_direct_awards`): what it usually contracts without bidding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgencyDirectAwards {
+    /// Direct awards of known value.
+    pub awards: u32,
+    /// Their value at the median, the 90th and the 99th percentile, in reais.
+    pub values: [f64; 3],
+}
+
+/// One UG that hired a supplier by dispensa, with how many and how much.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitDispensas {
+    pub ug: Unit,
+    pub contracts: u32,
+    pub total: f64,
+}
+
+/// A supplier's dispensas anywhere in the database (migration 0020's
+/// `supplier_dispensas`), for suppliers hired that way by two UGs or more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupplierDispensas {
+    pub contracts: u32,
+    pub units: u32,
+    pub agencies: u32,
+    /// In reais, known values only.
+    pub total: f64,
+    /// The UGs that paid it most, at most ten, largest first.
+    pub largest: Vec<UnitDispensas>,
+}
+
 /// The records of one investigation.
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
@@ -156,6 +187,12 @@ pub struct Dataset {
     /// The earliest month of publication in the database: what "first" can
     /// mean.
     pub published_from: Option<NaiveDate>,
+    /// What the agencies of the investigation's direct awards usually award
+    /// that way, by agency code (see `rules::exceptional`).
+    pub agency_direct_awards: std::collections::HashMap<Shared, AgencyDirectAwards>,
+    /// The dispensas, across the database, of the suppliers of the
+    /// investigation's dispensas, by supplier code (see `rules::spread`).
+    pub supplier_dispensas: std::collections::HashMap<Shared, SupplierDispensas>,
     /// The penalties of the suppliers of `contracts`, by supplier code, in
     /// publication order.
     pub sanctions: std::collections::HashMap<String, Vec<SupplierSanction>>,

@@ -21,8 +21,8 @@ use crate::sources::filters::{ContractFilters, QueryParams, Where};
 use std::sync::Arc;
 
 use crate::sources::contracts::model::{
-    Amendment, Contract, Dataset, EmergencyAward, EmergencyHistory, ItemPeers, ItemPrice, Shared,
-    SupplierHistory, SupplierSanction, Unit,
+    AgencyDirectAwards, Amendment, Contract, Dataset, EmergencyAward, EmergencyHistory, ItemPeers,
+    ItemPrice, Shared, SupplierDispensas, SupplierHistory, SupplierSanction, Unit, UnitDispensas,
 };
 
 /// Why retrieval stopped early.
@@ -206,7 +206,7 @@ fn items_query(f: &ContractFilters) -> (String, QueryParams) {
 /// Every emergency dispensa in the database between the (UG, supplier) pairs
 /// of `$1` and `$2`, each at its latest publication, in (UG, supplier,
 /// signature) order. The pairs come from the contracts already read
-/// ([`emergency_pairs`]), so the filters' rows are not scanned again.
+/// ([`Lookups`]), so the filters' rows are not scanned again.
 const EMERGENCIES: &str = "
     select * from (
         select distinct on (c.contract_id) c.codigo_ug, c.nome_ug, c.codigo_contratado,
@@ -220,36 +220,6 @@ const EMERGENCIES: &str = "
     ) e
     order by 1, 3, 7 nulls last, 5";
 
-/// The (UG, supplier) pairs of the emergency dispensas among `contracts`, as
-/// [`EMERGENCIES`] reads the rest of the database: a dispensa by its modality
-/// whose object, folded, speaks of an emergency (Lei 8.666/1993 art. 24 IV,
-/// Lei 14.133/2021 art. 75 VIII; the Portal rarely fills in the legal basis).
-fn emergency_pairs(contracts: &[Contract]) -> (Vec<&str>, Vec<&str>) {
-    let mut dispensa: HashMap<&str, bool> = HashMap::new();
-    let mut pairs: Vec<(&str, &str)> = contracts
-        .iter()
-        .filter(|c| {
-            c.modality.as_deref().is_some_and(|m| {
-                *dispensa
-                    .entry(m)
-                    .or_insert_with(|| super::rules::vendor::modality_is_dispensa(m))
-            })
-        })
-        // Folding is the cost: only objects that can say it are folded.
-        .filter(|c| {
-            c.object
-                .as_bytes()
-                .windows(5)
-                .any(|w| w.eq_ignore_ascii_case(b"emerg"))
-        })
-        .filter(|c| crate::domain::text::fold(&c.object).contains("emergen"))
-        .filter_map(|c| Some((c.ug.code.as_deref()?, c.supplier_code.as_deref()?)))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    pairs.into_iter().unzip()
-}
-
 /// The whole database's record (earliest signature, contracts) of `$1`'s
 /// suppliers, and the database's earliest month of publication on each row.
 /// The suppliers are found among the contracts already read, as sanctions are:
@@ -261,25 +231,89 @@ const SUPPLIER_HISTORY: &str = "
     where c.codigo_contratado = any($1)
     group by c.codigo_contratado";
 
-/// The suppliers of the direct awards (dispensa, inexigibilidade, by the
-/// modality, read as the vendor rules read it) of at least `direct_from` reais.
-fn direct_award_suppliers(contracts: &[Contract], direct_from: f64) -> Vec<&str> {
-    let mut direct: HashMap<&str, bool> = HashMap::new();
-    let mut codes: Vec<&str> = contracts
-        .iter()
-        .filter(|c| c.value_signed().is_some_and(|v| v >= direct_from))
-        .filter(|c| {
-            c.modality.as_deref().is_some_and(|m| {
-                *direct
-                    .entry(m)
-                    .or_insert_with(|| super::rules::vendor::modality_is_direct(m))
-            })
-        })
-        .filter_map(|c| c.supplier_code.as_deref())
-        .collect();
-    codes.sort_unstable();
-    codes.dedup();
-    codes
+/// What the agencies of `$1` usually award without bidding, precomputed by
+/// `fiscal import` (migration 0020): one index lookup per agency.
+const AGENCY_DIRECT_AWARDS: &str = "
+    select codigo_orgao, contratos, valores
+    from transparency.agency_direct_awards
+    where codigo_orgao = any($1)";
+
+/// The dispensas, across the database, of the suppliers of `$1`, precomputed
+/// by `fiscal import` (migration 0020).
+const SUPPLIER_DISPENSAS: &str = "
+    select codigo_contratado, contratos, ugs, orgaos, total, maiores_ugs, maiores_nomes,
+           maiores_contratos, maiores_totais
+    from transparency.supplier_dispensas
+    where codigo_contratado = any($1)";
+
+/// Which contracts read need the whole database's record, found in one pass
+/// with each modality classified once, as the vendor rules classify it.
+#[derive(Default)]
+struct Lookups<'a> {
+    /// (UG, supplier) pairs of emergency dispensas, for [`EMERGENCIES`]: a
+    /// dispensa whose object, folded, speaks of an emergency (Lei 8.666/1993
+    /// art. 24 IV, Lei 14.133/2021 art. 75 VIII; the Portal rarely fills in the
+    /// legal basis).
+    emergency_ugs: Vec<&'a str>,
+    emergency_suppliers: Vec<&'a str>,
+    /// Suppliers of direct awards of at least `direct_from`, for
+    /// [`SUPPLIER_HISTORY`].
+    large_award_suppliers: Vec<&'a str>,
+    /// Agencies of those awards, for [`AGENCY_DIRECT_AWARDS`].
+    large_award_agencies: Vec<&'a str>,
+    /// Suppliers of any dispensa, for [`SUPPLIER_DISPENSAS`].
+    dispensa_suppliers: Vec<&'a str>,
+}
+
+impl<'a> Lookups<'a> {
+    fn of(contracts: &'a [Contract], direct_from: f64) -> Self {
+        use super::rules::vendor::{modality_is_direct, modality_is_dispensa};
+        let mut kinds: HashMap<&str, (bool, bool)> = HashMap::new();
+        let mut out = Self::default();
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for c in contracts {
+            let Some(m) = c.modality.as_deref() else {
+                continue;
+            };
+            let (direct, dispensa) = *kinds
+                .entry(m)
+                .or_insert_with(|| (modality_is_direct(m), modality_is_dispensa(m)));
+            if !direct {
+                continue;
+            }
+            let supplier = c.supplier_code.as_deref();
+            if c.value_signed().is_some_and(|v| v >= direct_from) {
+                out.large_award_suppliers.extend(supplier);
+                out.large_award_agencies.extend(c.agency.code.as_deref());
+            }
+            if !dispensa {
+                continue;
+            }
+            out.dispensa_suppliers.extend(supplier);
+            // Folding is the cost: only objects that can say it are folded.
+            let emergency = c
+                .object
+                .as_bytes()
+                .windows(5)
+                .any(|w| w.eq_ignore_ascii_case(b"emerg"))
+                && crate::domain::text::fold(&c.object).contains("emergen");
+            if let (true, Some(ug), Some(supplier)) = (emergency, c.ug.code.as_deref(), supplier) {
+                pairs.push((ug, supplier));
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        (out.emergency_ugs, out.emergency_suppliers) = pairs.into_iter().unzip();
+        for codes in [
+            &mut out.large_award_suppliers,
+            &mut out.large_award_agencies,
+            &mut out.dispensa_suppliers,
+        ] {
+            codes.sort_unstable();
+            codes.dedup();
+        }
+        out
+    }
 }
 
 fn unit(code: Option<Shared>, name: Option<Shared>) -> Unit {
@@ -496,14 +530,26 @@ pub async fn retrieve(
     for (i, item) in items {
         contracts[i].items.push(item);
     }
-    let sanctions = sanctions_of(client, &contracts).await?;
-    let emergencies = emergencies_of(client, emergency_pairs(&contracts), &mut strings).await?;
-    let (supplier_history, published_from) = supplier_history_of(
-        client,
-        &direct_award_suppliers(&contracts, direct_from),
-        &mut strings,
-    )
-    .await?;
+    // Independent lookups, sent together: tokio-postgres pipelines them on the
+    // one connection, so they cost about one round trip, not five.
+    let lookups = Lookups::of(&contracts, direct_from);
+    let (
+        sanctions,
+        emergencies,
+        (supplier_history, published_from),
+        agency_direct_awards,
+        supplier_dispensas,
+    ) = tokio::try_join!(
+        sanctions_of(client, &contracts),
+        emergencies_of(
+            client,
+            (&lookups.emergency_ugs, &lookups.emergency_suppliers)
+        ),
+        supplier_history_of(client, &lookups.large_award_suppliers),
+        agency_direct_awards_of(client, &lookups.large_award_agencies),
+        supplier_dispensas_of(client, &lookups.dispensa_suppliers),
+    )?;
+    drop(lookups);
     let stats = RetrievalStats {
         contracts: contracts.len(),
         amendments,
@@ -516,6 +562,8 @@ pub async fn retrieve(
             emergencies,
             supplier_history,
             published_from,
+            agency_direct_awards,
+            supplier_dispensas,
         },
         stats,
     ))
@@ -582,7 +630,6 @@ fn item_peers(r: &tokio_postgres::Row) -> Option<ItemPeers> {
 async fn supplier_history_of(
     client: &Client,
     codes: &[&str],
-    strings: &mut Interner,
 ) -> Result<(HashMap<Shared, SupplierHistory>, Option<NaiveDate>), RetrievalError> {
     let mut out = HashMap::new();
     if codes.is_empty() {
@@ -594,7 +641,7 @@ async fn supplier_history_of(
         .context("querying the suppliers' history")?;
     let mut published_from = None;
     for r in rows {
-        let Some(code) = strings.get(r.get::<_, Option<&str>>(0)) else {
+        let Some(code) = r.get::<_, Option<&str>>(0).map(Shared::from) else {
             continue;
         };
         published_from = r.get(3);
@@ -613,8 +660,7 @@ async fn supplier_history_of(
 /// by (UG, supplier).
 async fn emergencies_of(
     client: &Client,
-    (ugs, suppliers): (Vec<&str>, Vec<&str>),
-    strings: &mut Interner,
+    (ugs, suppliers): (&[&str], &[&str]),
 ) -> Result<Vec<EmergencyHistory>, RetrievalError> {
     let mut out: Vec<EmergencyHistory> = Vec::new();
     if ugs.is_empty() {
@@ -628,10 +674,8 @@ async fn emergencies_of(
         .await
         .context("querying emergency dispensas")?;
     for r in rows {
-        let (Some(ug), Some(supplier)) = (
-            strings.get(r.get::<_, Option<&str>>(0)),
-            strings.get(r.get::<_, Option<&str>>(2)),
-        ) else {
+        let text = |i: usize| r.get::<_, Option<&str>>(i).map(Shared::from);
+        let (Some(ug), Some(supplier)) = (text(0), text(2)) else {
             continue;
         };
         let award = EmergencyAward {
@@ -646,12 +690,88 @@ async fn emergencies_of(
                 h.awards.push(award)
             }
             _ => out.push(EmergencyHistory {
-                ug: unit(Some(ug), strings.get(r.get::<_, Option<&str>>(1))),
+                ug: unit(Some(ug), text(1)),
                 supplier_code: supplier,
-                supplier_name: strings.get(r.get::<_, Option<&str>>(3)),
+                supplier_name: text(3),
                 awards: vec![award],
             }),
         }
+    }
+    Ok(out)
+}
+
+/// The rows of [`AGENCY_DIRECT_AWARDS`] for `codes`.
+async fn agency_direct_awards_of(
+    client: &Client,
+    codes: &[&str],
+) -> Result<HashMap<Shared, AgencyDirectAwards>, RetrievalError> {
+    let mut out = HashMap::new();
+    if codes.is_empty() {
+        return Ok(out);
+    }
+    let rows = client
+        .query_typed(AGENCY_DIRECT_AWARDS, &[(&codes, Type::TEXT_ARRAY)])
+        .await
+        .context("querying transparency.agency_direct_awards")?;
+    for r in rows {
+        let values = r.get::<_, Option<Vec<f64>>>(2).unwrap_or_default();
+        let (Some(code), Ok(values)) = (
+            r.get::<_, Option<&str>>(0).map(Shared::from),
+            <[f64; 3]>::try_from(values),
+        ) else {
+            continue;
+        };
+        let awards = r.get::<_, i32>(1).max(0) as u32;
+        out.insert(code, AgencyDirectAwards { awards, values });
+    }
+    Ok(out)
+}
+
+/// The rows of [`SUPPLIER_DISPENSAS`] for `codes`.
+async fn supplier_dispensas_of(
+    client: &Client,
+    codes: &[&str],
+) -> Result<HashMap<Shared, SupplierDispensas>, RetrievalError> {
+    let mut out = HashMap::new();
+    if codes.is_empty() {
+        return Ok(out);
+    }
+    let rows = client
+        .query_typed(SUPPLIER_DISPENSAS, &[(&codes, Type::TEXT_ARRAY)])
+        .await
+        .context("querying transparency.supplier_dispensas")?;
+    for r in rows {
+        let Some(code) = r.get::<_, Option<&str>>(0).map(Shared::from) else {
+            continue;
+        };
+        let count = |i: usize| r.get::<_, Option<i32>>(i).unwrap_or(0).max(0) as u32;
+        let codes: Vec<Option<String>> = r.get::<_, Option<_>>(5).unwrap_or_default();
+        let names: Vec<Option<String>> = r.get::<_, Option<_>>(6).unwrap_or_default();
+        let contracts: Vec<Option<i32>> = r.get::<_, Option<_>>(7).unwrap_or_default();
+        let totals: Vec<Option<f64>> = r.get::<_, Option<_>>(8).unwrap_or_default();
+        let largest = codes
+            .into_iter()
+            .zip(names)
+            .zip(contracts.into_iter().zip(totals))
+            .map(|((code, name), (contracts, total))| UnitDispensas {
+                ug: unit(
+                    code.map(Shared::from),
+                    name.filter(|n| !n.is_empty()).map(Shared::from),
+                ),
+                contracts: contracts.unwrap_or(0).max(0) as u32,
+                total: total.unwrap_or(0.0),
+            })
+            .collect();
+        out.insert(
+            code,
+            SupplierDispensas {
+                contracts: count(1),
+                units: count(2),
+                agencies: count(3),
+                total: r.get::<_, Option<f64>>(4).unwrap_or(0.0),
+                largest,
+            },
+        );
     }
     Ok(out)
 }

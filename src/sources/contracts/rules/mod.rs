@@ -4,6 +4,7 @@
 
 pub mod duplicate;
 pub mod emergency;
+pub mod exceptional;
 pub mod item_price;
 pub mod newcomer;
 pub mod pattern;
@@ -11,6 +12,7 @@ pub mod payment;
 pub mod price;
 pub mod recognised;
 pub mod sanctioned;
+pub mod spread;
 pub mod temporal;
 pub mod vendor;
 

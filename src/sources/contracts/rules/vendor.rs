@@ -49,9 +49,11 @@
 //!   the dispensa ceilings are `duplicate.split_purchase`'s business, with the
 //!   legal limit of each date; this rule looks at the relationship.
 //!
-//! - `vendor.repeated_emergency_dispensa` (`emergency.rs`) and
-//!   `vendor.newcomer_direct_award` (`newcomer.rs`) read the whole database's
-//!   record of the pair or the supplier.
+//! - `vendor.repeated_emergency_dispensa` (`emergency.rs`),
+//!   `vendor.newcomer_direct_award` (`newcomer.rs`),
+//!   `vendor.exceptional_direct_award` (`exceptional.rs`) and
+//!   `vendor.dispensas_across_units` (`spread.rs`) read the whole database's
+//!   record of the pair, the supplier or the agency.
 //! - `vendor.sanctioned_supplier`: a supplier punished in a sanctions list before
 //!   the signature (see `sanctioned.rs`).
 //!
@@ -101,13 +103,22 @@ impl Detector<Dataset> for VendorDetector {
         findings.extend(market_concentration(s, data, &by_agency, &dominated));
         findings.extend(repeated_direct_contracting(s, data, &index));
         findings.extend(super::emergency::repeated_emergency_dispensa(s, data));
-        findings.extend(super::newcomer::newcomer_direct_award(
-            s,
-            data,
+        let direct = || {
             index
                 .direct
                 .iter()
-                .map(|d| (d.idx, d.kind == DirectKind::Dispensa)),
+                .map(|d| (d.idx, d.kind == DirectKind::Dispensa))
+        };
+        findings.extend(super::newcomer::newcomer_direct_award(s, data, direct()));
+        findings.extend(super::exceptional::exceptional_direct_award(
+            s,
+            data,
+            direct(),
+        ));
+        findings.extend(super::spread::dispensas_across_units(
+            s,
+            data,
+            direct().filter(|d| d.1).map(|d| d.0),
         ));
         findings.extend(super::sanctioned::sanctioned_supplier(data));
         findings
