@@ -216,7 +216,9 @@ pub struct TemporalSettings {
     pub late_min_count: usize,
     /// Minimum share (0..1) of a UG's contracts published late.
     pub late_min_share: f64,
-    /// Records listed per aggregated finding (the largest first).
+    /// Contracts listed per finding (each is about a unit's habit): the ones
+    /// that show it most, as examples rather than each a suspect; the count
+    /// and value of them all are in the evidence. Defaults to 5.
     pub max_records_per_finding: usize,
     /// Findings kept per rule and dataset, the strongest first.
     pub max_findings_per_rule: usize,
@@ -243,7 +245,7 @@ impl Default for TemporalSettings {
             republication_days: 365,
             late_min_count: 5,
             late_min_share: 0.5,
-            max_records_per_finding: 50,
+            max_records_per_finding: 5,
             max_findings_per_rule: 200,
         }
     }

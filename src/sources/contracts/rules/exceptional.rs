@@ -185,7 +185,7 @@ fn finding(data: &Dataset, e: &Exceptional, rank: &Rank) -> Finding {
             "agency_direct_award_p90": round(p90, 2),
             "agency_direct_award_p99": round(p99, 2),
             "ratio_to_p90": round(e.ratio, 1),
-            "recognised": e.recognised.is_some(),
+            "recognised": e.recognised.map(Recognised::label),
             "counted_over": "whole_database",
         }),
         financial_impact: round(rank.impact, 2),

@@ -12,13 +12,14 @@
 //! "First" is only as good as the database: a contract signed less than
 //! `newcomer_min_history_days` after the earliest month of publication imported
 //! is not judged, since the supplier may have older contracts outside it; the
-//! explanation says from when the database knows. A credenciamento or a
-//! supplier hired as a matter of course (`recognised`) is low and says why.
+//! explanation says from when the database knows. A credenciamento, a
+//! building's lease, a remainder or a supplier hired as a matter of course
+//! (`recognised`) is lowered as it says, and explained.
 //!
 //! Severity: critical from 10 × `large_value` by dispensa, high from 10 ×
 //! `large_value` or from `large_value` by dispensa, medium otherwise.
 //! Confidence 0.6, 0.7 for a dispensa (no claim of a sole supplier to check),
-//! half for a recognised case. `financial_impact` is the contract's value.
+//! times the recognised case's factor. `financial_impact` is the contract's value.
 
 use chrono::NaiveDate;
 use serde_json::json;
@@ -62,12 +63,10 @@ pub fn newcomer_direct_award(
         if history.first_signed != Some(signed) {
             continue;
         }
-        let recognised = Recognised::of(c).is_some();
+        let recognised = Recognised::of(c);
         let large = value >= s.large_value;
         let huge = value >= 10.0 * s.large_value;
-        let severity = if recognised {
-            Severity::Low
-        } else if huge && dispensa {
+        let mut severity = if huge && dispensa {
             Severity::Critical
         } else if huge || (large && dispensa) {
             Severity::High
@@ -75,8 +74,9 @@ pub fn newcomer_direct_award(
             Severity::Medium
         };
         let mut confidence = if dispensa { 0.7 } else { 0.6 };
-        if recognised {
-            confidence *= 0.5;
+        if let Some(r) = recognised {
+            severity = r.lowered(severity);
+            confidence *= r.confidence_factor();
         }
         let rank = Rank {
             severity,
@@ -96,7 +96,7 @@ pub fn newcomer_direct_award(
 
 fn finding(
     data: &Dataset,
-    (idx, dispensa, recognised, contracts): (usize, bool, bool, u32),
+    (idx, dispensa, recognised, contracts): (usize, bool, Option<Recognised>, u32),
     from: NaiveDate,
     rank: &Rank,
 ) -> Finding {
@@ -116,13 +116,7 @@ fn finding(
         1 => "e um outro depois".to_string(),
         n => format!("e outros {} depois", count(n as usize)),
     };
-    let caveat = if recognised {
-        " O contrato é um credenciamento ou o fornecedor é uma fundação de apoio, \
-         concessionária ou estatal, contratados diretamente por previsão legal; por isso a \
-         gravidade é baixa."
-    } else {
-        ""
-    };
+    let caveat = recognised.map_or("", Recognised::note);
     Finding {
         family: Family::Vendor,
         rule: NEWCOMER_DIRECT_AWARD,
@@ -162,7 +156,7 @@ fn finding(
             "kind": if dispensa { "dispensa" } else { "inexigibilidade" },
             "supplier_contracts_in_database": contracts,
             "database_published_from": from,
-            "recognised": recognised,
+            "recognised": recognised.map(Recognised::label),
             "counted_over": "whole_database",
         }),
         financial_impact: round(rank.impact, 2),

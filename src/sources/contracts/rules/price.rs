@@ -653,6 +653,7 @@ fn finding(
             "robust_z": round(cand.z, 2),
             "credenciamento": cand.recognised == Some(Recognised::Credenciamento),
             "routine_supplier": cand.recognised == Some(Recognised::RoutineSupplier),
+            "recognised": cand.recognised.map(Recognised::label),
             "z_threshold": s.z_threshold,
             "min_ratio_to_median": s.min_ratio_to_median,
         }),

@@ -15,6 +15,10 @@ pub(crate) const EXAMPLES: usize = 3;
 pub enum Recognised {
     /// See [`is_credenciamento`].
     Credenciamento,
+    /// See [`is_property_lease`].
+    PropertyLease,
+    /// See [`is_remainder`].
+    Remainder,
     /// See [`is_routine_supplier`].
     RoutineSupplier,
 }
@@ -24,6 +28,10 @@ impl Recognised {
     pub fn of(c: &Contract) -> Option<Self> {
         if is_credenciamento(c) {
             Some(Self::Credenciamento)
+        } else if is_property_lease(c) {
+            Some(Self::PropertyLease)
+        } else if is_remainder(c) {
+            Some(Self::Remainder)
         } else if is_routine_supplier(c) {
             Some(Self::RoutineSupplier)
         } else {
@@ -31,19 +39,19 @@ impl Recognised {
         }
     }
 
-    /// A credenciamento's value is no price at all: two steps; a routine
-    /// supplier's value is the size of the project: one.
+    /// A credenciamento's value is no price at all: two steps; the others'
+    /// reason for a direct award is in the law and in the object: one.
     pub fn lowered(self, severity: Severity) -> Severity {
         match self {
             Self::Credenciamento => severity.lower().lower(),
-            Self::RoutineSupplier => severity.lower(),
+            Self::PropertyLease | Self::Remainder | Self::RoutineSupplier => severity.lower(),
         }
     }
 
     pub fn confidence_factor(self) -> f64 {
         match self {
             Self::Credenciamento => 0.7,
-            Self::RoutineSupplier => 0.85,
+            Self::PropertyLease | Self::Remainder | Self::RoutineSupplier => 0.85,
         }
     }
 
@@ -51,7 +59,19 @@ impl Recognised {
     pub fn note(self) -> &'static str {
         match self {
             Self::Credenciamento => CREDENCIAMENTO_NOTE,
+            Self::PropertyLease => PROPERTY_LEASE_NOTE,
+            Self::Remainder => REMAINDER_NOTE,
             Self::RoutineSupplier => ROUTINE_SUPPLIER_NOTE,
+        }
+    }
+
+    /// How the evidence names the case.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Credenciamento => "credenciamento",
+            Self::PropertyLease => "property_lease",
+            Self::Remainder => "remainder",
+            Self::RoutineSupplier => "routine_supplier",
         }
     }
 }
@@ -90,9 +110,42 @@ pub fn is_credenciamento(c: &Contract) -> bool {
     inexigibilidade && HEALTH_CARE.iter().any(|w| object.contains(w))
 }
 
-/// State companies and public laboratories hired without bidding by law (Lei
-/// 8.666/1993 art. 24 VIII and XVI; Lei 14.133/2021 art. 75 IX), by the
-/// supplier's folded name.
+/// Words of a folded object that lease a building or a room, not a car.
+const PROPERTY_LEASE: &[&str] = &[
+    "locacao de imovel",
+    "locacao do imovel",
+    "locacao de um imovel",
+    "locacao de predio",
+    "locacao do predio",
+    "locacao de sala",
+    "locacao de galpao",
+    "locacao de terreno",
+    "locacao de area",
+    "sublocacao de parte do imovel",
+    "da em locacao",
+];
+
+/// The lease of a building chosen for its place and features, which the law
+/// lets an agency sign directly (Lei 8.666/1993 art. 24 X; Lei 14.133/2021
+/// art. 74 V): the landlord is the owner, often with no other public
+/// contract. By the folded object.
+pub fn is_property_lease(c: &Contract) -> bool {
+    let object = text::fold(&c.object);
+    PROPERTY_LEASE.iter().any(|w| object.contains(w))
+}
+
+/// The remainder of a contract rescinded before its end, awarded to the next
+/// bidder of the original tender on its terms (Lei 8.666/1993 art. 24 XI; Lei
+/// 14.133/2021 art. 90 § 7): a dispensa by name, competed for in fact. By the
+/// folded object.
+pub fn is_remainder(c: &Contract) -> bool {
+    text::fold(&c.object).contains("remanescente")
+}
+
+/// State companies, public banks and laboratories, and the research network
+/// hired without bidding by law (Lei 8.666/1993 art. 24 VIII, XVI and XXIV;
+/// Lei 14.133/2021 art. 75 IX; the public banks for payroll and collection
+/// services, as case law admits), by the supplier's folded name.
 const STATE_COMPANIES: &[&str] = &[
     "instituto de tecnologia do parana",
     "tecpar",
@@ -112,6 +165,11 @@ const STATE_COMPANIES: &[&str] = &[
     "casa da moeda",
     "empresa brasileira de correios",
     "empresa brasil de comunicacao",
+    "banco do brasil",
+    "caixa economica federal",
+    "banco do nordeste",
+    "banco da amazonia",
+    "rede nacional de ensino e pesquisa",
 ];
 
 /// A supplier the law lets agencies hire directly as a matter of course: a
@@ -138,6 +196,19 @@ const ROUTINE_SUPPLIER_NOTE: &str = " O fornecedor é uma fundação de apoio, u
      concessionária de serviço público ou uma empresa estatal, que a lei permite contratar \
      diretamente (Lei 8.958/1994; Lei 8.666/1993, art. 24; Lei 14.133/2021, art. 75): o valor \
      costuma refletir o tamanho do projeto ou do serviço. Por isso a gravidade é um grau menor.";
+
+/// What a finding about a property lease adds to its explanation.
+const PROPERTY_LEASE_NOTE: &str = " O contrato é a locação de um imóvel escolhido pela \
+     localização e pelas instalações, que a lei permite contratar diretamente (Lei 8.666/1993, \
+     art. 24, X; Lei 14.133/2021, art. 74, V): o locador costuma ser o proprietário, muitas \
+     vezes sem outro contrato público. Por isso a gravidade é um grau menor; o que vale \
+     conferir é a avaliação do aluguel.";
+
+/// What a finding about a remainder adds to its explanation.
+const REMAINDER_NOTE: &str = " O contrato é a contratação de remanescente: o que faltava \
+     de um contrato rescindido, entregue ao licitante seguinte nas condições da licitação \
+     original (Lei 8.666/1993, art. 24, XI; Lei 14.133/2021, art. 90, § 7º), de modo que o \
+     fornecedor disputou a licitação. Por isso a gravidade é um grau menor.";
 
 /// What a finding about a credenciamento adds to its explanation.
 const CREDENCIAMENTO_NOTE: &str = " Este contrato é um credenciamento (inexigibilidade \
@@ -184,6 +255,25 @@ mod tests {
             "INSTITUTO SOCIAL SE LIGA",
             "HOSPITAL MILITAR DE AREA DE SAO PAULO"
         )));
+    }
+
+    #[test]
+    fn a_buildings_lease_and_a_remainder_are_recognised_and_a_car_rental_is_not() {
+        let lease = contract(
+            "LOCAÇÃO DE IMÓVEL PARA A SEDE DA SUPERINTENDÊNCIA",
+            "Dispensa de Licitação",
+        );
+        assert_eq!(Recognised::of(&lease), Some(Recognised::PropertyLease));
+        let remainder = contract(
+            "CONTRATAÇÃO DE SERVIÇOS CONTINUADOS REMANESCENTES DE LIMPEZA",
+            "Dispensa de Licitação",
+        );
+        assert_eq!(Recognised::of(&remainder), Some(Recognised::Remainder));
+        let cars = contract(
+            "PRESTAÇÃO DE SERVIÇOS DE LOCAÇÃO DE VEÍCULOS, POR DEMANDA",
+            "Dispensa de Licitação",
+        );
+        assert_eq!(Recognised::of(&cars), None);
     }
 
     #[test]
