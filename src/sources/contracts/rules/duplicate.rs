@@ -39,7 +39,9 @@
 //! `financial_impact` = the group's total minus its largest contract: what would
 //! be paid twice if they are one purchase. A group of credenciamentos of one
 //! provider (`recognised::is_credenciamento`: same object and ceiling by design)
-//! is two steps lower and says so.
+//! is two steps lower and says so; a group of a utility's or state company's
+//! contracts (`recognised::is_routine_supplier`: one supply contract per building
+//! or service) one step lower, a registration to check rather than a split.
 //!
 //! Rule `duplicate.split_purchase` flags fracionamento: several contracts of one
 //! UG with one supplier, each within the limit under which the law lets a body buy
@@ -78,7 +80,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use chrono::NaiveDate;
 use serde_json::json;
 
-use super::recognised::{is_credenciamento, Recognised};
+use super::recognised::{is_credenciamento, is_routine_supplier, Recognised};
 use crate::analysis::rank::strongest;
 use crate::domain::format::{date, decimal, percent, reais};
 use crate::domain::law::dispensa_limits::{self, Inciso, Limit};
@@ -476,8 +478,20 @@ fn near_finding(
     let credenciamento = records
         .iter()
         .all(|&i| is_credenciamento(&data.contracts[i]));
-    if credenciamento {
-        severity = Recognised::Credenciamento.lowered(severity);
+    // A utility's or a state company's supply is one contract per building or
+    // service: two alike are a registration to check, not a split.
+    let recognised = if credenciamento {
+        Some(Recognised::Credenciamento)
+    } else if records
+        .iter()
+        .all(|&i| is_routine_supplier(&data.contracts[i]))
+    {
+        Some(Recognised::RoutineSupplier)
+    } else {
+        None
+    };
+    if let Some(r) = recognised {
+        severity = r.lowered(severity);
     }
     let excess =
         ((pair.similarity - s.min_similarity) / (1.0 - s.min_similarity).max(1e-9)).clamp(0.0, 1.0);
@@ -556,11 +570,7 @@ fn near_finding(
         } else {
             String::new()
         },
-    ) + if credenciamento {
-        Recognised::Credenciamento.note()
-    } else {
-        ""
-    };
+    ) + recognised.map_or("", Recognised::note);
     Finding {
         family: Family::Duplicate,
         rule: NEAR_IDENTICAL_OBJECT,
@@ -593,6 +603,7 @@ fn near_finding(
             "value_tolerance": s.value_tolerance,
             "total": total,
             "largest": largest,
+            "recognised": recognised.map(Recognised::label),
         }),
         financial_impact: at_stake,
     }
@@ -1159,6 +1170,41 @@ pub(crate) mod tests {
         assert!(f.explanation.contains("100,0%"), "{}", f.explanation);
         assert!(f.description.contains("nº 1162022"), "{}", f.description);
         assert!(f.description.contains("FORNECEDOR 66666666000166"));
+    }
+
+    #[test]
+    fn a_utility_contract_registered_twice_is_one_step_lower_and_says_why() {
+        let pair = |supplier_name: &str| {
+            let mut contracts = regular();
+            for number in ["172022", "482022"] {
+                let mut c = contract(
+                    number,
+                    "33050071000158",
+                    day(2022, 5, 2),
+                    410_000.0,
+                    "Fornecimento de energia elétrica ao campus, em média tensão",
+                    "Dispensa de Licitação",
+                );
+                c.supplier_name = Some(supplier_name.into());
+                contracts.push(c);
+            }
+            let (_, findings) = detect(contracts);
+            let near = of_rule(&findings, NEAR_IDENTICAL_OBJECT);
+            assert_eq!(near.len(), 1, "{findings:#?}");
+            near[0].clone()
+        };
+        let plain = pair("COMERCIAL DE MATERIAIS LTDA");
+        let utility = pair("AMPLA ENERGIA E SERVICOS S.A.");
+        assert_eq!(utility.severity, plain.severity.lower());
+        assert_eq!(utility.evidence["recognised"], "routine_supplier");
+        assert!(plain.evidence["recognised"].is_null());
+        assert!(
+            utility
+                .explanation
+                .contains("concessionária de serviço público"),
+            "{}",
+            utility.explanation
+        );
     }
 
     #[test]
