@@ -262,6 +262,37 @@ async fn the_first_page_of_everything_is_strong_evidence_large_money_and_no_reco
     }
 }
 
+/// The Brazilian Space Agency (UG 203001) has CENTRAL IT's 2018 service
+/// contract twice: nº 92018 and nº 100092022, both dated 27/07/2018, same value
+/// and object. A number with a year after the signature is the contract
+/// registered anew: medium, said so, not a front-page double contract.
+#[tokio::test]
+async fn a_contract_registered_anew_under_a_later_years_number_is_told_as_such() {
+    let (db, client) = imported(&[CONTRACTS_ZIP]).await;
+    let user = add_user(&client).await;
+    let id = insert_as_citizen(
+        &client,
+        user,
+        "contratos da AEB",
+        json!({"codigo_ug": "203001"}),
+        json!(["duplicate"]),
+    )
+    .await;
+    drain_builtin(&db).await;
+    let row = row_json(&client, id).await;
+    let found = of_rule(&row, "duplicate.near_identical_object");
+    let central = found
+        .iter()
+        .find(|r| r["metadata"]["evidence"]["supplier"] == "07171299000196")
+        .unwrap_or_else(|| panic!("the pair is not reported: {row:#}"));
+    assert_eq!(central["severity"], "medium", "{central:#}");
+    let explanation = central["explanation"].as_str().unwrap_or_default();
+    assert!(
+        explanation.contains("nº 100092022 termina pelo número do nº 92018"),
+        "{explanation}"
+    );
+}
+
 /// DNIT's headquarters (UG 393003) hired COESA CONSTRUÇÃO E MONTAGENS, in
 /// judicial recovery, for R$ 221 million by dispensa on 18/10/2022: its only
 /// contract in the database. Every supplier the rule reports has, in the

@@ -77,7 +77,7 @@
 pub use crate::config::detectors::DuplicateSettings;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 
 use super::recognised::{is_credenciamento, is_routine_supplier, Recognised};
@@ -438,6 +438,28 @@ fn numbers_look_alike(a: &str, b: &str) -> bool {
     }
 }
 
+/// A contract numbered again in a later year: "92018" signed in 2018 and
+/// "100092022" with the same date, whose number carries 2022 and ends with the
+/// first one's sequence. Numbers end in their year (`NNNNYYYY`), and nobody
+/// numbers a contract with a year after the one it was signed in, so the later
+/// one is the earlier contract registered anew. Returns (original, renumbered).
+fn renumbered<'a>(a: &'a str, b: &'a str, signed_year: i32) -> Option<(&'a str, &'a str)> {
+    let split = |n: &'a str| -> Option<(&'a str, i32)> {
+        let cut = n.len().checked_sub(4)?;
+        let (sequence, year) = (n.get(..cut)?, n.get(cut..)?);
+        let year: i32 = year.parse().ok()?;
+        let sequence = sequence.trim_start_matches('0');
+        (!sequence.is_empty() && sequence.bytes().all(|c| c.is_ascii_digit()))
+            .then_some((sequence, year))
+    };
+    let (sa, ya) = split(a)?;
+    let (sb, yb) = split(b)?;
+    let pair = |(orig, so, yo): (&'a str, &str, i32), (later, sl, yl): (&'a str, &str, i32)| {
+        (yo == signed_year && yl > signed_year && sl.ends_with(so)).then_some((orig, later))
+    };
+    pair((a, sa, ya), (b, sb, yb)).or_else(|| pair((b, sb, yb), (a, sa, ya)))
+}
+
 fn near_finding(
     data: &Dataset,
     block: &[&Entry],
@@ -460,6 +482,9 @@ fn near_finding(
     let (a, b) = (&block[pair.a], &block[pair.b]);
     let (ca, cb) = (&data.contracts[a.idx], &data.contracts[b.idx]);
     let typo = numbers_look_alike(&ca.number, &cb.number);
+    let renumbered = (a.signed == b.signed)
+        .then(|| renumbered(&ca.number, &cb.number, a.signed.year()))
+        .flatten();
     let signs = pair.count();
     let mut severity = match signs {
         3 => Severity::High,
@@ -469,9 +494,9 @@ fn near_finding(
     if at_stake >= s.critical_amount {
         severity = Severity::higher(severity);
     }
-    if typo {
-        // One contract registered twice by a slip of the keyboard: a register to
-        // fix and payments to check, not the front page.
+    if typo || renumbered.is_some() {
+        // One contract registered twice, by a slip of the keyboard or anew in a
+        // later year: a register to fix and payments to check, not the front page.
         severity = severity.min(Severity::Medium);
     }
     // Credenciamentos share object and value by design.
@@ -566,6 +591,13 @@ fn near_finding(
                  contrato cadastrado duas vezes por erro de digitação; ainda assim, vale \
                  conferir se houve empenho ou pagamento nos dois.",
                 ca.number, cb.number
+            )
+        } else if let Some((original, later)) = renumbered {
+            format!(
+                " O nº {later} termina pelo número do nº {original} e traz um ano posterior à \
+                 assinatura, em {signed}, o que sugere o mesmo contrato cadastrado de novo \
+                 anos depois; ainda assim, vale conferir se houve empenho ou pagamento nos dois.",
+                signed = date(a.signed),
             )
         } else {
             String::new()
@@ -1117,6 +1149,26 @@ pub(crate) mod tests {
         );
         assert!(!numbers_look_alike("142021", "222021"));
         assert!(!numbers_look_alike("12021", "12021"));
+    }
+
+    #[test]
+    fn a_contract_numbered_again_in_a_later_year_is_told_apart() {
+        assert_eq!(
+            renumbered("100092022", "92018", 2018),
+            Some(("92018", "100092022"))
+        );
+        assert_eq!(
+            renumbered("92018", "100092022", 2018),
+            Some(("92018", "100092022"))
+        );
+        assert_eq!(
+            renumbered("92018", "100092022", 2022),
+            None,
+            "signed in the later year: two contracts"
+        );
+        assert_eq!(renumbered("92018", "182018", 2018), None, "same year");
+        assert_eq!(renumbered("92018", "72022", 2018), None, "another sequence");
+        assert_eq!(renumbered("2018", "12022", 2018), None, "no sequence");
     }
 
     #[test]
