@@ -12,7 +12,8 @@
 //! Beside fiscal's throughput, the same run measures a ceiling: the job's two
 //! statements (claim ten, complete them) in a loop on as many connections,
 //! with nothing else. The ratio between the two is what fiscal's own work
-//! costs; WAL bytes, statements and worker CPU per investigation say where.
+//! costs; WAL bytes, statements, and the worker's and (for a server on this
+//! host) the server's CPU per investigation say where.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,12 +51,17 @@ struct Figures {
     jobs_per_second: f64,
     /// The same job shape with nothing but its two statements: see [`ceiling`].
     ceiling_per_second: f64,
+    /// The server's CPU per investigation in the ceiling loop.
+    ceiling_server_cpu_ms_per_job: f64,
     /// WAL the worker's run wrote, per investigation (insert included).
     wal_bytes_per_job: f64,
     /// Statements the worker sent per investigation.
     statements_per_job: f64,
     /// CPU time of this process (the worker) per investigation.
     worker_cpu_ms_per_job: f64,
+    /// CPU time of the PostgreSQL processes on this host per investigation;
+    /// 0 when the server runs elsewhere.
+    server_cpu_ms_per_job: f64,
     hot_ratio: f64,
 }
 
@@ -168,7 +174,7 @@ async fn measure(
     let (claim_p50_ms, claim_p99_ms) = claim_latency(client, user, samples).await?;
     let hot_ratio = hot_ratio(client, user).await?;
     let run = run_worker(client, settings, user, samples).await?;
-    let ceiling_per_second =
+    let (ceiling_per_second, ceiling_server_cpu_ms_per_job) =
         ceiling(pool, client, user, samples, settings.worker.concurrency).await?;
     Ok(Figures {
         claim_p50_ms,
@@ -177,9 +183,11 @@ async fn measure(
         pickup_p99_ms: run.pickup_p99_ms,
         jobs_per_second: run.jobs_per_second,
         ceiling_per_second,
+        ceiling_server_cpu_ms_per_job,
         wal_bytes_per_job: run.wal_bytes_per_job,
         statements_per_job: run.statements_per_job,
         worker_cpu_ms_per_job: run.cpu_ms_per_job,
+        server_cpu_ms_per_job: run.server_cpu_ms_per_job,
         hot_ratio,
     })
 }
@@ -227,10 +235,11 @@ async fn ceiling(
     user: Uuid,
     samples: i64,
     concurrency: usize,
-) -> Result<f64> {
+) -> Result<(f64, f64)> {
     use tokio_postgres::types::Type;
     enqueue(client, user, samples).await?;
     let results = typical_results();
+    let server_cpu_before = server_cpu_seconds();
     let started = Instant::now();
     let mut loops = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
@@ -264,23 +273,47 @@ async fn ceiling(
             .context("the ceiling loop's statements")?;
     }
     let rate = samples as f64 / started.elapsed().as_secs_f64();
+    let server_cpu_ms = (server_cpu_seconds() - server_cpu_before) * 1000.0 / samples as f64;
     if queue::has_unfinished(client).await? {
         bail!("the ceiling loop left investigations unfinished");
     }
-    Ok(rate)
+    Ok((rate, server_cpu_ms))
 }
 
 /// CPU seconds (user + system) this process has used, from /proc; 0 where
 /// /proc is not there.
 fn own_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    cpu_seconds_of("/proc/self/stat").map_or(0.0, |(_, s)| s)
+}
+
+/// CPU seconds every PostgreSQL process on this host has used (backends,
+/// WAL writer, checkpointer…): the server's side of the work when it runs
+/// here, as in the benchmarks; 0 when none is visible.
+fn server_cpu_seconds() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
     };
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
+    dir.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| cpu_seconds_of(e.path().join("stat")))
+        .filter(|(command, _)| command == "postgres")
+        .map(|(_, seconds)| seconds)
+        .sum()
+}
+
+/// A process's command name and CPU seconds (user + system) from its
+/// /proc/PID/stat line.
+fn cpu_seconds_of(path: impl AsRef<std::path::Path>) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name is in parentheses and may hold spaces.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let command = head.split_once('(').map(|(_, c)| c.to_string())?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| {
         fields
             .get(i)
@@ -288,7 +321,7 @@ fn own_cpu_seconds() -> f64 {
             .unwrap_or(0.0)
     };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
+    Some((command, (ticks(11) + ticks(12)) / 100.0))
 }
 
 async fn wal_lsn(client: &Client) -> Result<i64> {
@@ -427,6 +460,7 @@ struct Run {
     wal_bytes_per_job: f64,
     statements_per_job: f64,
     cpu_ms_per_job: f64,
+    server_cpu_ms_per_job: f64,
 }
 
 /// A worker with the no-op pipeline: pick-up latency of investigations inserted
@@ -462,11 +496,13 @@ async fn run_worker(client: &Client, settings: &Settings, user: Uuid, samples: i
     let wal_before = wal_lsn(client).await?;
     let statements_before = crate::db::statements_sent();
     let cpu_before = own_cpu_seconds();
+    let server_cpu_before = server_cpu_seconds();
     let started = Instant::now();
     enqueue(client, user, samples).await?;
     let polls = wait_until_idle(client).await?;
     let rate = samples as f64 / started.elapsed().as_secs_f64();
     let cpu = own_cpu_seconds() - cpu_before;
+    let server_cpu = server_cpu_seconds() - server_cpu_before;
     // The polls are the benchmark's, not the worker's (the insert goes out
     // uncounted, past Conn::run).
     let statements = crate::db::statements_sent() - statements_before - polls;
@@ -482,6 +518,7 @@ async fn run_worker(client: &Client, settings: &Settings, user: Uuid, samples: i
         wal_bytes_per_job: per_job(wal as f64),
         statements_per_job: per_job(statements as f64),
         cpu_ms_per_job: per_job(cpu * 1000.0),
+        server_cpu_ms_per_job: per_job(server_cpu * 1000.0),
     })
 }
 
@@ -606,6 +643,18 @@ fn render(empty: &Figures, full: &Figures, rows: i64) -> String {
         "worker CPU ms per investigation",
         empty.worker_cpu_ms_per_job,
         full.worker_cpu_ms_per_job,
+        3,
+    );
+    line(
+        "server CPU ms per investigation",
+        empty.server_cpu_ms_per_job,
+        full.server_cpu_ms_per_job,
+        3,
+    );
+    line(
+        "ceiling's server CPU ms per inv.",
+        empty.ceiling_server_cpu_ms_per_job,
+        full.ceiling_server_cpu_ms_per_job,
         3,
     );
     line(

@@ -138,6 +138,9 @@ pub struct VendorSettings {
     /// `vendor.dispensas_across_units`: fewest UGs that hired one supplier by
     /// dispensa, in the whole database. Defaults to 5.
     pub spread_min_units: usize,
+    /// Most example contracts one of its findings lists (three for a lawful
+    /// case). Defaults to 5.
+    pub spread_max_records: usize,
     /// Reais from which an amount is large for severity. Defaults to 1000000.0.
     pub large_value: f64,
     /// Most records listed in one finding (the largest are kept). Defaults to 50.
@@ -164,6 +167,7 @@ impl Default for VendorSettings {
             exceptional_ratio: 20.0,
             exceptional_min_agency_awards: 30,
             spread_min_units: 5,
+            spread_max_records: 5,
             large_value: 1_000_000.0,
             max_records: 50,
             max_findings: 200,

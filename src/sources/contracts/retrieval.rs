@@ -372,25 +372,42 @@ pub fn from_portal(c: &crate::sources::portal::Contract) -> Contract {
 }
 
 /// Contracts by (UG, contract number): how the Portal links an amendment to its
-/// contract (the number alone repeats across units).
-struct ByUgNumber<'a>(HashMap<(Option<&'a str>, &'a str), Vec<usize>>);
+/// contract (the number alone repeats across units). A sorted list of (hash,
+/// position), 16 bytes a contract, rather than a map of string pairs to lists:
+/// at a million contracts the map and its rehash were 200 MB at the peak of
+/// retrieval; equal hashes are told apart by comparing the contracts.
+struct ByUgNumber<'a> {
+    contracts: &'a [Contract],
+    sorted: Vec<(u64, usize)>,
+}
 
 impl<'a> ByUgNumber<'a> {
     fn new(contracts: &'a [Contract]) -> Self {
-        let mut index: HashMap<_, Vec<usize>> = HashMap::new();
-        for (i, c) in contracts.iter().enumerate() {
-            index
-                .entry((c.ug.code.as_deref(), c.number.as_str()))
-                .or_default()
-                .push(i);
-        }
-        Self(index)
+        let mut sorted: Vec<(u64, usize)> = contracts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (Self::hash(c.ug.code.as_deref(), &c.number), i))
+            .collect();
+        sorted.sort_unstable();
+        Self { contracts, sorted }
     }
 
-    /// Calls `f` with each contract of that UG and number.
-    fn each(&self, ug: Option<&str>, number: &str, f: impl FnMut(usize)) {
-        if let Some(targets) = self.0.get(&(ug, number)) {
-            targets.iter().copied().for_each(f);
+    fn hash(ug: Option<&str>, number: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (ug, number).hash(&mut h);
+        h.finish()
+    }
+
+    /// Calls `f` with each contract of that UG and number, in dataset order.
+    fn each(&self, ug: Option<&str>, number: &str, mut f: impl FnMut(usize)) {
+        let h = Self::hash(ug, number);
+        let start = self.sorted.partition_point(|&(k, _)| k < h);
+        for &(_, i) in self.sorted[start..].iter().take_while(|&&(k, _)| k == h) {
+            let c = &self.contracts[i];
+            if c.ug.code.as_deref() == ug && c.number == number {
+                f(i);
+            }
         }
     }
 }

@@ -11,9 +11,10 @@
 //! counted: a sole provider is hired that way everywhere by law.
 //!
 //! One finding per supplier. Records are the investigation's dispensas with it,
-//! largest first, at most `max_records` (three for a routine supplier); the
-//! evidence gives the whole database's counts and the ten UGs that paid it
-//! most. `financial_impact` is the whole database's total.
+//! largest first, at most `spread_max_records` (three for a routine
+//! supplier): the pattern is the supplier's, and the count and sum of all its
+//! dispensas in the investigation are in the explanation and the evidence, with
+//! the whole database's counts and the ten UGs that paid it most. `financial_impact` is the whole database's total.
 //!
 //! Severity: high from 10 UGs or 3 agencies with a total of 10 ×
 //! `large_value`; medium otherwise. A state company, utility or support
@@ -102,10 +103,18 @@ pub fn dispensas_across_units(
         } else {
             None
         };
+        let found = (
+            records.len(),
+            records
+                .iter()
+                .filter_map(|&i| data.contracts[i].value_signed())
+                .sum::<f64>(),
+        );
+        let examples = s.spread_max_records.min(s.max_records).max(1);
         records.truncate(if lawful.is_some() {
-            EXAMPLES.min(s.max_records)
+            EXAMPLES.min(examples)
         } else {
-            s.max_records
+            examples
         });
         let wide = spread.units >= 10 || spread.agencies >= 3;
         let severity = if lawful.is_some() {
@@ -126,18 +135,20 @@ pub fn dispensas_across_units(
             impact: round(spread.total, 2),
             first: records[0],
         };
-        ranked.push((rank, (spread, records, lawful)));
+        ranked.push((rank, (spread, records, found, lawful)));
     }
     keep_strongest(ranked, &data.contracts[..], s.max_findings)
         .into_iter()
-        .map(|(rank, (spread, records, lawful))| finding(data, spread, records, lawful, &rank))
+        .map(|(rank, (spread, records, found, lawful))| {
+            finding(data, spread, (records, found), lawful, &rank)
+        })
         .collect()
 }
 
 fn finding(
     data: &Dataset,
     spread: &SupplierDispensas,
-    records: Vec<usize>,
+    (records, (found, in_investigation)): (Vec<usize>, (usize, f64)),
     lawful: Option<Lawful>,
     rank: &Rank,
 ) -> Finding {
@@ -175,10 +186,6 @@ fn finding(
         }
         None => "",
     };
-    let in_investigation: f64 = records
-        .iter()
-        .filter_map(|&i| data.contracts[i].value_signed())
-        .sum();
     Finding {
         family: Family::Vendor,
         rule: DISPENSAS_ACROSS_UNITS,
@@ -204,7 +211,7 @@ fn finding(
             count(spread.agencies as usize),
             format::reais(spread.total),
             largest.join(", "),
-            count(records.len()),
+            count(found),
             format::reais(in_investigation),
         ),
         suggested_actions: vec![
@@ -221,6 +228,8 @@ fn finding(
             "units": spread.units,
             "agencies": spread.agencies,
             "total_in_database": round(spread.total, 2),
+            "dispensas_in_investigation": found,
+            "total_in_investigation": round(in_investigation, 2),
             "largest_units": spread.largest.iter().map(|u| json!({
                 "codigo_ug": u.ug.code,
                 "nome_ug": u.ug.name,
@@ -305,6 +314,25 @@ mod tests {
         assert!(found[0]
             .description
             .contains("6 unidades gestoras de 4 órgãos"));
+    }
+
+    #[test]
+    fn a_finding_lists_five_examples_and_counts_all_the_investigations_dispensas() {
+        let contracts = (1..=12)
+            .map(|i| dispensa("1", "VILLAGE", "LIMPEZA", 10_000.0 * i as f64))
+            .collect();
+        let found = detect(contracts, vec![("1", spread(6, 4, 12_508_181.86))]);
+        assert_eq!(found.len(), 1);
+        let f = &found[0];
+        assert_eq!(f.records.len(), 5);
+        assert_eq!(f.evidence["dispensas_in_investigation"], 12);
+        assert_eq!(f.evidence["total_in_investigation"], 780_000.0);
+        assert!(
+            f.explanation
+                .contains("Esta investigação encontrou 12 delas, somando R$ 780.000,00"),
+            "{}",
+            f.explanation
+        );
     }
 
     #[test]
