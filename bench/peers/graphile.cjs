@@ -1,0 +1,113 @@
+// Graphile Worker doing fiscal's benchmark job on fiscal's own table: a row
+// inserted into public.investigations is enqueued by a trigger (as the
+// frontend only inserts), and the task claims the row and completes it, the
+// two statements of fiscal's no-op pipeline. Graphile runs at its best here:
+// a local queue of concurrency + 1 and batched completions.
+//
+// Run by bench/peers/run.sh, which installs graphile-worker from npm.
+// Usage: node graphile.cjs URL SAMPLES CONCURRENCY; prints one JSON line.
+const { run } = require("graphile-worker");
+const { Pool } = require("pg");
+
+const [url, samplesArg, concurrencyArg] = process.argv.slice(2);
+const samples = Number(samplesArg ?? 5000);
+const concurrency = Number(concurrencyArg ?? 4);
+
+const CLAIM = `
+update public.investigations
+set status = 'processing', attempts = attempts + 1, claim_token = gen_random_uuid(),
+    locked_by = 'graphile', lease_expires_at = now() + interval '5 minutes', started_at = now()
+where id = $1 and status = 'pending'
+returning claim_token`;
+
+const COMPLETE = `
+update public.investigations
+set status = 'completed', current_phase = 'completed', progress = 1, results = '[]',
+    summary = 'benchmark', completed_at = now(), lease_expires_at = null
+where id = $1 and status = 'processing' and claim_token = $2`;
+
+const TRIGGER = `
+create or replace function public.bench_peer_graphile() returns trigger
+language plpgsql as $$
+begin
+  perform graphile_worker.add_job('investigate', json_build_object('id', new.id));
+  return new;
+end $$;
+drop trigger if exists bench_peer_graphile on public.investigations;
+create trigger bench_peer_graphile after insert on public.investigations
+  for each row execute function public.bench_peer_graphile();`;
+
+const UNTRIGGER = `
+drop trigger if exists bench_peer_graphile on public.investigations;
+drop function if exists public.bench_peer_graphile();`;
+
+const { enqueue, waitUntilIdle, pickups, percentile, user } = require("./common.cjs");
+
+async function main() {
+  const admin = new Pool({ connectionString: url, max: 2 });
+  const citizen = await user(admin);
+  const runner = await run({
+    connectionString: url,
+    concurrency,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: quietLogger(),
+    taskList: {
+      investigate: async (payload, helpers) => {
+        await helpers.withPgClient(async (pg) => {
+          const claimed = await pg.query(CLAIM, [payload.id]);
+          if (claimed.rows.length === 0) return;
+          await pg.query(COMPLETE, [payload.id, claimed.rows[0].claim_token]);
+        });
+      },
+    },
+    preset: {
+      worker: {
+        localQueue: { size: concurrency + 1 },
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+      },
+    },
+  });
+  await admin.query(TRIGGER);
+  try {
+    const singles = Math.min(samples, 200);
+    const since = (await admin.query("select now() as t")).rows[0].t;
+    for (let i = 0; i < singles; i++) {
+      await enqueue(admin, citizen, 1);
+      await waitUntilIdle(admin);
+    }
+    const picked = await pickups(admin, since);
+    const started = process.hrtime.bigint();
+    await enqueue(admin, citizen, samples);
+    await waitUntilIdle(admin);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    console.log(
+      JSON.stringify({
+        peer: "graphile-worker",
+        version: require("graphile-worker/package.json").version,
+        concurrency,
+        samples,
+        jobs_per_second: samples / seconds,
+        pickup_p50_ms: percentile(picked, 0.5),
+        pickup_p99_ms: percentile(picked, 0.99),
+      }),
+    );
+  } finally {
+    await admin.query(UNTRIGGER);
+    await runner.stop();
+    await admin.end();
+  }
+}
+
+function quietLogger() {
+  const { Logger } = require("graphile-worker");
+  return new Logger(() => (level, message) => {
+    if (level === "error") console.error(message);
+  });
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
