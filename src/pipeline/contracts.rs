@@ -291,10 +291,8 @@ impl Source for Contracts {
 
     fn coverage(family: Family, data: &Dataset) -> f64 {
         share(&data.contracts, |c| match family {
-            Family::Price | Family::Pattern => c.final_value.or(c.initial_value).is_some(),
-            Family::Vendor => {
-                c.supplier_code.is_some() && c.final_value.or(c.initial_value).is_some()
-            }
+            Family::Price | Family::Pattern => c.value_now().is_some(),
+            Family::Vendor => c.supplier_code.is_some() && c.value_now().is_some(),
             Family::Temporal => c.signed.is_some(),
             Family::Payment => c.initial_value.is_some() && c.final_value.is_some(),
             Family::Duplicate => c.ug.code.is_some() && !c.object.trim().is_empty(),

@@ -207,18 +207,21 @@ pub use crate::analysis::Detector;
 /// positive amounts count. What splitting and statistical rules judge.
 impl Contract {
     pub fn value_signed(&self) -> Option<f64> {
-        self.initial_value
-            .or(self.final_value)
-            .filter(|v| v.is_finite() && *v > 0.0)
+        positive(self.initial_value).or(positive(self.final_value))
     }
 
     /// The contract's value now: the final value when known, else the initial;
     /// only positive amounts count. What concentration and price rules judge.
     pub fn value_now(&self) -> Option<f64> {
-        self.final_value
-            .or(self.initial_value)
-            .filter(|v| v.is_finite() && *v > 0.0)
+        positive(self.final_value).or(positive(self.initial_value))
     }
+}
+
+/// An amount that counts: the Portal writes 0 where a value was never filled
+/// in (91 contracts of 2021–2022 have a final value of 0 beside an initial one
+/// of millions, 497 the other way round), so 0 falls back to the other value.
+fn positive(value: Option<f64>) -> Option<f64> {
+    value.filter(|v| v.is_finite() && *v > 0.0)
 }
 
 impl crate::analysis::Records for [Contract] {
@@ -238,7 +241,7 @@ impl crate::analysis::Records for [Contract] {
             "objeto": c.object,
             "fornecedor": c.supplier_name,
             "orgao": c.agency.name.as_ref().or(c.superior_agency.name.as_ref()),
-            "valor": c.final_value.or(c.initial_value).map(|v| crate::domain::format::round(v, 2)),
+            "valor": c.value_now().or(c.final_value).or(c.initial_value).map(|v| crate::domain::format::round(v, 2)),
         }))
     }
 }
@@ -282,4 +285,37 @@ pub fn contract_label(c: &Contract) -> String {
         .as_deref()
         .unwrap_or("fornecedor não identificado");
     format!("Contrato {} de {supplier}, {}", c.number, unit_label(&c.ug))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_of_zero_falls_back_to_the_other_value() {
+        // The Army's 2021 surveillance contracts at UG 160195: R$ 19,908,144.00
+        // signed, 0 as final value.
+        let never_updated = Contract {
+            initial_value: Some(19_908_144.0),
+            final_value: Some(0.0),
+            ..Default::default()
+        };
+        assert_eq!(never_updated.value_now(), Some(19_908_144.0));
+        assert_eq!(never_updated.value_signed(), Some(19_908_144.0));
+        let signed_blank = Contract {
+            initial_value: Some(0.0),
+            final_value: Some(250_000.0),
+            ..Default::default()
+        };
+        assert_eq!(signed_blank.value_signed(), Some(250_000.0));
+        let nothing = Contract {
+            initial_value: Some(0.0),
+            final_value: None,
+            ..Default::default()
+        };
+        assert_eq!(nothing.value_now(), None);
+        let listed =
+            crate::analysis::Records::listed(&[never_updated][..], 0).expect("one contract");
+        assert_eq!(listed["valor"], 19_908_144.0);
+    }
 }
