@@ -211,7 +211,7 @@ fn pipeline(c: &mut Criterion) {
     let job = Job {
         id: uuid::Uuid::nil(),
         user_id: uuid::Uuid::nil(),
-        query: "bench".into(),
+        query: "todos os contratos".into(),
         data_source: "contracts".into(),
         filters: serde_json::json!({}),
         anomaly_types: serde_json::json!([]),
