@@ -85,7 +85,7 @@ async function main() {
     console.log(
       JSON.stringify({
         peer: "graphile-worker",
-        version: require("graphile-worker/package.json").version,
+        version: graphileVersion(),
         concurrency,
         samples,
         jobs_per_second: samples / seconds,
@@ -98,6 +98,14 @@ async function main() {
     await runner.stop();
     await admin.end();
   }
+}
+
+// The package's exports leave out package.json: read it beside its main file.
+function graphileVersion() {
+  const main = require.resolve("graphile-worker");
+  const root = main.slice(0, main.lastIndexOf("graphile-worker") + "graphile-worker".length);
+  const manifest = require("fs").readFileSync(require("path").join(root, "package.json"), "utf8");
+  return JSON.parse(manifest).version;
 }
 
 function quietLogger() {

@@ -47,7 +47,7 @@ PY
 
 NODE_PATH="$peers/node_modules" node "$here/graphile.cjs" "$url" "$samples" "$concurrency" \
   > "$peers/graphile.json"
-"$peers/venv/bin/pgqueuer" --pg-dsn "$url" install >/dev/null 2>&1 || true
+"$peers/venv/bin/pgq" --pg-dsn "$url" install >/dev/null 2>&1 || true
 "$peers/venv/bin/python" "$here/pgqueuer_peer.py" "$url" "$samples" "$concurrency" \
   > "$peers/pgqueuer.json"
 
