@@ -13,19 +13,6 @@ const [url, samplesArg, concurrencyArg] = process.argv.slice(2);
 const samples = Number(samplesArg ?? 5000);
 const concurrency = Number(concurrencyArg ?? 4);
 
-const CLAIM = `
-update public.investigations
-set status = 'processing', attempts = attempts + 1, claim_token = gen_random_uuid(),
-    locked_by = 'graphile', lease_expires_at = now() + interval '5 minutes', started_at = now()
-where id = $1 and status = 'pending'
-returning claim_token`;
-
-const COMPLETE = `
-update public.investigations
-set status = 'completed', current_phase = 'completed', progress = 1, results = '[]',
-    summary = 'benchmark', completed_at = now(), lease_expires_at = null
-where id = $1 and status = 'processing' and claim_token = $2`;
-
 const TRIGGER = `
 create or replace function public.bench_peer_graphile() returns trigger
 language plpgsql as $$
@@ -41,7 +28,7 @@ const UNTRIGGER = `
 drop trigger if exists bench_peer_graphile on public.investigations;
 drop function if exists public.bench_peer_graphile();`;
 
-const { enqueue, waitUntilIdle, pickups, percentile, user } = require("./common.cjs");
+const { SQL, enqueue, waitUntilIdle, pickups, percentile, user } = require("./common.cjs");
 
 async function main() {
   const admin = new Pool({ connectionString: url, max: 2 });
@@ -55,9 +42,9 @@ async function main() {
     taskList: {
       investigate: async (payload, helpers) => {
         await helpers.withPgClient(async (pg) => {
-          const claimed = await pg.query(CLAIM, [payload.id]);
+          const claimed = await pg.query(SQL.claim, [payload.id, "graphile"]);
           if (claimed.rows.length === 0) return;
-          await pg.query(COMPLETE, [payload.id, claimed.rows[0].claim_token]);
+          await pg.query(SQL.complete, [payload.id, claimed.rows[0].claim_token]);
         });
       },
     },

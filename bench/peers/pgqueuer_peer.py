@@ -13,24 +13,15 @@ import json
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 from pgqueuer import PgQueuer
 from pgqueuer.db import AsyncpgPoolDriver
 from pgqueuer.models import Job
 
-CLAIM = """
-update public.investigations
-set status = 'processing', attempts = attempts + 1, claim_token = gen_random_uuid(),
-    locked_by = 'pgqueuer', lease_expires_at = now() + interval '5 minutes', started_at = now()
-where id = $1 and status = 'pending'
-returning claim_token"""
-
-COMPLETE = """
-update public.investigations
-set status = 'completed', current_phase = 'completed', progress = 1, results = '[]',
-    summary = 'benchmark', completed_at = now(), lease_expires_at = null
-where id = $1 and status = 'processing' and claim_token = $2"""
+# The statements every peer runs, as fiscal bench does (see job.json).
+SQL = json.loads((Path(__file__).parent / "job.json").read_text())
 
 TRIGGER = """
 create or replace function public.bench_peer_pgqueuer() returns trigger
@@ -48,18 +39,9 @@ UNTRIGGER = """
 drop trigger if exists bench_peer_pgqueuer on public.investigations;
 drop function if exists public.bench_peer_pgqueuer();"""
 
-ENQUEUE = """
-insert into public.investigations (user_id, query, data_source)
-select $1, 'bench ' || g, 'contracts' from generate_series(1, $2::int8) g"""
-
-HAS_UNFINISHED = """
-select exists (select 1 from public.investigations where status = 'pending')
-    or exists (select 1 from public.investigations where status = 'processing')"""
-
-
 async def wait_until_idle(conn: asyncpg.Connection) -> None:
     deadline = time.monotonic() + 600
-    while await conn.fetchval(HAS_UNFINISHED):
+    while await conn.fetchval(SQL["has_unfinished"]):
         if time.monotonic() > deadline:
             raise RuntimeError("the queue did not empty within 10 minutes")
         await asyncio.sleep(0.002)
@@ -81,13 +63,11 @@ async def main(url: str, samples: int, concurrency: int) -> None:
     async def investigate(job: Job) -> None:
         investigation = job.payload.decode()
         async with pool.acquire() as conn:
-            token = await conn.fetchval(CLAIM, investigation)
+            token = await conn.fetchval(SQL["claim"], investigation, "pgqueuer")
             if token is not None:
-                await conn.execute(COMPLETE, investigation, token)
+                await conn.execute(SQL["complete"], investigation, token)
 
-    citizen = await admin.fetchval(
-        "insert into auth.users (id) values (gen_random_uuid()) returning id"
-    )
+    citizen = await admin.fetchval(SQL["new_user"])
     await admin.execute(TRIGGER)
     # PgQueuer picks at most batch_size jobs per fetch; with concurrency
     # tasks in flight it needs max_concurrent_tasks >= 2 * batch_size.
@@ -104,18 +84,14 @@ async def main(url: str, samples: int, concurrency: int) -> None:
         singles = min(samples, 200)
         since = await admin.fetchval("select now()")
         for _ in range(singles):
-            await admin.execute(ENQUEUE, citizen, 1)
+            await admin.execute(SQL["enqueue"], citizen, 1)
             await wait_until_idle(admin)
         picked = [
             max(r[0], 0.0)
-            for r in await admin.fetch(
-                "select extract(epoch from started_at - created_at)::float8 * 1000"
-                " from public.investigations where created_at >= $1 and status = 'completed'",
-                since,
-            )
+            for r in await admin.fetch(SQL["pickups"], since)
         ]
         started = time.monotonic()
-        await admin.execute(ENQUEUE, citizen, samples)
+        await admin.execute(SQL["enqueue"], citizen, samples)
         await wait_until_idle(admin)
         seconds = time.monotonic() - started
         from importlib.metadata import version

@@ -9,6 +9,17 @@ use crate::sources::contracts::model::{Contract, Severity};
 /// as a suspect (the count and total stay in the evidence).
 pub(crate) const EXAMPLES: usize = 3;
 
+/// How many records a finding lists: `max`, or for a recognised case (a
+/// habit the law foresees) at most [`EXAMPLES`], its count left to the
+/// evidence.
+pub(crate) fn listed_at_most(recognised: bool, max: usize) -> usize {
+    if recognised {
+        EXAMPLES.min(max)
+    } else {
+        max
+    }
+}
+
 /// A contract the law lets an agency make directly, where a value rule reads
 /// too much into its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

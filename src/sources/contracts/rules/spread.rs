@@ -12,9 +12,10 @@
 //!
 //! One finding per supplier. Records are the investigation's dispensas with it,
 //! largest first, at most `spread_max_records` (three for a routine
-//! supplier): the pattern is the supplier's, and the count and sum of all its
-//! dispensas in the investigation are in the explanation and the evidence, with
-//! the whole database's counts and the ten UGs that paid it most. `financial_impact` is the whole database's total.
+//! supplier): the pattern is the supplier's, so the count and sum of all its
+//! dispensas in the investigation are in the explanation and the evidence,
+//! with the whole database's counts and the ten UGs that paid it most.
+//! `financial_impact` is the whole database's total.
 //!
 //! Severity: high from 10 UGs or 3 agencies with a total of 10 ×
 //! `large_value`; medium otherwise. A state company, utility or support
@@ -35,7 +36,7 @@ use crate::sources::contracts::model::{
     SupplierDispensas,
 };
 
-use super::recognised::{is_routine_supplier, EXAMPLES};
+use super::recognised::{is_routine_supplier, listed_at_most};
 use super::vendor::VendorSettings;
 
 /// One supplier hired by dispensa by many units.
@@ -103,19 +104,17 @@ pub fn dispensas_across_units(
         } else {
             None
         };
-        let found = (
-            records.len(),
-            records
+        let found = Found {
+            dispensas: records.len(),
+            total: records
                 .iter()
                 .filter_map(|&i| data.contracts[i].value_signed())
-                .sum::<f64>(),
-        );
-        let examples = s.spread_max_records.min(s.max_records).max(1);
-        records.truncate(if lawful.is_some() {
-            EXAMPLES.min(examples)
-        } else {
-            examples
-        });
+                .sum(),
+        };
+        records.truncate(listed_at_most(
+            lawful.is_some(),
+            s.spread_max_records.min(s.max_records).max(1),
+        ));
         let wide = spread.units >= 10 || spread.agencies >= 3;
         let severity = if lawful.is_some() {
             Severity::Low
@@ -140,15 +139,23 @@ pub fn dispensas_across_units(
     keep_strongest(ranked, &data.contracts[..], s.max_findings)
         .into_iter()
         .map(|(rank, (spread, records, found, lawful))| {
-            finding(data, spread, (records, found), lawful, &rank)
+            finding(data, spread, records, found, lawful, &rank)
         })
         .collect()
+}
+
+/// The investigation's dispensas with one supplier, before a finding lists
+/// a few of them.
+struct Found {
+    dispensas: usize,
+    total: f64,
 }
 
 fn finding(
     data: &Dataset,
     spread: &SupplierDispensas,
-    (records, (found, in_investigation)): (Vec<usize>, (usize, f64)),
+    records: Vec<usize>,
+    found: Found,
     lawful: Option<Lawful>,
     rank: &Rank,
 ) -> Finding {
@@ -211,8 +218,8 @@ fn finding(
             count(spread.agencies as usize),
             format::reais(spread.total),
             largest.join(", "),
-            count(found),
-            format::reais(in_investigation),
+            count(found.dispensas),
+            format::reais(found.total),
         ),
         suggested_actions: vec![
             "Comparar as justificativas e os preços das dispensas das diferentes unidades."
@@ -228,8 +235,8 @@ fn finding(
             "units": spread.units,
             "agencies": spread.agencies,
             "total_in_database": round(spread.total, 2),
-            "dispensas_in_investigation": found,
-            "total_in_investigation": round(in_investigation, 2),
+            "dispensas_in_investigation": found.dispensas,
+            "total_in_investigation": round(found.total, 2),
             "largest_units": spread.largest.iter().map(|u| json!({
                 "codigo_ug": u.ug.code,
                 "nome_ug": u.ug.name,

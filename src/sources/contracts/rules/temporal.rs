@@ -711,11 +711,7 @@ fn offday_signature(p: &Prepared, contracts: &[Contract], s: &TemporalSettings) 
             records: largest_first(
                 off.clone(),
                 contracts,
-                if convention {
-                    super::recognised::EXAMPLES.min(s.max_records_per_finding)
-                } else {
-                    s.max_records_per_finding
-                },
+                super::recognised::listed_at_most(convention, s.max_records_per_finding),
             ),
             suggested_actions: vec![
                 "Conferir nos processos a data real de assinatura dos contratos e se os \

@@ -1208,11 +1208,7 @@ fn repeated_finding(
     // Chronological, as the story reads; the largest are kept when capped. A
     // routine relation lists a few: the law foresees its contracts, what is
     // worth checking is the volume, which the evidence carries.
-    let cap = if routine.is_some() {
-        super::recognised::EXAMPLES.min(s.max_records)
-    } else {
-        s.max_records
-    };
+    let cap = super::recognised::listed_at_most(routine.is_some(), s.max_records);
     let mut records = largest(
         data,
         run.iter()
